@@ -1,0 +1,43 @@
+// Conversions between JS values and engine types, and the one place where C++ exceptions
+// become JS errors (with a `code`) so that none ever crosses into JavaScript unconverted.
+#pragma once
+#include <napi.h>
+
+#include <string>
+
+#include "../core/config.h"
+#include "../core/engine.h"
+
+namespace intra::addon {
+
+// Runs `body`, turning any C++ exception into a thrown JS Error with a code.
+template <typename Body>
+auto guarded(const Napi::Env& env, Body&& body) -> decltype(body());
+
+struct ErrorInfo {
+  std::string code, message;
+};
+ErrorInfo describeCurrentException();  // call inside a catch (...)
+Napi::Error makeError(const Napi::Env& env, const ErrorInfo& info);
+
+ModelConfig modelConfigFrom(const Napi::Object& object);
+TrainConfig trainConfigFrom(const Napi::Object& object);
+EngineOptions engineOptionsFrom(const Napi::Object& object);
+Napi::Object toObject(const Napi::Env& env, const ModelConfig& config);
+Napi::Object toObject(const Napi::Env& env, const TrainConfig& config);
+Napi::Object toObject(const Napi::Env& env, const LossParts& loss);
+// A typed array over the tensor's memory; the tensor lives until the array is collected.
+Napi::Value float32ArrayOf(const Napi::Env& env, const torch::Tensor& tensor);
+
+template <typename Body>
+auto guarded(const Napi::Env& env, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw makeError(env, describeCurrentException());
+  }
+}
+
+}  // namespace intra::addon

@@ -1,0 +1,207 @@
+// The JS `Engine` object: argument unpacking on the main thread, heavy work in TaskWorkers.
+#include "engine_wrap.h"
+
+#include "../core/errors.h"
+#include "task_worker.h"
+
+namespace intra::addon {
+
+namespace {
+
+// Reads (data: Uint8Array, count, height, width, channels) at `first`.
+ImageBatch imagesFrom(const Napi::CallbackInfo& info, size_t first) {
+  if (info.Length() < first + 5 || !info[first].IsTypedArray() ||
+      info[first].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw invalidArgument("Expected (Uint8Array, count, height, width, channels) for images");
+  }
+  Napi::Uint8Array data = info[first].As<Napi::Uint8Array>();
+  ImageBatch batch;
+  batch.data = data.Data();
+  batch.count = info[first + 1].As<Napi::Number>().Int64Value();
+  batch.height = info[first + 2].As<Napi::Number>().Int64Value();
+  batch.width = info[first + 3].As<Napi::Number>().Int64Value();
+  batch.channels = info[first + 4].As<Napi::Number>().Int64Value();
+  const int64_t expected = batch.count * batch.height * batch.width * batch.channels;
+  if (batch.count <= 0 || batch.height <= 0 || batch.width <= 0 || batch.channels <= 0 ||
+      static_cast<int64_t>(data.ElementLength()) != expected) {
+    throw invalidArgument("Expected a buffer of count*height*width*channels = " + std::to_string(expected) +
+                          " bytes for images but received " + std::to_string(data.ElementLength()));
+  }
+  return batch;
+}
+
+}  // namespace
+
+Napi::Function EngineWrap::define(Napi::Env env) {
+  return DefineClass(env, "Engine",
+                     {
+                         InstanceMethod("setTrainingImages", &EngineWrap::setTrainingImages),
+                         InstanceMethod("setValidationImages", &EngineWrap::setValidationImages),
+                         InstanceMethod("trainSteps", &EngineWrap::trainSteps),
+                         InstanceMethod("validate", &EngineWrap::validate),
+                         InstanceMethod("reconstruct", &EngineWrap::reconstruct),
+                         InstanceMethod("anomalyMaps", &EngineWrap::anomalyMaps),
+                         InstanceMethod("fitNormalStatistics", &EngineWrap::fitNormalStatistics),
+                         InstanceMethod("keepBest", &EngineWrap::keepBest),
+                         InstanceMethod("restoreBest", &EngineWrap::restoreBest),
+                         InstanceMethod("save", &EngineWrap::save),
+                         InstanceMethod("describe", &EngineWrap::describe),
+                         InstanceMethod("dispose", &EngineWrap::dispose),
+                     });
+}
+
+// new Engine(modelConfig, trainConfig, options) or new Engine(null, null, options, existing)
+EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+  guarded(info.Env(), [&] {
+    if (info.Length() >= 4 && info[3].IsExternal()) {  // adopting an engine made by `load`
+      engine_ = *info[3].As<Napi::External<std::shared_ptr<Engine>>>().Data();
+      return 0;
+    }
+    if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsObject() || !info[2].IsObject()) {
+      throw invalidArgument("Expected (modelConfig, trainConfig, options) objects for Engine");
+    }
+    engine_ = std::make_shared<Engine>(modelConfigFrom(info[0].As<Napi::Object>()),
+                                       trainConfigFrom(info[1].As<Napi::Object>()),
+                                       engineOptionsFrom(info[2].As<Napi::Object>()));
+    return 0;
+  });
+}
+
+std::shared_ptr<Engine> EngineWrap::engine(const Napi::Env& env) const {
+  if (!engine_) throw makeError(env, {"INTRA_DISPOSED", "Engine is disposed"});
+  return engine_;
+}
+
+Napi::Value EngineWrap::setTrainingImages(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    ImageBatch batch = imagesFrom(info, 0);
+    return TaskWorker::run(
+        info.Env(), [e, batch] { e->setTrainingImages(batch); },
+        [](Napi::Env env) { return env.Undefined(); }, {info[0]});
+  });
+}
+
+Napi::Value EngineWrap::setValidationImages(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    ImageBatch batch = imagesFrom(info, 0);
+    return TaskWorker::run(
+        info.Env(), [e, batch] { e->setValidationImages(batch); },
+        [](Napi::Env env) { return env.Undefined(); }, {info[0]});
+  });
+}
+
+Napi::Value EngineWrap::trainSteps(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    if (info.Length() < 1 || !info[0].IsNumber()) throw invalidArgument("Expected a number for steps");
+    const int64_t steps = info[0].As<Napi::Number>().Int64Value();
+    auto result = std::make_shared<LossParts>();
+    return TaskWorker::run(
+        info.Env(), [e, steps, result] { *result = e->trainSteps(steps); },
+        [result](Napi::Env env) -> Napi::Value { return toObject(env, *result); });
+  });
+}
+
+Napi::Value EngineWrap::validate(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    auto result = std::make_shared<LossParts>();
+    return TaskWorker::run(
+        info.Env(), [e, result] { *result = e->validate(); },
+        [result](Napi::Env env) -> Napi::Value { return toObject(env, *result); });
+  });
+}
+
+Napi::Value EngineWrap::reconstruct(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    ImageBatch batch = imagesFrom(info, 0);
+    auto result = std::make_shared<torch::Tensor>();
+    return TaskWorker::run(
+        info.Env(), [e, batch, result] { *result = e->reconstruct(batch); },
+        [result](Napi::Env env) { return float32ArrayOf(env, *result); }, {info[0]});
+  });
+}
+
+Napi::Value EngineWrap::anomalyMaps(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    ImageBatch batch = imagesFrom(info, 0);
+    const bool withReconstruction = info.Length() > 5 && info[5].ToBoolean().Value();
+    auto result = std::make_shared<AnomalyResult>();
+    return TaskWorker::run(
+        info.Env(), [e, batch, withReconstruction, result] { *result = e->anomalyMaps(batch, withReconstruction); },
+        [result](Napi::Env env) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("maps", float32ArrayOf(env, result->maps));
+          out.Set("scores", float32ArrayOf(env, result->scores));
+          if (result->reconstruction.defined()) out.Set("reconstruction", float32ArrayOf(env, result->reconstruction));
+          return out;
+        },
+        {info[0]});
+  });
+}
+
+Napi::Value EngineWrap::fitNormalStatistics(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    return TaskWorker::run(
+        info.Env(), [e] { e->fitNormalStatistics(); }, [](Napi::Env env) { return env.Undefined(); });
+  });
+}
+
+Napi::Value EngineWrap::keepBest(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    return TaskWorker::run(
+        info.Env(), [e] { e->keepBest(); }, [](Napi::Env env) { return env.Undefined(); });
+  });
+}
+
+Napi::Value EngineWrap::restoreBest(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    return TaskWorker::run(
+        info.Env(), [e] { e->restoreBest(); }, [](Napi::Env env) { return env.Undefined(); });
+  });
+}
+
+Napi::Value EngineWrap::save(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+      throw invalidArgument("Expected (path, metadataJson) strings for save");
+    }
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    std::string metadata = info[1].As<Napi::String>().Utf8Value();
+    return TaskWorker::run(
+        info.Env(), [e, path, metadata] { e->save(path, metadata); }, [](Napi::Env env) { return env.Undefined(); });
+  });
+}
+
+// Cheap, synchronous: the configuration and counters.
+Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto e = engine(info.Env());
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("model", toObject(env, e->modelConfig()));
+    o.Set("train", toObject(env, e->trainConfig()));
+    o.Set("parameters", static_cast<double>(e->parameterCount()));
+    o.Set("steps", static_cast<double>(e->stepsDone()));
+    o.Set("metadata", e->metadata());
+    o.Set("hasNormalStatistics", e->hasNormalStatistics());
+    o.Set("device", e->deviceName());
+    o.Set("deviceNote", e->deviceNote());
+    return o;
+  });
+}
+
+Napi::Value EngineWrap::dispose(const Napi::CallbackInfo& info) {
+  engine_.reset();  // work in flight holds its own reference and finishes first
+  return info.Env().Undefined();
+}
+
+}  // namespace intra::addon

@@ -1,0 +1,68 @@
+// Model and training configuration, presets, and the analytic parameter count.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace intra {
+
+enum class AttentionKind { Msa, Mfsa, Linear };
+enum class Precision { Fp32, Bf16 };
+
+std::string toString(AttentionKind kind);
+AttentionKind attentionKindFromString(const std::string& name);
+std::string toString(Precision precision);
+Precision precisionFromString(const std::string& name);
+
+struct ModelConfig {
+  int64_t patchSize = 16;     // K
+  int64_t windowSize = 7;     // L
+  int64_t channels = 3;       // C
+  int64_t imageSize = 256;    // H = W
+  int64_t dim = 512;          // D
+  int64_t depth = 13;         // n blocks
+  int64_t heads = 8;
+  int64_t mlpRatio = 4;
+  AttentionKind attention = AttentionKind::Mfsa;
+  bool longResiduals = true;
+
+  int64_t gridSide() const { return imageSize / patchSize; }  // N = M
+  int64_t sequenceLength() const { return windowSize * windowSize; }
+  int64_t patchValues() const { return patchSize * patchSize * channels; }
+  // Width of queries and keys: MFSA reduces them to D/2 (paper §3.1).
+  int64_t queryKeyDim() const { return attention == AttentionKind::Mfsa ? dim / 2 : dim; }
+
+  void validate() const;  // throws IntraError(INTRA_INVALID_ARGUMENT)
+};
+
+struct TrainConfig {
+  int64_t batchSize = 256;
+  double learningRate = 1e-4;
+  double alpha = 0.01;  // weight of mean(1 - GMS)
+  double beta = 0.01;   // weight of mean(1 - SSIM)
+  bool augment = true;  // random rot90 and flips of the window
+  uint64_t seed = 0;
+  int64_t validationWindowsPerImage = 64;
+  Precision trainPrecision = Precision::Fp32;  // bf16 = autocast matrix products
+  void validate() const;
+};
+
+struct EngineOptions {
+  std::string device = "cpu";  // cpu | cuda | auto
+  int64_t threads = 0;         // 0 = all cores
+  Precision inferencePrecision = Precision::Fp32;
+  int64_t inferenceBatch = 512;  // windows per forward pass at inference
+};
+
+ModelConfig presetConfig(const std::string& preset);  // paper | small | tiny
+const char* const* presetNames();                     // null-terminated
+
+// Learnable parameters of the model this config builds; a test keeps it equal to
+// the sum over the real module's parameters.
+int64_t countParameters(const ModelConfig& config);
+
+// Serialised as "key=value" lines for checkpoints.
+std::string serialize(const ModelConfig& config);
+ModelConfig deserializeModelConfig(const std::string& text);
+
+}  // namespace intra

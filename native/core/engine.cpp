@@ -1,0 +1,503 @@
+#include "engine.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "../kernels/filters/filters.h"
+#include "checkpoint.h"
+#include "errors.h"
+#include "windows.h"
+
+namespace intra {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// bf16 matrix products for the scope (autocast), fp32 everywhere else.
+class AutocastScope {
+ public:
+  AutocastScope(bool enabled, const torch::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
+    if (!enabled_) return;
+    if (cuda_) {
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    } else {
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    }
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    at::autocast::clear_cache();
+    if (cuda_) at::autocast::set_enabled(false);
+    else at::autocast::set_cpu_enabled(false);
+  }
+
+ private:
+  bool enabled_, cuda_;
+};
+
+bool cpuHasBf16() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) == 0) {
+      return line.find(" avx512_bf16") != std::string::npos || line.find(" amx_bf16") != std::string::npos;
+    }
+  }
+  return false;
+}
+
+// Which BLAS library is really mapped into the process (Debian switches libblas.so.3
+// between the reference BLAS and OpenBLAS through alternatives).
+std::string loadedBlas() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line, found;
+  while (std::getline(maps, line)) {
+    auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    std::string file = line.substr(slash);
+    if (file.find("openblas") != std::string::npos) return "openblas (" + file + ")";
+    if (file.find("libmkl") != std::string::npos) return "mkl (" + file + ")";
+    if (file.find("libblas") != std::string::npos && found.empty()) found = file;
+  }
+  if (!found.empty()) {
+    char resolved[4096];
+    if (realpath(found.c_str(), resolved)) found = resolved;
+    return (found.find("openblas") != std::string::npos ? "openblas (" : "reference blas (") + found + ")";
+  }
+  return "none found";
+}
+
+int64_t resolveThreads(int64_t requested) {
+  if (requested > 0) return requested;
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int64_t>(cores);
+}
+
+std::string serialize(const TrainConfig& t) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "batchSize=" << t.batchSize << "\nlearningRate=" << t.learningRate << "\nalpha=" << t.alpha
+      << "\nbeta=" << t.beta << "\naugment=" << (t.augment ? 1 : 0) << "\nseed=" << t.seed
+      << "\nvalidationWindowsPerImage=" << t.validationWindowsPerImage
+      << "\ntrainPrecision=" << toString(t.trainPrecision) << "\n";
+  return out.str();
+}
+
+TrainConfig deserializeTrainConfig(const std::string& text, const std::string& path) {
+  std::map<std::string, std::string> fields;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) fields[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  auto get = [&](const char* key) -> const std::string& {
+    auto it = fields.find(key);
+    if (it == fields.end()) {
+      throw checkpointError("Checkpoint " + path + " is not usable: its training config has no '" + key + "'");
+    }
+    return it->second;
+  };
+  TrainConfig t;
+  t.batchSize = std::stoll(get("batchSize"));
+  t.learningRate = std::stod(get("learningRate"));
+  t.alpha = std::stod(get("alpha"));
+  t.beta = std::stod(get("beta"));
+  t.augment = get("augment") == "1";
+  t.seed = std::stoull(get("seed"));
+  t.validationWindowsPerImage = std::stoll(get("validationWindowsPerImage"));
+  t.trainPrecision = precisionFromString(get("trainPrecision"));
+  return t;
+}
+
+torch::Device resolveDevice(const std::string& requested, std::string& note) {
+  const bool built = torch::cuda::is_available() || at::hasCUDA();
+  if (requested == "cpu") return torch::kCPU;
+  if (requested == "cuda") {
+    if (!at::hasCUDA()) throw unsupported("device 'cuda' was asked for, but this build's libtorch has no CUDA");
+    if (!torch::cuda::is_available()) throw unsupported("device 'cuda' was asked for, but no CUDA device is visible");
+    return torch::kCUDA;
+  }
+  if (requested == "auto") {
+    if (torch::cuda::is_available()) {
+      note = "auto chose cuda";
+      return torch::kCUDA;
+    }
+    note = built ? "auto chose cpu: no CUDA device is visible" : "auto chose cpu: libtorch was built without CUDA";
+    return torch::kCPU;
+  }
+  throw invalidArgument("Expected one of cpu, cuda, auto for device but received '" + requested + "'");
+}
+
+// Applies one of the 8 symmetries of the square to windows (b, C, X, X).
+torch::Tensor dihedral(const torch::Tensor& x, int64_t transform) {
+  torch::Tensor y = transform % 4 == 0 ? x : torch::rot90(x, transform % 4, {2, 3});
+  return transform >= 4 ? y.flip({3}) : y;
+}
+
+}  // namespace
+
+Capabilities capabilities(int64_t threads) {
+  Capabilities caps;
+  caps.libtorch = TORCH_VERSION;
+  caps.blas = loadedBlas();
+  caps.threads = resolveThreads(threads);
+  caps.parallel = at::get_parallel_info();
+  caps.bf16 = cpuHasBf16();
+  caps.cudaBuilt = at::hasCUDA();
+  caps.cudaAvailable = torch::cuda::is_available();
+  caps.device = caps.cudaAvailable ? "cuda" : "cpu";
+  return caps;
+}
+
+Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineOptions& options)
+    : model_(model), train_(train), options_(options) {
+  model_.validate();
+  train_.validate();
+  if (options_.threads < 0) throw invalidArgument("Expected a non-negative integer for threads");
+  if (options_.inferenceBatch <= 0) throw invalidArgument("Expected a positive integer for inferenceBatch");
+  options_.threads = resolveThreads(options_.threads);
+  device_ = resolveDevice(options_.device, deviceNote_);
+  const bool wantsBf16 =
+      options_.inferencePrecision == Precision::Bf16 || train_.trainPrecision == Precision::Bf16;
+  if (wantsBf16 && device_.is_cpu() && !cpuHasBf16()) {
+    throw unsupported("bf16 was asked for, but this CPU has no bf16 instructions (avx512_bf16 or amx_bf16)");
+  }
+  useThreads();
+  generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
+  net_ = InTraModel(model_);
+  net_->initialise(generator_);  // on the CPU from the engine's generator: same weights on any device
+  net_->to(device_);
+  optimizer_ = std::make_unique<torch::optim::Adam>(net_->parameters(),
+                                                    torch::optim::AdamOptions(train_.learningRate));
+}
+
+void Engine::useThreads() const {
+  // Thread counts are per calling thread under OpenMP: every call sets it again.
+  at::set_num_threads(static_cast<int>(options_.threads));
+}
+
+int64_t Engine::parameterCount() const {
+  int64_t total = 0;
+  for (const auto& p : net_->parameters()) total += p.numel();
+  return total;
+}
+
+torch::Tensor Engine::toPatches(const ImageBatch& images, const char* what) const {
+  const int64_t size = model_.imageSize, C = model_.channels, K = model_.patchSize, G = model_.gridSide();
+  if (images.count <= 0) throw invalidArgument(std::string("Expected at least one image for ") + what);
+  if (images.height != size || images.width != size) {
+    throw invalidArgument(std::string("Expected ") + what + " of " + std::to_string(size) + "x" +
+                          std::to_string(size) + " pixels (the model's image size) but received " +
+                          std::to_string(images.width) + "x" + std::to_string(images.height));
+  }
+  if (images.channels != C) {
+    throw invalidArgument(std::string("Expected ") + what + " with " + std::to_string(C) +
+                          " channels (the model's) but received " + std::to_string(images.channels));
+  }
+  torch::Tensor pixels = torch::from_blob(const_cast<uint8_t*>(images.data), {images.count, size, size, C},
+                                          torch::kByte);
+  // (n, G, K, G, K, C) -> (n, G, G, C, K, K): each patch flattened channel-major.
+  torch::Tensor patches = pixels.view({images.count, G, K, G, K, C}).permute({0, 1, 3, 5, 2, 4});
+  return patches.reshape({images.count, G * G, C * K * K}).contiguous().to(device_);
+}
+
+torch::Tensor Engine::patchesToImages(const torch::Tensor& patches) const {
+  const int64_t n = patches.size(0), C = model_.channels, K = model_.patchSize, G = model_.gridSide();
+  return patches.view({n, G, G, C, K, K}).permute({0, 3, 1, 4, 2, 5}).reshape({n, C, G * K, G * K});
+}
+
+void Engine::setTrainingImages(const ImageBatch& images) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  trainPatches_ = toPatches(images, "training images");
+}
+
+void Engine::setValidationImages(const ImageBatch& images) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  validationPatches_ = toPatches(images, "validation images");
+  // A fixed set of windows, drawn from a generator of its own: the same seed gives the same
+  // validation windows whatever the training has drawn.
+  at::Generator fixed = at::make_generator<at::CPUGeneratorImpl>(train_.seed ^ 0x5eed5eed5eedULL);
+  validationWindows_ = sampleWindows(train_.validationWindowsPerImage * images.count, images.count, false, fixed);
+}
+
+Engine::Windows Engine::sampleWindows(int64_t count, int64_t imageCount, bool augment,
+                                      at::Generator& generator) const {
+  const int64_t L = model_.windowSize, origins = model_.gridSide() - L + 1;
+  auto draw = [&](int64_t high) { return torch::randint(high, {count}, generator, torch::kLong); };
+  Windows w;
+  w.image = draw(imageCount);
+  w.row = draw(origins);
+  w.col = draw(origins);
+  w.slot = draw(L * L);
+  w.transform = augment ? draw(8) : torch::zeros({count}, torch::kLong);
+  return w;
+}
+
+LossParts Engine::lossOn(const torch::Tensor& source, const Windows& windows, bool training) {
+  const int64_t L = model_.windowSize, K = model_.patchSize, C = model_.channels, G = model_.gridSide();
+  const int64_t B = windows.image.size(0), S = L * L;
+  torch::Tensor positions = windowPatchIndices(windows.row, windows.col, L, G).to(device_);  // (B, S)
+  torch::Tensor images = windows.image.to(device_);
+  torch::Tensor patches = source.index({images.unsqueeze(1), positions}).to(torch::kFloat).div_(255.0);  // (B,S,P)
+
+  if (windows.transform.any().item<bool>()) {
+    // Augmentation acts on the window as one picture; positions stay those of the grid.
+    torch::Tensor picture = patches.view({B, L, L, C, K, K}).permute({0, 3, 1, 4, 2, 5}).reshape({B, C, L * K, L * K});
+    torch::Tensor transformed = picture.clone();
+    torch::Tensor kinds = windows.transform.to(device_);
+    for (int64_t t = 1; t < 8; ++t) {
+      torch::Tensor which = (kinds == t).nonzero().squeeze(1);
+      if (which.numel() == 0) continue;
+      transformed.index_copy_(0, which, dihedral(picture.index_select(0, which), t));
+    }
+    patches = transformed.view({B, C, L, K, L, K}).permute({0, 2, 4, 1, 3, 5}).reshape({B, S, C * K * K});
+  }
+  torch::Tensor slots = windows.slot.to(device_);
+  torch::Tensor target = patches.index({torch::arange(B, slots.options()), slots});  // (B, P)
+
+  torch::Tensor predicted;
+  {
+    AutocastScope autocast(train_.trainPrecision == Precision::Bf16, device_);
+    torch::Tensor sequence = net_->sequence(net_->embedPatches(patches), positions, slots);
+    predicted = net_->forward(sequence).to(torch::kFloat);
+  }
+  torch::Tensor a = predicted.view({B, C, K, K}), b = target.view({B, C, K, K});
+  torch::Tensor l2 = torch::mse_loss(a, b);
+  torch::Tensor gms = (1 - kernels::gmsMap(a, b)).mean();
+  torch::Tensor ssim = (1 - kernels::ssimMap(a, b)).mean();
+  torch::Tensor total = l2 + train_.alpha * gms + train_.beta * ssim;
+  if (training) {
+    optimizer_->zero_grad();
+    total.backward();
+    optimizer_->step();
+  }
+  return {total.item<double>(), l2.item<double>(), gms.item<double>(), ssim.item<double>(), B, 0};
+}
+
+LossParts Engine::trainSteps(int64_t steps) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  useThreads();
+  if (steps <= 0) throw invalidArgument("Expected a positive integer for steps but received " + std::to_string(steps));
+  if (!trainPatches_.defined()) throw invalidState("No training images: call setTrainingImages first");
+  const auto start = Clock::now();
+  net_->train();
+  LossParts sum;
+  for (int64_t i = 0; i < steps; ++i) {
+    Windows w = sampleWindows(train_.batchSize, trainPatches_.size(0), train_.augment, generator_);
+    LossParts step = lossOn(trainPatches_, w, true);
+    sum.total += step.total;
+    sum.l2 += step.l2;
+    sum.gms += step.gms;
+    sum.ssim += step.ssim;
+    sum.windows += step.windows;
+    ++stepsDone_;
+  }
+  const double n = static_cast<double>(steps);
+  return {sum.total / n, sum.l2 / n, sum.gms / n, sum.ssim / n, sum.windows, secondsSince(start)};
+}
+
+LossParts Engine::validate() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  useThreads();
+  if (!validationPatches_.defined()) throw invalidState("No validation images: call setValidationImages first");
+  const auto start = Clock::now();
+  torch::NoGradGuard noGrad;
+  net_->eval();
+  const int64_t total = validationWindows_.image.size(0);
+  LossParts sum;
+  for (int64_t from = 0; from < total; from += train_.batchSize) {
+    const int64_t to = std::min(total, from + train_.batchSize);
+    auto part = [&](const torch::Tensor& t) { return t.slice(0, from, to); };
+    Windows w{part(validationWindows_.image), part(validationWindows_.row), part(validationWindows_.col),
+              part(validationWindows_.slot), part(validationWindows_.transform)};
+    LossParts batch = lossOn(validationPatches_, w, false);
+    const double weight = static_cast<double>(to - from);
+    sum.total += batch.total * weight;
+    sum.l2 += batch.l2 * weight;
+    sum.gms += batch.gms * weight;
+    sum.ssim += batch.ssim * weight;
+  }
+  const double n = static_cast<double>(total);
+  return {sum.total / n, sum.l2 / n, sum.gms / n, sum.ssim / n, total, secondsSince(start)};
+}
+
+torch::Tensor Engine::reconstructPatches(const torch::Tensor& source) {
+  // Every patch of every image, each from its own window (eq. 4-5), in large batches.
+  const int64_t n = source.size(0), G = model_.gridSide(), perImage = G * G;
+  InferenceWindows table = inferenceWindows(G, model_.windowSize);
+  torch::Tensor indices = table.patchIndices.to(device_), slots = table.coveredSlot.to(device_);
+  torch::Tensor out = torch::empty({n * perImage, model_.patchValues()}, torch::TensorOptions().device(device_));
+  AutocastScope autocast(options_.inferencePrecision == Precision::Bf16, device_);
+  torch::Tensor embedded = net_->embedPatches(source.to(torch::kFloat).div(255.0));  // (n, G*G, D)
+  const int64_t total = n * perImage;
+  for (int64_t from = 0; from < total; from += options_.inferenceBatch) {
+    const int64_t to = std::min(total, from + options_.inferenceBatch);
+    torch::Tensor ids = torch::arange(from, to, torch::TensorOptions().dtype(torch::kLong).device(device_));
+    torch::Tensor image = ids.div(perImage, "floor"), patch = ids.remainder(perImage);
+    torch::Tensor positions = indices.index_select(0, patch);  // (b, S)
+    torch::Tensor windowEmbedded = embedded.index({image.unsqueeze(1), positions});
+    torch::Tensor sequence = net_->sequence(windowEmbedded, positions, slots.index_select(0, patch));
+    out.slice(0, from, to).copy_(net_->forward(sequence));
+  }
+  return out.view({n, perImage, model_.patchValues()});
+}
+
+torch::Tensor Engine::reconstruct(const ImageBatch& images) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  useThreads();
+  torch::Tensor patches = toPatches(images, "images");
+  torch::InferenceMode inference;
+  net_->eval();
+  return patchesToImages(reconstructPatches(patches)).permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
+}
+
+AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruction) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  useThreads();
+  if (!diffMean_.defined()) {
+    throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
+  }
+  torch::Tensor patches = toPatches(images, "images");
+  torch::InferenceMode inference;
+  net_->eval();
+  torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
+  torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
+  torch::Tensor diff = kernels::multiScaleGmsDiff(original, reconstruction).squeeze(1);  // (n, H, W)
+  torch::Tensor maps = (diff - diffMean_).pow(2);
+  AnomalyResult result;
+  result.scores = std::get<0>(maps.flatten(1).max(1)).contiguous().to(torch::kCPU);
+  result.maps = maps.contiguous().to(torch::kCPU);
+  if (withReconstruction) result.reconstruction = reconstruction.permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
+  return result;
+}
+
+void Engine::fitNormalStatistics() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  useThreads();
+  if (!trainPatches_.defined()) throw invalidState("No training images: call setTrainingImages first");
+  torch::InferenceMode inference;
+  net_->eval();
+  const int64_t n = trainPatches_.size(0), G = model_.gridSide();
+  // Images per chunk so that one chunk's windows fill about one inference batch.
+  const int64_t chunk = std::max<int64_t>(1, options_.inferenceBatch / (G * G));
+  torch::Tensor sum = torch::zeros({model_.imageSize, model_.imageSize}, torch::TensorOptions().device(device_));
+  for (int64_t from = 0; from < n; from += chunk) {
+    torch::Tensor patches = trainPatches_.slice(0, from, std::min(n, from + chunk));
+    torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
+    torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
+    sum += kernels::multiScaleGmsDiff(original, reconstruction).squeeze(1).sum(0);
+  }
+  diffMean_ = sum / static_cast<double>(n);
+}
+
+void Engine::keepBest() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  best_.clear();
+  for (const auto& p : net_->parameters()) best_.push_back(p.detach().clone());
+}
+
+void Engine::restoreBest() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (best_.empty()) throw invalidState("No best weights are remembered: call keepBest first");
+  torch::NoGradGuard noGrad;
+  auto params = net_->parameters();
+  for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_[i]);
+}
+
+void Engine::save(const std::string& path, const std::string& metadataJson) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  CheckpointContents contents;
+  contents.texts["config"] = intra::serialize(model_);
+  contents.texts["train"] = serialize(train_);
+  contents.texts["metadata"] = metadataJson;
+  contents.texts["steps"] = std::to_string(stepsDone_);
+  auto named = net_->named_parameters();
+  for (size_t i = 0; i < named.size(); ++i) {
+    const auto& item = named[i];
+    contents.tensors["param:" + item.key()] = item.value();
+    if (!best_.empty()) contents.tensors["best:" + item.key()] = best_[i];
+    // Adam's moments, so that a resumed run continues exactly where it stopped.
+    auto& state = optimizer_->state();
+    auto found = state.find(c10::guts::to_string(item.value().unsafeGetTensorImpl()));
+    if (found != state.end()) {
+      auto& adam = static_cast<torch::optim::AdamParamState&>(*found->second);
+      contents.tensors["adam.exp_avg:" + item.key()] = adam.exp_avg();
+      contents.tensors["adam.exp_avg_sq:" + item.key()] = adam.exp_avg_sq();
+      contents.texts["adam.step:" + item.key()] = std::to_string(adam.step());
+    }
+  }
+  if (diffMean_.defined()) contents.tensors["diff_mean"] = diffMean_;
+  {
+    std::lock_guard<std::mutex> generatorLock(generator_.mutex());
+    contents.tensors["generator"] = generator_.get_state();
+  }
+  writeCheckpoint(path, contents);
+  metadata_ = metadataJson;
+}
+
+std::unique_ptr<Engine> Engine::load(const std::string& path, const EngineOptions& options) {
+  CheckpointContents contents = readCheckpoint(path);
+  auto text = [&](const std::string& key) -> const std::string& {
+    auto it = contents.texts.find(key);
+    if (it == contents.texts.end()) throw checkpointError("Checkpoint " + path + " is not usable: it has no " + key);
+    return it->second;
+  };
+  ModelConfig model;
+  try {
+    model = deserializeModelConfig(text("config"));
+  } catch (const IntraError& e) {
+    throw checkpointError("Checkpoint " + path + " is not usable: " + e.what());
+  }
+  auto engine = std::make_unique<Engine>(model, deserializeTrainConfig(text("train"), path), options);
+  engine->metadata_ = text("metadata");
+  engine->stepsDone_ = std::stoll(text("steps"));
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> best;
+  for (auto& item : engine->net_->named_parameters()) {
+    auto found = contents.tensors.find("param:" + item.key());
+    if (found == contents.tensors.end()) {
+      throw checkpointError("Checkpoint " + path + " is not usable: it has no weights for " + item.key());
+    }
+    if (found->second.sizes() != item.value().sizes()) {
+      throw checkpointError("Checkpoint " + path + " is not usable: weights for " + item.key() +
+                            " have the wrong shape");
+    }
+    item.value().copy_(found->second);
+    auto bestFound = contents.tensors.find("best:" + item.key());
+    if (bestFound != contents.tensors.end()) best.push_back(bestFound->second.to(engine->device_));
+    auto avg = contents.tensors.find("adam.exp_avg:" + item.key());
+    if (avg != contents.tensors.end()) {
+      auto adam = std::make_unique<torch::optim::AdamParamState>();
+      adam->step(std::stoll(text("adam.step:" + item.key())));
+      adam->exp_avg(avg->second.to(engine->device_));
+      adam->exp_avg_sq(contents.tensors.at("adam.exp_avg_sq:" + item.key()).to(engine->device_));
+      engine->optimizer_->state()[c10::guts::to_string(item.value().unsafeGetTensorImpl())] = std::move(adam);
+    }
+  }
+  if (!best.empty()) engine->best_ = std::move(best);
+  auto diff = contents.tensors.find("diff_mean");
+  if (diff != contents.tensors.end()) engine->diffMean_ = diff->second.to(engine->device_);
+  auto generator = contents.tensors.find("generator");
+  if (generator != contents.tensors.end()) {
+    std::lock_guard<std::mutex> generatorLock(engine->generator_.mutex());
+    engine->generator_.set_state(generator->second);
+  }
+  return engine;
+}
+
+}  // namespace intra

@@ -1,0 +1,95 @@
+// The engine: one model, its optimiser, its images and its statistics, on one device.
+// Every public method takes the engine's lock, so calls on one engine run one at a time.
+#pragma once
+#include <ATen/core/Generator.h>
+#include <torch/torch.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "config.h"
+#include "model.h"
+
+namespace intra {
+
+// Images as handed over by the caller: uint8, (count, height, width, channels) interleaved.
+struct ImageBatch {
+  const uint8_t* data = nullptr;
+  int64_t count = 0, height = 0, width = 0, channels = 0;
+};
+
+struct LossParts {
+  double total = 0, l2 = 0, gms = 0, ssim = 0;
+  int64_t windows = 0;
+  double seconds = 0;
+};
+
+struct AnomalyResult {
+  torch::Tensor maps;            // float (n, H, W), contiguous, CPU
+  torch::Tensor scores;          // float (n)
+  torch::Tensor reconstruction;  // float (n, H, W, C) in [0, 1], or undefined
+};
+
+struct Capabilities {
+  std::string libtorch, blas, parallel, device, deviceNote;
+  int64_t threads = 0;
+  bool bf16 = false, cudaBuilt = false, cudaAvailable = false;
+};
+Capabilities capabilities(int64_t threads);
+
+class Engine {
+ public:
+  Engine(const ModelConfig& model, const TrainConfig& train, const EngineOptions& options);
+  static std::unique_ptr<Engine> load(const std::string& path, const EngineOptions& options);
+
+  void setTrainingImages(const ImageBatch& images);
+  void setValidationImages(const ImageBatch& images);
+  LossParts trainSteps(int64_t steps);
+  LossParts validate();
+  torch::Tensor reconstruct(const ImageBatch& images);  // float (n, H, W, C)
+  AnomalyResult anomalyMaps(const ImageBatch& images, bool withReconstruction);
+  // The mean diff map over the training images, with the current weights (eq. 7).
+  void fitNormalStatistics();
+  void keepBest();     // remembers the current weights as the best so far
+  void restoreBest();  // puts the remembered best weights back
+  void save(const std::string& path, const std::string& metadataJson);
+
+  const ModelConfig& modelConfig() const { return model_; }
+  const TrainConfig& trainConfig() const { return train_; }
+  const std::string& metadata() const { return metadata_; }
+  int64_t stepsDone() const { return stepsDone_; }
+  int64_t parameterCount() const;
+  bool hasNormalStatistics() const { return diffMean_.defined(); }
+  std::string deviceName() const { return device_.str(); }
+  const std::string& deviceNote() const { return deviceNote_; }
+
+ private:
+  struct Windows {  // a batch of windows: images, upper-left patches, covered slots
+    torch::Tensor image, row, col, slot, transform;
+  };
+  torch::Tensor toPatches(const ImageBatch& images, const char* what) const;  // uint8 (n, G*G, P)
+  Windows sampleWindows(int64_t count, int64_t imageCount, bool augment, at::Generator& generator) const;
+  LossParts lossOn(const torch::Tensor& patches, const Windows& windows, bool training);
+  torch::Tensor reconstructPatches(const torch::Tensor& patches);  // float (n, G*G, P)
+  torch::Tensor patchesToImages(const torch::Tensor& patches) const;  // (n, G*G, P) -> (n, C, H, W)
+  void useThreads() const;
+
+  ModelConfig model_;
+  TrainConfig train_;
+  EngineOptions options_;
+  torch::Device device_{torch::kCPU};
+  std::string deviceNote_;
+  InTraModel net_{nullptr};
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  at::Generator generator_;
+  torch::Tensor trainPatches_, validationPatches_;  // uint8 on device
+  Windows validationWindows_;
+  torch::Tensor diffMean_;  // float (H, W) on device
+  std::vector<torch::Tensor> best_;
+  std::string metadata_ = "{}";
+  int64_t stepsDone_ = 0;
+  mutable std::mutex mutex_;
+};
+
+}  // namespace intra

@@ -1,0 +1,114 @@
+#include "model.h"
+
+#include <cmath>
+
+#include "../kernels/attention/attention.h"
+
+namespace intra {
+
+namespace nn = torch::nn;
+
+AttentionImpl::AttentionImpl(const ModelConfig& c) : kind_(c.attention), heads_(c.heads) {
+  const int64_t D = c.dim;
+  if (kind_ == AttentionKind::Mfsa) {
+    queryHidden_ = register_module("query_hidden", nn::Linear(D, 2 * D));
+    query_ = register_module("query", nn::Linear(2 * D, D / 2));
+    keyHidden_ = register_module("key_hidden", nn::Linear(D, 2 * D));
+    key_ = register_module("key", nn::Linear(2 * D, D / 2));
+  } else {
+    query_ = register_module("query", nn::Linear(D, D));
+    key_ = register_module("key", nn::Linear(D, D));
+  }
+  value_ = register_module("value", nn::Linear(D, D));
+  output_ = register_module("output", nn::Linear(D, D));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), S = x.size(1);
+  torch::Tensor q, k;
+  if (kind_ == AttentionKind::Mfsa) {
+    q = query_(torch::gelu(queryHidden_(x)));
+    k = key_(torch::gelu(keyHidden_(x)));
+  } else {
+    q = query_(x);
+    k = key_(x);
+  }
+  torch::Tensor v = value_(x);
+  auto split = [&](const torch::Tensor& t) { return t.view({B, S, heads_, -1}).transpose(1, 2); };
+  torch::Tensor out = kind_ == AttentionKind::Linear
+                          ? kernels::linearAttentionReference(split(q), split(k), split(v))
+                          : kernels::softmaxAttentionReference(split(q), split(k), split(v));
+  return output_(out.transpose(1, 2).reshape({B, S, -1}));
+}
+
+BlockImpl::BlockImpl(const ModelConfig& c) {
+  norm1_ = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({c.dim})));
+  attention_ = register_module("attention", Attention(c));
+  norm2_ = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({c.dim})));
+  hidden_ = register_module("mlp_hidden", nn::Linear(c.dim, c.mlpRatio * c.dim));
+  projection_ = register_module("mlp_output", nn::Linear(c.mlpRatio * c.dim, c.dim));
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = x + attention_(norm1_(x));
+  return y + projection_(torch::gelu(hidden_(norm2_(y))));
+}
+
+InTraModelImpl::InTraModelImpl(const ModelConfig& c) : config_(c) {
+  c.validate();
+  const int64_t grid = c.gridSide();
+  patchEmbedding_ = register_module("patch_embedding", nn::Linear(c.patchValues(), c.dim));
+  positionEmbedding_ = register_parameter("position_embedding", torch::zeros({grid * grid, c.dim}));
+  inpaintToken_ = register_parameter("inpaint_token", torch::zeros({c.dim}));
+  for (int64_t i = 0; i < c.depth; ++i) {
+    blocks_.push_back(register_module("block" + std::to_string(i), Block(c)));
+  }
+  head_ = register_module("head", nn::Linear(c.dim, c.patchValues()));
+}
+
+void InTraModelImpl::initialise(at::Generator& generator) {
+  torch::NoGradGuard noGrad;
+  for (auto& item : named_parameters()) {
+    const std::string& name = item.key();
+    torch::Tensor& p = item.value();
+    bool isNorm = name.find("norm") != std::string::npos;
+    if (isNorm) {
+      p.fill_(name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0 ? 1.0 : 0.0);
+    } else if (p.dim() == 1 && name != "inpaint_token") {
+      p.zero_();  // biases
+    } else {
+      p.normal_(0.0, 0.02, generator);  // ViT's initialisation scale
+    }
+  }
+}
+
+torch::Tensor InTraModelImpl::embedPatches(const torch::Tensor& patches) { return patchEmbedding_(patches); }
+
+torch::Tensor InTraModelImpl::sequence(const torch::Tensor& embedded, const torch::Tensor& positions,
+                                       const torch::Tensor& covered) {
+  const int64_t S = embedded.size(1);
+  torch::Tensor position = positionEmbedding_.index_select(0, positions.reshape({-1})).view(embedded.sizes());
+  torch::Tensor isCovered =
+      (torch::arange(S, covered.options()).unsqueeze(0) == covered.unsqueeze(1)).unsqueeze(-1);  // (B,S,1)
+  // The covered patch's pixels never reach the model: its slot holds x_inpaint + posemb.
+  return torch::where(isCovered, inpaintToken_.view({1, 1, -1}).expand_as(embedded), embedded) + position;
+}
+
+torch::Tensor InTraModelImpl::forward(const torch::Tensor& input) {
+  // Long residuals, U-Net style: block i's output is added to the input of block
+  // depth-1-i, for every i with i + 1 < depth - 1 - i (so 0 -> 12, ..., 5 -> 7 at depth 13).
+  const int64_t depth = static_cast<int64_t>(blocks_.size());
+  std::vector<torch::Tensor> early;
+  torch::Tensor x = input;
+  for (int64_t i = 0; i < depth; ++i) {
+    const int64_t partner = depth - 1 - i;  // the early block feeding block i, if any
+    if (config_.longResiduals && partner + 1 < i && partner < static_cast<int64_t>(early.size())) {
+      x = x + early[partner];
+    }
+    x = blocks_[i]->forward(x);
+    if (config_.longResiduals && i + 1 < depth - 1 - i) early.push_back(x);
+  }
+  return torch::sigmoid(head_(x.mean(1)));
+}
+
+}  // namespace intra

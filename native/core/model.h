@@ -1,0 +1,63 @@
+// The Inpainting Transformer (Pirnay & Chai 2021) with three attention kinds.
+#pragma once
+#include <ATen/core/Generator.h>
+#include <torch/torch.h>
+
+#include "config.h"
+
+namespace intra {
+
+// Multi-head attention. msa: linear q, k, v; mfsa: q and k from MLPs D -> 2D -> D/2 (GELU);
+// linear: as msa with phi(x) = elu(x) + 1 kernelised attention instead of softmax.
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, S, D) -> (B, S, D)
+
+ private:
+  AttentionKind kind_;
+  int64_t heads_;
+  torch::nn::Linear query_{nullptr}, key_{nullptr}, queryHidden_{nullptr}, keyHidden_{nullptr};
+  torch::nn::Linear value_{nullptr}, output_{nullptr};
+};
+TORCH_MODULE(Attention);
+
+// Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x)).
+class BlockImpl : public torch::nn::Module {
+ public:
+  explicit BlockImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
+  Attention attention_{nullptr};
+  torch::nn::Linear hidden_{nullptr}, projection_{nullptr};
+};
+TORCH_MODULE(Block);
+
+class InTraModelImpl : public torch::nn::Module {
+ public:
+  explicit InTraModelImpl(const ModelConfig& config);
+
+  // Patch embedding of every patch: (..., K*K*C) -> (..., D).
+  torch::Tensor embedPatches(const torch::Tensor& patches);
+  // Builds the input sequence from embedded patches (B, S, D), their grid positions (B, S)
+  // (indices f(i, j) into the whole image grid) and the covered slot of each window (B).
+  torch::Tensor sequence(const torch::Tensor& embedded, const torch::Tensor& positions,
+                         const torch::Tensor& covered);
+  // Sequence (B, S, D) -> inpainted patch (B, K*K*C) in [0, 1].
+  torch::Tensor forward(const torch::Tensor& sequence);
+
+  // Deterministic initialisation from the engine's own generator.
+  void initialise(at::Generator& generator);
+  const ModelConfig& config() const { return config_; }
+
+ private:
+  ModelConfig config_;
+  torch::nn::Linear patchEmbedding_{nullptr}, head_{nullptr};
+  torch::Tensor positionEmbedding_, inpaintToken_;
+  std::vector<Block> blocks_;
+};
+TORCH_MODULE(InTraModel);
+
+}  // namespace intra
