@@ -1,0 +1,60 @@
+/**
+ * `intra info`: what this build and machine offer, and each preset's parameter count.
+ *
+ * @example intra info --json
+ */
+import type { Argv } from 'yargs';
+
+import { ATTENTION_KINDS, capabilities, modelConfig, PRESETS } from '../native.js';
+
+export interface InfoReport {
+  libtorch: string;
+  blas: string;
+  threads: number;
+  bf16: boolean;
+  cuda: { built: boolean; available: boolean };
+  /** params[preset][attention] at 256x256, 3 channels */
+  params: Record<string, Record<string, number>>;
+}
+
+/** The capabilities and parameter counts that `intra info` prints. */
+export function infoReport(threads = 0): InfoReport {
+  const caps = capabilities(threads);
+  const params: Record<string, Record<string, number>> = {};
+  for (const preset of PRESETS) {
+    const counts: Record<string, number> = {};
+    for (const attention of ATTENTION_KINDS) {
+      counts[attention] = modelConfig({ preset, attention, imageSize: 256, channels: 3 }).parameters;
+    }
+    params[preset] = counts;
+  }
+  return { libtorch: caps.libtorch, blas: caps.blas, threads: caps.threads, bf16: caps.bf16, cuda: caps.cuda, params };
+}
+
+export function register(cli: Argv): Argv {
+  return cli.command(
+    'info',
+    'print libtorch, BLAS, threads, bf16, CUDA and the parameter counts of the presets',
+    (y) =>
+      y
+        .option('json', { type: 'boolean', default: false, describe: 'one JSON object' })
+        .option('threads', { type: 'number', default: 0, describe: 'threads (0 = all cores)' }),
+    (args) => {
+      const report = infoReport(args.threads);
+      if (args.json) {
+        console.log(JSON.stringify(report));
+        return;
+      }
+      console.log(`libtorch  ${report.libtorch}`);
+      console.log(`blas      ${report.blas}`);
+      console.log(`threads   ${report.threads}`);
+      console.log(`bf16      ${report.bf16 ? 'yes' : 'no'}`);
+      console.log(`cuda      built: ${report.cuda.built ? 'yes' : 'no'}, device: ${report.cuda.available ? 'yes' : 'no'}`);
+      console.log('\nparameters at 256x256, 3 channels');
+      console.log(['preset', ...ATTENTION_KINDS].map((s) => s.padStart(12)).join(''));
+      for (const [preset, counts] of Object.entries(report.params)) {
+        console.log([preset, ...ATTENTION_KINDS.map((k) => (counts[k] ?? 0).toLocaleString('en-US'))].map((s) => s.padStart(12)).join(''));
+      }
+    },
+  );
+}

@@ -1,0 +1,362 @@
+/**
+ * The one module that loads the native addon, and the typed interface to it.
+ * Arguments are checked here with precise messages; the C++ side trusts them.
+ *
+ * @example
+ * const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 1 });
+ * await engine.setTrainingImages(images);
+ * const parts = await engine.trainSteps(10);
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { IntraError, invalidArgument, requireInteger, requireOneOf, syncWithCallerStack, withCallerStack } from './errors.js';
+
+export const ATTENTION_KINDS = ['msa', 'mfsa', 'linear'] as const;
+export const PRESETS = ['paper', 'small', 'tiny'] as const;
+export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
+export const PRECISIONS = ['fp32', 'bf16'] as const;
+export type AttentionKind = (typeof ATTENTION_KINDS)[number];
+export type Preset = (typeof PRESETS)[number];
+export type Device = (typeof DEVICES)[number];
+export type Precision = (typeof PRECISIONS)[number];
+
+/** The model's shape. Fields left out come from the preset (default `paper`). */
+export interface ModelConfigInput {
+  preset?: Preset;
+  patchSize?: number;
+  windowSize?: number;
+  channels?: number;
+  imageSize?: number;
+  dim?: number;
+  depth?: number;
+  heads?: number;
+  mlpRatio?: number;
+  attention?: AttentionKind;
+  longResiduals?: boolean;
+}
+export interface ModelConfig {
+  patchSize: number;
+  windowSize: number;
+  channels: number;
+  imageSize: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  mlpRatio: number;
+  attention: AttentionKind;
+  longResiduals: boolean;
+}
+export interface TrainConfig {
+  batchSize: number;
+  learningRate: number;
+  alpha: number;
+  beta: number;
+  augment: boolean;
+  seed: number;
+  validationWindowsPerImage: number;
+  trainPrecision: Precision;
+}
+export interface EngineOptions {
+  device?: Device;
+  /** Intra-op threads; 0 or absent = all cores. */
+  threads?: number;
+  /** Inference precision. */
+  precision?: Precision;
+  /** Windows per forward pass at inference. */
+  inferenceBatch?: number;
+}
+export interface Capabilities {
+  libtorch: string;
+  blas: string;
+  parallel: string;
+  threads: number;
+  bf16: boolean;
+  cuda: { built: boolean; available: boolean };
+  defaultDevice: 'cpu' | 'cuda';
+}
+export interface LossParts {
+  loss: number;
+  l2: number;
+  gms: number;
+  ssim: number;
+  windows: number;
+  seconds: number;
+}
+/** Images as uint8, (count, height, width, channels) interleaved. */
+export interface ImageSet {
+  data: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+}
+export interface AnomalyMaps {
+  /** (count, height, width) float32. */
+  maps: Float32Array;
+  /** (count) float32: the maximum of each map. */
+  scores: Float32Array;
+  /** (count, height, width, channels) in [0, 1], when asked for. */
+  reconstruction?: Float32Array;
+}
+export interface EngineDescription {
+  model: ModelConfig;
+  train: TrainConfig;
+  parameters: number;
+  steps: number;
+  metadata: string;
+  hasNormalStatistics: boolean;
+  device: string;
+  deviceNote: string;
+}
+
+interface NativeEngine {
+  setTrainingImages(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<void>;
+  setValidationImages(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<void>;
+  trainSteps(steps: number): Promise<LossParts>;
+  validate(): Promise<LossParts>;
+  reconstruct(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
+  anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean): Promise<AnomalyMaps>;
+  fitNormalStatistics(): Promise<void>;
+  keepBest(): Promise<void>;
+  restoreBest(): Promise<void>;
+  save(path: string, metadata: string): Promise<void>;
+  describe(): EngineDescription;
+  dispose(): void;
+}
+interface NativeAddon {
+  Engine: new (model: object, train: object, options: object) => NativeEngine;
+  loadEngine(path: string, options: object): Promise<NativeEngine>;
+  capabilities(threads: number): Capabilities;
+  modelConfig(input: object): ModelConfig & { parameters: number };
+  windowOrigins(gridSide: number, windowSize: number): Int32Array;
+}
+
+/** The package root (where package.json is), from here or from dist/. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'intra-engine') {
+      return dir;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('intra-engine: cannot find the package root');
+    dir = parent;
+  }
+}
+
+let loaded: NativeAddon | undefined;
+
+function addon(): NativeAddon {
+  if (loaded) return loaded;
+  const path = process.env.INTRA_ADDON ?? join(packageRoot(), 'build', 'Release', 'intra.node');
+  try {
+    loaded = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (cause) {
+    const why = existsSync(path) ? `it failed to load: ${(cause as Error).message}` : 'it is not built';
+    throw new IntraError(
+      'INTRA_ADDON_MISSING',
+      `The native addon ${path} cannot be used: ${why}.\n` +
+        'Fixes: run ./setup.sh (installs libtorch-dev and libopenblas0-pthread, then builds), ' +
+        'or `npm run build:native` if the system packages are there; set INTRA_ADDON to use another build.',
+    );
+  }
+  return loaded;
+}
+
+function checkModelInput(input: ModelConfigInput): void {
+  if (typeof input !== 'object' || input === null) invalidArgument('an object', 'model config', input);
+  if (input.preset !== undefined) requireOneOf(input.preset, 'preset', PRESETS);
+  if (input.attention !== undefined) requireOneOf(input.attention, 'attention', ATTENTION_KINDS);
+  for (const key of ['patchSize', 'windowSize', 'imageSize', 'dim', 'depth', 'heads', 'mlpRatio'] as const) {
+    if (input[key] !== undefined) requireInteger(input[key], key);
+  }
+  if (input.channels !== undefined && input.channels !== 1 && input.channels !== 3) {
+    invalidArgument('1 or 3', 'channels', input.channels);
+  }
+  if (input.imageSize !== undefined && input.patchSize === undefined && input.imageSize % (input.preset === 'tiny' ? 8 : 16) !== 0) {
+    invalidArgument(`a multiple of the patch size ${input.preset === 'tiny' ? 8 : 16}`, 'imageSize', input.imageSize);
+  }
+  if (input.imageSize !== undefined && input.patchSize !== undefined && input.imageSize % input.patchSize !== 0) {
+    invalidArgument(`a multiple of the patch size ${input.patchSize}`, 'imageSize', input.imageSize);
+  }
+}
+
+function checkOptions(options: EngineOptions): void {
+  if (options.device !== undefined) requireOneOf(options.device, 'device', DEVICES);
+  if (options.precision !== undefined) requireOneOf(options.precision, 'precision', PRECISIONS);
+  if (options.threads !== undefined) requireInteger(options.threads, 'threads', 0);
+  if (options.inferenceBatch !== undefined) requireInteger(options.inferenceBatch, 'inferenceBatch');
+}
+
+function checkImages(images: ImageSet, name: string): void {
+  if (!(images?.data instanceof Uint8Array)) invalidArgument('a Uint8Array', `${name}.data`, images?.data);
+  for (const key of ['count', 'height', 'width', 'channels'] as const) requireInteger(images[key], `${name}.${key}`);
+  const expected = images.count * images.height * images.width * images.channels;
+  if (images.data.length !== expected) {
+    invalidArgument(`a buffer of count*height*width*channels = ${expected} bytes`, `${name}.data`, images.data);
+  }
+}
+
+/**
+ * The model's full config (preset defaults filled in) and its parameter count.
+ *
+ * @example modelConfig({ preset: 'paper', attention: 'mfsa' }).parameters // 55551744
+ */
+export function modelConfig(input: ModelConfigInput): ModelConfig & { parameters: number } {
+  checkModelInput(input);
+  return syncWithCallerStack(() => addon().modelConfig(input));
+}
+
+/**
+ * What this build and machine offer: libtorch, BLAS, threads, bf16, CUDA.
+ *
+ * @example capabilities().bf16 // true on CPUs with avx512_bf16
+ */
+export function capabilities(threads = 0): Capabilities {
+  requireInteger(threads, 'threads', 0);
+  return syncWithCallerStack(() => addon().capabilities(threads));
+}
+
+/**
+ * Upper-left patch (0-based) of the window that inpaints each patch of a grid row (eq. 4-5).
+ *
+ * @example Array.from(windowOrigins(9, 7)) // [0, 0, 0, 0, 1, 2, 2, 2, 2]
+ */
+export function windowOrigins(gridSide: number, windowSize: number): Int32Array {
+  requireInteger(gridSide, 'gridSide');
+  requireInteger(windowSize, 'windowSize');
+  if (gridSide < windowSize) {
+    invalidArgument(`a grid of at least the window size ${windowSize}`, 'gridSide', gridSide);
+  }
+  return syncWithCallerStack(() => addon().windowOrigins(gridSide, windowSize));
+}
+
+/**
+ * One InTra model with its optimiser, images and statistics. Heavy calls return promises
+ * and run off the event loop; calls on one engine run one at a time, in order.
+ * Input buffers are read while a call runs: do not change them until it settles.
+ */
+export class Engine {
+  #native: NativeEngine | undefined;
+
+  private constructor(native: NativeEngine) {
+    this.#native = native;
+  }
+
+  /**
+   * @example const engine = Engine.create({ preset: 'small', attention: 'linear' }, { seed: 7 }, { threads: 2 });
+   */
+  static create(model: ModelConfigInput, train: Partial<TrainConfig> = {}, options: EngineOptions = {}): Engine {
+    checkModelInput(model);
+    checkOptions(options);
+    if (train.batchSize !== undefined) requireInteger(train.batchSize, 'batchSize');
+    if (train.seed !== undefined) requireInteger(train.seed, 'seed', 0);
+    if (train.learningRate !== undefined && !(train.learningRate > 0)) invalidArgument('a positive number', 'learningRate', train.learningRate);
+    if (train.trainPrecision !== undefined) requireOneOf(train.trainPrecision, 'trainPrecision', PRECISIONS);
+    const native = syncWithCallerStack(() => new (addon().Engine)(model, train, options));
+    return new Engine(native);
+  }
+
+  /**
+   * Loads a checkpoint; a truncated, foreign or mismatched file is rejected with INTRA_CHECKPOINT.
+   *
+   * @example const engine = await Engine.load('model.intra', { precision: 'bf16' });
+   */
+  static async load(path: string, options: EngineOptions = {}): Promise<Engine> {
+    if (typeof path !== 'string' || path.length === 0) invalidArgument('a file path', 'path', path);
+    checkOptions(options);
+    return new Engine(await withCallerStack(() => addon().loadEngine(path, options)));
+  }
+
+  get native(): NativeEngine {
+    if (!this.#native) throw new IntraError('INTRA_DISPOSED', 'Engine is disposed');
+    return this.#native;
+  }
+
+  get disposed(): boolean {
+    return this.#native === undefined;
+  }
+
+  describe(): EngineDescription {
+    return syncWithCallerStack(() => this.native.describe());
+  }
+
+  setTrainingImages(images: ImageSet): Promise<void> {
+    checkImages(images, 'images');
+    const n = this.native;
+    return withCallerStack(() => n.setTrainingImages(images.data, images.count, images.height, images.width, images.channels));
+  }
+
+  setValidationImages(images: ImageSet): Promise<void> {
+    checkImages(images, 'images');
+    const n = this.native;
+    return withCallerStack(() => n.setValidationImages(images.data, images.count, images.height, images.width, images.channels));
+  }
+
+  /** Runs `steps` optimiser steps on windows the engine samples; returns the mean loss parts. */
+  trainSteps(steps: number): Promise<LossParts> {
+    requireInteger(steps, 'steps');
+    const n = this.native;
+    return withCallerStack(() => n.trainSteps(steps));
+  }
+
+  /** The loss over the fixed validation windows (deterministic for a seed). */
+  validate(): Promise<LossParts> {
+    const n = this.native;
+    return withCallerStack(() => n.validate());
+  }
+
+  /** Whole-image reconstructions, (count, H, W, C) in [0, 1]. */
+  reconstruct(images: ImageSet): Promise<Float32Array> {
+    checkImages(images, 'images');
+    const n = this.native;
+    return withCallerStack(() => n.reconstruct(images.data, images.count, images.height, images.width, images.channels));
+  }
+
+  /** Anomaly maps (eq. 7) and scores (their maxima); needs fitNormalStatistics first. */
+  anomalyMaps(images: ImageSet, options: { withReconstruction?: boolean } = {}): Promise<AnomalyMaps> {
+    checkImages(images, 'images');
+    const n = this.native;
+    return withCallerStack(() =>
+      n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, options.withReconstruction === true),
+    );
+  }
+
+  /** Computes the mean diff map over the training images with the current weights. */
+  fitNormalStatistics(): Promise<void> {
+    const n = this.native;
+    return withCallerStack(() => n.fitNormalStatistics());
+  }
+
+  keepBest(): Promise<void> {
+    const n = this.native;
+    return withCallerStack(() => n.keepBest());
+  }
+
+  restoreBest(): Promise<void> {
+    const n = this.native;
+    return withCallerStack(() => n.restoreBest());
+  }
+
+  /** Writes one checkpoint file atomically, with `metadata` stored as JSON. */
+  save(path: string, metadata: unknown = {}): Promise<void> {
+    if (typeof path !== 'string' || path.length === 0) invalidArgument('a file path', 'path', path);
+    const n = this.native;
+    return withCallerStack(() => n.save(path, JSON.stringify(metadata)));
+  }
+
+  /** The metadata stored by the last save or load. */
+  metadata<T = unknown>(): T {
+    return JSON.parse(this.describe().metadata) as T;
+  }
+
+  /** Frees the engine; later calls throw "Engine is disposed". Calls in flight finish first. */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = undefined;
+  }
+}

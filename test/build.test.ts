@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+describe('build manifests', () => {
+  it('binding.gyp lists the same sources as CMakeLists.txt', () => {
+    const cmake = readFileSync('CMakeLists.txt', 'utf8');
+    const block = /set\(INTRA_SOURCES([\s\S]*?)\)/.exec(cmake)?.[1] ?? '';
+    const cmakeSources = block.split(/\s+/).filter((s) => s.endsWith('.cpp'));
+    const gyp = JSON.parse(readFileSync('binding.gyp', 'utf8')) as { targets: { sources: string[] }[] };
+    expect(cmakeSources.length).toBeGreaterThan(5);
+    expect([...(gyp.targets[0]?.sources ?? [])].sort()).toEqual([...cmakeSources].sort());
+  });
+
+  it('npm never runs node-gyp on install', () => {
+    const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { gypfile?: boolean; scripts: Record<string, string> };
+    expect(manifest.gypfile).toBe(false);
+    expect(manifest.scripts.install).toBeUndefined();
+  });
+});

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Engine } from '../lib/native.js';
+import { pick, stripes, withDefect } from './fixtures.js';
+
+const SIZE = 64;
+
+describe('training the tiny preset on stripes', () => {
+  const train = stripes(8, SIZE, 1);
+  const validation = stripes(2, SIZE, 2);
+  let engine: Engine;
+  let before: number;
+  let after: number;
+
+  beforeAll(async () => {
+    engine = Engine.create({ preset: 'tiny', channels: 1, attention: 'msa' }, { seed: 3, batchSize: 64, learningRate: 1e-3, augment: false }, { threads: 2 });
+    await engine.setTrainingImages(train);
+    await engine.setValidationImages(validation);
+    before = (await engine.validate()).loss;
+    for (let i = 0; i < 12; i++) await engine.trainSteps(25);
+    after = (await engine.validate()).loss;
+    await engine.fitNormalStatistics();
+  });
+  afterAll(() => engine.dispose());
+
+  it('halves the validation loss within 300 steps', () => {
+    expect(after).toBeLessThan(before / 2);
+  });
+
+  it('validates deterministically', async () => {
+    expect((await engine.validate()).loss).toBe(after);
+  });
+
+  it('reconstructs a normal image better than one with a pasted defect', async () => {
+    const normal = pick(validation, 0);
+    const defect = withDefect(validation, 0, 24, 24, 12);
+    const error = async (set: typeof normal) => {
+      const out = await engine.reconstruct(set);
+      expect(out.length).toBe(SIZE * SIZE);
+      let sum = 0;
+      for (let i = 0; i < out.length; i++) sum += (out[i]! - set.data[i]! / 255) ** 2;
+      return sum / out.length;
+    };
+    expect(await error(normal)).toBeLessThan(await error(defect));
+  });
+
+  it('peaks the anomaly map inside the defect and scores it above normal images', async () => {
+    const defect = withDefect(validation, 1, 36, 12, 12);
+    const { maps, scores } = await engine.anomalyMaps(defect);
+    let best = 0;
+    for (let i = 1; i < maps.length; i++) if (maps[i]! > maps[best]!) best = i;
+    const x = best % SIZE, y = Math.floor(best / SIZE);
+    expect(x).toBeGreaterThanOrEqual(36 - 4);
+    expect(x).toBeLessThan(36 + 12 + 4);
+    expect(y).toBeGreaterThanOrEqual(12 - 4);
+    expect(y).toBeLessThan(12 + 12 + 4);
+    expect(scores[0]).toBeCloseTo(maps[best]!, 6);
+    const normal = await engine.anomalyMaps(pick(validation, 1));
+    expect(scores[0]!).toBeGreaterThan(normal.scores[0]! * 2);
+  });
+
+  it('returns reconstructions with the maps when asked', async () => {
+    const result = await engine.anomalyMaps(pick(validation, 0), { withReconstruction: true });
+    expect(result.reconstruction?.length).toBe(SIZE * SIZE);
+    expect(result.maps.length).toBe(SIZE * SIZE);
+  });
+});

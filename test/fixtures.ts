@@ -1,0 +1,48 @@
+// Tiny images generated in code for the native tests.
+import type { ImageSet } from '../lib/native.js';
+
+/** A deterministic PRNG (mulberry32). */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Grey diagonal stripes (period 16) with a random phase and mild noise: an easy texture. */
+export function stripes(count: number, size: number, seed: number, channels = 1): ImageSet {
+  const rand = random(seed);
+  const data = new Uint8Array(count * size * size * channels);
+  for (let n = 0; n < count; n++) {
+    const phase = rand() * 16;
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const v = 128 + 70 * Math.sin((2 * Math.PI * (x + y + phase)) / 16) + (rand() - 0.5) * 8;
+        for (let c = 0; c < channels; c++) data[((n * size + y) * size + x) * channels + c] = Math.max(0, Math.min(255, Math.round(v)));
+      }
+    }
+  }
+  return { data, count, height: size, width: size, channels };
+}
+
+/** A copy of image `index` of `set` with a flat dark square pasted at (x, y). */
+export function withDefect(set: ImageSet, index: number, x: number, y: number, side: number): ImageSet {
+  const { height, width, channels } = set;
+  const one = height * width * channels;
+  const data = set.data.slice(index * one, (index + 1) * one);
+  for (let yy = y; yy < y + side; yy++) {
+    for (let xx = x; xx < x + side; xx++) {
+      for (let c = 0; c < channels; c++) data[(yy * width + xx) * channels + c] = 20;
+    }
+  }
+  return { data, count: 1, height, width, channels };
+}
+
+export function pick(set: ImageSet, index: number): ImageSet {
+  const one = set.height * set.width * set.channels;
+  return { ...set, data: set.data.slice(index * one, (index + 1) * one), count: 1 };
+}
