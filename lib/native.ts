@@ -132,6 +132,7 @@ interface NativeAddon {
   capabilities(threads: number): Capabilities;
   modelConfig(input: object): ModelConfig & { parameters: number };
   windowOrigins(gridSide: number, windowSize: number): Int32Array;
+  resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
 }
 
 /** The package root (where package.json is), from here or from dist/. */
@@ -233,6 +234,21 @@ export function windowOrigins(gridSide: number, windowSize: number): Int32Array 
     invalidArgument(`a grid of at least the window size ${windowSize}`, 'gridSide', gridSide);
   }
   return syncWithCallerStack(() => addon().windowOrigins(gridSide, windowSize));
+}
+
+/**
+ * Bilinear resize of a float map (height, width), run off the event loop.
+ *
+ * @example const full = await resizeMap(map, { width: 256, height: 256 }, { width: 1024, height: 768 });
+ */
+export function resizeMap(map: Float32Array, size: { width: number; height: number }, to: { width: number; height: number }): Promise<Float32Array> {
+  if (!(map instanceof Float32Array)) invalidArgument('a Float32Array', 'map', map);
+  for (const [name, value] of [['size.width', size.width], ['size.height', size.height], ['to.width', to.width], ['to.height', to.height]] as const) {
+    requireInteger(value, name);
+  }
+  if (map.length !== size.width * size.height) invalidArgument(`a map of ${size.width * size.height} values`, 'map', map);
+  if (size.width === to.width && size.height === to.height) return Promise.resolve(map);
+  return withCallerStack(() => addon().resizeMap(map, size.height, size.width, to.height, to.width));
 }
 
 /**

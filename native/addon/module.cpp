@@ -58,6 +58,35 @@ Napi::Value windowOrigins(const Napi::CallbackInfo& info) {
   });
 }
 
+// Bilinear resize of one float map (height, width) -> (outHeight, outWidth), off the event loop:
+// maps go back to each image's original resolution for pixel metrics.
+Napi::Value resizeMap(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 5 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw invalidArgument("Expected (Float32Array, height, width, outHeight, outWidth) for resizeMap");
+    }
+    Napi::Float32Array map = info[0].As<Napi::Float32Array>();
+    int64_t sizes[4];
+    for (int i = 0; i < 4; ++i) {
+      sizes[i] = info[i + 1].As<Napi::Number>().Int64Value();
+      if (sizes[i] <= 0) throw invalidArgument("Expected positive sizes for resizeMap");
+    }
+    if (static_cast<int64_t>(map.ElementLength()) != sizes[0] * sizes[1]) {
+      throw invalidArgument("Expected a map of height*width values for resizeMap");
+    }
+    const float* data = map.Data();
+    auto result = std::make_shared<torch::Tensor>();
+    return TaskWorker::run(
+        info.Env(),
+        [data, sizes, result] {
+          torch::Tensor in = torch::from_blob(const_cast<float*>(data), {1, 1, sizes[0], sizes[1]}, torch::kFloat);
+          *result = torch::upsample_bilinear2d(in, {sizes[2], sizes[3]}, /*align_corners=*/false).contiguous();
+        },
+        [result](Napi::Env env) { return float32ArrayOf(env, *result); }, {info[0]});
+  });
+}
+
 Napi::Value loadEngine(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
@@ -87,6 +116,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadEngine", Napi::Function::New(env, loadEngine));
   exports.Set("capabilities", Napi::Function::New(env, capabilitiesOf));
   exports.Set("modelConfig", Napi::Function::New(env, modelConfigOf));
+  exports.Set("resizeMap", Napi::Function::New(env, resizeMap));
   exports.Set("windowOrigins", Napi::Function::New(env, windowOrigins));
   return exports;
 }

@@ -1,0 +1,22 @@
+// Options shared by several commands.
+import type { Options } from 'yargs';
+
+import { ATTENTION_KINDS, DEVICES, PRECISIONS, PRESETS } from '../native.js';
+
+export const engineOptions = {
+  threads: { type: 'number', default: 0, describe: 'threads (0 = all cores)' },
+  device: { choices: DEVICES, default: 'cpu' as const, describe: 'cpu, cuda, or auto (says what it chose)' },
+  precision: { choices: PRECISIONS, default: 'fp32' as const, describe: 'inference precision (bf16 on CPUs that have it)' },
+} satisfies Record<string, Options>;
+
+export const modelOptions = {
+  preset: { choices: PRESETS, default: 'paper' as const, describe: 'model size' },
+  attention: { choices: ATTENTION_KINDS, describe: 'attention kind (default: the preset\'s, mfsa)' },
+} satisfies Record<string, Options>;
+
+/** "1m 05s" style durations for progress lines. */
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}

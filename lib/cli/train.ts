@@ -1,0 +1,90 @@
+/**
+ * `intra train <category> --out model.intra`: trains one category with early stopping,
+ * a checkpoint after every epoch, `--resume`, and a clean stop on Ctrl-C.
+ *
+ * @example intra train data/bottle --out bottle.intra --preset small --epochs 50
+ */
+import type { Argv } from 'yargs';
+
+import { PRECISIONS } from '../native.js';
+import { trainCategory, type Progress } from '../train/train.js';
+import { duration, engineOptions, modelOptions } from './options.js';
+
+export function register(cli: Argv): Argv {
+  return cli.command(
+    'train <category>',
+    'train a model on <category>/train/good',
+    (y) =>
+      y
+        .positional('category', { type: 'string', demandOption: true })
+        .option('out', { type: 'string', demandOption: true, describe: 'model file (.intra), also the checkpoint' })
+        .options(modelOptions)
+        .options(engineOptions)
+        .option('image-size', { type: 'string', describe: 'pixels per side, or auto (256/320/512 by the paper\'s rule)' })
+        .option('batch', { type: 'number', default: 256 })
+        .option('lr', { type: 'number', default: 1e-4 })
+        .option('epochs', { type: 'number', default: 1000, describe: 'most epochs' })
+        .option('patience', { type: 'number', default: 50, describe: 'epochs without improvement before stopping' })
+        .option('windows-per-image', { type: 'number', default: 600 })
+        .option('augment', { type: 'boolean', default: true, describe: 'random rotations and flips (--no-augment to switch off)' })
+        .option('seed', { type: 'number', default: 0 })
+        .option('train-precision', { choices: PRECISIONS, default: 'fp32' as const, describe: 'bf16 = bf16 matrix products, fp32 master weights' })
+        .option('no-long-residuals', { type: 'boolean', default: false })
+        .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint at --out' })
+        .option('log', { type: 'string', describe: 'JSON lines per epoch (default <out>.log.jsonl)' }),
+    async (args) => {
+      const controller = new AbortController();
+      const onInterrupt = (): void => {
+        process.stderr.write('\nintra: interrupted; saving the checkpoint and stopping (resume with --resume)\n');
+        controller.abort();
+      };
+      process.once('SIGINT', onInterrupt);
+      const tty = process.stderr.isTTY === true;
+      const bar = (p: Progress): void => {
+        const width = 24, done = Math.round((width * p.step) / p.stepsPerEpoch);
+        process.stderr.write(
+          `\repoch ${p.epoch}/${p.epochs} [${'#'.repeat(done)}${'.'.repeat(width - done)}] ${p.windowsPerSecond.toFixed(0)} windows/s loss ${p.loss.toFixed(5)} ETA ${duration(p.etaSeconds)}   `,
+        );
+      };
+      const imageSize = args.imageSize === undefined ? undefined : args.imageSize === 'auto' ? 'auto' : Number(args.imageSize);
+      try {
+        const result = await trainCategory({
+          category: args.category,
+          out: args.out,
+          preset: args.preset,
+          attention: args.attention,
+          imageSize: imageSize as number | 'auto' | undefined,
+          batchSize: args.batch,
+          learningRate: args.lr,
+          epochs: args.epochs,
+          patience: args.patience,
+          windowsPerImage: args.windowsPerImage,
+          augment: args.augment,
+          seed: args.seed,
+          threads: args.threads,
+          device: args.device,
+          precision: args.precision,
+          trainPrecision: args.trainPrecision,
+          longResiduals: !args.noLongResiduals,
+          resume: args.resume,
+          log: args.log,
+          signal: controller.signal,
+          onProgress: tty ? bar : undefined,
+          onEpoch: (r) => {
+            const line = `epoch ${r.epoch}: train ${r.train.loss.toFixed(5)} (l2 ${r.train.l2.toFixed(5)} gms ${r.train.gms.toFixed(4)} ssim ${r.train.ssim.toFixed(4)}) validation ${r.validation.loss.toFixed(5)}${r.best ? ' best' : ''} ${r.windowsPerSecond.toFixed(0)} windows/s ${duration(r.seconds)}`;
+            process.stderr.write(tty ? `\r${line}\n` : `${line}\n`);
+          },
+        });
+        const s = result.state;
+        if (result.interrupted) {
+          console.log(`stopped in epoch ${s.epoch + 1}; checkpoint ${result.out} (continue with --resume)`);
+          process.exitCode = 130;
+        } else {
+          console.log(`model ${result.out}: best epoch ${s.bestEpoch} of ${s.epoch}, validation loss ${s.bestLoss?.toFixed(5)}, image size ${s.imageSize}, threshold ${s.threshold?.toExponential(3)}`);
+        }
+      } finally {
+        process.removeListener('SIGINT', onInterrupt);
+      }
+    },
+  );
+}

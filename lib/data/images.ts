@@ -1,0 +1,107 @@
+/**
+ * Decoding and resizing with sharp. Images become uint8 (H, W, C) at the model's size;
+ * masks are binarised and kept at their original resolution for pixel metrics.
+ *
+ * @example const img = await loadImage('a.png', { size: 256, channels: 3 });
+ */
+import sharp from 'sharp';
+
+import { IntraError } from '../errors.js';
+import type { ImageSet } from '../native.js';
+
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp', '.bmp'] as const;
+
+export interface DecodedImage {
+  file: string;
+  /** uint8 (size, size, channels) */
+  pixels: Uint8Array;
+  /** the file's own size, for maps at original resolution */
+  originalWidth: number;
+  originalHeight: number;
+}
+
+/** 1 for grey (with or without alpha), 3 for colour (with or without alpha). */
+export async function channelsOf(file: string): Promise<1 | 3> {
+  const meta = await sharp(file).metadata().catch((cause: unknown) => {
+    throw imageError(file, cause);
+  });
+  return channelsFromMetadata(file, meta.channels, meta.space);
+}
+
+function channelsFromMetadata(file: string, channels: number | undefined, space: string | undefined): 1 | 3 {
+  if (channels === 1 || channels === 2) return 1;
+  if (channels === 3 || channels === 4) return 3;
+  throw new IntraError('INTRA_IMAGE', `Cannot read ${file}: unsupported channel layout (${channels ?? '?'} channels, ${space ?? '?'})`);
+}
+
+function imageError(file: string, cause: unknown): IntraError {
+  const why = (cause as Error)?.message ?? String(cause);
+  if (/no such file|ENOENT|file is missing/i.test(why)) return new IntraError('INTRA_IMAGE', `Cannot read ${file}: no such file`);
+  return new IntraError('INTRA_IMAGE', `Cannot read ${file}: not a readable image (${why.split('\n')[0]})`);
+}
+
+/**
+ * Decodes one image (PNG, JPEG, TIFF, WebP; 8 or 16 bit) to uint8 (size, size, channels).
+ * Alpha is flattened onto black (transparent background is not part of the object); 16-bit
+ * samples are scaled to 8 bits. An image whose channel class (grey or colour) differs from
+ * `channels` is an error: a grey model does not silently score colour images.
+ */
+export async function loadImage(file: string, options: { size: number; channels: 1 | 3 }): Promise<DecodedImage> {
+  try {
+    const input = sharp(file, { failOn: 'error' });
+    const meta = await input.metadata();
+    const own = channelsFromMetadata(file, meta.channels, meta.space);
+    if (own !== options.channels) {
+      throw new IntraError(
+        'INTRA_CHANNELS',
+        `Cannot use ${file}: it is ${own === 1 ? 'grey' : 'colour'} but the model expects ${options.channels === 1 ? 'grey (1 channel)' : 'colour (3 channels)'} images`,
+      );
+    }
+    let pipeline = input.flatten({ background: { r: 0, g: 0, b: 0 } }).resize(options.size, options.size, { fit: 'fill', kernel: 'lanczos3' });
+    pipeline = options.channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== options.channels || info.width !== options.size || info.height !== options.size) {
+      throw new IntraError('INTRA_IMAGE', `Cannot read ${file}: decoded to ${info.width}x${info.height}x${info.channels}`);
+    }
+    return {
+      file,
+      pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      originalWidth: meta.autoOrient?.width ?? meta.width ?? info.width,
+      originalHeight: meta.autoOrient?.height ?? meta.height ?? info.height,
+    };
+  } catch (cause) {
+    if (cause instanceof IntraError) throw cause;
+    throw imageError(file, cause);
+  }
+}
+
+/** A binary mask (1 = defect) at its own resolution; checked against the image's size. */
+export async function loadMask(file: string, expected?: { width: number; height: number; image: string }): Promise<{ mask: Uint8Array; width: number; height: number }> {
+  try {
+    const { data, info } = await sharp(file, { failOn: 'error' })
+      .flatten({ background: { r: 0, g: 0, b: 0 } })
+      .toColourspace('b-w')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (expected && (info.width !== expected.width || info.height !== expected.height)) {
+      throw new IntraError(
+        'INTRA_MASK',
+        `Mask ${file} is ${info.width}x${info.height} but its image ${expected.image} is ${expected.width}x${expected.height}`,
+      );
+    }
+    const mask = new Uint8Array(info.width * info.height);
+    for (let i = 0; i < mask.length; i++) mask[i] = data[i]! >= 128 ? 1 : 0;
+    return { mask, width: info.width, height: info.height };
+  } catch (cause) {
+    if (cause instanceof IntraError) throw cause;
+    throw imageError(file, cause);
+  }
+}
+
+/** Packs decoded images of one size into the engine's (count, H, W, C) layout. */
+export function packImages(images: readonly DecodedImage[], size: number, channels: number): ImageSet {
+  const one = size * size * channels;
+  const data = new Uint8Array(images.length * one);
+  images.forEach((image, i) => data.set(image.pixels, i * one));
+  return { data, count: images.length, height: size, width: size, channels };
+}

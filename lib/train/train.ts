@@ -1,0 +1,298 @@
+/**
+ * The training loop of one category: epochs of windows, validation, early stopping,
+ * a checkpoint after every epoch, resume, clean interruption, and the model's statistics.
+ *
+ * @example const result = await trainCategory({ category: 'data/bottle', out: 'bottle.intra', preset: 'small' });
+ */
+import { appendFile, copyFile, mkdir, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+import { channelsOf, loadImage, packImages, type DecodedImage } from '../data/images.js';
+import { readCategory } from '../data/dataset.js';
+import { rng } from '../data/random.js';
+import { IntraError, invalidArgument, requireInteger } from '../errors.js';
+import { Engine, modelConfig, type AttentionKind, type Device, type LossParts, type Precision, type Preset } from '../native.js';
+
+export interface TrainOptions {
+  category: string;
+  out: string;
+  preset?: Preset;
+  attention?: AttentionKind;
+  /** pixels per side, or `auto` for the paper's choice among 256, 320 and 512 */
+  imageSize?: number | 'auto';
+  batchSize?: number;
+  learningRate?: number;
+  /** most epochs */
+  epochs?: number;
+  /** stop after this many epochs without a better validation loss */
+  patience?: number;
+  windowsPerImage?: number;
+  validationWindowsPerImage?: number;
+  augment?: boolean;
+  seed?: number;
+  threads?: number;
+  device?: Device;
+  precision?: Precision;
+  trainPrecision?: Precision;
+  longResiduals?: boolean;
+  /** continue from the checkpoint at `out` */
+  resume?: boolean;
+  /** JSON lines, one per epoch; default `<out>.log.jsonl` */
+  log?: string;
+  /** stops the run cleanly (the checkpoint is saved first) */
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+  onEpoch?: (record: EpochRecord) => void;
+}
+
+export interface Progress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  windowsPerSecond: number;
+  loss: number;
+  etaSeconds: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  train: LossParts;
+  validation: LossParts;
+  best: boolean;
+  bestEpoch: number;
+  bestLoss: number;
+  seconds: number;
+  windowsPerSecond: number;
+}
+
+/** What the checkpoint's metadata holds about the run. */
+export interface TrainState {
+  state: 'training' | 'interrupted' | 'done';
+  category: string;
+  imageSize: number;
+  channels: 1 | 3;
+  validationFiles: string[];
+  trainFiles: string[];
+  epochs: number;
+  patience: number;
+  windowsPerImage: number;
+  epoch: number;  // last complete epoch (0 = none)
+  bestEpoch: number;
+  bestLoss: number | null;
+  history: EpochRecord[];
+  partial?: { step: number; sums: { loss: number; l2: number; gms: number; ssim: number; windows: number; seconds: number } };
+  threshold?: number;
+  thresholdRule?: string;
+}
+
+export interface TrainResult {
+  out: string;
+  interrupted: boolean;
+  state: TrainState;
+}
+
+export const AUTO_SIZES = [256, 320, 512] as const;
+const AUTO_MARGIN = 1e-4;
+
+/** Validation images: 10% of train/good, at least 1, at most 20, chosen by the seed. */
+export function splitValidation(files: readonly string[], seed: number): { train: string[]; validation: string[] } {
+  if (files.length < 2) {
+    throw new IntraError('INTRA_DATASET', `Training needs at least 2 images in train/good (one is held out for validation), found ${files.length}`);
+  }
+  const count = Math.min(20, Math.max(1, Math.round(files.length * 0.1)));
+  const order = files.map((_, i) => i);
+  const r = rng(seed ^ 0x7a11d);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = r.int(0, i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const held = new Set(order.slice(0, count));
+  return { train: files.filter((_, i) => !held.has(i)), validation: files.filter((_, i) => held.has(i)) };
+}
+
+/** Decodes many images with sharp, a few at a time (sharp runs on libuv's pool). */
+export async function decodeAll(files: readonly string[], size: number, channels: 1 | 3, concurrency = 8): Promise<DecodedImage[]> {
+  const out: DecodedImage[] = new Array(files.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next++;
+      out[i] = await loadImage(files[i]!, { size, channels });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+  return out;
+}
+
+/** Picks the image size by the paper's rule (§4.1) from the best validation losses per size. */
+export function chooseImageSize(bestLosses: ReadonlyMap<number, number>): number {
+  const sizes = [...bestLosses.keys()].sort((a, b) => a - b);
+  for (let i = 0; i < sizes.length - 1; i++) {
+    const here = bestLosses.get(sizes[i]!)!, next = bestLosses.get(sizes[i + 1]!)!;
+    if (!(here - next >= AUTO_MARGIN)) return sizes[i]!;  // the next size does not beat it by 1e-4
+  }
+  return sizes[sizes.length - 1]!;
+}
+
+function checkOptions(o: TrainOptions): void {
+  if (typeof o.category !== 'string' || !o.category) invalidArgument('a category folder', 'category', o.category);
+  if (typeof o.out !== 'string' || !o.out) invalidArgument('a model path', 'out', o.out);
+  if (o.imageSize !== undefined && o.imageSize !== 'auto') requireInteger(o.imageSize, 'imageSize');
+  for (const key of ['batchSize', 'epochs', 'windowsPerImage', 'validationWindowsPerImage'] as const) {
+    if (o[key] !== undefined) requireInteger(o[key], key);
+  }
+  if (o.patience !== undefined) requireInteger(o.patience, 'patience');
+  if (o.seed !== undefined) requireInteger(o.seed, 'seed', 0);
+}
+
+/** Trains one category; with `imageSize: 'auto'`, one run per candidate size, keeping the chosen one. */
+export async function trainCategory(options: TrainOptions): Promise<TrainResult> {
+  checkOptions(options);
+  if (options.imageSize !== 'auto') return trainAtSize(options, options.imageSize);
+  const losses = new Map<number, number>();
+  const results = new Map<number, TrainResult>();
+  for (const size of AUTO_SIZES) {
+    const result = await trainAtSize({ ...options, out: `${options.out}.${size}`, log: `${options.log ?? `${options.out}.log.jsonl`}.${size}` }, size);
+    if (result.interrupted) return result;
+    losses.set(size, result.state.bestLoss ?? Infinity);
+    results.set(size, result);
+  }
+  const chosen = chooseImageSize(losses);
+  await copyFile(`${options.out}.${chosen}`, options.out);
+  for (const size of AUTO_SIZES) await rm(`${options.out}.${size}`, { force: true });
+  return { ...results.get(chosen)!, out: options.out };
+}
+
+async function trainAtSize(options: TrainOptions, requestedSize: number | undefined): Promise<TrainResult> {
+  const seed = options.seed ?? 0;
+  const category = await readCategory(options.category);
+  const resuming = options.resume === true && (await stat(options.out).then(() => true, () => false));
+  let engine: Engine;
+  let state: TrainState;
+  const log = options.log ?? `${options.out}.log.jsonl`;
+
+  if (resuming) {
+    engine = await Engine.load(options.out, { threads: options.threads, device: options.device, precision: options.precision });
+    state = engine.metadata<TrainState>();
+    if (state.state === 'done') {
+      engine.dispose();
+      throw new IntraError('INTRA_INVALID_STATE', `Model ${options.out} has finished training; nothing to resume`);
+    }
+    state.state = 'training';
+  } else {
+    const channels = await channelsOf(category.train[0]!);
+    const preset = options.preset ?? 'paper';
+    const imageSize = requestedSize ?? modelConfig({ preset }).imageSize;
+    const split = splitValidation(category.train, seed);
+    engine = Engine.create(
+      { preset, attention: options.attention, channels, imageSize, longResiduals: options.longResiduals },
+      {
+        seed,
+        batchSize: options.batchSize ?? 256,
+        learningRate: options.learningRate ?? 1e-4,
+        augment: options.augment ?? true,
+        validationWindowsPerImage: options.validationWindowsPerImage ?? 64,
+        trainPrecision: options.trainPrecision ?? 'fp32',
+      },
+      { threads: options.threads, device: options.device, precision: options.precision },
+    );
+    state = {
+      state: 'training',
+      category: category.dir,
+      imageSize,
+      channels,
+      validationFiles: split.validation,
+      trainFiles: split.train,
+      epochs: options.epochs ?? 1000,
+      patience: options.patience ?? 50,
+      windowsPerImage: options.windowsPerImage ?? 600,
+      epoch: 0,
+      bestEpoch: 0,
+      bestLoss: null,
+      history: [],
+    };
+    await mkdir(dirname(options.out), { recursive: true });
+    await rm(log, { force: true });
+  }
+
+  try {
+    const { imageSize, channels } = state;
+    const train = packImages(await decodeAll(state.trainFiles, imageSize, channels), imageSize, channels);
+    const validation = packImages(await decodeAll(state.validationFiles, imageSize, channels), imageSize, channels);
+    await engine.setTrainingImages(train);
+    await engine.setValidationImages(validation);
+    const batch = engine.describe().train.batchSize;
+    const stepsPerEpoch = Math.max(1, Math.ceil((state.windowsPerImage * train.count) / batch));
+    const chunk = Math.max(1, Math.min(stepsPerEpoch, 4));
+
+    while (state.epoch < state.epochs && state.epoch - state.bestEpoch < state.patience) {
+      const epoch = state.epoch + 1;
+      const sums = state.partial?.sums ?? { loss: 0, l2: 0, gms: 0, ssim: 0, windows: 0, seconds: 0 };
+      let step = state.partial?.step ?? 0;
+      delete state.partial;
+      const started = Date.now();
+      while (step < stepsPerEpoch) {
+        if (options.signal?.aborted) {
+          state.state = 'interrupted';
+          state.partial = { step, sums };
+          await engine.save(options.out, state);
+          return { out: options.out, interrupted: true, state };
+        }
+        const n = Math.min(chunk, stepsPerEpoch - step);
+        const parts = await engine.trainSteps(n);
+        sums.loss += parts.loss * n;
+        sums.l2 += parts.l2 * n;
+        sums.gms += parts.gms * n;
+        sums.ssim += parts.ssim * n;
+        sums.windows += parts.windows;
+        sums.seconds += parts.seconds;
+        step += n;
+        const rate = sums.windows / Math.max(1e-9, sums.seconds);
+        options.onProgress?.({
+          epoch,
+          epochs: state.epochs,
+          step,
+          stepsPerEpoch,
+          windowsPerSecond: rate,
+          loss: sums.loss / step,
+          etaSeconds: ((stepsPerEpoch - step) * batch) / rate,
+        });
+      }
+      const validationLoss = await engine.validate();
+      const improved = state.bestLoss === null || validationLoss.loss < state.bestLoss;
+      if (improved) {
+        state.bestLoss = validationLoss.loss;
+        state.bestEpoch = epoch;
+        await engine.keepBest();
+      }
+      const record: EpochRecord = {
+        epoch,
+        train: { loss: sums.loss / stepsPerEpoch, l2: sums.l2 / stepsPerEpoch, gms: sums.gms / stepsPerEpoch, ssim: sums.ssim / stepsPerEpoch, windows: sums.windows, seconds: sums.seconds },
+        validation: validationLoss,
+        best: improved,
+        bestEpoch: state.bestEpoch,
+        bestLoss: state.bestLoss!,
+        seconds: (Date.now() - started) / 1000,
+        windowsPerSecond: sums.windows / Math.max(1e-9, sums.seconds),
+      };
+      state.epoch = epoch;
+      state.history.push(record);
+      await engine.save(options.out, state);
+      await appendFile(log, `${JSON.stringify(record)}\n`);
+      options.onEpoch?.(record);
+    }
+
+    // The best epoch's weights, the training images' mean diff map, and a threshold.
+    await engine.restoreBest();
+    await engine.fitNormalStatistics();
+    const { scores } = await engine.anomalyMaps(validation);
+    state.threshold = Math.max(...scores);
+    state.thresholdRule = 'maximum anomaly score over the held-out validation images (all normal)';
+    state.state = 'done';
+    await engine.save(options.out, state);
+    return { out: options.out, interrupted: false, state };
+  } finally {
+    engine.dispose();
+  }
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+
+import { f1Max, labelRegions, PixelMetrics, rocAuc } from '../lib/eval/metrics.js';
+import { random } from './fixtures.js';
+
+/** O(n^2) definition of AUROC, for checking. */
+function bruteAuc(scores: number[], labels: number[]): number {
+  let wins = 0, pairs = 0;
+  scores.forEach((p, i) => {
+    if (!labels[i]) return;
+    scores.forEach((n, j) => {
+      if (labels[j]) return;
+      pairs++;
+      wins += p > n ? 1 : p === n ? 0.5 : 0;
+    });
+  });
+  return wins / pairs;
+}
+
+describe('ROC AUC', () => {
+  it('matches hand-computed values, ties counted half', () => {
+    expect(rocAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])).toBe(0.75);
+    expect(rocAuc([1, 1, 1, 1], [0, 1, 0, 1])).toBe(0.5);
+    // positives {0.5, 0.7}, negatives {0.5, 0.2}: pairs (0.5,0.5)=1/2, (0.5,0.2)=1, (0.7,*)=2 -> 3.5/4
+    expect(rocAuc([0.5, 0.7, 0.5, 0.2], [1, 1, 0, 0])).toBe(0.875);
+    expect(rocAuc([0.9, 0.1], [0, 1])).toBe(0);
+    expect(rocAuc([0.3, 0.2], [1, 1])).toBeNull();
+  });
+
+  it('agrees with the pairwise definition on random scores with many ties', () => {
+    const rand = random(5);
+    for (let t = 0; t < 20; t++) {
+      const scores = Array.from({ length: 57 }, () => Math.round(rand() * 8) / 8);
+      const labels = Array.from({ length: 57 }, () => (rand() < 0.3 ? 1 : 0));
+      expect(rocAuc(scores, labels)).toBeCloseTo(bruteAuc(scores, labels), 12);
+    }
+  });
+});
+
+describe('F1-max', () => {
+  it('finds the best threshold by hand', () => {
+    // thresholds: >=0.9: tp1 fp0 -> 2/(2+0+2)=0.5; >=0.8: tp1 fp1 -> 2/5; >=0.7: tp2 fp1 -> 4/6; >=0.6: tp3 fp1 -> 6/7; >=0.1: tp3 fp2 -> 6/8
+    const result = f1Max([0.9, 0.8, 0.7, 0.6, 0.1], [1, 0, 1, 1, 0]);
+    expect(result?.threshold).toBe(0.6);
+    expect(result?.f1).toBeCloseTo(6 / 7, 12);
+  });
+});
+
+describe('regions and AUPRO', () => {
+  it('labels 8-connected regions', () => {
+    // 4x3: {0, 4} is one region, {10, 11} another, and 5 touches 10 only diagonally
+    const mask = Uint8Array.from([1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1]);
+    const { labels, count } = labelRegions(mask, 4, 3);
+    expect(count).toBe(2);
+    expect(labels[0]).toBe(labels[4]);
+    expect(labels[10]).toBe(labels[11]);
+    expect(labels[0]).not.toBe(labels[10]);
+    const diagonal = labelRegions(Uint8Array.from([1, 0, 0, 1]), 2, 2);
+    expect(diagonal.count).toBe(1);
+  });
+
+  it('is 1 for a perfect map and matches a hand-built curve', () => {
+    // One 4x1 image: a region of 2 pixels (scores 0.9, 0.5) and 2 normal pixels (0.7, 0.1).
+    const m = new PixelMetrics();
+    m.add(Float32Array.of(0.9, 0.5, 0.7, 0.1), Uint8Array.of(1, 1, 0, 0), 4, 1);
+    // Thresholds: 0.9 -> (fpr 0, pro .5); 0.7 -> (.5, .5); ... limit 0.3 reached on the
+    // step to fpr .5: area = .3 * .5 (pro is .5 from fpr 0 up), but the first point rises
+    // from (0,0) to (0,.5) at fpr 0, so area up to .3 = .3 * .5 = .15 -> normalised .5.
+    expect(m.aupro(0.3)).toBeCloseTo(0.5, 12);
+    const perfect = new PixelMetrics();
+    perfect.add(Float32Array.of(0.9, 0.8, 0.2, 0.1), Uint8Array.of(1, 1, 0, 0), 4, 1);
+    perfect.add(Float32Array.of(0.3, 0.1, 0.2, 0.1), undefined, 4, 1);
+    expect(perfect.aupro(0.3)).toBeCloseTo(1, 12);
+    expect(perfect.rocAuc()).toBe(1);
+  });
+
+  it('weights regions equally, not pixels', () => {
+    // A big region fully found and a small one missed: PRO = 1/2 for low FPR.
+    const width = 10;
+    const mask = new Uint8Array(width * 2);
+    const map = new Float32Array(width * 2);
+    for (let x = 0; x < 6; x++) {
+      mask[x] = 1;
+      map[x] = 1;
+    }
+    mask[19] = 1;  // the small region, scored like the background
+    for (let i = 6; i < 20; i++) map[i] = 0.1 + i * 0.001;
+    map[19] = 0;
+    const m = new PixelMetrics();
+    m.add(map, mask, width, 2);
+    expect(m.aupro(0.3)).toBeCloseTo(0.5, 6);
+  });
+});
