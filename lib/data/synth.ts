@@ -248,7 +248,9 @@ export function renderSample(category: SynthCategory, size: number, seed: number
 }
 
 async function writePng(file: string, pixels: Uint8Array, size: number, channels: 1 | 3): Promise<void> {
-  await sharp(pixels, { raw: { width: size, height: size, channels } }).png().toFile(file);
+  const image = sharp(pixels, { raw: { width: size, height: size, channels } });
+  // sharp writes one raw channel as RGB unless told: grey stays grey in the file.
+  await (channels === 1 ? image.toColourspace('b-w') : image).png().toFile(file);
 }
 
 /**

@@ -55,7 +55,7 @@ export async function writeMapPictures(
   const grey = mapToGrey(map, options.scale);
   const to = { width: image.originalWidth, height: image.originalHeight };
   await Promise.all([
-    sharp(grey, { raw: { width: size, height: size, channels: 1 } }).resize(to.width, to.height, { fit: 'fill' }).png().toFile(options.mapFile),
+    sharp(grey, { raw: { width: size, height: size, channels: 1 } }).resize(to.width, to.height, { fit: 'fill' }).toColourspace('b-w').png().toFile(options.mapFile),
     sharp(overlay(grey, image.pixels, channels), { raw: { width: size, height: size, channels: 3 } })
       .resize(to.width, to.height, { fit: 'fill' })
       .png()

@@ -180,6 +180,9 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       throw new IntraError('INTRA_INVALID_STATE', `Model ${options.out} has finished training; nothing to resume`);
     }
     state.state = 'training';
+    // A resumed run may be given a new limit; everything else comes from the checkpoint.
+    if (options.epochs !== undefined) state.epochs = options.epochs;
+    if (options.patience !== undefined) state.patience = options.patience;
   } else {
     const channels = await channelsOf(category.train[0]!);
     const preset = options.preset ?? 'paper';
