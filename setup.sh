@@ -25,6 +25,8 @@ if ((${#missing[@]})); then
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # `npm install` with the lock file, not `npm ci`: npm 11's ci rejects lock files that
+  # lack other platforms' optional packages (npm/cli#4828), which rollup's lock entries do.
+  npm install --no-audit --no-fund
 fi
 npm run --silent build
