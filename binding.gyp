@@ -8,8 +8,15 @@
         "native/core/windows.cpp",
         "native/core/checkpoint.cpp",
         "native/core/engine.cpp",
+        "native/core/memory.cpp",
+        "native/kernels/impl.cpp",
+        "native/kernels/harness.cpp",
+        "native/kernels/attention/dispatch.cpp",
         "native/kernels/attention/reference.cpp",
+        "native/kernels/attention/fused_cpu.cpp",
+        "native/kernels/attention/isa_generic.cpp",
         "native/kernels/filters/reference.cpp",
+        "native/kernels/filters/fast_cpu.cpp",
         "native/addon/convert.cpp",
         "native/addon/engine_wrap.cpp",
         "native/addon/module.cpp"
@@ -18,10 +25,89 @@
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "/usr/include/torch/csrc/api/include"
       ],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-frtti"],
-      "libraries": ["-ltorch", "-ltorch_cpu", "-lc10"]
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "INTRA_X86_KERNELS"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-fno-rtti"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O3",
+        "-fexceptions",
+        "-frtti",
+        "-fno-math-errno", "-fno-trapping-math",
+        "-fopenmp-simd",
+        "-fopenmp"
+      ],
+      "libraries": [
+        "-ltorch",
+        "-ltorch_cpu",
+        "-lc10"
+      ],
+      "dependencies": [
+        "intra_avx2",
+        "intra_avx512"
+      ],
+      "ldflags": [
+        "-fopenmp"
+      ]
+    },
+    {
+      "type": "static_library",
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "/usr/include/torch/csrc/api/include"
+      ],
+      "defines": [
+        "NAPI_VERSION=8"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-fno-rtti"
+      ],
+      "target_name": "intra_avx2",
+      "sources": [
+        "native/kernels/attention/isa_avx2.cpp"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O3",
+        "-fPIC",
+        "-fno-math-errno", "-fno-trapping-math",
+        "-fopenmp-simd",
+        "-march=x86-64-v3"
+      ]
+    },
+    {
+      "type": "static_library",
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "/usr/include/torch/csrc/api/include"
+      ],
+      "defines": [
+        "NAPI_VERSION=8"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-fno-rtti"
+      ],
+      "target_name": "intra_avx512",
+      "sources": [
+        "native/kernels/attention/isa_avx512.cpp"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O3",
+        "-fPIC",
+        "-fno-math-errno", "-fno-trapping-math",
+        "-fopenmp-simd",
+        "-march=x86-64-v4"
+      ]
     }
   ]
 }

@@ -106,6 +106,8 @@ EngineOptions engineOptionsFrom(const Napi::Object& o) {
   e.threads = integerField(o, "threads", e.threads);
   e.inferencePrecision = precisionFromString(stringField(o, "precision", "fp32"));
   e.inferenceBatch = integerField(o, "inferenceBatch", e.inferenceBatch);
+  e.kernels = stringField(o, "kernels", e.kernels);
+  if (e.kernels != "auto") kernels::implFromString(e.kernels);
   return e;
 }
 

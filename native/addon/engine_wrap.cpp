@@ -195,6 +195,7 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("hasNormalStatistics", e->hasNormalStatistics());
     o.Set("device", e->deviceName());
     o.Set("deviceNote", e->deviceNote());
+    o.Set("kernels", kernels::toString(e->kernels()));
     return o;
   });
 }

@@ -2,6 +2,8 @@
 #include <napi.h>
 
 #include "../core/errors.h"
+#include "../core/memory.h"
+#include "../kernels/harness.h"
 #include "../core/windows.h"
 #include "convert.h"
 #include "engine_wrap.h"
@@ -87,6 +89,115 @@ Napi::Value resizeMap(const Napi::CallbackInfo& info) {
   });
 }
 
+std::vector<int64_t> shapeFrom(const Napi::Object& o) {
+  if (!o.Has("shape") || !o.Get("shape").IsArray()) throw invalidArgument("Expected an array of integers for shape");
+  Napi::Array array = o.Get("shape").As<Napi::Array>();
+  std::vector<int64_t> shape;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    const int64_t v = array.Get(i).As<Napi::Number>().Int64Value();
+    if (v <= 0) throw invalidArgument("Expected positive sizes in shape");
+    shape.push_back(v);
+  }
+  return shape;
+}
+
+std::string stringOf(const Napi::Object& o, const char* key, const std::string& fallback) {
+  return o.Has(key) && o.Get(key).IsString() ? o.Get(key).As<Napi::String>().Utf8Value() : fallback;
+}
+
+int64_t integerOf(const Napi::Object& o, const char* key, int64_t fallback) {
+  return o.Has(key) && o.Get(key).IsNumber() ? o.Get(key).As<Napi::Number>().Int64Value() : fallback;
+}
+
+// checkKernel({ op, shape, seed }) -> Promise<{ [output]: ErrorStats }>
+Napi::Value checkKernel(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) throw invalidArgument("Expected a request object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    kernels::CheckRequest request{stringOf(o, "op", ""), shapeFrom(o), static_cast<uint64_t>(integerOf(o, "seed", 0))};
+    auto result = std::make_shared<std::map<std::string, kernels::ErrorStats>>();
+    return TaskWorker::run(
+        info.Env(), [request, result] { *result = kernels::checkKernel(request); },
+        [result](Napi::Env env) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          for (const auto& [name, s] : *result) {
+            Napi::Object e = Napi::Object::New(env);
+            e.Set("fused32", s.fused32);
+            e.Set("reference32", s.reference32);
+            e.Set("fused64", s.fused64);
+            e.Set("fusedBf16", s.fusedBf16);
+            e.Set("referenceBf16", s.referenceBf16);
+            e.Set("scale", s.scale);
+            out.Set(name, e);
+          }
+          return out;
+        });
+  });
+}
+
+Napi::Value gradcheckKernel(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) throw invalidArgument("Expected a request object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    kernels::CheckRequest request{stringOf(o, "op", ""), shapeFrom(o), static_cast<uint64_t>(integerOf(o, "seed", 0))};
+    auto result = std::make_shared<double>(0);
+    return TaskWorker::run(
+        info.Env(), [request, result] { *result = kernels::gradcheckKernel(request); },
+        [result](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *result); });
+  });
+}
+
+// benchKernel({ op, impl, pass, shape, warmup, repeats, dtype, threads }) -> Promise<result>
+Napi::Value benchKernel(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) throw invalidArgument("Expected a request object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    kernels::BenchRequest request;
+    request.op = stringOf(o, "op", "");
+    request.impl = stringOf(o, "impl", "fused");
+    request.pass = stringOf(o, "pass", "forward");
+    request.shape = shapeFrom(o);
+    request.warmup = integerOf(o, "warmup", 2);
+    request.repeats = std::max<int64_t>(1, integerOf(o, "repeats", 7));
+    request.dtype = stringOf(o, "dtype", "float32");
+    const int64_t threads = integerOf(o, "threads", 0);
+    auto result = std::make_shared<kernels::BenchResult>();
+    return TaskWorker::run(
+        info.Env(),
+        [request, result, threads] {
+          at::set_num_threads(static_cast<int>(capabilities(threads).threads));
+          *result = kernels::benchKernel(request);
+        },
+        [result](Napi::Env env) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("ms", result->medianMs);
+          out.Set("minMs", result->minMs);
+          out.Set("flops", result->flops);
+          out.Set("bytes", result->bytes);
+          out.Set("peakBytes", static_cast<double>(result->peakBytes));
+          return out;
+        });
+  });
+}
+
+// matmulCeiling(n, dtype, repeats, threads) -> Promise<GFLOP/s>
+Napi::Value matmulCeiling(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const int64_t n = info.Length() > 0 ? info[0].As<Napi::Number>().Int64Value() : 2048;
+    const std::string dtype = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "float32";
+    const int64_t repeats = info.Length() > 2 ? info[2].As<Napi::Number>().Int64Value() : 5;
+    const int64_t threads = info.Length() > 3 ? info[3].As<Napi::Number>().Int64Value() : 0;
+    auto result = std::make_shared<double>(0);
+    return TaskWorker::run(
+        info.Env(),
+        [n, dtype, repeats, threads, result] {
+          at::set_num_threads(static_cast<int>(capabilities(threads).threads));
+          *result = kernels::matmulCeilingGflops(n, dtype, repeats);
+        },
+        [result](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *result); });
+  });
+}
+
 Napi::Value loadEngine(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
@@ -108,6 +219,7 @@ Napi::Value loadEngine(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  installCountingAllocator();
   auto* data = new AddonData();
   Napi::Function engineClass = EngineWrap::define(env);
   data->engineClass = Napi::Persistent(engineClass);
@@ -116,6 +228,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadEngine", Napi::Function::New(env, loadEngine));
   exports.Set("capabilities", Napi::Function::New(env, capabilitiesOf));
   exports.Set("modelConfig", Napi::Function::New(env, modelConfigOf));
+  exports.Set("checkKernel", Napi::Function::New(env, checkKernel));
+  exports.Set("gradcheckKernel", Napi::Function::New(env, gradcheckKernel));
+  exports.Set("benchKernel", Napi::Function::New(env, benchKernel));
+  exports.Set("matmulCeiling", Napi::Function::New(env, matmulCeiling));
   exports.Set("resizeMap", Napi::Function::New(env, resizeMap));
   exports.Set("windowOrigins", Napi::Function::New(env, windowOrigins));
   return exports;

@@ -52,6 +52,7 @@ struct EngineOptions {
   int64_t threads = 0;         // 0 = all cores
   Precision inferencePrecision = Precision::Fp32;
   int64_t inferenceBatch = 512;  // windows per forward pass at inference
+  std::string kernels = "auto";  // auto (fused on the CPU, reference elsewhere) | fused | reference
 };
 
 ModelConfig presetConfig(const std::string& preset);  // paper | small | tiny

@@ -178,8 +178,17 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
     throw unsupported("bf16 was asked for, but this CPU has no bf16 instructions (avx512_bf16 or amx_bf16)");
   }
   useThreads();
+  if (options_.kernels == "auto") {
+    kernels_ = device_.is_cpu() ? kernels::Impl::Fused : kernels::Impl::Reference;
+  } else {
+    kernels_ = kernels::implFromString(options_.kernels);
+    if (kernels_ == kernels::Impl::Fused && !device_.is_cpu()) {
+      throw unsupported("fused kernels were asked for on " + device_.str() + ", where this build has none");
+    }
+  }
   generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
   net_ = InTraModel(model_);
+  net_->setKernels(kernels_);
   net_->initialise(generator_);  // on the CPU from the engine's generator: same weights on any device
   net_->to(device_);
   optimizer_ = std::make_unique<torch::optim::Adam>(net_->parameters(),
@@ -278,8 +287,8 @@ LossParts Engine::lossOn(const torch::Tensor& source, const Windows& windows, bo
   }
   torch::Tensor a = predicted.view({B, C, K, K}), b = target.view({B, C, K, K});
   torch::Tensor l2 = torch::mse_loss(a, b);
-  torch::Tensor gms = (1 - kernels::gmsMap(a, b)).mean();
-  torch::Tensor ssim = (1 - kernels::ssimMap(a, b)).mean();
+  torch::Tensor gms = (1 - kernels::gmsMap(a, b, kernels_)).mean();
+  torch::Tensor ssim = (1 - kernels::ssimMap(a, b, kernels_)).mean();
   torch::Tensor total = l2 + train_.alpha * gms + train_.beta * ssim;
   if (training) {
     optimizer_->zero_grad();
@@ -377,7 +386,7 @@ AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruct
   net_->eval();
   torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
   torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
-  torch::Tensor diff = kernels::multiScaleGmsDiff(original, reconstruction).squeeze(1);  // (n, H, W)
+  torch::Tensor diff = kernels::multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1);  // (n, H, W)
   torch::Tensor maps = (diff - diffMean_).pow(2);
   AnomalyResult result;
   result.scores = std::get<0>(maps.flatten(1).max(1)).contiguous().to(torch::kCPU);
@@ -400,7 +409,7 @@ void Engine::fitNormalStatistics() {
     torch::Tensor patches = trainPatches_.slice(0, from, std::min(n, from + chunk));
     torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
     torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
-    sum += kernels::multiScaleGmsDiff(original, reconstruction).squeeze(1).sum(0);
+    sum += kernels::multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1).sum(0);
   }
   diffMean_ = sum / static_cast<double>(n);
 }

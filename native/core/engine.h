@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "../kernels/impl.h"
 #include "config.h"
 #include "model.h"
 
@@ -63,6 +64,7 @@ class Engine {
   bool hasNormalStatistics() const { return diffMean_.defined(); }
   std::string deviceName() const { return device_.str(); }
   const std::string& deviceNote() const { return deviceNote_; }
+  kernels::Impl kernels() const { return kernels_; }
 
  private:
   struct Windows {  // a batch of windows: images, upper-left patches, covered slots
@@ -80,6 +82,7 @@ class Engine {
   EngineOptions options_;
   torch::Device device_{torch::kCPU};
   std::string deviceNote_;
+  kernels::Impl kernels_ = kernels::Impl::Fused;
   InTraModel net_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_;
   at::Generator generator_;

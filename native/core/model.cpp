@@ -36,8 +36,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   torch::Tensor v = value_(x);
   auto split = [&](const torch::Tensor& t) { return t.view({B, S, heads_, -1}).transpose(1, 2); };
   torch::Tensor out = kind_ == AttentionKind::Linear
-                          ? kernels::linearAttentionReference(split(q), split(k), split(v))
-                          : kernels::softmaxAttentionReference(split(q), split(k), split(v));
+                          ? kernels::linearAttention(split(q), split(k), split(v), kernels)
+                          : kernels::softmaxAttention(split(q), split(k), split(v), kernels);
   return output_(out.transpose(1, 2).reshape({B, S, -1}));
 }
 
@@ -80,6 +80,10 @@ void InTraModelImpl::initialise(at::Generator& generator) {
       p.normal_(0.0, 0.02, generator);  // ViT's initialisation scale
     }
   }
+}
+
+void InTraModelImpl::setKernels(kernels::Impl impl) {
+  for (auto& block : blocks_) block->attention()->kernels = impl;
 }
 
 torch::Tensor InTraModelImpl::embedPatches(const torch::Tensor& patches) { return patchEmbedding_(patches); }

@@ -3,6 +3,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
+#include "../kernels/impl.h"
 #include "config.h"
 
 namespace intra {
@@ -13,6 +14,7 @@ class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // (B, S, D) -> (B, S, D)
+  kernels::Impl kernels = kernels::Impl::Reference;
 
  private:
   AttentionKind kind_;
@@ -27,6 +29,7 @@ class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x);
+  Attention& attention() { return attention_; }
 
  private:
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
@@ -50,7 +53,9 @@ class InTraModelImpl : public torch::nn::Module {
 
   // Deterministic initialisation from the engine's own generator.
   void initialise(at::Generator& generator);
+  void setKernels(kernels::Impl impl);
   const ModelConfig& config() const { return config_; }
+  std::vector<Block>& blocks() { return blocks_; }
 
  private:
   ModelConfig config_;

@@ -14,12 +14,11 @@ at::Tensor softmaxAttentionReference(const at::Tensor& q, const at::Tensor& k, c
 // Katharopoulos et al. 2020, non-causal: out_i = phi(q_i) (sum_j phi(k_j) v_j^T) /
 // (phi(q_i) . sum_j phi(k_j)), phi(x) = elu(x) + 1.
 at::Tensor linearAttentionReference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-  constexpr double kEps = 1e-6;
   at::Tensor phiQ = at::elu(q) + 1;
   at::Tensor phiK = at::elu(k) + 1;
   at::Tensor keyValue = at::matmul(phiK.transpose(-2, -1), v);  // (B, h, dqk, dv)
   at::Tensor keySum = phiK.sum(-2, /*keepdim=*/true);           // (B, h, 1, dqk)
-  at::Tensor normaliser = (phiQ * keySum).sum(-1, /*keepdim=*/true) + kEps;  // (B, h, S, 1)
+  at::Tensor normaliser = (phiQ * keySum).sum(-1, /*keepdim=*/true) + kLinearAttentionEps;  // (B, h, S, 1)
   return at::matmul(phiQ, keyValue) / normaliser;
 }
 

@@ -22,6 +22,8 @@ at::Tensor separable(const at::Tensor& image, const at::Tensor& taps) {
   return depthwise(out, taps.view({k, 1}));
 }
 
+}  // namespace
+
 at::Tensor gaussianTaps(int64_t kernel, double sigma) {
   std::vector<double> taps(kernel);
   double sum = 0;
@@ -33,8 +35,6 @@ at::Tensor gaussianTaps(int64_t kernel, double sigma) {
   for (double& t : taps) t /= sum;
   return at::tensor(taps, at::kDouble);
 }
-
-}  // namespace
 
 at::Tensor gradientMagnitude(const at::Tensor& image) {
   const double third = 1.0 / 3.0;
@@ -78,7 +78,7 @@ int64_t smoothingKernel(int64_t kernelAt512, int64_t imageSide) {
   return odd < 3 ? 3 : odd;
 }
 
-at::Tensor multiScaleGmsDiff(const at::Tensor& image, const at::Tensor& reconstruction) {
+at::Tensor multiScaleGmsDiff(const at::Tensor& image, const at::Tensor& reconstruction, Impl impl) {
   const int64_t height = image.size(2), width = image.size(3);
   const int64_t factors[] = {2, 4};
   const int64_t kernelsAt512[] = {21, 11};
@@ -88,8 +88,8 @@ at::Tensor multiScaleGmsDiff(const at::Tensor& image, const at::Tensor& reconstr
     at::Tensor a = at::avg_pool2d(image, factors[i]);
     at::Tensor b = at::avg_pool2d(reconstruction, factors[i]);
     const int64_t kernel = smoothingKernel(kernelsAt512[i], height);
-    at::Tensor m = 1 - gmsMap(a, b);
-    m = gaussianBlur(meanFilter(m, kernel), kernel, 2.0);
+    at::Tensor m = 1 - gmsMap(a, b, impl);
+    m = gaussianBlur(meanFilter(m, kernel, impl), kernel, 2.0, impl);
     m = at::upsample_bilinear2d(m, {height, width}, /*align_corners=*/false);
     total = i == 0 ? m : total + m;
   }

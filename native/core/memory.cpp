@@ -1,0 +1,82 @@
+#include "memory.h"
+
+#include <c10/core/CPUAllocator.h>
+
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+
+namespace intra {
+
+namespace {
+
+std::atomic<int64_t> live{0}, peak{0};
+std::atomic<bool> installed{false};
+std::mutex sizesMutex;
+std::unordered_map<void*, int64_t>* sizes = new std::unordered_map<void*, int64_t>();  // never freed: used at exit
+c10::DeleterFnPtr innerDeleter = nullptr;
+
+void countingDelete(void* pointer) {
+  if (pointer == nullptr) return;
+  int64_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(sizesMutex);
+    auto it = sizes->find(pointer);
+    if (it != sizes->end()) {
+      bytes = it->second;
+      sizes->erase(it);
+    }
+  }
+  live.fetch_sub(bytes);
+  innerDeleter(pointer);
+}
+
+// Wraps the default CPU allocator. Some ATen code asserts that a CPU DataPtr's context
+// is its data pointer, so sizes are kept aside rather than in the context.
+class CountingAllocator final : public c10::Allocator {
+ public:
+  explicit CountingAllocator(c10::Allocator* inner) : inner_(inner) {}
+
+  c10::DataPtr allocate(size_t bytes) const override {
+    c10::DataPtr data = inner_->allocate(bytes);
+    void* raw = data.get();
+    if (raw == nullptr) return data;
+    const c10::Device device = data.device();
+    data.release_context();  // ownership passes to countingDelete
+    {
+      std::lock_guard<std::mutex> lock(sizesMutex);
+      (*sizes)[raw] = static_cast<int64_t>(bytes);
+    }
+    const int64_t now = live.fetch_add(static_cast<int64_t>(bytes)) + static_cast<int64_t>(bytes);
+    int64_t seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+    return {raw, raw, &countingDelete, device};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &countingDelete; }
+
+ private:
+  c10::Allocator* inner_;
+};
+
+}  // namespace
+
+void installCountingAllocator() {
+  if (installed.exchange(true)) return;
+  c10::Allocator* inner = c10::GetCPUAllocator();
+  innerDeleter = inner->raw_deleter();
+  if (innerDeleter == nullptr) {  // an allocator we cannot wrap safely: leave it as it is
+    installed.store(false);
+    return;
+  }
+  static CountingAllocator allocator(inner);
+  c10::SetCPUAllocator(&allocator, /*priority=*/1);
+}
+
+void resetPeakBytes() { peak.store(live.load()); }
+int64_t peakBytes() { return peak.load(); }
+int64_t liveBytes() { return live.load(); }
+bool countingAllocatorInstalled() { return installed.load(); }
+
+}  // namespace intra

@@ -1,0 +1,14 @@
+// Counts the bytes of CPU tensors alive and their peak, by wrapping libtorch's CPU
+// allocator (installed once, when the addon loads). Benchmarks read the peak of one run.
+#pragma once
+#include <cstdint>
+
+namespace intra {
+
+void installCountingAllocator();
+void resetPeakBytes();   // the peak becomes the bytes alive now
+int64_t peakBytes();     // since the last reset
+int64_t liveBytes();
+bool countingAllocatorInstalled();
+
+}  // namespace intra

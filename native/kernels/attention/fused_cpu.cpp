@@ -1,0 +1,161 @@
+// Fused attention on the CPU: autograd wiring, threads over (batch, head), and the choice
+// of instruction set. The arithmetic is in fused_impl.inc, built per instruction set.
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "attention.h"
+
+namespace intra::kernels {
+
+namespace fused {
+
+const KernelSet& bestKernels() {
+  static const KernelSet chosen = [] {
+#if defined(INTRA_X86_KERNELS)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+      return avx512Kernels();
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2Kernels();
+#endif
+    return genericKernels();
+  }();
+  return chosen;
+}
+
+}  // namespace fused
+
+namespace {
+
+template <typename T>
+const fused::AttentionKernels<T>& kernelsOf();
+template <>
+const fused::AttentionKernels<float>& kernelsOf<float>() { return fused::bestKernels().f32; }
+template <>
+const fused::AttentionKernels<double>& kernelsOf<double>() { return fused::bestKernels().f64; }
+
+struct Dims {
+  int64_t heads, S, dqk, dv;
+};
+Dims dimsOf(const at::Tensor& q, const at::Tensor& v) { return {q.size(0) * q.size(1), q.size(2), q.size(3), v.size(3)}; }
+
+// Runs `body(begin, end, scratch)` over heads on libtorch's threads, one scratch per chunk.
+template <typename T, typename Body>
+void overHeads(int64_t heads, int64_t scratchElements, const Body& body) {
+  at::parallel_for(0, heads, 1, [&](int64_t begin, int64_t end) {
+    at::Tensor scratch = at::empty({scratchElements}, at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
+    body(begin, end, scratch.data_ptr<T>());
+  });
+}
+
+template <typename T>
+std::vector<at::Tensor> softmaxForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const Dims d = dimsOf(q, v);
+  const auto& kernels = kernelsOf<T>();
+  at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options());
+  at::Tensor lse = at::empty({q.size(0), q.size(1), d.S}, q.options());
+  overHeads<T>(d.heads, kernels.softmaxScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
+    kernels.softmaxForward(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), lse.data_ptr<T>(), d.S,
+                           d.dqk, d.dv, b, e, scratch);
+  });
+  return {out, lse};
+}
+
+template <typename T>
+std::vector<at::Tensor> softmaxBackward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                        const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout) {
+  const Dims d = dimsOf(q, v);
+  const auto& kernels = kernelsOf<T>();
+  at::Tensor dq = at::empty_like(q), dk = at::empty_like(k), dv = at::empty_like(v);
+  overHeads<T>(d.heads, kernels.softmaxScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
+    kernels.softmaxBackward(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), dout.data_ptr<T>(),
+                            lse.data_ptr<T>(), dq.data_ptr<T>(), dk.data_ptr<T>(), dv.data_ptr<T>(), d.S, d.dqk, d.dv,
+                            b, e, scratch);
+  });
+  return {dq, dk, dv};
+}
+
+template <typename T>
+at::Tensor linearForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const Dims d = dimsOf(q, v);
+  const auto& kernels = kernelsOf<T>();
+  at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options());
+  overHeads<T>(d.heads, kernels.linearScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
+    kernels.linearForward(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), d.S, d.dqk, d.dv, b, e,
+                          scratch);
+  });
+  return out;
+}
+
+template <typename T>
+std::vector<at::Tensor> linearBackward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                       const at::Tensor& out, const at::Tensor& dout) {
+  const Dims d = dimsOf(q, v);
+  const auto& kernels = kernelsOf<T>();
+  at::Tensor dq = at::empty_like(q), dk = at::empty_like(k), dv = at::empty_like(v);
+  overHeads<T>(d.heads, kernels.linearScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
+    kernels.linearBackward(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), dout.data_ptr<T>(),
+                           dq.data_ptr<T>(), dk.data_ptr<T>(), dv.data_ptr<T>(), d.S, d.dqk, d.dv, b, e, scratch);
+  });
+  return {dq, dk, dv};
+}
+
+at::ScalarType computeType(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
+
+// bf16 inputs (autocast) are computed in float, and the results returned in bf16.
+class FusedSoftmaxAttention : public torch::autograd::Function<FusedSoftmaxAttention> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
+                            const at::Tensor& v) {
+    const auto type = q.scalar_type(), compute = computeType(q);
+    at::Tensor qc = q.to(compute).contiguous(), kc = k.to(compute).contiguous(), vc = v.to(compute).contiguous();
+    std::vector<at::Tensor> r = compute == at::kDouble ? softmaxForward<double>(qc, kc, vc) : softmaxForward<float>(qc, kc, vc);
+    ctx->save_for_backward({qc, kc, vc, r[0], r[1]});  // out and the row log-sum-exp, no (S x S) tensor
+    ctx->saved_data["type"] = static_cast<int64_t>(type);
+    return r[0].to(type);
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
+    auto s = ctx->get_saved_variables();
+    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
+    at::Tensor g = grads[0].to(s[0].scalar_type()).contiguous();
+    std::vector<at::Tensor> d = s[0].scalar_type() == at::kDouble ? softmaxBackward<double>(s[0], s[1], s[2], s[3], s[4], g)
+                                                                  : softmaxBackward<float>(s[0], s[1], s[2], s[3], s[4], g);
+    return {d[0].to(type), d[1].to(type), d[2].to(type)};
+  }
+};
+
+class FusedLinearAttention : public torch::autograd::Function<FusedLinearAttention> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
+                            const at::Tensor& v) {
+    const auto type = q.scalar_type(), compute = computeType(q);
+    at::Tensor qc = q.to(compute).contiguous(), kc = k.to(compute).contiguous(), vc = v.to(compute).contiguous();
+    at::Tensor out = compute == at::kDouble ? linearForward<double>(qc, kc, vc) : linearForward<float>(qc, kc, vc);
+    ctx->save_for_backward({qc, kc, vc, out});
+    ctx->saved_data["type"] = static_cast<int64_t>(type);
+    return out.to(type);
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
+    auto s = ctx->get_saved_variables();
+    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
+    at::Tensor g = grads[0].to(s[0].scalar_type()).contiguous();
+    std::vector<at::Tensor> d = s[0].scalar_type() == at::kDouble ? linearBackward<double>(s[0], s[1], s[2], s[3], g)
+                                                                  : linearBackward<float>(s[0], s[1], s[2], s[3], g);
+    return {d[0].to(type), d[1].to(type), d[2].to(type)};
+  }
+};
+
+}  // namespace
+
+at::Tensor softmaxAttentionFusedCpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  return FusedSoftmaxAttention::apply(q, k, v);
+}
+
+at::Tensor linearAttentionFusedCpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  return FusedLinearAttention::apply(q, k, v);
+}
+
+std::string fusedInstructionSet() { return fused::bestKernels().isa; }
+
+}  // namespace intra::kernels

@@ -1,0 +1,368 @@
+// Fused image filters on the CPU, one (image, channel) plane at a time, replicated borders
+// as in the references: GMS and SSIM maps with their own backward, and separable smoothing.
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "../../core/errors.h"
+#include "../simd.h"
+#include "filters.h"
+
+namespace intra::kernels {
+
+namespace {
+
+inline int64_t clampIndex(int64_t i, int64_t n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
+
+// Horizontal then vertical pass of an odd tap vector; replicated borders. tmp: H*W.
+template <typename T>
+void separablePlane(const T* in, T* out, int64_t H, int64_t W, const T* taps, int64_t k, T* tmp) {
+  const int64_t r = k / 2;
+  for (int64_t y = 0; y < H; ++y) {
+    const T* row = in + y * W;
+    T* t = tmp + y * W;
+    for (int64_t x = 0; x < W; ++x) {
+      T sum = 0;
+      if (x >= r && x + r < W) {
+        for (int64_t i = 0; i < k; ++i) sum += taps[i] * row[x - r + i];
+      } else {
+        for (int64_t i = 0; i < k; ++i) sum += taps[i] * row[clampIndex(x - r + i, W)];
+      }
+      t[x] = sum;
+    }
+  }
+  for (int64_t y = 0; y < H; ++y) {
+    T* o = out + y * W;
+    std::fill(o, o + W, T(0));
+    for (int64_t i = 0; i < k; ++i) axpy(W, taps[i], tmp + clampIndex(y - r + i, H) * W, o);
+  }
+}
+
+// The adjoint of separablePlane: scatters back through the clamped taps. out += adjoint(in).
+template <typename T>
+void separablePlaneAdjoint(const T* in, T* out, int64_t H, int64_t W, const T* taps, int64_t k, T* tmp) {
+  const int64_t r = k / 2;
+  std::fill(tmp, tmp + H * W, T(0));
+  for (int64_t y = 0; y < H; ++y)
+    for (int64_t i = 0; i < k; ++i) axpy(W, taps[i], in + y * W, tmp + clampIndex(y - r + i, H) * W);
+  for (int64_t y = 0; y < H; ++y) {
+    const T* t = tmp + y * W;
+    T* o = out + y * W;
+    for (int64_t x = 0; x < W; ++x)
+      for (int64_t i = 0; i < k; ++i) o[clampIndex(x - r + i, W)] += taps[i] * t[x];
+  }
+}
+
+// Prewitt responses (1/3 weights): gx = (left - right) / 3 summed over 3 rows, gy = (up - down) / 3.
+template <typename T>
+void prewittPlane(const T* in, int64_t H, int64_t W, T* gx, T* gy) {
+  const T third = T(1) / T(3);
+  for (int64_t y = 0; y < H; ++y) {
+    const T* up = in + clampIndex(y - 1, H) * W;
+    const T* mid = in + y * W;
+    const T* down = in + clampIndex(y + 1, H) * W;
+    for (int64_t x = 0; x < W; ++x) {
+      const int64_t l = clampIndex(x - 1, W), r = clampIndex(x + 1, W);
+      gx[y * W + x] = third * (up[l] + mid[l] + down[l] - up[r] - mid[r] - down[r]);
+      gy[y * W + x] = third * (up[l] + up[x] + up[r] - down[l] - down[x] - down[r]);
+    }
+  }
+}
+
+// Adjoint of prewittPlane: out += Prewitt^T (dgx, dgy).
+template <typename T>
+void prewittPlaneAdjoint(const T* dgx, const T* dgy, int64_t H, int64_t W, T* out) {
+  const T third = T(1) / T(3);
+  for (int64_t y = 0; y < H; ++y) {
+    T* up = out + clampIndex(y - 1, H) * W;
+    T* mid = out + y * W;
+    T* down = out + clampIndex(y + 1, H) * W;
+    for (int64_t x = 0; x < W; ++x) {
+      const int64_t l = clampIndex(x - 1, W), r = clampIndex(x + 1, W);
+      const T gx = third * dgx[y * W + x], gy = third * dgy[y * W + x];
+      up[l] += gx + gy;
+      mid[l] += gx;
+      down[l] += gx - gy;
+      up[r] += gy - gx;
+      mid[r] -= gx;
+      down[r] -= gx + gy;
+      up[x] += gy;
+      down[x] -= gy;
+    }
+  }
+}
+
+template <typename T>
+struct Planes {  // per-thread scratch, n = H*W each
+  explicit Planes(int64_t n, int count) : data(static_cast<size_t>(n) * count), n(n) {}
+  T* operator[](int i) { return data.data() + i * n; }
+  std::vector<T> data;
+  int64_t n;
+};
+
+// ---- GMS -------------------------------------------------------------------------------
+
+template <typename T>
+at::Tensor gmsForward(const at::Tensor& a, const at::Tensor& b) {
+  const int64_t B = a.size(0), C = a.size(1), H = a.size(2), W = a.size(3), n = H * W;
+  at::Tensor out = at::zeros({B, 1, H, W}, a.options());
+  const T *ap = a.data_ptr<T>(), *bp = b.data_ptr<T>();
+  T* op = out.data_ptr<T>();
+  const T c0 = T(kGmsConstant), invC = T(1) / T(C);
+  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+    Planes<T> s(n, 4);
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t c = 0; c < C; ++c) {
+        prewittPlane(ap + (i * C + c) * n, H, W, s[0], s[1]);
+        prewittPlane(bp + (i * C + c) * n, H, W, s[2], s[3]);
+        T* o = op + i * n;
+        const T *ax = s[0], *ay = s[1], *bx = s[2], *by = s[3];
+#pragma omp simd
+        for (int64_t p = 0; p < n; ++p) {
+          const T ma = std::sqrt(ax[p] * ax[p] + ay[p] * ay[p] + T(1e-12));
+          const T mb = std::sqrt(bx[p] * bx[p] + by[p] * by[p] + T(1e-12));
+          o[p] += invC * (2 * ma * mb + c0) / (ma * ma + mb * mb + c0);
+        }
+      }
+    }
+  });
+  return out;
+}
+
+template <typename T>
+std::vector<at::Tensor> gmsBackward(const at::Tensor& a, const at::Tensor& b, const at::Tensor& dout) {
+  const int64_t B = a.size(0), C = a.size(1), H = a.size(2), W = a.size(3), n = H * W;
+  at::Tensor da = at::zeros_like(a), db = at::zeros_like(b);
+  const T *ap = a.data_ptr<T>(), *bp = b.data_ptr<T>(), *gp = dout.data_ptr<T>();
+  T *dap = da.data_ptr<T>(), *dbp = db.data_ptr<T>();
+  const T c0 = T(kGmsConstant), invC = T(1) / T(C);
+  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+    Planes<T> s(n, 8);
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t c = 0; c < C; ++c) {
+        prewittPlane(ap + (i * C + c) * n, H, W, s[0], s[1]);
+        prewittPlane(bp + (i * C + c) * n, H, W, s[2], s[3]);
+        const T* g = gp + i * n;
+        T *ax = s[0], *ay = s[1], *bx = s[2], *by = s[3], *dax = s[4], *day = s[5], *dbx = s[6], *dby = s[7];
+#pragma omp simd
+        for (int64_t p = 0; p < n; ++p) {
+          const T ma = std::sqrt(ax[p] * ax[p] + ay[p] * ay[p] + T(1e-12));
+          const T mb = std::sqrt(bx[p] * bx[p] + by[p] * by[p] + T(1e-12));
+          const T num = 2 * ma * mb + c0, den = ma * ma + mb * mb + c0;
+          const T up = g[p] * invC / (den * den);
+          const T dma = up * (2 * mb * den - num * 2 * ma) / ma;  // d/d(gx) = dma * gx / ma
+          const T dmb = up * (2 * ma * den - num * 2 * mb) / mb;
+          dax[p] = dma * ax[p];
+          day[p] = dma * ay[p];
+          dbx[p] = dmb * bx[p];
+          dby[p] = dmb * by[p];
+        }
+        prewittPlaneAdjoint(dax, day, H, W, dap + (i * C + c) * n);
+        prewittPlaneAdjoint(dbx, dby, H, W, dbp + (i * C + c) * n);
+      }
+    }
+  });
+  return {da, db};
+}
+
+// ---- SSIM ------------------------------------------------------------------------------
+
+template <typename T>
+std::vector<T> ssimTaps() {
+  at::Tensor taps = gaussianTaps(kSsimWindow, kSsimSigma);
+  std::vector<T> out(kSsimWindow);
+  for (int64_t i = 0; i < kSsimWindow; ++i) out[i] = static_cast<T>(taps[i].item<double>());
+  return out;
+}
+
+// The five local statistics of a plane pair: mean a, mean b, E[a^2], E[b^2], E[ab].
+template <typename T>
+void ssimStatistics(const T* a, const T* b, int64_t H, int64_t W, const T* taps, Planes<T>& s) {
+  const int64_t n = H * W;
+  T *sq = s[7];
+  separablePlane(a, s[0], H, W, taps, kSsimWindow, s[6]);
+  separablePlane(b, s[1], H, W, taps, kSsimWindow, s[6]);
+  for (int64_t p = 0; p < n; ++p) sq[p] = a[p] * a[p];
+  separablePlane(sq, s[2], H, W, taps, kSsimWindow, s[6]);
+  for (int64_t p = 0; p < n; ++p) sq[p] = b[p] * b[p];
+  separablePlane(sq, s[3], H, W, taps, kSsimWindow, s[6]);
+  for (int64_t p = 0; p < n; ++p) sq[p] = a[p] * b[p];
+  separablePlane(sq, s[4], H, W, taps, kSsimWindow, s[6]);
+}
+
+template <typename T>
+at::Tensor ssimForward(const at::Tensor& a, const at::Tensor& b) {
+  const int64_t B = a.size(0), C = a.size(1), H = a.size(2), W = a.size(3), n = H * W;
+  at::Tensor out = at::zeros({B, 1, H, W}, a.options());
+  const T *ap = a.data_ptr<T>(), *bp = b.data_ptr<T>();
+  T* op = out.data_ptr<T>();
+  const std::vector<T> taps = ssimTaps<T>();
+  const T c1 = T(kSsimC1), c2 = T(kSsimC2), invC = T(1) / T(C);
+  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+    Planes<T> s(n, 8);
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t c = 0; c < C; ++c) {
+        ssimStatistics(ap + (i * C + c) * n, bp + (i * C + c) * n, H, W, taps.data(), s);
+        T* o = op + i * n;
+        const T *ma = s[0], *mb = s[1], *eaa = s[2], *ebb = s[3], *eab = s[4];
+#pragma omp simd
+        for (int64_t p = 0; p < n; ++p) {
+          const T a1 = 2 * ma[p] * mb[p] + c1, a2 = 2 * (eab[p] - ma[p] * mb[p]) + c2;
+          const T b1 = ma[p] * ma[p] + mb[p] * mb[p] + c1, b2 = eaa[p] - ma[p] * ma[p] + ebb[p] - mb[p] * mb[p] + c2;
+          o[p] += invC * (a1 * a2) / (b1 * b2);
+        }
+      }
+    }
+  });
+  return out;
+}
+
+template <typename T>
+std::vector<at::Tensor> ssimBackward(const at::Tensor& a, const at::Tensor& b, const at::Tensor& dout) {
+  const int64_t B = a.size(0), C = a.size(1), H = a.size(2), W = a.size(3), n = H * W;
+  at::Tensor da = at::zeros_like(a), db = at::zeros_like(b);
+  const T *ap = a.data_ptr<T>(), *bp = b.data_ptr<T>(), *gp = dout.data_ptr<T>();
+  T *dap = da.data_ptr<T>(), *dbp = db.data_ptr<T>();
+  const std::vector<T> taps = ssimTaps<T>();
+  const T c1 = T(kSsimC1), c2 = T(kSsimC2), invC = T(1) / T(C);
+  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+    Planes<T> s(n, 8), g(n, 6);
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t c = 0; c < C; ++c) {
+        const T *pa = ap + (i * C + c) * n, *pb = bp + (i * C + c) * n;
+        ssimStatistics(pa, pb, H, W, taps.data(), s);
+        const T *ma = s[0], *mb = s[1], *eaa = s[2], *ebb = s[3], *eab = s[4], *up = gp + i * n;
+        T *gma = g[0], *gmb = g[1], *gaa = g[2], *gbb = g[3], *gab = g[4];
+#pragma omp simd
+        for (int64_t p = 0; p < n; ++p) {
+          const T a1 = 2 * ma[p] * mb[p] + c1, a2 = 2 * (eab[p] - ma[p] * mb[p]) + c2;
+          const T b1 = ma[p] * ma[p] + mb[p] * mb[p] + c1, b2 = eaa[p] - ma[p] * ma[p] + ebb[p] - mb[p] * mb[p] + c2;
+          const T den = b1 * b2, ssim = a1 * a2 / den, u = up[p] * invC;
+          gma[p] = u * ((2 * mb[p] * a2 - 2 * mb[p] * a1) / den - ssim * (2 * ma[p] / b1 - 2 * ma[p] / b2));
+          gmb[p] = u * ((2 * ma[p] * a2 - 2 * ma[p] * a1) / den - ssim * (2 * mb[p] / b1 - 2 * mb[p] / b2));
+          gaa[p] = -u * ssim / b2;
+          gbb[p] = -u * ssim / b2;
+          gab[p] = u * 2 * a1 / den;
+        }
+        // Back through the five blurs: a <- ma, 2a*eaa, b*eab; b <- mb, 2b*ebb, a*eab.
+        T *ba = s[0], *bb = s[1], *baa = s[2], *bbb = s[3], *bab = s[4], *tmp = s[6];
+        for (int k = 0; k < 5; ++k) std::fill(s[k], s[k] + n, T(0));
+        separablePlaneAdjoint(gma, ba, H, W, taps.data(), kSsimWindow, tmp);
+        separablePlaneAdjoint(gmb, bb, H, W, taps.data(), kSsimWindow, tmp);
+        separablePlaneAdjoint(gaa, baa, H, W, taps.data(), kSsimWindow, tmp);
+        separablePlaneAdjoint(gbb, bbb, H, W, taps.data(), kSsimWindow, tmp);
+        separablePlaneAdjoint(gab, bab, H, W, taps.data(), kSsimWindow, tmp);
+        T *outA = dap + (i * C + c) * n, *outB = dbp + (i * C + c) * n;
+#pragma omp simd
+        for (int64_t p = 0; p < n; ++p) {
+          outA[p] = ba[p] + 2 * pa[p] * baa[p] + pb[p] * bab[p];
+          outB[p] = bb[p] + 2 * pb[p] * bbb[p] + pa[p] * bab[p];
+        }
+      }
+    }
+  });
+  return {da, db};
+}
+
+// ---- autograd wiring ----------------------------------------------------------------------
+
+template <bool Ssim>
+class FusedMap : public torch::autograd::Function<FusedMap<Ssim>> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
+    const auto type = a.scalar_type();
+    const auto compute = type == at::kDouble ? at::kDouble : at::kFloat;
+    at::Tensor ac = a.to(compute).contiguous(), bc = b.to(compute).contiguous();
+    ctx->save_for_backward({ac, bc});
+    ctx->saved_data["type"] = static_cast<int64_t>(type);
+    at::Tensor out;
+    if constexpr (Ssim) out = compute == at::kDouble ? ssimForward<double>(ac, bc) : ssimForward<float>(ac, bc);
+    else out = compute == at::kDouble ? gmsForward<double>(ac, bc) : gmsForward<float>(ac, bc);
+    return out.to(type);
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
+    const bool isDouble = saved[0].scalar_type() == at::kDouble;
+    at::Tensor g = grads[0].to(saved[0].scalar_type()).contiguous();
+    std::vector<at::Tensor> d;
+    if constexpr (Ssim) d = isDouble ? ssimBackward<double>(saved[0], saved[1], g) : ssimBackward<float>(saved[0], saved[1], g);
+    else d = isDouble ? gmsBackward<double>(saved[0], saved[1], g) : gmsBackward<float>(saved[0], saved[1], g);
+    return {d[0].to(type), d[1].to(type)};
+  }
+};
+
+void checkPair(const at::Tensor& a, const at::Tensor& b) {
+  TORCH_CHECK(a.dim() == 4 && a.sizes() == b.sizes(), "image filters expect two (B, C, H, W) tensors of one shape");
+  TORCH_CHECK(a.device().is_cpu() && b.device().is_cpu(), "the fused image filters run on the CPU");
+}
+
+}  // namespace
+
+at::Tensor gmsMapFusedCpu(const at::Tensor& a, const at::Tensor& b) {
+  checkPair(a, b);
+  return FusedMap<false>::apply(a, b);
+}
+
+at::Tensor ssimMapFusedCpu(const at::Tensor& a, const at::Tensor& b) {
+  checkPair(a, b);
+  return FusedMap<true>::apply(a, b);
+}
+
+at::Tensor separableFilterFusedCpu(const at::Tensor& image, const at::Tensor& tapsTensor) {
+  TORCH_CHECK(image.dim() == 4 && image.device().is_cpu(), "the fused smoothing filter expects a (B, C, H, W) CPU tensor");
+  const auto type = image.scalar_type();
+  const auto compute = type == at::kDouble ? at::kDouble : at::kFloat;
+  at::Tensor in = image.detach().to(compute).contiguous();
+  at::Tensor out = at::empty_like(in);
+  const int64_t planes = in.size(0) * in.size(1), H = in.size(2), W = in.size(3), k = tapsTensor.size(0);
+  AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "separableFilterFusedCpu", [&] {
+    at::Tensor taps = tapsTensor.to(in.scalar_type()).contiguous();
+    const scalar_t* tp = taps.data_ptr<scalar_t>();
+    const scalar_t* ip = in.data_ptr<scalar_t>();
+    scalar_t* op = out.data_ptr<scalar_t>();
+    at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
+      std::vector<scalar_t> tmp(H * W);
+      for (int64_t p = begin; p < end; ++p) separablePlane(ip + p * H * W, op + p * H * W, H, W, tp, k, tmp.data());
+    });
+  });
+  return out.to(type);
+}
+
+// ---- dispatch -------------------------------------------------------------------------------
+
+namespace {
+void requireCpu(const at::Tensor& t, const char* op) {
+  if (!t.device().is_cpu()) {
+    throw unsupported(std::string("no fused ") + op + " kernel is built for " + t.device().str() +
+                      "; use kernels 'reference'");
+  }
+}
+}  // namespace
+
+at::Tensor gmsMap(const at::Tensor& a, const at::Tensor& b, Impl impl) {
+  if (impl == Impl::Reference) return gmsMap(a, b);
+  requireCpu(a, "GMS");
+  return gmsMapFusedCpu(a, b);
+}
+
+at::Tensor ssimMap(const at::Tensor& a, const at::Tensor& b, Impl impl) {
+  if (impl == Impl::Reference) return ssimMap(a, b);
+  requireCpu(a, "SSIM");
+  return ssimMapFusedCpu(a, b);
+}
+
+at::Tensor meanFilter(const at::Tensor& image, int64_t kernel, Impl impl) {
+  if (impl == Impl::Reference) return meanFilter(image, kernel);
+  requireCpu(image, "mean filter");
+  return separableFilterFusedCpu(image, at::full({kernel}, 1.0 / static_cast<double>(kernel), at::kDouble));
+}
+
+at::Tensor gaussianBlur(const at::Tensor& image, int64_t kernel, double sigma, Impl impl) {
+  if (impl == Impl::Reference) return gaussianBlur(image, kernel, sigma);
+  requireCpu(image, "Gaussian blur");
+  return separableFilterFusedCpu(image, gaussianTaps(kernel, sigma));
+}
+
+}  // namespace intra::kernels

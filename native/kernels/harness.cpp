@@ -1,0 +1,209 @@
+#include "harness.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "../core/errors.h"
+#include "../core/memory.h"
+#include "attention/attention.h"
+#include "filters/filters.h"
+
+namespace intra::kernels {
+
+namespace {
+
+using Inputs = std::vector<at::Tensor>;
+using Op = std::function<at::Tensor(const Inputs&)>;
+
+// The op under test, by name and implementation, and its random inputs.
+Op opFor(const std::string& name, Impl impl, const std::vector<int64_t>& shape) {
+  if (name == "softmax_attention") return [impl](const Inputs& x) { return softmaxAttention(x[0], x[1], x[2], impl); };
+  if (name == "linear_attention") return [impl](const Inputs& x) { return linearAttention(x[0], x[1], x[2], impl); };
+  if (name == "gms") return [impl](const Inputs& x) { return gmsMap(x[0], x[1], impl); };
+  if (name == "ssim") return [impl](const Inputs& x) { return ssimMap(x[0], x[1], impl); };
+  const int64_t kernel = shape.size() > 4 ? shape[4] : 11;
+  if (name == "blur") return [impl, kernel](const Inputs& x) { return gaussianBlur(x[0], kernel, 2.0, impl); };
+  if (name == "mean_filter") return [impl, kernel](const Inputs& x) { return meanFilter(x[0], kernel, impl); };
+  throw invalidArgument("Expected one of softmax_attention, linear_attention, gms, ssim, blur, mean_filter for op but received '" + name + "'");
+}
+
+bool isAttention(const std::string& op) { return op == "softmax_attention" || op == "linear_attention"; }
+bool hasBackward(const std::string& op) { return op != "blur" && op != "mean_filter"; }
+
+Inputs randomInputs(const std::string& op, const std::vector<int64_t>& shape, uint64_t seed, at::ScalarType type) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto options = at::TensorOptions().dtype(at::kDouble);
+  if (isAttention(op)) {
+    if (shape.size() != 5) throw invalidArgument("Expected attention shape [B, heads, S, dqk, dv]");
+    const int64_t B = shape[0], H = shape[1], S = shape[2], dqk = shape[3], dv = shape[4];
+    return {at::randn({B, H, S, dqk}, gen, options).to(type), at::randn({B, H, S, dqk}, gen, options).to(type),
+            at::randn({B, H, S, dv}, gen, options).to(type)};
+  }
+  if (shape.size() < 4) throw invalidArgument("Expected filter shape [B, C, H, W(, kernel)]");
+  const std::vector<int64_t> image(shape.begin(), shape.begin() + 4);
+  at::Tensor a = at::rand(image, gen, options);
+  // b: a nearby picture, as a reconstruction is, so that GMS and SSIM are in their working range.
+  at::Tensor b = (a + 0.1 * at::randn(image, gen, options)).clamp(0, 1);
+  if (!hasBackward(op)) return {a.to(type)};
+  return {a.to(type), b.to(type)};
+}
+
+struct Outcome {
+  at::Tensor out;
+  std::vector<at::Tensor> grads;
+};
+
+Outcome run(const Op& op, const Inputs& inputs, const at::Tensor& upstream, bool backward) {
+  Inputs leaves;
+  for (const auto& x : inputs) leaves.push_back(x.detach().clone().requires_grad_(backward));
+  at::Tensor out = op(leaves);
+  Outcome o{out.detach(), {}};
+  if (backward) {
+    out.backward(upstream.to(out.scalar_type()));
+    for (const auto& x : leaves) o.grads.push_back(x.grad());
+  }
+  return o;
+}
+
+double maxAbs(const at::Tensor& a, const at::Tensor& ref) {
+  return (a.to(at::kDouble) - ref).abs().max().item<double>();
+}
+
+}  // namespace
+
+std::map<std::string, ErrorStats> checkKernel(const CheckRequest& request) {
+  torch::AutoGradMode grad(true);
+  const bool backward = hasBackward(request.op);
+  Inputs x64 = randomInputs(request.op, request.shape, request.seed, at::kDouble);
+  Op fused = opFor(request.op, Impl::Fused, request.shape), reference = opFor(request.op, Impl::Reference, request.shape);
+  Outcome ref64 = run(reference, x64, at::Tensor(), false);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(request.seed + 1);
+  at::Tensor upstream = at::randn(ref64.out.sizes(), gen, at::TensorOptions().dtype(at::kDouble));
+  ref64 = run(reference, x64, upstream, backward);
+
+  auto cast = [](const Inputs& in, at::ScalarType t) {
+    Inputs out;
+    for (const auto& x : in) out.push_back(x.to(t));
+    return out;
+  };
+  Outcome f32 = run(fused, cast(x64, at::kFloat), upstream, backward);
+  Outcome r32 = run(reference, cast(x64, at::kFloat), upstream, backward);
+  Outcome f64 = run(fused, x64, upstream, backward);
+  Outcome fb16 = run(fused, cast(x64, at::kBFloat16), upstream, backward);
+  Outcome rb16 = run(reference, cast(cast(x64, at::kBFloat16), at::kFloat), upstream, backward);
+
+  std::map<std::string, ErrorStats> stats;
+  auto record = [&](const std::string& name, const at::Tensor& ref, const at::Tensor& a, const at::Tensor& b,
+                    const at::Tensor& c, const at::Tensor& d, const at::Tensor& e) {
+    ErrorStats s;
+    s.scale = ref.abs().max().item<double>();
+    s.fused32 = maxAbs(a, ref);
+    s.reference32 = maxAbs(b, ref);
+    s.fused64 = maxAbs(c, ref);
+    s.fusedBf16 = maxAbs(d, ref);
+    s.referenceBf16 = maxAbs(e, ref);
+    stats[name] = s;
+  };
+  record("out", ref64.out, f32.out, r32.out, f64.out, fb16.out, rb16.out);
+  for (size_t i = 0; i < ref64.grads.size(); ++i) {
+    record("grad" + std::to_string(i), ref64.grads[i], f32.grads[i], r32.grads[i], f64.grads[i], fb16.grads[i],
+           rb16.grads[i]);
+  }
+  return stats;
+}
+
+double gradcheckKernel(const CheckRequest& request) {
+  torch::AutoGradMode grad(true);
+  if (!hasBackward(request.op)) throw invalidArgument("Expected an op with a backward for gradcheck");
+  Op fused = opFor(request.op, Impl::Fused, request.shape);
+  Inputs x = randomInputs(request.op, request.shape, request.seed, at::kDouble);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(request.seed + 7);
+  at::Tensor w = at::randn(fused(x).sizes(), gen, at::TensorOptions().dtype(at::kDouble));
+  Outcome analytic = run(fused, x, w, true);
+  const double eps = 1e-6;
+  double worst = 0;
+  for (int trial = 0; trial < 4; ++trial) {
+    Inputs plus, minus;
+    double predicted = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      at::Tensor u = at::randn(x[i].sizes(), gen, x[i].options());
+      plus.push_back(x[i] + eps * u);
+      minus.push_back(x[i] - eps * u);
+      predicted += (analytic.grads[i] * u).sum().item<double>();
+    }
+    const double numeric = ((fused(plus) - fused(minus)) * w).sum().item<double>() / (2 * eps);
+    worst = std::max(worst, std::abs(predicted - numeric) / std::max(1.0, std::abs(numeric)));
+  }
+  return worst;
+}
+
+BenchResult benchKernel(const BenchRequest& request) {
+  const bool backward = request.pass == "forward+backward";
+  if (!backward && request.pass != "forward") {
+    throw invalidArgument("Expected one of forward, forward+backward for pass but received '" + request.pass + "'");
+  }
+  if (backward && !hasBackward(request.op)) throw invalidArgument("op " + request.op + " has no backward");
+  const at::ScalarType type = request.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  Op op = opFor(request.op, implFromString(request.impl), request.shape);
+  Inputs x = randomInputs(request.op, request.shape, 1, type);
+  for (auto& t : x) t.requires_grad_(backward);
+  at::Tensor upstream;
+  auto once = [&] {
+    torch::AutoGradMode grad(backward);
+    at::Tensor out = op(x);
+    if (backward) {
+      if (!upstream.defined()) upstream = at::ones_like(out);
+      out.backward(upstream);
+      for (auto& t : x) t.mutable_grad() = at::Tensor();
+    }
+  };
+  for (int64_t i = 0; i < request.warmup; ++i) once();
+  std::vector<double> times;
+  int64_t peak = 0;
+  for (int64_t i = 0; i < request.repeats; ++i) {
+    const int64_t before = liveBytes();
+    resetPeakBytes();
+    const auto start = std::chrono::steady_clock::now();
+    once();
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    peak = std::max(peak, peakBytes() - before);
+  }
+  std::sort(times.begin(), times.end());
+  BenchResult result;
+  result.medianMs = times[times.size() / 2];
+  result.minMs = times.front();
+  result.peakBytes = countingAllocatorInstalled() ? peak : -1;
+  const auto& s = request.shape;
+  if (isAttention(request.op)) {
+    const double B = s[0] * s[1], S = s[2], dqk = s[3], dv = s[4];
+    // softmax: QK^T and PV; linear: phi(K)^T V and phi(Q) KV (+ the normaliser): 2 flops per MAC.
+    const double forward = request.op == "softmax_attention" ? 2 * B * S * S * (dqk + dv) : 2 * B * S * dqk * (2 * dv + 2);
+    result.flops = backward ? 3.5 * forward : forward;  // backward recomputes scores: ~2.5x the forward
+  } else {
+    double elements = 1;
+    for (int i = 0; i < 4; ++i) elements *= static_cast<double>(s[i]);
+    const double size = request.dtype == "bfloat16" ? 2 : 4;
+    result.bytes = elements * size * (x.size() + 1) * (backward ? 2 : 1);
+  }
+  return result;
+}
+
+double matmulCeilingGflops(int64_t n, const std::string& dtype, int64_t repeats) {
+  torch::NoGradGuard noGrad;
+  const at::ScalarType type = dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  at::Tensor a = at::randn({n, n}).to(type), b = at::randn({n, n}).to(type);
+  at::matmul(a, b);
+  std::vector<double> times;
+  for (int64_t i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    at::matmul(a, b);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return 2.0 * n * n * n / times[times.size() / 2] / 1e9;
+}
+
+}  // namespace intra::kernels
