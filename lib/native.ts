@@ -18,10 +18,14 @@ export const ATTENTION_KINDS = ['msa', 'mfsa', 'linear'] as const;
 export const PRESETS = ['paper', 'small', 'tiny'] as const;
 export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
 export const PRECISIONS = ['fp32', 'bf16'] as const;
+export const KERNELS = ['auto', 'fused', 'reference'] as const;
+export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter'] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 export type Preset = (typeof PRESETS)[number];
 export type Device = (typeof DEVICES)[number];
 export type Precision = (typeof PRECISIONS)[number];
+export type Kernels = (typeof KERNELS)[number];
+export type KernelOp = (typeof KERNEL_OPS)[number];
 
 /** The model's shape. Fields left out come from the preset (default `paper`). */
 export interface ModelConfigInput {
@@ -67,6 +71,8 @@ export interface EngineOptions {
   precision?: Precision;
   /** Windows per forward pass at inference. */
   inferenceBatch?: number;
+  /** `auto` (default): our fused kernels on the CPU, the ATen reference elsewhere. */
+  kernels?: Kernels;
 }
 export interface Capabilities {
   libtorch: string;
@@ -76,6 +82,8 @@ export interface Capabilities {
   bf16: boolean;
   cuda: { built: boolean; available: boolean };
   defaultDevice: 'cpu' | 'cuda';
+  /** the instruction set the fused attention kernels run with: avx512, avx2 or generic */
+  fusedKernels: string;
 }
 export interface LossParts {
   loss: number;
@@ -110,6 +118,35 @@ export interface EngineDescription {
   hasNormalStatistics: boolean;
   device: string;
   deviceNote: string;
+  kernels: 'fused' | 'reference';
+}
+/** Largest absolute errors against a float64 reference, per output ("out") and gradient ("grad0"...). */
+export interface KernelErrors {
+  fused32: number;
+  reference32: number;
+  fused64: number;
+  fusedBf16: number;
+  referenceBf16: number;
+  scale: number;
+}
+export interface KernelBenchRequest {
+  op: KernelOp;
+  impl: 'fused' | 'reference';
+  pass: 'forward' | 'forward+backward';
+  /** attention: [B, heads, S, dqk, dv]; filters: [B, C, H, W] (+ kernel for blur/mean_filter) */
+  shape: number[];
+  warmup?: number;
+  repeats?: number;
+  dtype?: 'float32' | 'bfloat16';
+  threads?: number;
+}
+export interface KernelBenchResult {
+  ms: number;
+  minMs: number;
+  flops: number;
+  bytes: number;
+  /** tensor bytes alive at the peak of a run above those before it; -1 when not measured */
+  peakBytes: number;
 }
 
 interface NativeEngine {
@@ -133,6 +170,10 @@ interface NativeAddon {
   modelConfig(input: object): ModelConfig & { parameters: number };
   windowOrigins(gridSide: number, windowSize: number): Int32Array;
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
+  checkKernel(request: { op: string; shape: number[]; seed: number }): Promise<Record<string, KernelErrors>>;
+  gradcheckKernel(request: { op: string; shape: number[]; seed: number }): Promise<number>;
+  benchKernel(request: KernelBenchRequest): Promise<KernelBenchResult>;
+  matmulCeiling(n: number, dtype: string, repeats: number, threads: number): Promise<number>;
 }
 
 /** The package root (where package.json is), from here or from dist/. */
@@ -186,11 +227,56 @@ function checkModelInput(input: ModelConfigInput): void {
   }
 }
 
+function checkShape(op: unknown, shape: unknown): void {
+  requireOneOf(op, 'op', KERNEL_OPS);
+  const attention = op === 'softmax_attention' || op === 'linear_attention';
+  const lengths = attention ? [5] : op === 'blur' || op === 'mean_filter' ? [4, 5] : [4];
+  if (!Array.isArray(shape) || !lengths.includes(shape.length) || !shape.every((v) => Number.isInteger(v) && v > 0)) {
+    invalidArgument(attention ? 'a shape [B, heads, S, dqk, dv] of positive integers' : 'a shape [B, C, H, W] of positive integers', 'shape', shape);
+  }
+}
+
+/**
+ * Runs a kernel's fused and reference implementations (float, double, bf16) on random
+ * inputs and reports their largest errors against the reference in float64.
+ *
+ * @example const errors = await checkKernel('softmax_attention', [2, 3, 13, 8, 5], 1);
+ */
+export function checkKernel(op: KernelOp, shape: number[], seed = 0): Promise<Record<string, KernelErrors>> {
+  checkShape(op, shape);
+  return withCallerStack(() => addon().checkKernel({ op, shape, seed }));
+}
+
+/** Central differences in double against the fused kernel's gradient: the worst relative gap. */
+export function gradcheckKernel(op: KernelOp, shape: number[], seed = 0): Promise<number> {
+  checkShape(op, shape);
+  return withCallerStack(() => addon().gradcheckKernel({ op, shape, seed }));
+}
+
+/**
+ * Times one kernel (median of repeats after warm-up) and measures its peak tensor memory.
+ *
+ * @example await benchKernel({ op: 'linear_attention', impl: 'fused', pass: 'forward', shape: [64, 8, 49, 64, 64] });
+ */
+export function benchKernel(request: KernelBenchRequest): Promise<KernelBenchResult> {
+  checkShape(request.op, request.shape);
+  requireOneOf(request.impl, 'impl', ['fused', 'reference'] as const);
+  requireOneOf(request.pass, 'pass', ['forward', 'forward+backward'] as const);
+  return withCallerStack(() => addon().benchKernel(request));
+}
+
+/** The machine's ceiling: GFLOP/s of an n x n matrix product through this libtorch. */
+export function matmulCeiling(n = 2048, dtype: 'float32' | 'bfloat16' = 'float32', repeats = 5, threads = 0): Promise<number> {
+  requireInteger(n, 'n');
+  return withCallerStack(() => addon().matmulCeiling(n, dtype, repeats, threads));
+}
+
 function checkOptions(options: EngineOptions): void {
   if (options.device !== undefined) requireOneOf(options.device, 'device', DEVICES);
   if (options.precision !== undefined) requireOneOf(options.precision, 'precision', PRECISIONS);
   if (options.threads !== undefined) requireInteger(options.threads, 'threads', 0);
   if (options.inferenceBatch !== undefined) requireInteger(options.inferenceBatch, 'inferenceBatch');
+  if (options.kernels !== undefined) requireOneOf(options.kernels, 'kernels', KERNELS);
 }
 
 function checkImages(images: ImageSet, name: string): void {

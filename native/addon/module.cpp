@@ -33,6 +33,7 @@ Napi::Value capabilitiesOf(const Napi::CallbackInfo& info) {
     cuda.Set("available", caps.cudaAvailable);
     o.Set("cuda", cuda);
     o.Set("defaultDevice", caps.device);
+    o.Set("fusedKernels", caps.fusedIsa);
     return o;
   });
 }

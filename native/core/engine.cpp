@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../kernels/attention/attention.h"
 #include "../kernels/filters/filters.h"
 #include "checkpoint.h"
 #include "errors.h"
@@ -161,6 +162,7 @@ Capabilities capabilities(int64_t threads) {
   caps.cudaBuilt = at::hasCUDA();
   caps.cudaAvailable = torch::cuda::is_available();
   caps.device = caps.cudaAvailable ? "cuda" : "cpu";
+  caps.fusedIsa = kernels::fusedInstructionSet();
   return caps;
 }
 

@@ -33,7 +33,7 @@ struct AnomalyResult {
 };
 
 struct Capabilities {
-  std::string libtorch, blas, parallel, device, deviceNote;
+  std::string libtorch, blas, parallel, device, deviceNote, fusedIsa;
   int64_t threads = 0;
   bool bf16 = false, cudaBuilt = false, cudaAvailable = false;
 };

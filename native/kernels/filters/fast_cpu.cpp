@@ -15,28 +15,34 @@ namespace {
 
 inline int64_t clampIndex(int64_t i, int64_t n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
 
-// Horizontal then vertical pass of an odd tap vector; replicated borders. tmp: H*W.
+// Scratch elements separablePlane needs for an H x W plane and a k-tap filter.
+inline int64_t separableScratch(int64_t H, int64_t W, int64_t k) {
+  const int64_t wp = W + k - 1;
+  return H * wp + (H + k - 1) * wp + H * wp;
+}
+
+// Horizontal then vertical pass of an odd tap vector, replicated borders. The plane is
+// copied once with its borders replicated (rows (W + k - 1) long, and k - 1 extra rows for
+// the vertical pass), so that each pass is k long axpys over the whole plane.
 template <typename T>
-void separablePlane(const T* in, T* out, int64_t H, int64_t W, const T* taps, int64_t k, T* tmp) {
-  const int64_t r = k / 2;
-  for (int64_t y = 0; y < H; ++y) {
-    const T* row = in + y * W;
-    T* t = tmp + y * W;
-    for (int64_t x = 0; x < W; ++x) {
-      T sum = 0;
-      if (x >= r && x + r < W) {
-        for (int64_t i = 0; i < k; ++i) sum += taps[i] * row[x - r + i];
-      } else {
-        for (int64_t i = 0; i < k; ++i) sum += taps[i] * row[clampIndex(x - r + i, W)];
-      }
-      t[x] = sum;
-    }
+void separablePlane(const T* in, T* out, int64_t H, int64_t W, const T* taps, int64_t k, T* scratch) {
+  const int64_t r = k / 2, wp = W + 2 * r;
+  T* padded = scratch;                 // H x wp
+  T* horizontal = padded + H * wp;     // (H + 2r) x wp, rows replicated top and bottom
+  T* vertical = horizontal + (H + 2 * r) * wp;  // H x wp
+  for (int64_t y = 0; y < H; ++y)
+    for (int64_t x = 0; x < wp; ++x) padded[y * wp + x] = in[y * W + clampIndex(x - r, W)];
+  T* body = horizontal + r * wp;
+  std::fill(body, body + H * wp, T(0));
+  // Columns x >= W of each row mix two rows: they are never read back.
+  for (int64_t i = 0; i < k; ++i) axpy(H * wp - 2 * r, taps[i], padded + i, body);
+  for (int64_t y = 0; y < r; ++y) {
+    std::memcpy(horizontal + y * wp, body, sizeof(T) * wp);
+    std::memcpy(body + (H + y) * wp, body + (H - 1) * wp, sizeof(T) * wp);
   }
-  for (int64_t y = 0; y < H; ++y) {
-    T* o = out + y * W;
-    std::fill(o, o + W, T(0));
-    for (int64_t i = 0; i < k; ++i) axpy(W, taps[i], tmp + clampIndex(y - r + i, H) * W, o);
-  }
+  std::fill(vertical, vertical + H * wp, T(0));
+  for (int64_t i = 0; i < k; ++i) axpy(H * wp, taps[i], horizontal + i * wp, vertical);
+  for (int64_t y = 0; y < H; ++y) std::memcpy(out + y * W, vertical + y * wp, sizeof(T) * W);
 }
 
 // The adjoint of separablePlane: scatters back through the clamped taps. out += adjoint(in).
@@ -94,11 +100,14 @@ void prewittPlaneAdjoint(const T* dgx, const T* dgy, int64_t H, int64_t W, T* ou
 }
 
 template <typename T>
-struct Planes {  // per-thread scratch, n = H*W each
-  explicit Planes(int64_t n, int count) : data(static_cast<size_t>(n) * count), n(n) {}
+struct Planes {  // per-thread scratch: `count` planes of n = H*W, and the smoothing scratch
+  explicit Planes(int64_t n, int count, int64_t extra = 0)
+      : data(static_cast<size_t>(n) * count + extra), n(n), count(count) {}
   T* operator[](int i) { return data.data() + i * n; }
+  T* row() { return data.data() + count * n; }
   std::vector<T> data;
   int64_t n;
+  int count;
 };
 
 // ---- GMS -------------------------------------------------------------------------------
@@ -181,14 +190,14 @@ template <typename T>
 void ssimStatistics(const T* a, const T* b, int64_t H, int64_t W, const T* taps, Planes<T>& s) {
   const int64_t n = H * W;
   T *sq = s[7];
-  separablePlane(a, s[0], H, W, taps, kSsimWindow, s[6]);
-  separablePlane(b, s[1], H, W, taps, kSsimWindow, s[6]);
+  separablePlane(a, s[0], H, W, taps, kSsimWindow, s.row());
+  separablePlane(b, s[1], H, W, taps, kSsimWindow, s.row());
   for (int64_t p = 0; p < n; ++p) sq[p] = a[p] * a[p];
-  separablePlane(sq, s[2], H, W, taps, kSsimWindow, s[6]);
+  separablePlane(sq, s[2], H, W, taps, kSsimWindow, s.row());
   for (int64_t p = 0; p < n; ++p) sq[p] = b[p] * b[p];
-  separablePlane(sq, s[3], H, W, taps, kSsimWindow, s[6]);
+  separablePlane(sq, s[3], H, W, taps, kSsimWindow, s.row());
   for (int64_t p = 0; p < n; ++p) sq[p] = a[p] * b[p];
-  separablePlane(sq, s[4], H, W, taps, kSsimWindow, s[6]);
+  separablePlane(sq, s[4], H, W, taps, kSsimWindow, s.row());
 }
 
 template <typename T>
@@ -200,7 +209,7 @@ at::Tensor ssimForward(const at::Tensor& a, const at::Tensor& b) {
   const std::vector<T> taps = ssimTaps<T>();
   const T c1 = T(kSsimC1), c2 = T(kSsimC2), invC = T(1) / T(C);
   at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
-    Planes<T> s(n, 8);
+    Planes<T> s(n, 8, separableScratch(H, W, kSsimWindow));
     for (int64_t i = begin; i < end; ++i) {
       for (int64_t c = 0; c < C; ++c) {
         ssimStatistics(ap + (i * C + c) * n, bp + (i * C + c) * n, H, W, taps.data(), s);
@@ -218,27 +227,34 @@ at::Tensor ssimForward(const at::Tensor& a, const at::Tensor& b) {
   return out;
 }
 
-template <typename T>
+// The SSIM gradient divides by local variances formed as E[a^2] - E[a]^2; in float that
+// cancellation costs digits, so a float call accumulates in double (A) and stores float (T).
+template <typename T, typename A = double>
 std::vector<at::Tensor> ssimBackward(const at::Tensor& a, const at::Tensor& b, const at::Tensor& dout) {
   const int64_t B = a.size(0), C = a.size(1), H = a.size(2), W = a.size(3), n = H * W;
   at::Tensor da = at::zeros_like(a), db = at::zeros_like(b);
   const T *ap = a.data_ptr<T>(), *bp = b.data_ptr<T>(), *gp = dout.data_ptr<T>();
   T *dap = da.data_ptr<T>(), *dbp = db.data_ptr<T>();
-  const std::vector<T> taps = ssimTaps<T>();
-  const T c1 = T(kSsimC1), c2 = T(kSsimC2), invC = T(1) / T(C);
+  const std::vector<A> taps = ssimTaps<A>();
+  const A c1 = A(kSsimC1), c2 = A(kSsimC2), invC = A(1) / A(C);
   at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
-    Planes<T> s(n, 8), g(n, 6);
+    Planes<A> s(n, 8, separableScratch(H, W, kSsimWindow)), g(n, 6), in(n, 2);
     for (int64_t i = begin; i < end; ++i) {
       for (int64_t c = 0; c < C; ++c) {
-        const T *pa = ap + (i * C + c) * n, *pb = bp + (i * C + c) * n;
+        A *pa = in[0], *pb = in[1];
+        for (int64_t p = 0; p < n; ++p) {
+          pa[p] = static_cast<A>(ap[(i * C + c) * n + p]);
+          pb[p] = static_cast<A>(bp[(i * C + c) * n + p]);
+        }
         ssimStatistics(pa, pb, H, W, taps.data(), s);
-        const T *ma = s[0], *mb = s[1], *eaa = s[2], *ebb = s[3], *eab = s[4], *up = gp + i * n;
-        T *gma = g[0], *gmb = g[1], *gaa = g[2], *gbb = g[3], *gab = g[4];
+        const A *ma = s[0], *mb = s[1], *eaa = s[2], *ebb = s[3], *eab = s[4];
+        const T* up = gp + i * n;
+        A *gma = g[0], *gmb = g[1], *gaa = g[2], *gbb = g[3], *gab = g[4];
 #pragma omp simd
         for (int64_t p = 0; p < n; ++p) {
-          const T a1 = 2 * ma[p] * mb[p] + c1, a2 = 2 * (eab[p] - ma[p] * mb[p]) + c2;
-          const T b1 = ma[p] * ma[p] + mb[p] * mb[p] + c1, b2 = eaa[p] - ma[p] * ma[p] + ebb[p] - mb[p] * mb[p] + c2;
-          const T den = b1 * b2, ssim = a1 * a2 / den, u = up[p] * invC;
+          const A a1 = 2 * ma[p] * mb[p] + c1, a2 = 2 * (eab[p] - ma[p] * mb[p]) + c2;
+          const A b1 = ma[p] * ma[p] + mb[p] * mb[p] + c1, b2 = eaa[p] - ma[p] * ma[p] + ebb[p] - mb[p] * mb[p] + c2;
+          const A den = b1 * b2, ssim = a1 * a2 / den, u = static_cast<A>(up[p]) * invC;
           gma[p] = u * ((2 * mb[p] * a2 - 2 * mb[p] * a1) / den - ssim * (2 * ma[p] / b1 - 2 * ma[p] / b2));
           gmb[p] = u * ((2 * ma[p] * a2 - 2 * ma[p] * a1) / den - ssim * (2 * mb[p] / b1 - 2 * mb[p] / b2));
           gaa[p] = -u * ssim / b2;
@@ -246,8 +262,8 @@ std::vector<at::Tensor> ssimBackward(const at::Tensor& a, const at::Tensor& b, c
           gab[p] = u * 2 * a1 / den;
         }
         // Back through the five blurs: a <- ma, 2a*eaa, b*eab; b <- mb, 2b*ebb, a*eab.
-        T *ba = s[0], *bb = s[1], *baa = s[2], *bbb = s[3], *bab = s[4], *tmp = s[6];
-        for (int k = 0; k < 5; ++k) std::fill(s[k], s[k] + n, T(0));
+        A *ba = s[0], *bb = s[1], *baa = s[2], *bbb = s[3], *bab = s[4], *tmp = s[6];
+        for (int k = 0; k < 5; ++k) std::fill(s[k], s[k] + n, A(0));
         separablePlaneAdjoint(gma, ba, H, W, taps.data(), kSsimWindow, tmp);
         separablePlaneAdjoint(gmb, bb, H, W, taps.data(), kSsimWindow, tmp);
         separablePlaneAdjoint(gaa, baa, H, W, taps.data(), kSsimWindow, tmp);
@@ -256,8 +272,8 @@ std::vector<at::Tensor> ssimBackward(const at::Tensor& a, const at::Tensor& b, c
         T *outA = dap + (i * C + c) * n, *outB = dbp + (i * C + c) * n;
 #pragma omp simd
         for (int64_t p = 0; p < n; ++p) {
-          outA[p] = ba[p] + 2 * pa[p] * baa[p] + pb[p] * bab[p];
-          outB[p] = bb[p] + 2 * pb[p] * bbb[p] + pa[p] * bab[p];
+          outA[p] = static_cast<T>(ba[p] + 2 * pa[p] * baa[p] + pb[p] * bab[p]);
+          outB[p] = static_cast<T>(bb[p] + 2 * pb[p] * bbb[p] + pa[p] * bab[p]);
         }
       }
     }
@@ -323,8 +339,8 @@ at::Tensor separableFilterFusedCpu(const at::Tensor& image, const at::Tensor& ta
     const scalar_t* ip = in.data_ptr<scalar_t>();
     scalar_t* op = out.data_ptr<scalar_t>();
     at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
-      std::vector<scalar_t> tmp(H * W);
-      for (int64_t p = begin; p < end; ++p) separablePlane(ip + p * H * W, op + p * H * W, H, W, tp, k, tmp.data());
+      std::vector<scalar_t> scratch(separableScratch(H, W, k));
+      for (int64_t p = begin; p < end; ++p) separablePlane(ip + p * H * W, op + p * H * W, H, W, tp, k, scratch.data());
     });
   });
   return out.to(type);
