@@ -6,6 +6,7 @@
 import yargs from 'yargs';
 
 import { IntraError } from '../errors.js';
+import * as bench from './bench.js';
 import * as demo from './demo.js';
 import * as evaluate from './eval.js';
 import * as info from './info.js';
@@ -13,7 +14,7 @@ import * as score from './score.js';
 import * as synth from './synth.js';
 import * as train from './train.js';
 
-const commands = [info, synth, train, score, evaluate, demo];
+const commands = [info, synth, train, score, evaluate, demo, bench];
 
 export async function runCli(argv: string[]): Promise<void> {
   let cli = yargs(argv).scriptName('intra').strict().demandCommand(1, 'Name a command (see --help).').help();

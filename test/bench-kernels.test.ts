@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+
+import { benchKernels, crossover, kernelTable, sweepBatch, sweepChart } from '../lib/bench/kernels.js';
+
+describe('intra bench kernels', () => {
+  it('measures every family, fused and reference in the same run, as JSON records and a chart', async () => {
+    const records = await benchKernels({ quick: true, windows: [3, 7], repeats: 1, threads: 2 });
+    const ops = new Set(records.map((r) => r.op));
+    expect([...ops].sort()).toEqual(['blur', 'gms', 'linear_attention', 'mean_filter', 'softmax_attention', 'ssim']);
+    for (const r of records) {
+      expect(['reference', 'fused']).toContain(r.impl);
+      expect(['forward', 'forward+backward']).toContain(r.pass);
+      expect(r.ms).toBeGreaterThan(0);
+      expect(r.ceiling_gflops_per_s).toBeGreaterThan(0);
+      if (r.op.endsWith('attention')) {
+        expect(r.seq).toBe(r.window! * r.window!);
+        expect(r.shape).toEqual([sweepBatch(r.seq!, 2), 8, r.seq, 64, 64]);
+        expect(r.gflops_per_s).toBeGreaterThan(0);
+        expect(r.peak_bytes).toBeGreaterThan(0);
+      }
+    }
+    // Each fused record's speedup is the reference time of the same run over its own.
+    const pairs = records.filter((r) => r.impl === 'fused').map((f) => [f, records.find((r) => r.impl === 'reference' && r.op === f.op && r.pass === f.pass && r.seq === f.seq)!] as const);
+    for (const [f, r] of pairs) expect(f.speedup_vs_reference).toBeCloseTo(r.ms / f.ms, 9);
+    const svg = sweepChart(records);
+    expect(svg).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>$/);
+    expect(kernelTable(records)).toContain('softmax_attention');
+  }, 120_000);
+
+  it('finds the crossover where linear attention starts to win', () => {
+    const record = (op: 'softmax_attention' | 'linear_attention', seq: number, ms: number) => ({
+      op, impl: 'fused' as const, pass: 'forward+backward' as const, seq, window: Math.sqrt(seq), shape: [10, 8, seq, 64, 64], ms,
+      peak_bytes: 0, speedup_vs_reference: 1, ceiling_gflops_per_s: 1, threads: 1,
+    });
+    const records = [record('softmax_attention', 49, 1), record('linear_attention', 49, 2), record('softmax_attention', 121, 3), record('linear_attention', 121, 2.5)];
+    expect(crossover(records)).toEqual({ seq: 121, window: 11 });
+    expect(crossover(records.slice(0, 2))).toBeNull();
+    expect(sweepChart(records)).toContain('linear wins from S = 121 (L = 11)');
+  });
+});
