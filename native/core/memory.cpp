@@ -13,12 +13,20 @@ namespace {
 std::atomic<int64_t> live{0}, peak{0};
 std::atomic<bool> installed{false};
 std::mutex sizesMutex;
-std::unordered_map<void*, int64_t>* sizes = new std::unordered_map<void*, int64_t>();  // never freed: used at exit
+// Both never freed: tensors may be released during exit.
+std::unordered_map<void*, int64_t>* sizes = new std::unordered_map<void*, int64_t>();
+// Freed blocks of 1 MiB and more, kept for reuse by size: the same shapes come back every
+// step, and a fresh large block costs page faults and zeroing by the kernel each time.
+std::unordered_multimap<int64_t, void*>* cache = new std::unordered_multimap<int64_t, void*>();
+int64_t cachedBytes = 0;
+constexpr int64_t kCacheMinimum = 1 << 20;
+constexpr int64_t kCacheLimit = int64_t(4) << 30;
 c10::DeleterFnPtr innerDeleter = nullptr;
 
 void countingDelete(void* pointer) {
   if (pointer == nullptr) return;
   int64_t bytes = 0;
+  bool kept = false;
   {
     std::lock_guard<std::mutex> lock(sizesMutex);
     auto it = sizes->find(pointer);
@@ -26,9 +34,26 @@ void countingDelete(void* pointer) {
       bytes = it->second;
       sizes->erase(it);
     }
+    if (bytes >= kCacheMinimum && cachedBytes + bytes <= kCacheLimit) {
+      cache->emplace(bytes, pointer);
+      cachedBytes += bytes;
+      kept = true;
+    }
   }
   live.fetch_sub(bytes);
-  innerDeleter(pointer);
+  if (!kept) innerDeleter(pointer);
+}
+
+void* takeCached(int64_t bytes) {
+  if (bytes < kCacheMinimum) return nullptr;
+  std::lock_guard<std::mutex> lock(sizesMutex);
+  auto it = cache->find(bytes);
+  if (it == cache->end()) return nullptr;
+  void* pointer = it->second;
+  cache->erase(it);
+  cachedBytes -= bytes;
+  (*sizes)[pointer] = bytes;
+  return pointer;
 }
 
 // Wraps the default CPU allocator. Some ATen code asserts that a CPU DataPtr's context
@@ -38,12 +63,14 @@ class CountingAllocator final : public c10::Allocator {
   explicit CountingAllocator(c10::Allocator* inner) : inner_(inner) {}
 
   c10::DataPtr allocate(size_t bytes) const override {
-    c10::DataPtr data = inner_->allocate(bytes);
-    void* raw = data.get();
-    if (raw == nullptr) return data;
-    const c10::Device device = data.device();
-    data.release_context();  // ownership passes to countingDelete
-    {
+    void* raw = takeCached(static_cast<int64_t>(bytes));
+    c10::Device device(c10::DeviceType::CPU);
+    if (raw == nullptr) {
+      c10::DataPtr data = inner_->allocate(bytes);
+      raw = data.get();
+      if (raw == nullptr) return data;
+      device = data.device();
+      data.release_context();  // ownership passes to countingDelete
       std::lock_guard<std::mutex> lock(sizesMutex);
       (*sizes)[raw] = static_cast<int64_t>(bytes);
     }
@@ -72,6 +99,13 @@ void installCountingAllocator() {
   }
   static CountingAllocator allocator(inner);
   c10::SetCPUAllocator(&allocator, /*priority=*/1);
+}
+
+void releaseCachedMemory() {
+  std::lock_guard<std::mutex> lock(sizesMutex);
+  for (auto& [bytes, pointer] : *cache) innerDeleter(pointer);
+  cache->clear();
+  cachedBytes = 0;
 }
 
 void resetPeakBytes() { peak.store(live.load()); }

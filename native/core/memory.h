@@ -1,11 +1,13 @@
 // Counts the bytes of CPU tensors alive and their peak, by wrapping libtorch's CPU
-// allocator (installed once, when the addon loads). Benchmarks read the peak of one run.
+// allocator (installed once, when the addon loads), and keeps large freed blocks for
+// reuse. Benchmarks read the peak of one run.
 #pragma once
 #include <cstdint>
 
 namespace intra {
 
 void installCountingAllocator();
+void releaseCachedMemory();  // frees the blocks kept for reuse
 void resetPeakBytes();   // the peak becomes the bytes alive now
 int64_t peakBytes();     // since the last reset
 int64_t liveBytes();
