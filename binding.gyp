@@ -9,6 +9,7 @@
         "native/core/checkpoint.cpp",
         "native/core/engine.cpp",
         "native/core/memory.cpp",
+        "native/core/profile.cpp",
         "native/kernels/impl.cpp",
         "native/kernels/harness.cpp",
         "native/kernels/attention/dispatch.cpp",
@@ -40,7 +41,8 @@
         "-O3",
         "-fexceptions",
         "-frtti",
-        "-fno-math-errno", "-fno-trapping-math",
+        "-fno-math-errno",
+        "-fno-trapping-math",
         "-fopenmp-simd",
         "-fopenmp"
       ],
@@ -78,7 +80,8 @@
         "-std=c++17",
         "-O3",
         "-fPIC",
-        "-fno-math-errno", "-fno-trapping-math",
+        "-fno-math-errno",
+        "-fno-trapping-math",
         "-fopenmp-simd",
         "-march=x86-64-v3"
       ]
@@ -104,7 +107,8 @@
         "-std=c++17",
         "-O3",
         "-fPIC",
-        "-fno-math-errno", "-fno-trapping-math",
+        "-fno-math-errno",
+        "-fno-trapping-math",
         "-fopenmp-simd",
         "-march=x86-64-v4"
       ]

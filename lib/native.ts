@@ -120,6 +120,14 @@ export interface EngineDescription {
   deviceNote: string;
   kernels: 'fused' | 'reference';
 }
+/** One timed phase of an engine call; startNs is on process.hrtime's clock (CLOCK_MONOTONIC). */
+export interface ProfileEvent {
+  name: string;
+  startNs: number;
+  durationNs: number;
+  /** nesting depth within the engine call (0 = outermost) */
+  depth: number;
+}
 /** Largest absolute errors against a float64 reference, per output ("out") and gradient ("grad0"...). */
 export interface KernelErrors {
   fused32: number;
@@ -161,6 +169,8 @@ interface NativeEngine {
   restoreBest(): Promise<void>;
   save(path: string, metadata: string): Promise<void>;
   describe(): EngineDescription;
+  setProfiling(on: boolean): void;
+  takeProfile(): ProfileEvent[];
   dispose(): void;
 }
 interface NativeAddon {
@@ -449,6 +459,16 @@ export class Engine {
     if (typeof path !== 'string' || path.length === 0) invalidArgument('a file path', 'path', path);
     const n = this.native;
     return withCallerStack(() => n.save(path, JSON.stringify(metadata)));
+  }
+
+  /** Records the engine's phases (sampling, embedding, each block's attention, MLP and norms, loss parts, backward, optimizer, maps...) from now on. */
+  setProfiling(on: boolean): void {
+    this.native.setProfiling(on);
+  }
+
+  /** The phases recorded since the last call. */
+  takeProfile(): ProfileEvent[] {
+    return syncWithCallerStack(() => this.native.takeProfile());
   }
 
   /** The metadata stored by the last save or load. */

@@ -9,6 +9,8 @@ import { writeFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 
 import { benchKernels, crossover, kernelTable, sweepChart } from '../bench/kernels.js';
+import { benchScore, benchTrain, throughputTable, type ThroughputRecord } from '../bench/throughput.js';
+import { ATTENTION_KINDS, PRECISIONS, PRESETS, type Precision } from '../native.js';
 
 export function register(cli: Argv): Argv {
   return cli.command('bench', 'benchmarks (see `intra bench kernels --help`)', (y) =>
@@ -47,6 +49,38 @@ export function register(cli: Argv): Argv {
           console.log(`records: ${args.out}; chart: ${args.chart}`);
         },
       )
-      .demandCommand(1, 'Name a benchmark: kernels'),
+      .command(
+        ['score', 'train'],
+        'windows/s, images/s and GFLOP/s against the matrix-product ceiling, per precision (score: the model alone and the whole path)',
+        (k) =>
+          k
+            .option('preset', { choices: PRESETS, default: 'paper' as const })
+            .option('attention', { choices: ATTENTION_KINDS })
+            .option('precision', { type: 'string', default: 'fp32,bf16', describe: 'comma-separated: fp32, bf16' })
+            .option('image-size', { type: 'number', describe: 'default: the preset\'s (paper: 256)' })
+            .option('images', { type: 'number', default: 1, describe: 'score: images per timed run' })
+            .option('batch', { type: 'number', default: 32, describe: 'train: windows per step' })
+            .option('steps', { type: 'number', default: 2, describe: 'train: steps per timed run' })
+            .option('repeats', { type: 'number', default: 3, describe: 'timed runs (median reported) after one warm-up' })
+            .option('threads', { type: 'number', default: 0 })
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per configuration' }),
+        async (args) => {
+          const precisions = args.precision.split(',').map((p) => p.trim());
+          for (const p of precisions) {
+            if (!(PRECISIONS as readonly string[]).includes(p)) throw new Error(`Expected fp32 or bf16 for precision but received '${p}'`);
+          }
+          const which = args._[1] === 'train' ? 'train' : 'score';
+          const options = {
+            preset: args.preset, attention: args.attention, precisions: precisions as Precision[], imageSize: args.imageSize,
+            images: args.images, batch: args.batch, steps: args.steps, repeats: args.repeats, threads: args.threads,
+            onRecord: (r: ThroughputRecord) => {
+              if (args.json) console.log(JSON.stringify(r));
+            },
+          };
+          const records = which === 'train' ? await benchTrain(options) : await benchScore(options);
+          if (!args.json) console.log(throughputTable(records));
+        },
+      )
+      .demandCommand(1, 'Name a benchmark: kernels, score or train'),
   );
 }

@@ -10,11 +10,12 @@ import * as bench from './bench.js';
 import * as demo from './demo.js';
 import * as evaluate from './eval.js';
 import * as info from './info.js';
+import * as profile from './profile.js';
 import * as score from './score.js';
 import * as synth from './synth.js';
 import * as train from './train.js';
 
-const commands = [info, synth, train, score, evaluate, demo, bench];
+const commands = [info, synth, train, score, evaluate, demo, bench, profile];
 
 export async function runCli(argv: string[]): Promise<void> {
   let cli = yargs(argv).scriptName('intra').strict().demandCommand(1, 'Name a command (see --help).').help();

@@ -46,6 +46,8 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod("restoreBest", &EngineWrap::restoreBest),
                          InstanceMethod("save", &EngineWrap::save),
                          InstanceMethod("describe", &EngineWrap::describe),
+                         InstanceMethod("setProfiling", &EngineWrap::setProfiling),
+                         InstanceMethod("takeProfile", &EngineWrap::takeProfile),
                          InstanceMethod("dispose", &EngineWrap::dispose),
                      });
 }
@@ -197,6 +199,33 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("deviceNote", e->deviceNote());
     o.Set("kernels", kernels::toString(e->kernels()));
     return o;
+  });
+}
+
+Napi::Value EngineWrap::setProfiling(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto e = engine(info.Env());
+    e->profiler().setEnabled(info.Length() > 0 && info[0].ToBoolean().Value());
+    return info.Env().Undefined();
+  });
+}
+
+// The phases recorded since the last call: [{ name, startNs, durationNs, depth }], start
+// on CLOCK_MONOTONIC (process.hrtime's clock).
+Napi::Value EngineWrap::takeProfile(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto e = engine(info.Env());
+    std::vector<ProfileEvent> events = e->profiler().take();
+    Napi::Array out = Napi::Array::New(info.Env(), events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("name", events[i].name);
+      o.Set("startNs", static_cast<double>(events[i].startNs));
+      o.Set("durationNs", static_cast<double>(events[i].endNs - events[i].startNs));
+      o.Set("depth", events[i].depth);
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
   });
 }
 

@@ -25,6 +25,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value restoreBest(const Napi::CallbackInfo& info);
   Napi::Value save(const Napi::CallbackInfo& info);
   Napi::Value describe(const Napi::CallbackInfo& info);
+  Napi::Value setProfiling(const Napi::CallbackInfo& info);
+  Napi::Value takeProfile(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Engine> engine_;

@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include <chrono>
+#include <optional>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -220,6 +221,7 @@ torch::Tensor Engine::toPatches(const ImageBatch& images, const char* what) cons
     throw invalidArgument(std::string("Expected ") + what + " with " + std::to_string(C) +
                           " channels (the model's) but received " + std::to_string(images.channels));
   }
+  ProfileScope scope("upload");
   torch::Tensor pixels = torch::from_blob(const_cast<uint8_t*>(images.data), {images.count, size, size, C},
                                           torch::kByte);
   // (n, G, K, G, K, C) -> (n, G, G, C, K, K): each patch flattened channel-major.
@@ -234,11 +236,13 @@ torch::Tensor Engine::patchesToImages(const torch::Tensor& patches) const {
 
 void Engine::setTrainingImages(const ImageBatch& images) {
   std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
   trainPatches_ = toPatches(images, "training images");
 }
 
 void Engine::setValidationImages(const ImageBatch& images) {
   std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
   validationPatches_ = toPatches(images, "validation images");
   // A fixed set of windows, drawn from a generator of its own: the same seed gives the same
   // validation windows whatever the training has drawn.
@@ -262,6 +266,7 @@ Engine::Windows Engine::sampleWindows(int64_t count, int64_t imageCount, bool au
 LossParts Engine::lossOn(const torch::Tensor& source, const Windows& windows, bool training) {
   const int64_t L = model_.windowSize, K = model_.patchSize, C = model_.channels, G = model_.gridSide();
   const int64_t B = windows.image.size(0), S = L * L;
+  std::optional<ProfileScope> sampling(std::in_place, "sampling");
   torch::Tensor positions = windowPatchIndices(windows.row, windows.col, L, G).to(device_);  // (B, S)
   torch::Tensor images = windows.image.to(device_);
   torch::Tensor patches = source.index({images.unsqueeze(1), positions}).to(torch::kFloat).div_(255.0);  // (B,S,P)
@@ -280,6 +285,7 @@ LossParts Engine::lossOn(const torch::Tensor& source, const Windows& windows, bo
   }
   torch::Tensor slots = windows.slot.to(device_);
   torch::Tensor target = patches.index({torch::arange(B, slots.options()), slots});  // (B, P)
+  sampling.reset();
 
   torch::Tensor predicted;
   {
@@ -288,20 +294,36 @@ LossParts Engine::lossOn(const torch::Tensor& source, const Windows& windows, bo
     predicted = net_->forward(sequence).to(torch::kFloat);
   }
   torch::Tensor a = predicted.view({B, C, K, K}), b = target.view({B, C, K, K});
-  torch::Tensor l2 = torch::mse_loss(a, b);
-  torch::Tensor gms = (1 - kernels::gmsMap(a, b, kernels_)).mean();
-  torch::Tensor ssim = (1 - kernels::ssimMap(a, b, kernels_)).mean();
+  torch::Tensor l2, gms, ssim;
+  {
+    ProfileScope scope("loss / l2");
+    l2 = torch::mse_loss(a, b);
+  }
+  {
+    ProfileScope scope("loss / gms");
+    gms = (1 - kernels::gmsMap(a, b, kernels_)).mean();
+  }
+  {
+    ProfileScope scope("loss / ssim");
+    ssim = (1 - kernels::ssimMap(a, b, kernels_)).mean();
+  }
   torch::Tensor total = l2 + train_.alpha * gms + train_.beta * ssim;
   if (training) {
-    optimizer_->zero_grad();
-    total.backward();
+    {
+      ProfileScope scope("backward");
+      optimizer_->zero_grad();
+      total.backward();
+    }
+    ProfileScope scope("optimizer");
     optimizer_->step();
   }
+  ProfileScope scope("loss / readback");
   return {total.item<double>(), l2.item<double>(), gms.item<double>(), ssim.item<double>(), B, 0};
 }
 
 LossParts Engine::trainSteps(int64_t steps) {
   std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
   useThreads();
   if (steps <= 0) throw invalidArgument("Expected a positive integer for steps but received " + std::to_string(steps));
   if (!trainPatches_.defined()) throw invalidState("No training images: call setTrainingImages first");
@@ -309,8 +331,13 @@ LossParts Engine::trainSteps(int64_t steps) {
   net_->train();
   LossParts sum;
   for (int64_t i = 0; i < steps; ++i) {
-    Windows w = sampleWindows(train_.batchSize, trainPatches_.size(0), train_.augment, generator_);
+    Windows w;
+    {
+      ProfileScope scope("sampling");
+      w = sampleWindows(train_.batchSize, trainPatches_.size(0), train_.augment, generator_);
+    }
     LossParts step = lossOn(trainPatches_, w, true);
+    ++weightsVersion_;
     sum.total += step.total;
     sum.l2 += step.l2;
     sum.gms += step.gms;
@@ -324,6 +351,7 @@ LossParts Engine::trainSteps(int64_t steps) {
 
 LossParts Engine::validate() {
   std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
   useThreads();
   if (!validationPatches_.defined()) throw invalidState("No validation images: call setValidationImages first");
   const auto start = Clock::now();
@@ -353,23 +381,44 @@ torch::Tensor Engine::reconstructPatches(const torch::Tensor& source) {
   InferenceWindows table = inferenceWindows(G, model_.windowSize);
   torch::Tensor indices = table.patchIndices.to(device_), slots = table.coveredSlot.to(device_);
   torch::Tensor out = torch::empty({n * perImage, model_.patchValues()}, torch::TensorOptions().device(device_));
-  AutocastScope autocast(options_.inferencePrecision == Precision::Bf16, device_);
-  torch::Tensor embedded = net_->embedPatches(source.to(torch::kFloat).div(255.0));  // (n, G*G, D)
+  InTraModel& net = inferenceNet();
+  const auto type = net->parameters().front().scalar_type();
+  torch::Tensor embedded = net->embedPatches(source.to(type).div(255.0));  // (n, G*G, D)
   const int64_t total = n * perImage;
   for (int64_t from = 0; from < total; from += options_.inferenceBatch) {
     const int64_t to = std::min(total, from + options_.inferenceBatch);
     torch::Tensor ids = torch::arange(from, to, torch::TensorOptions().dtype(torch::kLong).device(device_));
     torch::Tensor image = ids.div(perImage, "floor"), patch = ids.remainder(perImage);
+    std::optional<ProfileScope> gather(std::in_place, "windows");
     torch::Tensor positions = indices.index_select(0, patch);  // (b, S)
     torch::Tensor windowEmbedded = embedded.index({image.unsqueeze(1), positions});
-    torch::Tensor sequence = net_->sequence(windowEmbedded, positions, slots.index_select(0, patch));
-    out.slice(0, from, to).copy_(net_->forward(sequence));
+    gather.reset();
+    torch::Tensor sequence = net->sequence(windowEmbedded, positions, slots.index_select(0, patch));
+    out.slice(0, from, to).copy_(net->forward(sequence));
   }
   return out.view({n, perImage, model_.patchValues()});
 }
 
+InTraModel& Engine::inferenceNet() {
+  if (options_.inferencePrecision != Precision::Bf16) return net_;
+  if (bf16Version_ != weightsVersion_) {
+    torch::NoGradGuard noGrad;
+    if (!bf16Net_) {
+      bf16Net_ = InTraModel(model_);
+      bf16Net_->setKernels(kernels_);
+      bf16Net_->to(device_, torch::kBFloat16);
+      bf16Net_->eval();
+    }
+    auto from = net_->parameters(), to = bf16Net_->parameters();
+    for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+    bf16Version_ = weightsVersion_;
+  }
+  return bf16Net_;
+}
+
 torch::Tensor Engine::reconstruct(const ImageBatch& images) {
   std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
   useThreads();
   torch::Tensor patches = toPatches(images, "images");
   torch::InferenceMode inference;
@@ -379,6 +428,7 @@ torch::Tensor Engine::reconstruct(const ImageBatch& images) {
 
 AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruction) {
   std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
   useThreads();
   if (!diffMean_.defined()) {
     throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
@@ -387,9 +437,12 @@ AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruct
   torch::InferenceMode inference;
   net_->eval();
   torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
+  std::optional<ProfileScope> mapping(std::in_place, "maps");
   torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
   torch::Tensor diff = kernels::multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1);  // (n, H, W)
   torch::Tensor maps = (diff - diffMean_).pow(2);
+  mapping.reset();
+  ProfileScope download("download");
   AnomalyResult result;
   result.scores = std::get<0>(maps.flatten(1).max(1)).contiguous().to(torch::kCPU);
   result.maps = maps.contiguous().to(torch::kCPU);
@@ -399,6 +452,7 @@ AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruct
 
 void Engine::fitNormalStatistics() {
   std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
   useThreads();
   if (!trainPatches_.defined()) throw invalidState("No training images: call setTrainingImages first");
   torch::InferenceMode inference;
@@ -411,6 +465,7 @@ void Engine::fitNormalStatistics() {
     torch::Tensor patches = trainPatches_.slice(0, from, std::min(n, from + chunk));
     torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
     torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
+    ProfileScope scope("maps");
     sum += kernels::multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1).sum(0);
   }
   diffMean_ = sum / static_cast<double>(n);
@@ -428,6 +483,7 @@ void Engine::restoreBest() {
   torch::NoGradGuard noGrad;
   auto params = net_->parameters();
   for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_[i]);
+  ++weightsVersion_;
 }
 
 void Engine::save(const std::string& path, const std::string& metadataJson) {
@@ -501,6 +557,7 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, const EngineOption
     }
   }
   if (!best.empty()) engine->best_ = std::move(best);
+  ++engine->weightsVersion_;
   auto diff = contents.tensors.find("diff_mean");
   if (diff != contents.tensors.end()) engine->diffMean_ = diff->second.to(engine->device_);
   auto generator = contents.tensors.find("generator");

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "../kernels/attention/attention.h"
+#include "profile.h"
 
 namespace intra {
 
@@ -41,7 +42,11 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   return output_(out.transpose(1, 2).reshape({B, S, -1}));
 }
 
-BlockImpl::BlockImpl(const ModelConfig& c) {
+BlockImpl::BlockImpl(const ModelConfig& c, int64_t index)
+    : norm1Name_("block " + std::to_string(index) + " / norm"),
+      norm2Name_("block " + std::to_string(index) + " / norm"),
+      attentionName_("block " + std::to_string(index) + " / attention"),
+      mlpName_("block " + std::to_string(index) + " / mlp") {
   norm1_ = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({c.dim})));
   attention_ = register_module("attention", Attention(c));
   norm2_ = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({c.dim})));
@@ -50,8 +55,22 @@ BlockImpl::BlockImpl(const ModelConfig& c) {
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = x + attention_(norm1_(x));
-  return y + projection_(torch::gelu(hidden_(norm2_(y))));
+  torch::Tensor normed;
+  {
+    ProfileScope scope(norm1Name_);
+    normed = norm1_(x);
+  }
+  torch::Tensor y;
+  {
+    ProfileScope scope(attentionName_);
+    y = x + attention_(normed);
+  }
+  {
+    ProfileScope scope(norm2Name_);
+    normed = norm2_(y);
+  }
+  ProfileScope scope(mlpName_);
+  return y + projection_(torch::gelu(hidden_(normed)));
 }
 
 InTraModelImpl::InTraModelImpl(const ModelConfig& c) : config_(c) {
@@ -61,7 +80,7 @@ InTraModelImpl::InTraModelImpl(const ModelConfig& c) : config_(c) {
   positionEmbedding_ = register_parameter("position_embedding", torch::zeros({grid * grid, c.dim}));
   inpaintToken_ = register_parameter("inpaint_token", torch::zeros({c.dim}));
   for (int64_t i = 0; i < c.depth; ++i) {
-    blocks_.push_back(register_module("block" + std::to_string(i), Block(c)));
+    blocks_.push_back(register_module("block" + std::to_string(i), Block(c, i)));
   }
   head_ = register_module("head", nn::Linear(c.dim, c.patchValues()));
 }
@@ -86,10 +105,14 @@ void InTraModelImpl::setKernels(kernels::Impl impl) {
   for (auto& block : blocks_) block->attention()->kernels = impl;
 }
 
-torch::Tensor InTraModelImpl::embedPatches(const torch::Tensor& patches) { return patchEmbedding_(patches); }
+torch::Tensor InTraModelImpl::embedPatches(const torch::Tensor& patches) {
+  ProfileScope scope("embedding");
+  return patchEmbedding_(patches);
+}
 
 torch::Tensor InTraModelImpl::sequence(const torch::Tensor& embedded, const torch::Tensor& positions,
                                        const torch::Tensor& covered) {
+  ProfileScope scope("embedding");
   const int64_t S = embedded.size(1);
   torch::Tensor position = positionEmbedding_.index_select(0, positions.reshape({-1})).view(embedded.sizes());
   torch::Tensor isCovered =
@@ -112,6 +135,7 @@ torch::Tensor InTraModelImpl::forward(const torch::Tensor& input) {
     x = blocks_[i]->forward(x);
     if (config_.longResiduals && i + 1 < depth - 1 - i) early.push_back(x);
   }
+  ProfileScope scope("head");
   return torch::sigmoid(head_(x.mean(1)));
 }
 

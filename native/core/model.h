@@ -27,11 +27,12 @@ TORCH_MODULE(Attention);
 // Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x)).
 class BlockImpl : public torch::nn::Module {
  public:
-  explicit BlockImpl(const ModelConfig& config);
+  BlockImpl(const ModelConfig& config, int64_t index);
   torch::Tensor forward(const torch::Tensor& x);
   Attention& attention() { return attention_; }
 
  private:
+  std::string norm1Name_, norm2Name_, attentionName_, mlpName_;  // profile phase names
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
   Attention attention_{nullptr};
   torch::nn::Linear hidden_{nullptr}, projection_{nullptr};

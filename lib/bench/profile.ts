@@ -1,0 +1,210 @@
+/**
+ * Where the time goes: one epoch of training, or a scoring pass, with every phase timed
+ * (JavaScript's decode and resize, the engine's upload, sampling, embedding, each block's
+ * attention, MLP and norms, head, loss parts, backward, optimizer, maps), a breakdown by
+ * phase with its share of wall-clock, and a Chrome trace (Perfetto, chrome://tracing).
+ *
+ * @example const report = await profileTrain({ category: 'data/weave', preset: 'small' });
+ */
+import sharp from 'sharp';
+
+import { readCategory, listImages } from '../data/dataset.js';
+import { channelsOf } from '../data/images.js';
+import { splitValidation } from '../train/train.js';
+import { Engine, modelConfig, type AttentionKind, type ImageSet, type Preset, type ProfileEvent } from '../native.js';
+
+export interface Phase {
+  name: string;
+  /** milliseconds of self time (children excluded) */
+  ms: number;
+  /** share of wall-clock, in [0, 1] */
+  share: number;
+}
+
+export interface ProfileReport {
+  kind: 'train' | 'score';
+  attention: AttentionKind;
+  preset: Preset;
+  wallMs: number;
+  /** sum of all phases' self time over wall-clock */
+  coverage: number;
+  /** per phase, every block separately */
+  phases: Phase[];
+  /** per kind of phase: blocks folded together ("attention", "mlp", "norm") */
+  summary: Phase[];
+  /** training: the epoch's windows and the seconds an epoch of them takes */
+  windows?: number;
+  epochSeconds?: number;
+  events: ProfileEvent[];
+}
+
+const now = (): number => Number(process.hrtime.bigint());
+
+/** Records JavaScript phases on the engine's clock. */
+class Recorder {
+  events: ProfileEvent[] = [];
+  async time<T>(name: string, run: () => Promise<T>): Promise<T> {
+    const start = now();
+    try {
+      return await run();
+    } finally {
+      this.events.push({ name, startNs: start, durationNs: now() - start, depth: 0 });
+    }
+  }
+}
+
+/** Decode then resize, as two timed phases (sharp decodes and resizes in one pass otherwise). */
+async function loadTimed(recorder: Recorder, files: readonly string[], size: number, channels: 1 | 3): Promise<ImageSet> {
+  const data = new Uint8Array(files.length * size * size * channels);
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i]!;
+    const decoded = await recorder.time('decode', () =>
+      sharp(file).flatten({ background: '#000' }).toColourspace(channels === 1 ? 'b-w' : 'srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }),
+    );
+    const resized = await recorder.time('resize', () =>
+      sharp(decoded.data, { raw: { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels } })
+        .resize(size, size, { fit: 'fill', kernel: 'lanczos3' })
+        .toColourspace(channels === 1 ? 'b-w' : 'srgb')
+        .raw()
+        .toBuffer(),
+    );
+    data.set(resized, i * size * size * channels);
+  }
+  return { data, count: files.length, height: size, width: size, channels };
+}
+
+/** Self time per event: its duration less that of the events nested directly inside it. */
+export function breakdown(events: readonly ProfileEvent[], wallNs: number): { phases: Phase[]; summary: Phase[]; coverage: number } {
+  const sorted = [...events].sort((a, b) => a.startNs - b.startNs || b.durationNs - a.durationNs);
+  const self = new Map<string, number>();
+  const stack: { end: number; name: string }[] = [];
+  for (const e of sorted) {
+    while (stack.length && stack[stack.length - 1]!.end <= e.startNs) stack.pop();
+    const parent = stack[stack.length - 1];
+    if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - e.durationNs);
+    self.set(e.name, (self.get(e.name) ?? 0) + e.durationNs);
+    stack.push({ end: e.startNs + e.durationNs, name: e.name });
+  }
+  const toPhases = (m: Map<string, number>) =>
+    [...m.entries()].map(([name, ns]) => ({ name, ms: ns / 1e6, share: ns / wallNs })).sort((a, b) => b.ms - a.ms);
+  const folded = new Map<string, number>();
+  for (const [name, ns] of self) {
+    const kind = name.replace(/^block \d+ \/ /, '');
+    folded.set(kind, (folded.get(kind) ?? 0) + ns);
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  return { phases: toPhases(self), summary: toPhases(folded), coverage: total / wallNs };
+}
+
+export interface ProfileTrainOptions {
+  category: string;
+  preset?: Preset;
+  attention?: AttentionKind;
+  imageSize?: number;
+  batchSize?: number;
+  /** windows per training image in the epoch (the paper: 600) */
+  windowsPerImage?: number;
+  threads?: number;
+  seed?: number;
+}
+
+/** One epoch of training (and its validation), profiled. */
+export async function profileTrain(options: ProfileTrainOptions): Promise<ProfileReport> {
+  const recorder = new Recorder();
+  const start = now();
+  // Engine calls are timed from JavaScript too: their self time is the hand-over to and from
+  // libuv's pool and whatever the engine does outside its named phases.
+  const call = <T>(run: () => Promise<T>) => recorder.time('engine call', run);
+  const { engine, config, split, channels, preset } = await recorder.time('setup', async () => {
+    const category = await readCategory(options.category);
+    const channels = await channelsOf(category.train[0]!);
+    const preset = options.preset ?? 'small';
+    const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels });
+    const split = splitValidation(category.train, options.seed ?? 0);
+    const engine = Engine.create({ ...config }, { seed: options.seed ?? 0, batchSize: options.batchSize ?? 64 }, { threads: options.threads });
+    return { engine, config, split, channels, preset };
+  });
+  try {
+    engine.setProfiling(true);
+    const train = await loadTimed(recorder, split.train, config.imageSize, channels);
+    const validation = await loadTimed(recorder, split.validation, config.imageSize, channels);
+    await call(() => engine.setTrainingImages(train));
+    await call(() => engine.setValidationImages(validation));
+    const batch = engine.describe().train.batchSize;
+    const windows = (options.windowsPerImage ?? 600) * train.count;
+    const steps = Math.max(1, Math.ceil(windows / batch));
+    const epochStart = now();
+    for (let done = 0; done < steps; done += 8) await call(() => engine.trainSteps(Math.min(8, steps - done)));
+    await call(() => engine.validate());
+    const epochSeconds = (now() - epochStart) / 1e9;
+    const events = [...recorder.events, ...engine.takeProfile()];
+    const wallNs = now() - start;
+    return { kind: 'train', attention: config.attention, preset, wallMs: wallNs / 1e6, windows: steps * batch, epochSeconds, ...breakdown(events, wallNs), events };
+  } finally {
+    engine.dispose();
+  }
+}
+
+export interface ProfileScoreOptions {
+  model: string;
+  inputs: string[];
+  batch?: number;
+  threads?: number;
+}
+
+/** Scoring a set of images, profiled. */
+export async function profileScore(options: ProfileScoreOptions): Promise<ProfileReport> {
+  const recorder = new Recorder();
+  const start = now();
+  const engine = await recorder.time('setup', () => Engine.load(options.model, { threads: options.threads }));
+  try {
+    engine.setProfiling(true);
+    const { model } = engine.describe();
+    const files = await recorder.time('setup', () => listImages(options.inputs));
+    const batch = options.batch ?? 8;
+    for (let i = 0; i < files.length; i += batch) {
+      const set = await loadTimed(recorder, files.slice(i, i + batch), model.imageSize, model.channels as 1 | 3);
+      await recorder.time('engine call', () => engine.anomalyMaps(set));
+    }
+    const events = [...recorder.events, ...engine.takeProfile()];
+    const wallNs = now() - start;
+    return { kind: 'score', attention: model.attention, preset: 'paper', wallMs: wallNs / 1e6, ...breakdown(events, wallNs), events };
+  } finally {
+    engine.dispose();
+  }
+}
+
+/** The Chrome trace event format: complete events ("X"), microseconds. */
+export function chromeTrace(reports: readonly ProfileReport[]): { traceEvents: object[]; displayTimeUnit: string } {
+  const traceEvents: object[] = [];
+  reports.forEach((report, pid) => {
+    traceEvents.push({ name: 'process_name', ph: 'M', pid: pid + 1, args: { name: `${report.kind} ${report.attention}` } });
+    const origin = Math.min(...report.events.map((e) => e.startNs));
+    for (const e of report.events) {
+      const js = e.name === 'decode' || e.name === 'resize' || e.name === 'setup' || e.name === 'engine call';
+      traceEvents.push({ name: e.name, cat: js ? 'javascript' : 'engine', ph: 'X', pid: pid + 1, tid: js ? 1 : 2, ts: (e.startNs - origin) / 1000, dur: e.durationNs / 1000 });
+    }
+  });
+  return { traceEvents, displayTimeUnit: 'ms' };
+}
+
+export function profileTable(report: ProfileReport, rows = 20): string {
+  const lines = [
+    `${report.kind} ${report.preset} ${report.attention}: wall-clock ${(report.wallMs / 1000).toFixed(2)} s, phases account for ${(100 * report.coverage).toFixed(1)}%` +
+      (report.epochSeconds !== undefined ? `; one epoch (${report.windows} windows) ${report.epochSeconds.toFixed(2)} s` : ''),
+    'phase                          ms     share',
+  ];
+  for (const p of report.summary.slice(0, rows)) lines.push(`${p.name.padEnd(24)} ${p.ms.toFixed(1).padStart(10)} ${(100 * p.share).toFixed(1).padStart(8)}%`);
+  return lines.join('\n');
+}
+
+/** Softmax against linear attention (or any kinds): epoch time and the top phases side by side. */
+export function compareTable(reports: readonly ProfileReport[]): string {
+  const names = [...new Set(reports.flatMap((r) => r.summary.slice(0, 12).map((p) => p.name)))];
+  const header = `${'phase'.padEnd(24)}${reports.map((r) => r.attention.padStart(16)).join('')}`;
+  const lines = [header, `${'epoch seconds'.padEnd(24)}${reports.map((r) => (r.epochSeconds ?? r.wallMs / 1000).toFixed(2).padStart(16)).join('')}`];
+  for (const name of names) {
+    lines.push(`${name.padEnd(24)}${reports.map((r) => { const p = r.summary.find((q) => q.name === name); return (p ? `${p.ms.toFixed(0)} ms ${(100 * p.share).toFixed(1)}%` : '–').padStart(16); }).join('')}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,163 @@
+/**
+ * Throughput against the machine's ceiling: scoring (the model alone, and the whole path
+ * from files to scores) and training steps, per preset and precision, with the ceiling
+ * measured in the same run (a large matrix product at the same precision through the
+ * same libtorch).
+ *
+ * @example const records = await benchScore({ preset: 'small', precisions: ['fp32'] });
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { listImages } from '../data/dataset.js';
+import { renderSample } from '../data/synth.js';
+import { scoreFiles } from '../infer/score.js';
+import { capabilities, Engine, matmulCeiling, modelConfig, type AttentionKind, type ImageSet, type Precision, type Preset } from '../native.js';
+import sharp from 'sharp';
+import { inferenceFlops, trainingFlops } from './flops.js';
+
+export interface ThroughputRecord {
+  bench: 'score' | 'train';
+  preset: Preset;
+  attention: AttentionKind;
+  precision: Precision;
+  path: 'model' | 'whole';
+  image_size: number;
+  windows_per_s: number;
+  images_per_s: number;
+  gflops_per_s: number;
+  ceiling_gflops_per_s: number;
+  percent_of_ceiling: number;
+  /** median seconds of one timed run */
+  seconds: number;
+  threads: number;
+}
+
+export interface ThroughputOptions {
+  preset?: Preset;
+  attention?: AttentionKind;
+  precisions?: Precision[];
+  imageSize?: number;
+  /** images per timed run (score) */
+  images?: number;
+  /** windows per training step (train) */
+  batch?: number;
+  /** optimiser steps per timed run (train) */
+  steps?: number;
+  repeats?: number;
+  threads?: number;
+  onRecord?: (record: ThroughputRecord) => void;
+}
+
+/** Median seconds of `repeats` runs after two warm-up runs (the first fills the allocator's cache). */
+async function median(repeats: number, run: () => Promise<void>): Promise<number> {
+  for (let i = 0; i < 2; i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await run();
+    times.push((performance.now() - start) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const mid = Math.floor(times.length / 2);
+  return times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
+}
+
+/** Synthetic RGB texture images, packed and as PNG files, at the model's size. */
+async function sampleImages(size: number, count: number, dir: string): Promise<{ set: ImageSet; files: string[] }> {
+  const data = new Uint8Array(count * size * size * 3);
+  for (let i = 0; i < count; i++) {
+    const { image } = renderSample('weave', size, 1000 + i);
+    data.set(image, i * size * size * 3);
+    await sharp(image, { raw: { width: size, height: size, channels: 3 } }).png().toFile(join(dir, `${String(i).padStart(4, '0')}.png`));
+  }
+  return { set: { data, count, height: size, width: size, channels: 3 }, files: await listImages([dir]) };
+}
+
+export async function benchScore(options: ThroughputOptions = {}): Promise<ThroughputRecord[]> {
+  const preset = options.preset ?? 'paper';
+  const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
+  const images = options.images ?? 1, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
+  const usedThreads = capabilities(threads).threads;
+  const grid = config.imageSize / config.patchSize;
+  const dir = await mkdtemp(join(tmpdir(), 'intra-bench-'));
+  const records: ThroughputRecord[] = [];
+  try {
+    const { set, files } = await sampleImages(config.imageSize, images, dir);
+    for (const precision of options.precisions ?? ['fp32', 'bf16']) {
+      const ceiling = await matmulCeiling(2048, precision === 'bf16' ? 'bfloat16' : 'float32', 5, threads);
+      const engine = Engine.create({ ...config }, { seed: 1 }, { threads, precision });
+      try {
+        await engine.setTrainingImages(set);
+        await engine.fitNormalStatistics();  // untrained weights cost the same as trained ones
+        const model = await median(repeats, async () => void (await engine.reconstruct(set)));
+        const whole = await median(repeats, async () => {
+          for await (const line of scoreFiles(engine, files, { batch: Math.max(1, images) })) {
+            if (line.error) throw new Error(line.error);
+          }
+        });
+        for (const [path, seconds] of [['model', model], ['whole', whole]] as const) {
+          const gflops = inferenceFlops(config, images) / seconds / 1e9;
+          const record: ThroughputRecord = {
+            bench: 'score', preset, attention: config.attention, precision, path, image_size: config.imageSize,
+            windows_per_s: (images * grid * grid) / seconds, images_per_s: images / seconds, gflops_per_s: gflops,
+            ceiling_gflops_per_s: ceiling, percent_of_ceiling: (100 * gflops) / ceiling, seconds, threads: usedThreads,
+          };
+          records.push(record);
+          options.onRecord?.(record);
+        }
+      } finally {
+        engine.dispose();
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return records;
+}
+
+export async function benchTrain(options: ThroughputOptions = {}): Promise<ThroughputRecord[]> {
+  const preset = options.preset ?? 'paper';
+  const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
+  const batch = options.batch ?? 32, steps = options.steps ?? 2, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
+  const usedThreads = capabilities(threads).threads;
+  const records: ThroughputRecord[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'intra-bench-'));
+  try {
+    const { set } = await sampleImages(config.imageSize, 4, dir);
+    for (const precision of options.precisions ?? ['fp32', 'bf16']) {
+      const ceiling = await matmulCeiling(2048, precision === 'bf16' ? 'bfloat16' : 'float32', 5, threads);
+      const engine = Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads });
+      try {
+        await engine.setTrainingImages(set);
+        const seconds = await median(repeats, async () => void (await engine.trainSteps(steps)));
+        const windows = batch * steps;
+        const gflops = trainingFlops(config, windows) / seconds / 1e9;
+        const windowsPerImage = (config.imageSize / config.patchSize) ** 2;
+        const record: ThroughputRecord = {
+          bench: 'train', preset, attention: config.attention, precision, path: 'whole', image_size: config.imageSize,
+          windows_per_s: windows / seconds, images_per_s: windows / windowsPerImage / seconds, gflops_per_s: gflops,
+          ceiling_gflops_per_s: ceiling, percent_of_ceiling: (100 * gflops) / ceiling, seconds, threads: usedThreads,
+        };
+        records.push(record);
+        options.onRecord?.(record);
+      } finally {
+        engine.dispose();
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return records;
+}
+
+export function throughputTable(records: readonly ThroughputRecord[]): string {
+  const lines = ['bench  preset  attention  precision  path    windows/s  images/s   GFLOP/s  ceiling  % of ceiling'];
+  for (const r of records) {
+    lines.push(
+      `${r.bench.padEnd(6)} ${r.preset.padEnd(7)} ${r.attention.padEnd(10)} ${r.precision.padEnd(10)} ${r.path.padEnd(6)} ${r.windows_per_s.toFixed(1).padStart(10)} ${r.images_per_s.toFixed(3).padStart(9)} ${r.gflops_per_s.toFixed(1).padStart(9)} ${r.ceiling_gflops_per_s.toFixed(1).padStart(8)} ${r.percent_of_ceiling.toFixed(1).padStart(12)}`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,87 @@
+/**
+ * `intra profile train|score`: a breakdown of wall-clock by phase and a Chrome trace.
+ *
+ * @example intra profile train data/weave --preset small --compare msa,linear --trace trace.json
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { Argv } from 'yargs';
+
+import { chromeTrace, compareTable, profileScore, profileTable, profileTrain, type ProfileReport } from '../bench/profile.js';
+import { synthesize } from '../data/synth.js';
+import { IntraError } from '../errors.js';
+import { ATTENTION_KINDS, PRESETS, type AttentionKind } from '../native.js';
+
+export function register(cli: Argv): Argv {
+  return cli.command('profile', 'where the time goes (see `intra profile train --help`)', (y) =>
+    y
+      .command(
+        'train [category]',
+        'profile one epoch of training (synthetic weave data when no category is given)',
+        (k) =>
+          k
+            .positional('category', { type: 'string' })
+            .option('preset', { choices: PRESETS, default: 'small' as const })
+            .option('attention', { choices: ATTENTION_KINDS })
+            .option('compare', { type: 'string', describe: 'attention kinds to compare, e.g. msa,linear' })
+            .option('image-size', { type: 'number' })
+            .option('batch', { type: 'number', default: 64 })
+            .option('windows-per-image', { type: 'number', default: 600 })
+            .option('threads', { type: 'number', default: 0 })
+            .option('trace', { type: 'string', default: 'profile-trace.json', describe: 'Chrome trace event file' })
+            .option('json', { type: 'boolean', default: false }),
+        async (args) => {
+          let category = args.category;
+          if (!category) {
+            const root = await mkdtemp(join(tmpdir(), 'intra-profile-'));
+            await synthesize(root, { seed: 0, categories: ['weave'], size: args.imageSize ?? 128, train: 20 });
+            category = join(root, 'weave');
+          }
+          const kinds = args.compare ? args.compare.split(',').map((k) => k.trim()) : [args.attention];
+          for (const k of kinds) {
+            if (k !== undefined && !(ATTENTION_KINDS as readonly string[]).includes(k)) {
+              throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected one of ${ATTENTION_KINDS.join(', ')} for compare but received '${k}'`);
+            }
+          }
+          const reports: ProfileReport[] = [];
+          for (const attention of kinds) {
+            reports.push(await profileTrain({ category, preset: args.preset, attention: attention as AttentionKind | undefined, imageSize: args.imageSize, batchSize: args.batch, windowsPerImage: args.windowsPerImage, threads: args.threads }));
+          }
+          await writeFile(args.trace, JSON.stringify(chromeTrace(reports)));
+          if (args.json) {
+            console.log(JSON.stringify(reports.map(({ events: _events, ...r }) => r)));
+            return;
+          }
+          for (const r of reports) console.log(`${profileTable(r)}\n`);
+          if (reports.length > 1) console.log(`${compareTable(reports)}\n`);
+          console.log(`trace: ${args.trace} (open in https://ui.perfetto.dev or chrome://tracing)`);
+        },
+      )
+      .command(
+        'score <model> <inputs..>',
+        'profile scoring images',
+        (k) =>
+          k
+            .positional('model', { type: 'string', demandOption: true })
+            .positional('inputs', { type: 'string', array: true, demandOption: true })
+            .option('batch', { type: 'number', default: 8 })
+            .option('threads', { type: 'number', default: 0 })
+            .option('trace', { type: 'string', default: 'profile-trace.json' })
+            .option('json', { type: 'boolean', default: false }),
+        async (args) => {
+          const report = await profileScore({ model: args.model, inputs: args.inputs, batch: args.batch, threads: args.threads });
+          await writeFile(args.trace, JSON.stringify(chromeTrace([report])));
+          if (args.json) {
+            const { events: _events, ...rest } = report;
+            console.log(JSON.stringify(rest));
+            return;
+          }
+          console.log(profileTable(report));
+          console.log(`trace: ${args.trace}`);
+        },
+      )
+      .demandCommand(1, 'Name what to profile: train or score'),
+  );
+}

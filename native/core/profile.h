@@ -1,0 +1,59 @@
+// A phase profiler for the engine: named, nested wall-clock scopes on the calling thread,
+// recorded only while profiling is on. Times are CLOCK_MONOTONIC nanoseconds, the clock
+// Node's process.hrtime uses, so native and JavaScript phases share one time line.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace intra {
+
+struct ProfileEvent {
+  std::string name;
+  int64_t startNs = 0, endNs = 0;
+  int depth = 0;
+};
+
+class Profiler {
+ public:
+  void setEnabled(bool enabled) { enabled_ = enabled; }
+  bool enabled() const { return enabled_; }
+  std::vector<ProfileEvent> take();
+  void record(ProfileEvent event);
+
+ private:
+  bool enabled_ = false;
+  std::mutex mutex_;
+  std::vector<ProfileEvent> events_;
+};
+
+int64_t monotonicNs();
+
+// Makes `profiler` the one scopes on this thread report to, for one engine call.
+class ProfilerBinding {
+ public:
+  explicit ProfilerBinding(Profiler* profiler);
+  ~ProfilerBinding();
+
+ private:
+  Profiler* previous_;
+};
+
+// Times its own lifetime as one phase when profiling is on; costs a branch otherwise.
+class ProfileScope {
+ public:
+  explicit ProfileScope(const char* name);
+  explicit ProfileScope(std::string name);
+  ~ProfileScope();
+  ProfileScope(const ProfileScope&) = delete;
+  ProfileScope& operator=(const ProfileScope&) = delete;
+
+ private:
+  void begin();
+  Profiler* profiler_;
+  ProfileEvent event_;
+};
+
+}  // namespace intra

@@ -1,0 +1,80 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { flopCount, inferenceFlops, trainingFlops } from '../lib/bench/flops.js';
+import { breakdown, chromeTrace, compareTable, profileTrain } from '../lib/bench/profile.js';
+import { benchScore, benchTrain } from '../lib/bench/throughput.js';
+import { synthesize } from '../lib/data/synth.js';
+import { modelConfig } from '../lib/native.js';
+
+describe('the FLOP count', () => {
+  it('matches a hand count for the paper preset with MFSA', () => {
+    // S = 49, D = 512, S*D^2 = 12,845,056. Per block: q/k MLPs 12 SD^2, value and output
+    // 4 SD^2, MLP 16 SD^2, attention 8 heads x (2 S^2 32 + 2 S^2 64) = 3,687,936.
+    const block = 32 * 12_845_056 + 3_687_936;
+    const f = flopCount(modelConfig({ preset: 'paper', attention: 'mfsa' }));
+    expect(f.perWindow).toBe(13 * block + 2 * 512 * 768);
+    expect(f.embeddingPerPatch).toBe(2 * 768 * 512);
+    const c = modelConfig({ preset: 'paper' });
+    expect(inferenceFlops(c, 2)).toBe(2 * 256 * (f.perWindow + f.embeddingPerPatch));
+    expect(trainingFlops(c, 10)).toBe(3 * 10 * (f.perWindow + 49 * f.embeddingPerPatch));
+  });
+});
+
+describe('throughput benchmarks', () => {
+  it('report windows/s, images/s, GFLOP/s and the ceiling for the model and the whole path', async () => {
+    const records = await benchScore({ preset: 'tiny', precisions: ['fp32'], images: 2, repeats: 1, threads: 2 });
+    expect(records.map((r) => r.path)).toEqual(['model', 'whole']);
+    for (const r of records) {
+      expect(r).toMatchObject({ bench: 'score', preset: 'tiny', precision: 'fp32', image_size: 64 });
+      for (const key of ['windows_per_s', 'images_per_s', 'gflops_per_s', 'ceiling_gflops_per_s', 'percent_of_ceiling'] as const) expect(r[key]).toBeGreaterThan(0);
+      expect(r.windows_per_s).toBeCloseTo(r.images_per_s * 64, 6);  // 8 x 8 patches per image
+      expect(r.percent_of_ceiling).toBeCloseTo((100 * r.gflops_per_s) / r.ceiling_gflops_per_s, 9);
+    }
+    const train = await benchTrain({ preset: 'tiny', precisions: ['fp32'], batch: 16, steps: 1, repeats: 1, threads: 2 });
+    expect(train[0]).toMatchObject({ bench: 'train', path: 'whole' });
+    expect(train[0]!.windows_per_s).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe('the profiler', () => {
+  it('takes self time from nested phases and measures coverage', () => {
+    const ms = 1e6;
+    const events = [
+      { name: 'block 0 / attention', startNs: 0, durationNs: 10 * ms, depth: 0 },
+      { name: 'inner', startNs: 2 * ms, durationNs: 3 * ms, depth: 1 },
+      { name: 'block 1 / attention', startNs: 10 * ms, durationNs: 5 * ms, depth: 0 },
+      { name: 'decode', startNs: 15 * ms, durationNs: 4 * ms, depth: 0 },
+    ];
+    const { phases, summary, coverage } = breakdown(events, 20 * ms);
+    expect(phases.find((p) => p.name === 'block 0 / attention')?.ms).toBeCloseTo(7, 9);
+    expect(summary.find((p) => p.name === 'attention')?.ms).toBeCloseTo(12, 9);
+    expect(coverage).toBeCloseTo(19 / 20, 9);
+  });
+
+  it('accounts for at least 95% of an epoch and writes a Chrome trace', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-profile-'));
+    await synthesize(root, { seed: 1, categories: ['grain'], size: 64, train: 6 });
+    const reports = [];
+    for (const attention of ['msa', 'linear'] as const) {
+      reports.push(await profileTrain({ category: join(root, 'grain'), preset: 'tiny', attention, windowsPerImage: 40, batchSize: 32, threads: 2 }));
+    }
+    for (const r of reports) {
+      expect(r.coverage).toBeGreaterThanOrEqual(0.95);
+      expect(r.coverage).toBeLessThanOrEqual(1.0001);
+      const names = r.summary.map((p) => p.name);
+      for (const phase of ['decode', 'resize', 'upload', 'sampling', 'embedding', 'attention', 'mlp', 'norm', 'head', 'loss / gms', 'loss / ssim', 'backward', 'optimizer']) {
+        expect(names, phase).toContain(phase);
+      }
+      expect(r.epochSeconds).toBeGreaterThan(0);
+    }
+    const trace = chromeTrace(reports);
+    const complete = trace.traceEvents.filter((e) => (e as { ph: string }).ph === 'X') as { ts: number; dur: number; name: string }[];
+    expect(complete.length).toBeGreaterThan(50);
+    expect(complete.every((e) => e.ts >= 0 && e.dur >= 0)).toBe(true);
+    expect(compareTable(reports)).toMatch(/epoch seconds/);
+  }, 120_000);
+});
