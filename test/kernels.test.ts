@@ -73,18 +73,31 @@ describe('the engine with fused and reference kernels', () => {
 
   it.each(['msa', 'mfsa', 'linear'] as const)('trains and scores alike with %s attention', async (attention) => {
     const images = stripes(4, 64, 3);
+    const path = `${process.env.TMPDIR ?? '/tmp'}/intra-kernels-${attention}-${process.pid}.intra`;
     const run = async (kernels: 'fused' | 'reference') => {
       const engine = Engine.create({ preset: 'tiny', channels: 1, attention }, { seed: 5, batchSize: 32, learningRate: 1e-3 }, { threads: 2, kernels });
       await engine.setTrainingImages(images);
-      const losses: number[] = [];
+      const losses: number[] = [(await engine.trainSteps(1)).loss];  // before any update
       for (let i = 0; i < 5; i++) losses.push((await engine.trainSteps(4)).loss);
       await engine.fitNormalStatistics();
       const { scores } = await engine.anomalyMaps(images);
+      if (kernels === 'reference') await engine.save(path);
       engine.dispose();
       return { losses, scores: Array.from(scores) };
     };
     const fused = await run('fused'), reference = await run('reference');
-    fused.losses.forEach((l, i) => expect(Math.abs(l - reference.losses[i]!) / reference.losses[i]!).toBeLessThan(1e-3));
-    fused.scores.forEach((s, i) => expect(Math.abs(s - reference.scores[i]!)).toBeLessThan(1e-3 * Math.max(...reference.scores) + 1e-7));
+    // Same seed, same first batch: the first loss differs by rounding only. Later ones drift:
+    // Adam moves a weight by about lr whatever its gradient's size, so rounding-level
+    // differences in near-zero gradients become differences of lr at once.
+    expect(Math.abs(fused.losses[0]! - reference.losses[0]!) / reference.losses[0]!).toBeLessThan(1e-5);
+    fused.losses.forEach((l, i) => expect(Math.abs(l - reference.losses[i]!) / reference.losses[i]!).toBeLessThan(1e-2));
+    const top = Math.max(...reference.scores);
+    fused.scores.forEach((s, i) => expect(Math.abs(s - reference.scores[i]!)).toBeLessThan(2e-2 * top));
+    // The same weights scored by both: maps agree to float rounding.
+    const [a, b] = [await Engine.load(path, { threads: 2, kernels: 'fused' }), await Engine.load(path, { threads: 2, kernels: 'reference' })];
+    const [sa, sb] = [await a.anomalyMaps(images), await b.anomalyMaps(images)];
+    sa.scores.forEach((s, i) => expect(Math.abs(s - sb.scores[i]!)).toBeLessThan(1e-4 * Math.max(...sb.scores)));
+    a.dispose();
+    b.dispose();
   });
 });

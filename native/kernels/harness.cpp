@@ -39,8 +39,9 @@ Inputs randomInputs(const std::string& op, const std::vector<int64_t>& shape, ui
   if (isAttention(op)) {
     if (shape.size() != 5) throw invalidArgument("Expected attention shape [B, heads, S, dqk, dv]");
     const int64_t B = shape[0], H = shape[1], S = shape[2], dqk = shape[3], dv = shape[4];
-    return {at::randn({B, H, S, dqk}, gen, options).to(type), at::randn({B, H, S, dqk}, gen, options).to(type),
-            at::randn({B, H, S, dv}, gen, options).to(type)};
+    // Laid out as the model makes them: (B, S, heads, d) viewed as (B, heads, S, d), not contiguous.
+    auto make = [&](int64_t d) { return at::randn({B, S, H, d}, gen, options).to(type).transpose(1, 2); };
+    return {make(dqk), make(dqk), make(dv)};
   }
   if (shape.size() < 4) throw invalidArgument("Expected filter shape [B, C, H, W(, kernel)]");
   const std::vector<int64_t> image(shape.begin(), shape.begin() + 4);

@@ -103,13 +103,21 @@ std::vector<at::Tensor> linearBackward(const at::Tensor& q, const at::Tensor& k,
 
 at::ScalarType computeType(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
 
+// to() with MemoryFormat::Contiguous returns a transposed view unchanged when no cast is
+// needed (it only tells channels-last apart), so a same-type input goes through contiguous().
+at::Tensor contiguousAs(const at::Tensor& t, at::ScalarType type) {
+  if (t.scalar_type() == type) return t.contiguous();
+  return t.to(t.options().dtype(type), /*non_blocking=*/false, /*copy=*/false, at::MemoryFormat::Contiguous).contiguous();
+}
+
 // bf16 inputs (autocast) are computed in float, and the results returned in bf16.
 class FusedSoftmaxAttention : public torch::autograd::Function<FusedSoftmaxAttention> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
                             const at::Tensor& v) {
     const auto type = q.scalar_type(), compute = computeType(q);
-    at::Tensor qc = q.to(compute).contiguous(), kc = k.to(compute).contiguous(), vc = v.to(compute).contiguous();
+    // One pass each: the cast and the move to a contiguous layout together.
+    at::Tensor qc = contiguousAs(q, compute), kc = contiguousAs(k, compute), vc = contiguousAs(v, compute);
     std::vector<at::Tensor> r = compute == at::kDouble ? softmaxForward<double>(qc, kc, vc) : softmaxForward<float>(qc, kc, vc);
     ctx->save_for_backward({qc, kc, vc, r[0], r[1]});  // out and the row log-sum-exp, no (S x S) tensor
     ctx->saved_data["type"] = static_cast<int64_t>(type);
@@ -130,7 +138,8 @@ class FusedLinearAttention : public torch::autograd::Function<FusedLinearAttenti
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
                             const at::Tensor& v) {
     const auto type = q.scalar_type(), compute = computeType(q);
-    at::Tensor qc = q.to(compute).contiguous(), kc = k.to(compute).contiguous(), vc = v.to(compute).contiguous();
+    // One pass each: the cast and the move to a contiguous layout together.
+    at::Tensor qc = contiguousAs(q, compute), kc = contiguousAs(k, compute), vc = contiguousAs(v, compute);
     at::Tensor out = compute == at::kDouble ? linearForward<double>(qc, kc, vc) : linearForward<float>(qc, kc, vc);
     ctx->save_for_backward({qc, kc, vc, out});
     ctx->saved_data["type"] = static_cast<int64_t>(type);
