@@ -127,6 +127,8 @@ export interface ProfileEvent {
   durationNs: number;
   /** nesting depth within the engine call (0 = outermost) */
   depth: number;
+  /** who timed it: JavaScript phases are marked, the engine's are not */
+  source?: 'js';
 }
 /** Largest absolute errors against a float64 reference, per output ("out") and gradient ("grad0"...). */
 export interface KernelErrors {

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { flopCount, inferenceFlops, trainingFlops } from '../lib/bench/flops.js';
-import { breakdown, chromeTrace, compareTable, profileTrain } from '../lib/bench/profile.js';
+import { breakdown, chromeTrace, compareTable, profileScore, profileTrain } from '../lib/bench/profile.js';
 import { benchScore, benchTrain } from '../lib/bench/throughput.js';
 import { synthesize } from '../lib/data/synth.js';
 import { modelConfig } from '../lib/native.js';
+import { trainCategory } from '../lib/train/train.js';
 
 describe('the FLOP count', () => {
   it('matches a hand count for the paper preset with MFSA', () => {
@@ -76,5 +77,16 @@ describe('the profiler', () => {
     expect(complete.length).toBeGreaterThan(50);
     expect(complete.every((e) => e.ts >= 0 && e.dur >= 0)).toBe(true);
     expect(compareTable(reports)).toMatch(/epoch seconds/);
+  }, 120_000);
+
+  it('profiles scoring and the evaluation metrics of a category', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-profile-score-'));
+    await synthesize(root, { seed: 2, categories: ['grain'], size: 64, train: 4, testGood: 2, testPerDefect: 1 });
+    const model = join(root, 'grain.intra');
+    await trainCategory({ category: join(root, 'grain'), out: model, preset: 'tiny', epochs: 1, windowsPerImage: 8, batchSize: 16, threads: 2 });
+    const report = await profileScore({ model, inputs: [join(root, 'grain')], evaluate: true, threads: 2 });
+    expect(report.coverage).toBeGreaterThanOrEqual(0.95);
+    const names = report.summary.map((p) => p.name);
+    for (const phase of ['decode', 'resize', 'upload', 'embedding', 'attention', 'mlp', 'head', 'maps', 'metrics']) expect(names, phase).toContain(phase);
   }, 120_000);
 });

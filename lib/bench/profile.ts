@@ -9,9 +9,10 @@
 import sharp from 'sharp';
 
 import { readCategory, listImages } from '../data/dataset.js';
-import { channelsOf } from '../data/images.js';
+import { channelsOf, loadMask } from '../data/images.js';
+import { PixelMetrics, rocAuc } from '../eval/metrics.js';
 import { splitValidation } from '../train/train.js';
-import { Engine, modelConfig, type AttentionKind, type ImageSet, type Preset, type ProfileEvent } from '../native.js';
+import { Engine, modelConfig, resizeMap, type AttentionKind, type ImageSet, type Preset, type ProfileEvent } from '../native.js';
 
 export interface Phase {
   name: string;
@@ -48,7 +49,7 @@ class Recorder {
     try {
       return await run();
     } finally {
-      this.events.push({ name, startNs: start, durationNs: now() - start, depth: 0 });
+      this.events.push({ name, startNs: start, durationNs: now() - start, depth: 0, source: 'js' });
     }
   }
 }
@@ -147,12 +148,15 @@ export async function profileTrain(options: ProfileTrainOptions): Promise<Profil
 
 export interface ProfileScoreOptions {
   model: string;
+  /** images or folders to score; or, with `evaluate`, one MVTec AD category folder */
   inputs: string[];
+  /** also compute the evaluation metrics (image and pixel AUROC, AUPRO) of the category */
+  evaluate?: boolean;
   batch?: number;
   threads?: number;
 }
 
-/** Scoring a set of images, profiled. */
+/** Scoring a set of images (and, with `evaluate`, a category's metrics), profiled. */
 export async function profileScore(options: ProfileScoreOptions): Promise<ProfileReport> {
   const recorder = new Recorder();
   const start = now();
@@ -160,11 +164,37 @@ export async function profileScore(options: ProfileScoreOptions): Promise<Profil
   try {
     engine.setProfiling(true);
     const { model } = engine.describe();
-    const files = await recorder.time('setup', () => listImages(options.inputs));
+    const items = await recorder.time('setup', async () => {
+      if (!options.evaluate) return (await listImages(options.inputs)).map((file) => ({ file, defect: 'good', mask: undefined as string | undefined }));
+      if (options.inputs.length !== 1) throw new Error('Expected one category folder to evaluate');
+      return (await readCategory(options.inputs[0]!, { requireTest: true })).test;
+    });
     const batch = options.batch ?? 8;
-    for (let i = 0; i < files.length; i += batch) {
-      const set = await loadTimed(recorder, files.slice(i, i + batch), model.imageSize, model.channels as 1 | 3);
-      await recorder.time('engine call', () => engine.anomalyMaps(set));
+    const pixels = new PixelMetrics();
+    const scores: number[] = [], labels: number[] = [];
+    for (let i = 0; i < items.length; i += batch) {
+      const chunk = items.slice(i, i + batch);
+      const set = await loadTimed(recorder, chunk.map((t) => t.file), model.imageSize, model.channels as 1 | 3);
+      const result = await recorder.time('engine call', () => engine.anomalyMaps(set));
+      if (!options.evaluate) continue;
+      for (let k = 0; k < chunk.length; k++) {
+        const item = chunk[k]!;
+        const size = { width: model.imageSize, height: model.imageSize };
+        const meta = await recorder.time('decode', () => sharp(item.file).metadata());
+        const to = { width: meta.width ?? size.width, height: meta.height ?? size.height };
+        const map = await recorder.time('maps', () => resizeMap(result.maps.subarray(k * size.width * size.height, (k + 1) * size.width * size.height), size, to));
+        const mask = item.mask ? (await recorder.time('decode', () => loadMask(item.mask!, { ...to, image: item.file }))).mask : undefined;
+        await recorder.time('metrics', async () => pixels.add(map, mask, to.width, to.height));
+        scores.push(result.scores[k]!);
+        labels.push(item.defect === 'good' ? 0 : 1);
+      }
+    }
+    if (options.evaluate) {
+      await recorder.time('metrics', async () => {
+        rocAuc(scores, labels);
+        pixels.rocAuc();
+        pixels.aupro(0.3);
+      });
     }
     const events = [...recorder.events, ...engine.takeProfile()];
     const wallNs = now() - start;
@@ -181,7 +211,7 @@ export function chromeTrace(reports: readonly ProfileReport[]): { traceEvents: o
     traceEvents.push({ name: 'process_name', ph: 'M', pid: pid + 1, args: { name: `${report.kind} ${report.attention}` } });
     const origin = Math.min(...report.events.map((e) => e.startNs));
     for (const e of report.events) {
-      const js = e.name === 'decode' || e.name === 'resize' || e.name === 'setup' || e.name === 'engine call';
+      const js = e.source === 'js';
       traceEvents.push({ name: e.name, cat: js ? 'javascript' : 'engine', ph: 'X', pid: pid + 1, tid: js ? 1 : 2, ts: (e.startNs - origin) / 1000, dur: e.durationNs / 1000 });
     }
   });

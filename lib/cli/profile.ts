@@ -66,12 +66,13 @@ export function register(cli: Argv): Argv {
           k
             .positional('model', { type: 'string', demandOption: true })
             .positional('inputs', { type: 'string', array: true, demandOption: true })
+            .option('evaluate', { type: 'boolean', default: false, describe: 'the input is one MVTec AD category: also time the metrics' })
             .option('batch', { type: 'number', default: 8 })
             .option('threads', { type: 'number', default: 0 })
             .option('trace', { type: 'string', default: 'profile-trace.json' })
             .option('json', { type: 'boolean', default: false }),
         async (args) => {
-          const report = await profileScore({ model: args.model, inputs: args.inputs, batch: args.batch, threads: args.threads });
+          const report = await profileScore({ model: args.model, inputs: args.inputs, evaluate: args.evaluate, batch: args.batch, threads: args.threads });
           await writeFile(args.trace, JSON.stringify(chromeTrace([report])));
           if (args.json) {
             const { events: _events, ...rest } = report;
