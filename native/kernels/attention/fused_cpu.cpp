@@ -40,6 +40,10 @@ struct Dims {
 };
 Dims dimsOf(const at::Tensor& q, const at::Tensor& v) { return {q.size(0) * q.size(1), q.size(2), q.size(3), v.size(3)}; }
 
+fused::HeadLayout layoutOf(const at::Tensor& t) {
+  return {t.size(1), t.stride(0), t.stride(1), t.stride(2)};
+}
+
 // Runs `body(begin, end, scratch)` over heads on libtorch's threads, one scratch per chunk.
 template <typename T, typename Body>
 void overHeads(int64_t heads, int64_t scratchElements, const Body& body) {
@@ -53,11 +57,11 @@ template <typename T>
 std::vector<at::Tensor> softmaxForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const Dims d = dimsOf(q, v);
   const auto& kernels = kernelsOf<T>();
-  at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options());
-  at::Tensor lse = at::empty({q.size(0), q.size(1), d.S}, q.options());
+  at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options().memory_format(at::MemoryFormat::Contiguous));
+  at::Tensor lse = at::empty({q.size(0), q.size(1), d.S}, q.options().memory_format(at::MemoryFormat::Contiguous));
   overHeads<T>(d.heads, kernels.softmaxScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
-    kernels.softmaxForward(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), lse.data_ptr<T>(), d.S,
-                           d.dqk, d.dv, b, e, scratch);
+    kernels.softmaxForward(q.data_ptr<T>(), layoutOf(q), k.data_ptr<T>(), layoutOf(k), v.data_ptr<T>(), layoutOf(v),
+                           out.data_ptr<T>(), lse.data_ptr<T>(), d.S, d.dqk, d.dv, b, e, scratch);
   });
   return {out, lse};
 }
@@ -67,11 +71,14 @@ std::vector<at::Tensor> softmaxBackward(const at::Tensor& q, const at::Tensor& k
                                         const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout) {
   const Dims d = dimsOf(q, v);
   const auto& kernels = kernelsOf<T>();
-  at::Tensor dq = at::empty_like(q), dk = at::empty_like(k), dv = at::empty_like(v);
+  auto contiguous = at::MemoryFormat::Contiguous;
+  at::Tensor dq = at::empty(q.sizes(), q.options().memory_format(contiguous));
+  at::Tensor dk = at::empty(k.sizes(), k.options().memory_format(contiguous));
+  at::Tensor dv = at::empty(v.sizes(), v.options().memory_format(contiguous));
   overHeads<T>(d.heads, kernels.softmaxScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
-    kernels.softmaxBackward(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), dout.data_ptr<T>(),
-                            lse.data_ptr<T>(), dq.data_ptr<T>(), dk.data_ptr<T>(), dv.data_ptr<T>(), d.S, d.dqk, d.dv,
-                            b, e, scratch);
+    kernels.softmaxBackward(q.data_ptr<T>(), layoutOf(q), k.data_ptr<T>(), layoutOf(k), v.data_ptr<T>(), layoutOf(v),
+                            out.data_ptr<T>(), dout.data_ptr<T>(), layoutOf(dout), lse.data_ptr<T>(), dq.data_ptr<T>(),
+                            dk.data_ptr<T>(), dv.data_ptr<T>(), d.S, d.dqk, d.dv, b, e, scratch);
   });
   return {dq, dk, dv};
 }
@@ -80,10 +87,10 @@ template <typename T>
 at::Tensor linearForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const Dims d = dimsOf(q, v);
   const auto& kernels = kernelsOf<T>();
-  at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options());
+  at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options().memory_format(at::MemoryFormat::Contiguous));
   overHeads<T>(d.heads, kernels.linearScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
-    kernels.linearForward(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), d.S, d.dqk, d.dv, b, e,
-                          scratch);
+    kernels.linearForward(q.data_ptr<T>(), layoutOf(q), k.data_ptr<T>(), layoutOf(k), v.data_ptr<T>(), layoutOf(v),
+                          out.data_ptr<T>(), d.S, d.dqk, d.dv, b, e, scratch);
   });
   return out;
 }
@@ -93,21 +100,25 @@ std::vector<at::Tensor> linearBackward(const at::Tensor& q, const at::Tensor& k,
                                        const at::Tensor& out, const at::Tensor& dout) {
   const Dims d = dimsOf(q, v);
   const auto& kernels = kernelsOf<T>();
-  at::Tensor dq = at::empty_like(q), dk = at::empty_like(k), dv = at::empty_like(v);
+  auto contiguous = at::MemoryFormat::Contiguous;
+  at::Tensor dq = at::empty(q.sizes(), q.options().memory_format(contiguous));
+  at::Tensor dk = at::empty(k.sizes(), k.options().memory_format(contiguous));
+  at::Tensor dv = at::empty(v.sizes(), v.options().memory_format(contiguous));
   overHeads<T>(d.heads, kernels.linearScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
-    kernels.linearBackward(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), dout.data_ptr<T>(),
-                           dq.data_ptr<T>(), dk.data_ptr<T>(), dv.data_ptr<T>(), d.S, d.dqk, d.dv, b, e, scratch);
+    kernels.linearBackward(q.data_ptr<T>(), layoutOf(q), k.data_ptr<T>(), layoutOf(k), v.data_ptr<T>(), layoutOf(v),
+                           out.data_ptr<T>(), dout.data_ptr<T>(), layoutOf(dout), dq.data_ptr<T>(), dk.data_ptr<T>(),
+                           dv.data_ptr<T>(), d.S, d.dqk, d.dv, b, e, scratch);
   });
   return {dq, dk, dv};
 }
 
 at::ScalarType computeType(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
 
-// to() with MemoryFormat::Contiguous returns a transposed view unchanged when no cast is
-// needed (it only tells channels-last apart), so a same-type input goes through contiguous().
-at::Tensor contiguousAs(const at::Tensor& t, at::ScalarType type) {
-  if (t.scalar_type() == type) return t.contiguous();
-  return t.to(t.options().dtype(type), /*non_blocking=*/false, /*copy=*/false, at::MemoryFormat::Contiguous).contiguous();
+// The kernels read any layout whose last dimension is dense (the model's (B, S, heads, d)
+// views included) in place; anything else, or another type, is copied once.
+at::Tensor readable(const at::Tensor& t, at::ScalarType type) {
+  if (t.scalar_type() == type && t.stride(3) == 1) return t;
+  return t.to(type).contiguous();
 }
 
 // bf16 inputs (autocast) are computed in float, and the results returned in bf16.
@@ -116,8 +127,7 @@ class FusedSoftmaxAttention : public torch::autograd::Function<FusedSoftmaxAtten
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
                             const at::Tensor& v) {
     const auto type = q.scalar_type(), compute = computeType(q);
-    // One pass each: the cast and the move to a contiguous layout together.
-    at::Tensor qc = contiguousAs(q, compute), kc = contiguousAs(k, compute), vc = contiguousAs(v, compute);
+        at::Tensor qc = readable(q, compute), kc = readable(k, compute), vc = readable(v, compute);
     std::vector<at::Tensor> r = compute == at::kDouble ? softmaxForward<double>(qc, kc, vc) : softmaxForward<float>(qc, kc, vc);
     ctx->save_for_backward({qc, kc, vc, r[0], r[1]});  // out and the row log-sum-exp, no (S x S) tensor
     ctx->saved_data["type"] = static_cast<int64_t>(type);
@@ -126,7 +136,7 @@ class FusedSoftmaxAttention : public torch::autograd::Function<FusedSoftmaxAtten
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
     auto s = ctx->get_saved_variables();
     const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
-    at::Tensor g = grads[0].to(s[0].scalar_type()).contiguous();
+    at::Tensor g = readable(grads[0], s[0].scalar_type());
     std::vector<at::Tensor> d = s[0].scalar_type() == at::kDouble ? softmaxBackward<double>(s[0], s[1], s[2], s[3], s[4], g)
                                                                   : softmaxBackward<float>(s[0], s[1], s[2], s[3], s[4], g);
     return {d[0].to(type), d[1].to(type), d[2].to(type)};
@@ -138,8 +148,7 @@ class FusedLinearAttention : public torch::autograd::Function<FusedLinearAttenti
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
                             const at::Tensor& v) {
     const auto type = q.scalar_type(), compute = computeType(q);
-    // One pass each: the cast and the move to a contiguous layout together.
-    at::Tensor qc = contiguousAs(q, compute), kc = contiguousAs(k, compute), vc = contiguousAs(v, compute);
+        at::Tensor qc = readable(q, compute), kc = readable(k, compute), vc = readable(v, compute);
     at::Tensor out = compute == at::kDouble ? linearForward<double>(qc, kc, vc) : linearForward<float>(qc, kc, vc);
     ctx->save_for_backward({qc, kc, vc, out});
     ctx->saved_data["type"] = static_cast<int64_t>(type);
@@ -148,7 +157,7 @@ class FusedLinearAttention : public torch::autograd::Function<FusedLinearAttenti
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
     auto s = ctx->get_saved_variables();
     const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
-    at::Tensor g = grads[0].to(s[0].scalar_type()).contiguous();
+    at::Tensor g = readable(grads[0], s[0].scalar_type());
     std::vector<at::Tensor> d = s[0].scalar_type() == at::kDouble ? linearBackward<double>(s[0], s[1], s[2], s[3], g)
                                                                   : linearBackward<float>(s[0], s[1], s[2], s[3], g);
     return {d[0].to(type), d[1].to(type), d[2].to(type)};

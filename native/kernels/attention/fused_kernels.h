@@ -10,20 +10,31 @@ constexpr double kLinearAttentionEps = 1e-6;  // added to the normaliser phi(q) 
 
 namespace intra::kernels::fused {
 
-// Every call processes heads [begin, end) of contiguous (heads, S, d) arrays with a
-// caller-provided scratch of scratchElements(...) elements.
+// Where head `index` (= batch * heads + head) of a (B, heads, S, d) array and its rows lie,
+// in elements: the model hands over (B, S, heads, d) tensors viewed as (B, heads, S, d), and
+// the kernels read them in place rather than copying them to a contiguous layout.
+struct HeadLayout {
+  int64_t heads, batchStride, headStride, rowStride;
+  int64_t offset(int64_t index) const { return (index / heads) * batchStride + (index % heads) * headStride; }
+};
+
+// Inputs q, k, v (and dout) are read through their layouts; out, lse and the gradients are
+// contiguous (heads, S, d). Every call processes heads [begin, end) with a caller-provided
+// scratch of the given number of elements.
 template <typename T>
 struct AttentionKernels {
   int64_t (*softmaxScratch)(int64_t S, int64_t dqk, int64_t dv);
-  void (*softmaxForward)(const T* q, const T* k, const T* v, T* out, T* lse, int64_t S, int64_t dqk, int64_t dv,
-                         int64_t begin, int64_t end, T* scratch);
-  void (*softmaxBackward)(const T* q, const T* k, const T* v, const T* out, const T* dout, const T* lse, T* dq, T* dk,
-                          T* dv, int64_t S, int64_t dqk, int64_t dvSize, int64_t begin, int64_t end, T* scratch);
+  void (*softmaxForward)(const T* q, HeadLayout ql, const T* k, HeadLayout kl, const T* v, HeadLayout vl, T* out,
+                         T* lse, int64_t S, int64_t dqk, int64_t dv, int64_t begin, int64_t end, T* scratch);
+  void (*softmaxBackward)(const T* q, HeadLayout ql, const T* k, HeadLayout kl, const T* v, HeadLayout vl,
+                          const T* out, const T* dout, HeadLayout gl, const T* lse, T* dq, T* dk, T* dv, int64_t S,
+                          int64_t dqk, int64_t dvSize, int64_t begin, int64_t end, T* scratch);
   int64_t (*linearScratch)(int64_t S, int64_t dqk, int64_t dv);
-  void (*linearForward)(const T* q, const T* k, const T* v, T* out, int64_t S, int64_t dqk, int64_t dv, int64_t begin,
-                        int64_t end, T* scratch);
-  void (*linearBackward)(const T* q, const T* k, const T* v, const T* out, const T* dout, T* dq, T* dk, T* dv,
-                         int64_t S, int64_t dqk, int64_t dvSize, int64_t begin, int64_t end, T* scratch);
+  void (*linearForward)(const T* q, HeadLayout ql, const T* k, HeadLayout kl, const T* v, HeadLayout vl, T* out,
+                        int64_t S, int64_t dqk, int64_t dv, int64_t begin, int64_t end, T* scratch);
+  void (*linearBackward)(const T* q, HeadLayout ql, const T* k, HeadLayout kl, const T* v, HeadLayout vl,
+                         const T* out, const T* dout, HeadLayout gl, T* dq, T* dk, T* dv, int64_t S, int64_t dqk,
+                         int64_t dvSize, int64_t begin, int64_t end, T* scratch);
 };
 
 struct KernelSet {
