@@ -54,11 +54,23 @@ BlockImpl::BlockImpl(const ModelConfig& c, int64_t index)
   projection_ = register_module("mlp_output", nn::Linear(c.mlpRatio * c.dim, c.dim));
 }
 
+namespace {
+// ATen 1.13's layer norm for bf16 on the CPU runs several times slower than for fp32 (22% of
+// bf16 inference time against 1% in fp32): bf16 activations are normalised in fp32.
+torch::Tensor layerNorm(nn::LayerNorm& norm, const torch::Tensor& x) {
+  if (x.scalar_type() != torch::kBFloat16) return norm(x);
+  const auto& o = norm->options;
+  return at::layer_norm(x.to(torch::kFloat), o.normalized_shape(), norm->weight.to(torch::kFloat),
+                        norm->bias.to(torch::kFloat), o.eps())
+      .to(torch::kBFloat16);
+}
+}  // namespace
+
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   torch::Tensor normed;
   {
     ProfileScope scope(norm1Name_);
-    normed = norm1_(x);
+    normed = layerNorm(norm1_, x);
   }
   torch::Tensor y;
   {
@@ -67,7 +79,7 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   }
   {
     ProfileScope scope(norm2Name_);
-    normed = norm2_(y);
+    normed = layerNorm(norm2_, y);
   }
   ProfileScope scope(mlpName_);
   return y + projection_(torch::gelu(hidden_(normed)));
