@@ -75,6 +75,22 @@ async function sampleImages(size: number, count: number, dir: string): Promise<{
   return { set: { data, count, height: size, width: size, channels: 3 }, files: await listImages([dir]) };
 }
 
+type RecordLabels = Pick<ThroughputRecord, 'bench' | 'preset' | 'attention' | 'precision' | 'path' | 'image_size' | 'threads'>;
+
+/** Rates of one timed run: `images` whole images (or their equivalent in windows) in `seconds`. */
+function throughputRecord(labels: RecordLabels, run: { seconds: number; windows: number; images: number; flops: number; ceiling: number }): ThroughputRecord {
+  const gflops = run.flops / run.seconds / 1e9;
+  return {
+    ...labels,
+    windows_per_s: run.windows / run.seconds,
+    images_per_s: run.images / run.seconds,
+    gflops_per_s: gflops,
+    ceiling_gflops_per_s: run.ceiling,
+    percent_of_ceiling: (100 * gflops) / run.ceiling,
+    seconds: run.seconds,
+  };
+}
+
 export async function benchScore(options: ThroughputOptions = {}): Promise<ThroughputRecord[]> {
   const preset = options.preset ?? 'paper';
   const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
@@ -98,12 +114,8 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
           }
         });
         for (const [path, seconds] of [['model', model], ['whole', whole]] as const) {
-          const gflops = inferenceFlops(config, images) / seconds / 1e9;
-          const record: ThroughputRecord = {
-            bench: 'score', preset, attention: config.attention, precision, path, image_size: config.imageSize,
-            windows_per_s: (images * grid * grid) / seconds, images_per_s: images / seconds, gflops_per_s: gflops,
-            ceiling_gflops_per_s: ceiling, percent_of_ceiling: (100 * gflops) / ceiling, seconds, threads: usedThreads,
-          };
+          const record = throughputRecord({ bench: 'score', preset, attention: config.attention, precision, path, image_size: config.imageSize, threads: usedThreads },
+            { seconds, windows: images * grid * grid, images, flops: inferenceFlops(config, images), ceiling });
           records.push(record);
           options.onRecord?.(record);
         }
@@ -133,13 +145,8 @@ export async function benchTrain(options: ThroughputOptions = {}): Promise<Throu
         await engine.setTrainingImages(set);
         const seconds = await median(repeats, async () => void (await engine.trainSteps(steps)));
         const windows = batch * steps;
-        const gflops = trainingFlops(config, windows) / seconds / 1e9;
-        const windowsPerImage = (config.imageSize / config.patchSize) ** 2;
-        const record: ThroughputRecord = {
-          bench: 'train', preset, attention: config.attention, precision, path: 'whole', image_size: config.imageSize,
-          windows_per_s: windows / seconds, images_per_s: windows / windowsPerImage / seconds, gflops_per_s: gflops,
-          ceiling_gflops_per_s: ceiling, percent_of_ceiling: (100 * gflops) / ceiling, seconds, threads: usedThreads,
-        };
+        const record = throughputRecord({ bench: 'train', preset, attention: config.attention, precision, path: 'whole', image_size: config.imageSize, threads: usedThreads },
+          { seconds, windows, images: windows / (config.imageSize / config.patchSize) ** 2, flops: trainingFlops(config, windows), ceiling });
         records.push(record);
         options.onRecord?.(record);
       } finally {

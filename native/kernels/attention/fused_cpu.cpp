@@ -3,6 +3,8 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <tuple>
+
 #include "attention.h"
 
 namespace intra::kernels {
@@ -53,6 +55,13 @@ void overHeads(int64_t heads, int64_t scratchElements, const Body& body) {
   });
 }
 
+// Fresh contiguous tensors shaped as q, k, v: the kernels write gradients densely.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> contiguousLike(const at::Tensor& q, const at::Tensor& k,
+                                                              const at::Tensor& v) {
+  auto dense = [](const at::Tensor& t) { return at::empty(t.sizes(), t.options().memory_format(at::MemoryFormat::Contiguous)); };
+  return {dense(q), dense(k), dense(v)};
+}
+
 template <typename T>
 std::vector<at::Tensor> softmaxForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const Dims d = dimsOf(q, v);
@@ -71,10 +80,7 @@ std::vector<at::Tensor> softmaxBackward(const at::Tensor& q, const at::Tensor& k
                                         const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout) {
   const Dims d = dimsOf(q, v);
   const auto& kernels = kernelsOf<T>();
-  auto contiguous = at::MemoryFormat::Contiguous;
-  at::Tensor dq = at::empty(q.sizes(), q.options().memory_format(contiguous));
-  at::Tensor dk = at::empty(k.sizes(), k.options().memory_format(contiguous));
-  at::Tensor dv = at::empty(v.sizes(), v.options().memory_format(contiguous));
+  auto [dq, dk, dv] = contiguousLike(q, k, v);
   overHeads<T>(d.heads, kernels.softmaxScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
     kernels.softmaxBackward(q.data_ptr<T>(), layoutOf(q), k.data_ptr<T>(), layoutOf(k), v.data_ptr<T>(), layoutOf(v),
                             out.data_ptr<T>(), dout.data_ptr<T>(), layoutOf(dout), lse.data_ptr<T>(), dq.data_ptr<T>(),
@@ -100,10 +106,7 @@ std::vector<at::Tensor> linearBackward(const at::Tensor& q, const at::Tensor& k,
                                        const at::Tensor& out, const at::Tensor& dout) {
   const Dims d = dimsOf(q, v);
   const auto& kernels = kernelsOf<T>();
-  auto contiguous = at::MemoryFormat::Contiguous;
-  at::Tensor dq = at::empty(q.sizes(), q.options().memory_format(contiguous));
-  at::Tensor dk = at::empty(k.sizes(), k.options().memory_format(contiguous));
-  at::Tensor dv = at::empty(v.sizes(), v.options().memory_format(contiguous));
+  auto [dq, dk, dv] = contiguousLike(q, k, v);
   overHeads<T>(d.heads, kernels.linearScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
     kernels.linearBackward(q.data_ptr<T>(), layoutOf(q), k.data_ptr<T>(), layoutOf(k), v.data_ptr<T>(), layoutOf(v),
                            out.data_ptr<T>(), dout.data_ptr<T>(), layoutOf(dout), dq.data_ptr<T>(), dk.data_ptr<T>(),
