@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
@@ -18,5 +18,16 @@ describe('build manifests', () => {
     const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { gypfile?: boolean; scripts: Record<string, string> };
     expect(manifest.gypfile).toBe(false);
     expect(manifest.scripts.install).toBeUndefined();
+  });
+});
+
+describe('the README commands', () => {
+  it('`npm run intra` runs the built CLI entry, which the package also exposes as its bin', () => {
+    const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
+    const script = manifest.scripts.intra ?? '';
+    const entry = /^node (\S+)$/.exec(script)?.[1];
+    expect(entry).toBe(manifest.bin.intra);
+    expect(existsSync(entry!), `${entry} is built by setup.sh (npm run build)`).toBe(true);
+    expect(readFileSync('README.md', 'utf8')).toMatch(/\.\/setup\.sh && npm run intra -- demo/);
   });
 });
