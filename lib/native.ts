@@ -231,11 +231,10 @@ function checkModelInput(input: ModelConfigInput): void {
   if (input.channels !== undefined && input.channels !== 1 && input.channels !== 3) {
     invalidArgument('1 or 3', 'channels', input.channels);
   }
-  if (input.imageSize !== undefined && input.patchSize === undefined && input.imageSize % (input.preset === 'tiny' ? 8 : 16) !== 0) {
-    invalidArgument(`a multiple of the patch size ${input.preset === 'tiny' ? 8 : 16}`, 'imageSize', input.imageSize);
-  }
-  if (input.imageSize !== undefined && input.patchSize !== undefined && input.imageSize % input.patchSize !== 0) {
-    invalidArgument(`a multiple of the patch size ${input.patchSize}`, 'imageSize', input.imageSize);
+  if (input.imageSize !== undefined) {
+    // The preset's patch size unless one is given: the engine's presets are the one source.
+    const patch = input.patchSize ?? addon().modelConfig({ preset: input.preset ?? 'paper' }).patchSize;
+    if (input.imageSize % patch !== 0) invalidArgument(`a multiple of the patch size ${patch}`, 'imageSize', input.imageSize);
   }
 }
 
