@@ -71,6 +71,10 @@ describe('the profiler', () => {
         expect(names, phase).toContain(phase);
       }
       expect(r.epochSeconds).toBeGreaterThan(0);
+      // The backward is split per block too (timed by autograd hooks at the block boundaries).
+      const detailed = r.phases.map((p) => p.name);
+      expect(detailed).toContain('block 0 / backward');
+      expect(detailed).toContain('block 1 / backward');
     }
     const trace = chromeTrace(reports);
     const complete = trace.traceEvents.filter((e) => (e as { ph: string }).ph === 'X') as { ts: number; dur: number; name: string }[];

@@ -133,6 +133,21 @@ torch::Tensor InTraModelImpl::sequence(const torch::Tensor& embedded, const torc
   return torch::where(isCovered, inpaintToken_.view({1, 1, -1}).expand_as(embedded), embedded) + position;
 }
 
+// The backward of block i runs from the moment its output's gradient is complete to the
+// moment its input's is: hooks on both mark the span (autograd runs CPU backward on the
+// calling thread, where the profiler is bound).
+void InTraModelImpl::timeBackward(const torch::Tensor& input, const torch::Tensor& output, int64_t index) {
+  auto start = std::make_shared<int64_t>(0);
+  output.register_hook([start](const torch::Tensor& grad) {
+    *start = monotonicNs();
+    return grad;
+  });
+  input.register_hook([start, index](const torch::Tensor& grad) {
+    if (*start != 0) recordPhase("block " + std::to_string(index) + " / backward", *start, monotonicNs(), 1);
+    return grad;
+  });
+}
+
 torch::Tensor InTraModelImpl::forward(const torch::Tensor& input) {
   // Long residuals, U-Net style: block i's output is added to the input of block
   // depth-1-i, for every i with i + 1 < depth - 1 - i (so 0 -> 12, ..., 5 -> 7 at depth 13).
@@ -144,7 +159,9 @@ torch::Tensor InTraModelImpl::forward(const torch::Tensor& input) {
     if (config_.longResiduals && partner + 1 < i && partner < static_cast<int64_t>(early.size())) {
       x = x + early[partner];
     }
+    torch::Tensor input = x;
     x = blocks_[i]->forward(x);
+    if (profilingActive() && x.requires_grad()) timeBackward(input, x, i);
     if (config_.longResiduals && i + 1 < depth - 1 - i) early.push_back(x);
   }
   ProfileScope scope("head");

@@ -61,6 +61,7 @@ class InTraModelImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   torch::nn::Linear patchEmbedding_{nullptr}, head_{nullptr};
+  void timeBackward(const torch::Tensor& input, const torch::Tensor& output, int64_t index);
   torch::Tensor positionEmbedding_, inpaintToken_;
   std::vector<Block> blocks_;
 };

@@ -15,6 +15,12 @@ int64_t monotonicNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+bool profilingActive() { return active != nullptr; }
+
+void recordPhase(std::string name, int64_t startNs, int64_t endNs, int depth) {
+  if (active) active->record({std::move(name), startNs, endNs, depth});
+}
+
 std::vector<ProfileEvent> Profiler::take() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<ProfileEvent> out;

@@ -31,6 +31,11 @@ class Profiler {
 
 int64_t monotonicNs();
 
+// Whether this thread's engine call is being profiled, and a phase timed by other means
+// (autograd hooks mark where the backward of one block starts and ends).
+bool profilingActive();
+void recordPhase(std::string name, int64_t startNs, int64_t endNs, int depth);
+
 // Makes `profiler` the one scopes on this thread report to, for one engine call.
 class ProfilerBinding {
  public:
