@@ -13,8 +13,7 @@ import sharp from 'sharp';
 import { readCategory, type TestItem } from '../data/dataset.js';
 import { loadImage, loadMask, packImages, type DecodedImage } from '../data/images.js';
 import { IntraError } from '../errors.js';
-import { mapToGrey } from '../infer/heatmap.js';
-import { Engine, resizeMap, type Device, type Precision } from '../native.js';
+import { Engine, heatPictures, resizeMap, type Device, type Precision } from '../native.js';
 import { f1Max, PixelMetrics, rocAuc } from './metrics.js';
 
 export interface Metrics {
@@ -158,7 +157,7 @@ async function writePanels(engine: Engine, scored: readonly Scored[], size: numb
     const { name, s } = picks[k]!;
     const one = size * size * channels;
     const recon = Uint8Array.from(reconstruction!.subarray(k * one, (k + 1) * one), (v) => Math.round(v * 255));
-    const map = mapToGrey(maps.subarray(k * size * size, (k + 1) * size * size), scale);
+    const { grey: map } = await heatPictures(maps.subarray(k * size * size, (k + 1) * size * size), images[k]!.pixels, { width: size, height: size, channels }, scale);
     const mask = s.item.mask
       ? await sharp(s.item.mask).toColourspace('b-w').resize(size, size, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer()
       : new Uint8Array(size * size);
