@@ -91,31 +91,26 @@ function throughputRecord(labels: RecordLabels, run: { seconds: number; windows:
   };
 }
 
-export async function benchScore(options: ThroughputOptions = {}): Promise<ThroughputRecord[]> {
-  const preset = options.preset ?? 'paper';
-  const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
-  const images = options.images ?? 1, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
-  const usedThreads = capabilities(threads).threads;
-  const grid = config.imageSize / config.patchSize;
+/**
+ * Runs `measure` once per precision with a fresh engine made by `create`, the ceiling at that
+ * precision measured just before, sample images in a temporary folder that is removed after.
+ */
+async function perPrecision(
+  options: ThroughputOptions,
+  size: number,
+  imageCount: number,
+  create: (precision: Precision) => Engine,
+  measure: (engine: Engine, precision: Precision, ceiling: number, images: { set: ImageSet; files: string[] }) => Promise<ThroughputRecord[]>,
+): Promise<ThroughputRecord[]> {
   const dir = await mkdtemp(join(tmpdir(), 'intra-bench-'));
   const records: ThroughputRecord[] = [];
   try {
-    const { set, files } = await sampleImages(config.imageSize, images, dir);
+    const images = await sampleImages(size, imageCount, dir);
     for (const precision of options.precisions ?? ['fp32', 'bf16']) {
-      const ceiling = await matmulCeiling(2048, precision === 'bf16' ? 'bfloat16' : 'float32', 5, threads);
-      const engine = Engine.create({ ...config }, { seed: 1 }, { threads, precision });
+      const ceiling = await matmulCeiling(2048, precision === 'bf16' ? 'bfloat16' : 'float32', 5, options.threads ?? 0);
+      const engine = create(precision);
       try {
-        await engine.setTrainingImages(set);
-        await engine.fitNormalStatistics();  // untrained weights cost the same as trained ones
-        const model = await median(repeats, async () => void (await engine.reconstruct(set)));
-        const whole = await median(repeats, async () => {
-          for await (const line of scoreFiles(engine, files, { batch: Math.max(1, images) })) {
-            if (line.error) throw new Error(line.error);
-          }
-        });
-        for (const [path, seconds] of [['model', model], ['whole', whole]] as const) {
-          const record = throughputRecord({ bench: 'score', preset, attention: config.attention, precision, path, image_size: config.imageSize, threads: usedThreads },
-            { seconds, windows: images * grid * grid, images, flops: inferenceFlops(config, images), ceiling });
+        for (const record of await measure(engine, precision, ceiling, images)) {
           records.push(record);
           options.onRecord?.(record);
         }
@@ -129,34 +124,42 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
   return records;
 }
 
+export async function benchScore(options: ThroughputOptions = {}): Promise<ThroughputRecord[]> {
+  const preset = options.preset ?? 'paper';
+  const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
+  const images = options.images ?? 1, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
+  const usedThreads = capabilities(threads).threads;
+  const grid = config.imageSize / config.patchSize;
+  return perPrecision(options, config.imageSize, images, (precision) => Engine.create({ ...config }, { seed: 1 }, { threads, precision }),
+    async (engine, precision, ceiling, { set, files }) => {
+      await engine.setTrainingImages(set);
+      await engine.fitNormalStatistics();  // untrained weights cost the same as trained ones
+      const model = await median(repeats, async () => void (await engine.reconstruct(set)));
+      const whole = await median(repeats, async () => {
+        for await (const line of scoreFiles(engine, files, { batch: Math.max(1, images) })) {
+          if (line.error) throw new Error(line.error);
+        }
+      });
+      return ([['model', model], ['whole', whole]] as const).map(([path, seconds]) =>
+        throughputRecord({ bench: 'score', preset, attention: config.attention, precision, path, image_size: config.imageSize, threads: usedThreads },
+          { seconds, windows: images * grid * grid, images, flops: inferenceFlops(config, images), ceiling }));
+    });
+}
+
 export async function benchTrain(options: ThroughputOptions = {}): Promise<ThroughputRecord[]> {
   const preset = options.preset ?? 'paper';
   const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
   const batch = options.batch ?? 32, steps = options.steps ?? 2, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
   const usedThreads = capabilities(threads).threads;
-  const records: ThroughputRecord[] = [];
-  const dir = await mkdtemp(join(tmpdir(), 'intra-bench-'));
-  try {
-    const { set } = await sampleImages(config.imageSize, 4, dir);
-    for (const precision of options.precisions ?? ['fp32', 'bf16']) {
-      const ceiling = await matmulCeiling(2048, precision === 'bf16' ? 'bfloat16' : 'float32', 5, threads);
-      const engine = Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads });
-      try {
-        await engine.setTrainingImages(set);
-        const seconds = await median(repeats, async () => void (await engine.trainSteps(steps)));
-        const windows = batch * steps;
-        const record = throughputRecord({ bench: 'train', preset, attention: config.attention, precision, path: 'whole', image_size: config.imageSize, threads: usedThreads },
-          { seconds, windows, images: windows / (config.imageSize / config.patchSize) ** 2, flops: trainingFlops(config, windows), ceiling });
-        records.push(record);
-        options.onRecord?.(record);
-      } finally {
-        engine.dispose();
-      }
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-  return records;
+  return perPrecision(options, config.imageSize, 4,
+    (precision) => Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads }),
+    async (engine, precision, ceiling, { set }) => {
+      await engine.setTrainingImages(set);
+      const seconds = await median(repeats, async () => void (await engine.trainSteps(steps)));
+      const windows = batch * steps;
+      return [throughputRecord({ bench: 'train', preset, attention: config.attention, precision, path: 'whole', image_size: config.imageSize, threads: usedThreads },
+        { seconds, windows, images: windows / (config.imageSize / config.patchSize) ** 2, flops: trainingFlops(config, windows), ceiling })];
+    });
 }
 
 export function throughputTable(records: readonly ThroughputRecord[]): string {

@@ -101,13 +101,6 @@ void installCountingAllocator() {
   c10::SetCPUAllocator(&allocator, /*priority=*/1);
 }
 
-void releaseCachedMemory() {
-  std::lock_guard<std::mutex> lock(sizesMutex);
-  for (auto& [bytes, pointer] : *cache) innerDeleter(pointer);
-  cache->clear();
-  cachedBytes = 0;
-}
-
 void resetPeakBytes() { peak.store(live.load()); }
 int64_t peakBytes() { return peak.load(); }
 int64_t liveBytes() { return live.load(); }

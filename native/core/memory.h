@@ -7,7 +7,6 @@
 namespace intra {
 
 void installCountingAllocator();
-void releaseCachedMemory();  // frees the blocks kept for reuse
 void resetPeakBytes();   // the peak becomes the bytes alive now
 int64_t peakBytes();     // since the last reset
 int64_t liveBytes();

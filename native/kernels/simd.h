@@ -48,12 +48,5 @@ inline T dot(int64_t n, const T* __restrict x, const T* __restrict y) {
   return sum;
 }
 
-// out (rows x cols) = in (cols x rows) transposed.
-template <typename T>
-inline void transpose(const T* in, int64_t rows, int64_t cols, T* out) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
-}
-
 }  // namespace
 }  // namespace intra::kernels
