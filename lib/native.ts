@@ -18,7 +18,9 @@ export const ATTENTION_KINDS = ['msa', 'mfsa', 'linear'] as const;
 export const PRESETS = ['paper', 'small', 'tiny'] as const;
 export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
 export const PRECISIONS = ['fp32', 'bf16'] as const;
-export const KERNELS = ['auto', 'fused', 'reference'] as const;
+export const KERNELS = ['auto', 'fused', 'reference', 'cuda-emulated'] as const;
+/** Where kernels run in the harness: the CPU, or a CUDA device. */
+export const KERNEL_DEVICES = ['cpu', 'cuda'] as const;
 export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter'] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 export type Preset = (typeof PRESETS)[number];
@@ -26,6 +28,9 @@ export type Device = (typeof DEVICES)[number];
 export type Precision = (typeof PRECISIONS)[number];
 export type Kernels = (typeof KERNELS)[number];
 export type KernelOp = (typeof KERNEL_OPS)[number];
+export type KernelDevice = (typeof KERNEL_DEVICES)[number];
+/** The implementations a kernel check can put under test. */
+export type CheckedImplementation = 'fused' | 'cuda-emulated';
 
 /** The model's shape. Fields left out come from the preset (default `paper`). */
 export interface ModelConfigInput {
@@ -71,7 +76,10 @@ export interface EngineOptions {
   precision?: Precision;
   /** Windows per forward pass at inference. */
   inferenceBatch?: number;
-  /** `auto` (default): our fused kernels on the CPU, the ATen reference elsewhere. */
+  /**
+   * `auto` (default): our fused kernels where this build has them for the device, else the
+   * ATen reference; `cuda-emulated` runs the CUDA kernels' source on CPU threads (slow: for tests).
+   */
   kernels?: Kernels;
 }
 export interface Capabilities {
@@ -82,8 +90,11 @@ export interface Capabilities {
   bf16: boolean;
   cuda: { built: boolean; available: boolean };
   defaultDevice: 'cpu' | 'cuda';
-  /** the instruction set the fused attention kernels run with: avx512, avx2 or generic */
-  fusedKernels: string;
+  /**
+   * Which fused kernels this build has, per device: the CPU's instruction set (avx512, avx2,
+   * generic), and the CUDA targets (e.g. "sm_90+compute_75") or null when none are built.
+   */
+  fusedKernels: { cpu: string; cuda: string | null };
 }
 export interface LossParts {
   loss: number;
@@ -118,7 +129,7 @@ export interface EngineDescription {
   hasNormalStatistics: boolean;
   device: string;
   deviceNote: string;
-  kernels: 'fused' | 'reference';
+  kernels: 'fused' | 'reference' | 'cuda-emulated';
 }
 /** One timed phase of an engine call; startNs is on process.hrtime's clock (CLOCK_MONOTONIC). */
 export interface ProfileEvent {
@@ -137,25 +148,37 @@ export interface KernelErrors {
   fused64: number;
   fusedBf16: number;
   referenceBf16: number;
+  fusedF16: number;
+  referenceF16: number;
   scale: number;
+  /** the tolerance rules this output breaks (native/kernels/harness.h), "" when none */
+  violations: string;
+}
+/** Where and what a kernel check runs: the device and the implementation under test. */
+export interface KernelCheckOptions {
+  device?: KernelDevice;
+  impl?: CheckedImplementation;
 }
 export interface KernelBenchRequest {
   op: KernelOp;
-  impl: 'fused' | 'reference';
+  impl: 'fused' | 'reference' | 'cuda-emulated';
+  device?: KernelDevice;
   pass: 'forward' | 'forward+backward';
   /** attention: [B, heads, S, dqk, dv]; filters: [B, C, H, W] (+ kernel for blur/mean_filter) */
   shape: number[];
   warmup?: number;
   repeats?: number;
-  dtype?: 'float32' | 'bfloat16';
+  dtype?: KernelDtype;
   threads?: number;
 }
+export const KERNEL_DTYPES = ['float32', 'bfloat16', 'float16'] as const;
+export type KernelDtype = (typeof KERNEL_DTYPES)[number];
 export interface KernelBenchResult {
   ms: number;
   minMs: number;
   flops: number;
   bytes: number;
-  /** tensor bytes alive at the peak of a run above those before it; -1 when not measured */
+  /** tensor bytes alive at the peak of a run above those before it (on a GPU, the CUDA caching allocator's peak); -1 when not measured */
   peakBytes: number;
 }
 
@@ -183,10 +206,11 @@ interface NativeAddon {
   windowOrigins(gridSide: number, windowSize: number): Int32Array;
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
   heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number): Promise<{ grey: Uint8Array; overlay: Uint8Array }>;
-  checkKernel(request: { op: string; shape: number[]; seed: number }): Promise<Record<string, KernelErrors>>;
-  gradcheckKernel(request: { op: string; shape: number[]; seed: number }): Promise<number>;
+  checkKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string }): Promise<Record<string, KernelErrors>>;
+  gradcheckKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string }): Promise<number>;
+  toleranceViolations(output: string, errors: Omit<KernelErrors, 'violations'>): string;
   benchKernel(request: KernelBenchRequest): Promise<KernelBenchResult>;
-  matmulCeiling(n: number, dtype: string, repeats: number, threads: number): Promise<number>;
+  matmulCeiling(n: number, dtype: string, repeats: number, threads: number, device: string): Promise<number>;
 }
 
 /** The package root (where package.json is), from here or from dist/. */
@@ -248,21 +272,40 @@ function checkShape(op: unknown, shape: unknown): void {
   }
 }
 
-/**
- * Runs a kernel's fused and reference implementations (float, double, bf16) on random
- * inputs and reports their largest errors against the reference in float64.
- *
- * @example const errors = await checkKernel('softmax_attention', [2, 3, 13, 8, 5], 1);
- */
-export function checkKernel(op: KernelOp, shape: number[], seed = 0): Promise<Record<string, KernelErrors>> {
-  checkShape(op, shape);
-  return withCallerStack(() => addon().checkKernel({ op, shape, seed }));
+function checkTarget(options: KernelCheckOptions): { device: KernelDevice; impl: CheckedImplementation } {
+  const device = options.device ?? 'cpu', impl = options.impl ?? 'fused';
+  requireOneOf(device, 'device', KERNEL_DEVICES);
+  requireOneOf(impl, 'impl', ['fused', 'cuda-emulated'] as const);
+  return { device, impl };
 }
 
-/** Central differences in double against the fused kernel's gradient: the worst relative gap. */
-export function gradcheckKernel(op: KernelOp, shape: number[], seed = 0): Promise<number> {
+/**
+ * Runs a kernel implementation and the reference (float, double, bf16, fp16) on random inputs
+ * on one device and reports their largest errors against the reference in float64 (CPU).
+ *
+ * @example const errors = await checkKernel('softmax_attention', [2, 3, 13, 8, 5], 1, { impl: 'cuda-emulated' });
+ */
+export function checkKernel(op: KernelOp, shape: number[], seed = 0, options: KernelCheckOptions = {}): Promise<Record<string, KernelErrors>> {
   checkShape(op, shape);
-  return withCallerStack(() => addon().gradcheckKernel({ op, shape, seed }));
+  const target = checkTarget(options);
+  return withCallerStack(() => addon().checkKernel({ op, shape, seed, ...target }));
+}
+
+/**
+ * The tolerance rules a kernel check applies (native/kernels/harness.h): "" when `errors`
+ * are within bounds, else what is broken, naming `output` and the precision.
+ *
+ * @example toleranceViolations('out', errors) // ''
+ */
+export function toleranceViolations(output: string, errors: Omit<KernelErrors, 'violations'>): string {
+  return syncWithCallerStack(() => addon().toleranceViolations(output, errors));
+}
+
+/** Central differences in double against the kernel's gradient: the worst relative gap. */
+export function gradcheckKernel(op: KernelOp, shape: number[], seed = 0, options: KernelCheckOptions = {}): Promise<number> {
+  checkShape(op, shape);
+  const target = checkTarget(options);
+  return withCallerStack(() => addon().gradcheckKernel({ op, shape, seed, ...target }));
 }
 
 /**
@@ -272,15 +315,19 @@ export function gradcheckKernel(op: KernelOp, shape: number[], seed = 0): Promis
  */
 export function benchKernel(request: KernelBenchRequest): Promise<KernelBenchResult> {
   checkShape(request.op, request.shape);
-  requireOneOf(request.impl, 'impl', ['fused', 'reference'] as const);
+  requireOneOf(request.impl, 'impl', ['fused', 'reference', 'cuda-emulated'] as const);
   requireOneOf(request.pass, 'pass', ['forward', 'forward+backward'] as const);
+  if (request.device !== undefined) requireOneOf(request.device, 'device', KERNEL_DEVICES);
+  if (request.dtype !== undefined) requireOneOf(request.dtype, 'dtype', KERNEL_DTYPES);
   return withCallerStack(() => addon().benchKernel(request));
 }
 
-/** The machine's ceiling: GFLOP/s of an n x n matrix product through this libtorch. */
-export function matmulCeiling(n = 2048, dtype: 'float32' | 'bfloat16' = 'float32', repeats = 5, threads = 0): Promise<number> {
+/** The machine's ceiling: GFLOP/s of an n x n matrix product through this libtorch, on a device. */
+export function matmulCeiling(n = 2048, dtype: KernelDtype = 'float32', repeats = 5, threads = 0, device: KernelDevice = 'cpu'): Promise<number> {
   requireInteger(n, 'n');
-  return withCallerStack(() => addon().matmulCeiling(n, dtype, repeats, threads));
+  requireOneOf(dtype, 'dtype', KERNEL_DTYPES);
+  requireOneOf(device, 'device', KERNEL_DEVICES);
+  return withCallerStack(() => addon().matmulCeiling(n, dtype, repeats, threads, device));
 }
 
 function checkOptions(options: EngineOptions): void {

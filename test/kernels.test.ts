@@ -1,9 +1,22 @@
 // The fused kernels against their ATen references, with float64 as the truth: values and
 // gradients on random shapes (odd sizes, MFSA's dqk != dv, kernels wider than the image),
 // gradients by central differences in double, and bf16 within a stated bound.
+import { spawnSync } from 'node:child_process';
+
 import { describe, expect, it } from 'vitest';
 
-import { capabilities, checkKernel, Engine, gradcheckKernel, type KernelErrors, type KernelOp } from '../lib/native.js';
+import {
+  capabilities,
+  checkKernel,
+  type CheckedImplementation,
+  Engine,
+  gradcheckKernel,
+  type KernelDevice,
+  type KernelErrors,
+  type KernelOp,
+  KERNEL_OPS,
+  toleranceViolations,
+} from '../lib/native.js';
 import { stripes } from './fixtures.js';
 
 const attentionShapes = [
@@ -21,42 +34,93 @@ const filterShapes: Record<string, number[][]> = {
   mean_filter: [[2, 1, 33, 20, 11], [1, 3, 9, 7, 21]],
 };
 
-/**
- * float32: within twice the reference's own float32 error, plus a floor of a few float32
- * ulps of the output's scale (llm.c / flash-attention style).
- * float64: within 1e-12 of the scale (the same arithmetic in another order).
- * bf16: the fused kernel rounds its result to bf16 (8 bits), the reference check does not:
- * within twice the reference's bf16-input error plus one bf16 rounding of the scale.
- */
-function expectClose(name: string, e: KernelErrors): void {
-  const floor = 4 * 2 ** -23 * Math.max(1, e.scale);
-  expect(e.fused32, `${name} float32`).toBeLessThanOrEqual(2 * e.reference32 + floor);
-  expect(e.fused64, `${name} float64`).toBeLessThanOrEqual(1e-12 * Math.max(1, e.scale));
-  expect(e.fusedBf16, `${name} bf16`).toBeLessThanOrEqual(2 * e.referenceBf16 + 2 ** -8 * Math.max(1, e.scale));
+const caps = capabilities();
+const noCuda = !caps.cuda.built
+  ? "this build's libtorch has no CUDA"
+  : !caps.cuda.available
+    ? 'no CUDA device is visible'
+    : caps.fusedKernels.cuda === null
+      ? 'the CUDA kernels are not in this build (nvcc was not found)'
+      : '';
+// Every implementation against the same float64 reference and tolerance rules
+// (native/kernels/harness.h): the CPU kernels, the CUDA kernels' own source run on CPU
+// threads, and the CUDA kernels on a GPU where there is one.
+const targets: { name: string; device: KernelDevice; impl: CheckedImplementation; skip: string }[] = [
+  { name: 'cpu fused', device: 'cpu', impl: 'fused', skip: '' },
+  { name: 'cuda kernels emulated on cpu threads', device: 'cpu', impl: 'cuda-emulated', skip: '' },
+  { name: 'cuda fused', device: 'cuda', impl: 'fused', skip: noCuda },
+];
+for (const t of targets.filter((t) => t.skip)) console.warn(`kernels.test: skipping "${t.name}": ${t.skip}`);
+
+function expectClose(errors: Record<string, KernelErrors>): void {
+  for (const [name, e] of Object.entries(errors)) {
+    expect(e.violations, `${name}: ${JSON.stringify(e)}`).toBe('');
+    // The rules themselves, spelled out: float32 within twice the reference's own error
+    // plus a few ulps of scale; double within 1e-12 of scale.
+    expect(e.fused32).toBeLessThanOrEqual(2 * e.reference32 + 4 * 2 ** -23 * Math.max(1, e.scale));
+    expect(e.fused64).toBeLessThanOrEqual(1e-12 * Math.max(1, e.scale));
+  }
 }
 
-describe.each(['softmax_attention', 'linear_attention'] as const)('%s', (op) => {
-  it.each(attentionShapes)('matches the float64 reference, values and gradients, at [%i, %i, %i, %i, %i]', async (...shape) => {
-    const errors = await checkKernel(op, shape, 11);
-    expect(Object.keys(errors).sort()).toEqual(['grad0', 'grad1', 'grad2', 'out']);
-    for (const [name, e] of Object.entries(errors)) expectClose(`${op} ${shape.join('x')} ${name}`, e);
+describe.each(targets)('$name', ({ device, impl, skip }) => {
+  describe.skipIf(skip !== '').each(['softmax_attention', 'linear_attention'] as const)('%s', (op) => {
+    it.each(attentionShapes)('matches the float64 reference, values and gradients, at [%i, %i, %i, %i, %i]', async (...shape) => {
+      const errors = await checkKernel(op, shape, 11, { device, impl });
+      expect(Object.keys(errors).sort()).toEqual(['grad0', 'grad1', 'grad2', 'out']);
+      expectClose(errors);
+    });
+
+    it('passes a central-difference gradient check in double', async () => {
+      expect(await gradcheckKernel(op, [2, 2, 7, 5, 3], 3, { device, impl })).toBeLessThan(1e-6);
+      expect(await gradcheckKernel(op, [1, 1, 9, 4, 6], 4, { device, impl })).toBeLessThan(1e-6);
+    });
   });
 
-  it('passes a central-difference gradient check in double', async () => {
-    expect(await gradcheckKernel(op, [2, 2, 7, 5, 3], 3)).toBeLessThan(1e-6);
-    expect(await gradcheckKernel(op, [1, 1, 9, 4, 6], 4)).toBeLessThan(1e-6);
+  describe.skipIf(skip !== '').each(Object.keys(filterShapes) as KernelOp[])('%s', (op) => {
+    it.each(filterShapes[op]!.map((s) => [s]))('matches the float64 reference at %j', async (shape) => {
+      const errors = await checkKernel(op, shape, 5, { device, impl });
+      expect(Object.keys(errors)).toContain('out');
+      expectClose(errors);
+    });
+
+    it.runIf(op === 'gms' || op === 'ssim')('passes a central-difference gradient check in double', async () => {
+      expect(await gradcheckKernel(op, [2, 3, 7, 6], 2, { device, impl })).toBeLessThan(1e-6);
+    });
   });
 });
 
-describe.each(Object.keys(filterShapes) as KernelOp[])('%s', (op) => {
-  it.each(filterShapes[op]!.map((s) => [s]))('matches the float64 reference at %j', async (shape) => {
-    const errors = await checkKernel(op, shape, 5);
-    for (const [name, e] of Object.entries(errors)) expectClose(`${op} ${shape.join('x')} ${name}`, e);
-    expect(Object.keys(errors)).toContain('out');
+describe('intra-kernel-check (the node-free tool for GPU machines)', () => {
+  it('checks the CPU kernels at other seeds than these tests, prints JSON lines and a closing count, exits 0', () => {
+    const run = spawnSync('build/intra-kernel-check', ['--threads', '2'], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const lines = run.stdout.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^\d+ passed, 0 failed$/);
+    const records = lines.slice(0, -1).map((l) => JSON.parse(l) as { pass: boolean; op?: string; gradcheck?: string });
+    expect(new Set(records.map((r) => r.op ?? r.gradcheck))).toEqual(new Set(KERNEL_OPS));
+    expect(records.every((r) => r.pass)).toBe(true);
+    expect(run.status).toBe(0);
   });
 
-  it.runIf(op === 'gms' || op === 'ssim')('passes a central-difference gradient check in double', async () => {
-    expect(await gradcheckKernel(op, [2, 3, 7, 6], 2)).toBeLessThan(1e-6);
+  it('refuses an unknown device with a clear error and exit code 2', () => {
+    const run = spawnSync('build/intra-kernel-check', ['--device', 'tpu'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/Expected one of cpu, cuda for device but received 'tpu'/);
+  });
+});
+
+describe('the tolerance rules', () => {
+  const fine: KernelErrors = { fused32: 1e-7, reference32: 1e-7, fused64: 1e-15, fusedBf16: 1e-3, referenceBf16: 1e-3, fusedF16: 1e-4, referenceF16: 1e-4, scale: 1, violations: '' };
+  it('pass errors within their bounds', () => {
+    expect(toleranceViolations('out', fine)).toBe('');
+  });
+  it.each([
+    ['float32', { fused32: 3e-7 + 4 * 2 ** -23 }],
+    ['float64', { fused64: 2e-12 }],
+    ['bf16', { fusedBf16: 2e-3 + 2 ** -8 + 1e-6 }],
+    ['fp16', { fusedF16: 2e-4 + 2 ** -11 + 1e-6 }],
+    ['float32', { fused32: Number.NaN }],
+  ])('name the output and the precision whose %s error is past its bound', (precision, change) => {
+    expect(toleranceViolations('grad1', { ...fine, ...change })).toMatch(new RegExp(`^grad1 ${precision}: error`));
   });
 });
 
@@ -68,7 +132,7 @@ describe('the engine with fused and reference kernels', () => {
     const reference = Engine.create({ preset: 'tiny', channels: 1 }, {}, { threads: 1, kernels: 'reference' });
     expect(reference.describe().kernels).toBe('reference');
     reference.dispose();
-    expect(['avx512', 'avx2', 'generic']).toContain(capabilities().fusedKernels);
+    expect(['avx512', 'avx2', 'generic']).toContain(capabilities().fusedKernels.cpu);
   });
 
   it.each(['msa', 'mfsa', 'linear'] as const)('trains and scores alike with %s attention', async (attention) => {
@@ -99,5 +163,25 @@ describe('the engine with fused and reference kernels', () => {
     sa.scores.forEach((s, i) => expect(Math.abs(s - sb.scores[i]!)).toBeLessThan(1e-4 * Math.max(...sb.scores)));
     a.dispose();
     b.dispose();
+  });
+
+  it('trains and scores with the CUDA kernels emulated on CPU threads as with the reference', async () => {
+    const images = stripes(2, 64, 3);
+    const run = async (kernels: 'cuda-emulated' | 'reference') => {
+      const engine = Engine.create({ preset: 'tiny', channels: 1, attention: 'msa' }, { seed: 9, batchSize: 16, learningRate: 1e-3 }, { threads: 2, kernels });
+      expect(engine.describe().kernels).toBe(kernels);
+      await engine.setTrainingImages(images);
+      const first = (await engine.trainSteps(1)).loss;
+      const later = (await engine.trainSteps(2)).loss;
+      await engine.fitNormalStatistics();
+      const { scores } = await engine.anomalyMaps(images);
+      engine.dispose();
+      return { first, later, scores: Array.from(scores) };
+    };
+    const emulated = await run('cuda-emulated'), reference = await run('reference');
+    expect(Math.abs(emulated.first - reference.first) / reference.first).toBeLessThan(1e-5);
+    expect(Math.abs(emulated.later - reference.later) / reference.later).toBeLessThan(1e-2);
+    const top = Math.max(...reference.scores);
+    emulated.scores.forEach((s, i) => expect(Math.abs(s - reference.scores[i]!)).toBeLessThan(2e-2 * top));
   });
 });

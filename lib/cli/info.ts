@@ -13,6 +13,8 @@ export interface InfoReport {
   threads: number;
   bf16: boolean;
   cuda: { built: boolean; available: boolean };
+  /** which fused kernels this build has per device (null: none for CUDA) */
+  fusedKernels: { cpu: string; cuda: string | null };
   /** params[preset][attention] at 256x256, 3 channels */
   params: Record<string, Record<string, number>>;
 }
@@ -28,7 +30,7 @@ export function infoReport(threads = 0): InfoReport {
     }
     params[preset] = counts;
   }
-  return { libtorch: caps.libtorch, blas: caps.blas, threads: caps.threads, bf16: caps.bf16, cuda: caps.cuda, params };
+  return { libtorch: caps.libtorch, blas: caps.blas, threads: caps.threads, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, params };
 }
 
 export function register(cli: Argv): Argv {
@@ -50,6 +52,7 @@ export function register(cli: Argv): Argv {
       console.log(`threads   ${report.threads}`);
       console.log(`bf16      ${report.bf16 ? 'yes' : 'no'}`);
       console.log(`cuda      built: ${report.cuda.built ? 'yes' : 'no'}, device: ${report.cuda.available ? 'yes' : 'no'}`);
+      console.log(`kernels   fused on cpu: ${report.fusedKernels.cpu}; fused on cuda: ${report.fusedKernels.cuda ?? 'none in this build'}`);
       console.log('\nparameters at 256x256, 3 channels');
       console.log(['preset', ...ATTENTION_KINDS].map((s) => s.padStart(12)).join(''));
       for (const [preset, counts] of Object.entries(report.params)) {

@@ -2,7 +2,7 @@
 
 #include <c10/util/Exception.h>
 
-#include "../core/errors.h"
+#include "../common/errors.h"
 
 namespace intra::addon {
 
@@ -107,7 +107,7 @@ EngineOptions engineOptionsFrom(const Napi::Object& o) {
   e.inferencePrecision = precisionFromString(stringField(o, "precision", "fp32"));
   e.inferenceBatch = integerField(o, "inferenceBatch", e.inferenceBatch);
   e.kernels = stringField(o, "kernels", e.kernels);
-  if (e.kernels != "auto") kernels::implFromString(e.kernels);
+  if (e.kernels != "auto") kernels::implementationFromString(e.kernels);
   return e;
 }
 

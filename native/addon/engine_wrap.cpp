@@ -1,7 +1,7 @@
 // The JS `Engine` object: argument unpacking on the main thread, heavy work in TaskWorkers.
 #include "engine_wrap.h"
 
-#include "../core/errors.h"
+#include "../common/errors.h"
 #include "task_worker.h"
 
 namespace intra::addon {

@@ -7,8 +7,8 @@
 #include <memory>
 #include <vector>
 
-#include "../core/errors.h"
-#include "../core/memory.h"
+#include "../common/errors.h"
+#include "../common/cpu_allocator.h"
 #include "../kernels/harness.h"
 #include "../core/windows.h"
 #include "convert.h"
@@ -39,7 +39,10 @@ Napi::Value capabilitiesOf(const Napi::CallbackInfo& info) {
     cuda.Set("available", caps.cudaAvailable);
     o.Set("cuda", cuda);
     o.Set("defaultDevice", caps.device);
-    o.Set("fusedKernels", caps.fusedIsa);
+    Napi::Object fused = Napi::Object::New(env);
+    fused.Set("cpu", caps.fusedCpu);
+    fused.Set("cuda", caps.fusedCuda.empty() ? env.Null() : Napi::String::New(env, caps.fusedCuda));
+    o.Set("fusedKernels", fused);
     return o;
   });
 }
@@ -62,7 +65,7 @@ Napi::Value windowOrigins(const Napi::CallbackInfo& info) {
     const int64_t grid = info[0].As<Napi::Number>().Int64Value(), window = info[1].As<Napi::Number>().Int64Value();
     if (grid <= 0 || window <= 0) throw invalidArgument("Expected positive gridSide and windowSize");
     Napi::Int32Array out = Napi::Int32Array::New(info.Env(), static_cast<size_t>(grid));
-    for (int64_t t = 0; t < grid; ++t) out[t] = static_cast<int32_t>(windowOrigin(t, window, grid));
+    for (int64_t t = 0; t < grid; ++t) out[static_cast<size_t>(t)] = static_cast<int32_t>(windowOrigin(t, window, grid));
     return out;
   });
 }
@@ -116,12 +119,22 @@ int64_t integerOf(const Napi::Object& o, const char* key, int64_t fallback) {
   return o.Has(key) && o.Get(key).IsNumber() ? o.Get(key).As<Napi::Number>().Int64Value() : fallback;
 }
 
-// checkKernel({ op, shape, seed }) -> Promise<{ [output]: ErrorStats }>
+kernels::CheckRequest checkRequestFrom(const Napi::Object& o) {
+  kernels::CheckRequest request;
+  request.op = stringOf(o, "op", "");
+  request.shape = shapeFrom(o);
+  request.seed = static_cast<uint64_t>(integerOf(o, "seed", 0));
+  request.device = stringOf(o, "device", "cpu");
+  request.impl = stringOf(o, "impl", "fused");
+  return request;
+}
+
+// checkKernel({ op, shape, seed, device, impl }) -> Promise<{ [output]: ErrorStats }>
 Napi::Value checkKernel(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsObject()) throw invalidArgument("Expected a request object");
     Napi::Object o = info[0].As<Napi::Object>();
-    kernels::CheckRequest request{stringOf(o, "op", ""), shapeFrom(o), static_cast<uint64_t>(integerOf(o, "seed", 0))};
+    kernels::CheckRequest request = checkRequestFrom(o);
     auto result = std::make_shared<std::map<std::string, kernels::ErrorStats>>();
     return TaskWorker::run(
         info.Env(), [request, result] { *result = kernels::checkKernel(request); },
@@ -134,7 +147,10 @@ Napi::Value checkKernel(const Napi::CallbackInfo& info) {
             e.Set("fused64", s.fused64);
             e.Set("fusedBf16", s.fusedBf16);
             e.Set("referenceBf16", s.referenceBf16);
+            e.Set("fusedF16", s.fusedF16);
+            e.Set("referenceF16", s.referenceF16);
             e.Set("scale", s.scale);
+            e.Set("violations", kernels::toleranceViolations(name, s));
             out.Set(name, e);
           }
           return out;
@@ -142,11 +158,35 @@ Napi::Value checkKernel(const Napi::CallbackInfo& info) {
   });
 }
 
+// toleranceViolations(output, { fused32, reference32, ... }) -> string ("" when within bounds)
+Napi::Value toleranceViolations(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
+      throw invalidArgument("Expected (output, errors) for toleranceViolations");
+    }
+    Napi::Object o = info[1].As<Napi::Object>();
+    auto number = [&](const char* key) {
+      if (!o.Get(key).IsNumber()) throw invalidArgument(std::string("Expected a number for ") + key);
+      return o.Get(key).As<Napi::Number>().DoubleValue();
+    };
+    kernels::ErrorStats s;
+    s.fused32 = number("fused32");
+    s.reference32 = number("reference32");
+    s.fused64 = number("fused64");
+    s.fusedBf16 = number("fusedBf16");
+    s.referenceBf16 = number("referenceBf16");
+    s.fusedF16 = number("fusedF16");
+    s.referenceF16 = number("referenceF16");
+    s.scale = number("scale");
+    return Napi::String::New(info.Env(), kernels::toleranceViolations(info[0].As<Napi::String>().Utf8Value(), s));
+  });
+}
+
 Napi::Value gradcheckKernel(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsObject()) throw invalidArgument("Expected a request object");
     Napi::Object o = info[0].As<Napi::Object>();
-    kernels::CheckRequest request{stringOf(o, "op", ""), shapeFrom(o), static_cast<uint64_t>(integerOf(o, "seed", 0))};
+    kernels::CheckRequest request = checkRequestFrom(o);
     auto result = std::make_shared<double>(0);
     return TaskWorker::run(
         info.Env(), [request, result] { *result = kernels::gradcheckKernel(request); },
@@ -154,7 +194,7 @@ Napi::Value gradcheckKernel(const Napi::CallbackInfo& info) {
   });
 }
 
-// benchKernel({ op, impl, pass, shape, warmup, repeats, dtype, threads }) -> Promise<result>
+// benchKernel({ op, impl, pass, shape, warmup, repeats, dtype, device, threads }) -> Promise<result>
 Napi::Value benchKernel(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsObject()) throw invalidArgument("Expected a request object");
@@ -167,6 +207,7 @@ Napi::Value benchKernel(const Napi::CallbackInfo& info) {
     request.warmup = integerOf(o, "warmup", 2);
     request.repeats = std::max<int64_t>(1, integerOf(o, "repeats", 7));
     request.dtype = stringOf(o, "dtype", "float32");
+    request.device = stringOf(o, "device", "cpu");
     const int64_t threads = integerOf(o, "threads", 0);
     auto result = std::make_shared<kernels::BenchResult>();
     return TaskWorker::run(
@@ -187,19 +228,20 @@ Napi::Value benchKernel(const Napi::CallbackInfo& info) {
   });
 }
 
-// matmulCeiling(n, dtype, repeats, threads) -> Promise<GFLOP/s>
+// matmulCeiling(n, dtype, repeats, threads, device) -> Promise<GFLOP/s>
 Napi::Value matmulCeiling(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     const int64_t n = info.Length() > 0 ? info[0].As<Napi::Number>().Int64Value() : 2048;
     const std::string dtype = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "float32";
     const int64_t repeats = info.Length() > 2 ? info[2].As<Napi::Number>().Int64Value() : 5;
     const int64_t threads = info.Length() > 3 ? info[3].As<Napi::Number>().Int64Value() : 0;
+    const std::string device = info.Length() > 4 && info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "cpu";
     auto result = std::make_shared<double>(0);
     return TaskWorker::run(
         info.Env(),
-        [n, dtype, repeats, threads, result] {
+        [n, dtype, repeats, threads, device, result] {
           at::set_num_threads(static_cast<int>(capabilities(threads).threads));
-          *result = kernels::matmulCeilingGflops(n, dtype, repeats);
+          *result = kernels::matmulCeilingGflops(n, dtype, repeats, device);
         },
         [result](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *result); });
   });
@@ -312,6 +354,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("modelConfig", Napi::Function::New(env, modelConfigOf));
   exports.Set("checkKernel", Napi::Function::New(env, checkKernel));
   exports.Set("gradcheckKernel", Napi::Function::New(env, gradcheckKernel));
+  exports.Set("toleranceViolations", Napi::Function::New(env, toleranceViolations));
   exports.Set("benchKernel", Napi::Function::New(env, benchKernel));
   exports.Set("matmulCeiling", Napi::Function::New(env, matmulCeiling));
   exports.Set("resizeMap", Napi::Function::New(env, resizeMap));

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "errors.h"
+#include "../common/errors.h"
 
 namespace intra {
 

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "errors.h"
+#include "../common/errors.h"
 
 namespace intra {
 

@@ -13,8 +13,9 @@
 
 #include "../kernels/attention/attention.h"
 #include "../kernels/filters/filters.h"
+#include "anomaly_map.h"
 #include "checkpoint.h"
-#include "errors.h"
+#include "../common/errors.h"
 #include "windows.h"
 
 namespace intra {
@@ -151,6 +152,21 @@ torch::Tensor dihedral(const torch::Tensor& x, int64_t transform) {
   return transform >= 4 ? y.flip({3}) : y;
 }
 
+// auto: our fused kernels where this build has them for the device, else the reference (and
+// `auto` says so in the device note); anything named is either built here or an error.
+kernels::Implementation chooseKernels(const std::string& requested, const torch::Device& device) {
+  const kernels::Device where = device.is_cuda() ? kernels::Device::Cuda : kernels::Device::Cpu;
+  auto built = [&](kernels::Implementation impl) {
+    return kernels::fusedAttention(where, impl) != nullptr && kernels::fusedFilters(where, impl) != nullptr;
+  };
+  if (requested == "auto") return built(kernels::Implementation::Fused) ? kernels::Implementation::Fused : kernels::Implementation::Reference;
+  const kernels::Implementation impl = kernels::implementationFromString(requested);
+  if (impl != kernels::Implementation::Reference && !built(impl)) {
+    throw unsupported(kernels::toString(impl) + " kernels were asked for on " + device.str() + ", where this build has none");
+  }
+  return impl;
+}
+
 }  // namespace
 
 Capabilities capabilities(int64_t threads) {
@@ -163,7 +179,8 @@ Capabilities capabilities(int64_t threads) {
   caps.cudaBuilt = at::hasCUDA();
   caps.cudaAvailable = torch::cuda::is_available();
   caps.device = caps.cudaAvailable ? "cuda" : "cpu";
-  caps.fusedIsa = kernels::fusedInstructionSet();
+  caps.fusedCpu = kernels::fusedInstructionSet();
+  caps.fusedCuda = kernels::cudaKernelTargets();
   return caps;
 }
 
@@ -181,14 +198,7 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
     throw unsupported("bf16 was asked for, but this CPU has no bf16 instructions (avx512_bf16 or amx_bf16)");
   }
   useThreads();
-  if (options_.kernels == "auto") {
-    kernels_ = device_.is_cpu() ? kernels::Impl::Fused : kernels::Impl::Reference;
-  } else {
-    kernels_ = kernels::implFromString(options_.kernels);
-    if (kernels_ == kernels::Impl::Fused && !device_.is_cpu()) {
-      throw unsupported("fused kernels were asked for on " + device_.str() + ", where this build has none");
-    }
-  }
+  kernels_ = chooseKernels(options_.kernels, device_);
   generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
   net_ = InTraModel(model_);
   net_->setKernels(kernels_);
@@ -439,7 +449,7 @@ AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruct
   torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
   std::optional<ProfileScope> mapping(std::in_place, "maps");
   torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
-  torch::Tensor diff = kernels::multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1);  // (n, H, W)
+  torch::Tensor diff = multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1);  // (n, H, W)
   torch::Tensor maps = (diff - diffMean_).pow(2);
   mapping.reset();
   ProfileScope download("download");
@@ -466,7 +476,7 @@ void Engine::fitNormalStatistics() {
     torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
     torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
     ProfileScope scope("maps");
-    sum += kernels::multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1).sum(0);
+    sum += multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1).sum(0);
   }
   diffMean_ = sum / static_cast<double>(n);
 }

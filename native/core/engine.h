@@ -8,10 +8,10 @@
 #include <mutex>
 #include <string>
 
-#include "../kernels/impl.h"
+#include "../kernels/dispatch.h"
 #include "config.h"
 #include "model.h"
-#include "profile.h"
+#include "../common/profile.h"
 
 namespace intra {
 
@@ -34,7 +34,10 @@ struct AnomalyResult {
 };
 
 struct Capabilities {
-  std::string libtorch, blas, parallel, device, deviceNote, fusedIsa;
+  std::string libtorch, blas, parallel, device, deviceNote;
+  // Which fused kernels this build has per device: the CPU's instruction set (avx512, avx2,
+  // generic), the CUDA targets (e.g. "sm_90+compute_75"), empty where none are built.
+  std::string fusedCpu, fusedCuda;
   int64_t threads = 0;
   bool bf16 = false, cudaBuilt = false, cudaAvailable = false;
 };
@@ -66,7 +69,7 @@ class Engine {
   std::string deviceName() const { return device_.str(); }
   const std::string& deviceNote() const { return deviceNote_; }
   Profiler& profiler() { return profiler_; }
-  kernels::Impl kernels() const { return kernels_; }
+  kernels::Implementation kernels() const { return kernels_; }
 
  private:
   struct Windows {  // a batch of windows: images, upper-left patches, covered slots
@@ -85,7 +88,7 @@ class Engine {
   EngineOptions options_;
   torch::Device device_{torch::kCPU};
   std::string deviceNote_;
-  kernels::Impl kernels_ = kernels::Impl::Fused;
+  kernels::Implementation kernels_ = kernels::Implementation::Fused;
   InTraModel net_{nullptr};
   // bf16 inference runs a bf16 copy of the weights, refreshed when they change: no per-call
   // casts, and half the memory traffic of the element-wise work between the products.

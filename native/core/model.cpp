@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "../kernels/attention/attention.h"
-#include "profile.h"
+#include "../common/profile.h"
 
 namespace intra {
 
@@ -113,7 +113,7 @@ void InTraModelImpl::initialise(at::Generator& generator) {
   }
 }
 
-void InTraModelImpl::setKernels(kernels::Impl impl) {
+void InTraModelImpl::setKernels(kernels::Implementation impl) {
   for (auto& block : blocks_) block->attention()->kernels = impl;
 }
 

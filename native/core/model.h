@@ -3,7 +3,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
-#include "../kernels/impl.h"
+#include "../kernels/dispatch.h"
 #include "config.h"
 
 namespace intra {
@@ -14,7 +14,7 @@ class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // (B, S, D) -> (B, S, D)
-  kernels::Impl kernels = kernels::Impl::Reference;
+  kernels::Implementation kernels = kernels::Implementation::Reference;
 
  private:
   AttentionKind kind_;
@@ -54,7 +54,7 @@ class InTraModelImpl : public torch::nn::Module {
 
   // Deterministic initialisation from the engine's own generator.
   void initialise(at::Generator& generator);
-  void setKernels(kernels::Impl impl);
+  void setKernels(kernels::Implementation impl);
   const ModelConfig& config() const { return config_; }
   std::vector<Block>& blocks() { return blocks_; }
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "errors.h"
+#include "../common/errors.h"
 
 namespace intra {
 

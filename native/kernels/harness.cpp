@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
-#include "../core/errors.h"
-#include "../core/memory.h"
+#include "../common/cpu_allocator.h"
+#include "../common/errors.h"
 #include "attention/attention.h"
+#include "device_timing.h"
 #include "filters/filters.h"
 
 namespace intra::kernels {
@@ -19,7 +21,7 @@ using Inputs = std::vector<at::Tensor>;
 using Op = std::function<at::Tensor(const Inputs&)>;
 
 // The op under test, by name and implementation, and its random inputs.
-Op opFor(const std::string& name, Impl impl, const std::vector<int64_t>& shape) {
+Op opFor(const std::string& name, Implementation impl, const std::vector<int64_t>& shape) {
   if (name == "softmax_attention") return [impl](const Inputs& x) { return softmaxAttention(x[0], x[1], x[2], impl); };
   if (name == "linear_attention") return [impl](const Inputs& x) { return linearAttention(x[0], x[1], x[2], impl); };
   if (name == "gms") return [impl](const Inputs& x) { return gmsMap(x[0], x[1], impl); };
@@ -33,6 +35,7 @@ Op opFor(const std::string& name, Impl impl, const std::vector<int64_t>& shape) 
 bool isAttention(const std::string& op) { return op == "softmax_attention" || op == "linear_attention"; }
 bool hasBackward(const std::string& op) { return op != "blur" && op != "mean_filter"; }
 
+// Drawn on the CPU in double whatever the device, so every device and type sees the same values.
 Inputs randomInputs(const std::string& op, const std::vector<int64_t>& shape, uint64_t seed, at::ScalarType type) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto options = at::TensorOptions().dtype(at::kDouble);
@@ -63,66 +66,100 @@ Outcome run(const Op& op, const Inputs& inputs, const at::Tensor& upstream, bool
   at::Tensor out = op(leaves);
   Outcome o{out.detach(), {}};
   if (backward) {
-    out.backward(upstream.to(out.scalar_type()));
+    out.backward(upstream.to(out.device(), out.scalar_type()));
     for (const auto& x : leaves) o.grads.push_back(x.grad());
   }
   return o;
 }
 
 double maxAbs(const at::Tensor& a, const at::Tensor& ref) {
-  return (a.to(at::kDouble) - ref).abs().max().item<double>();
+  return (a.to(at::kCPU, at::kDouble) - ref).abs().max().item<double>();
+}
+
+at::Device deviceFrom(const std::string& name) {
+  if (name == "cpu") return at::kCPU;
+  if (name == "cuda") {
+    if (!at::hasCUDA()) throw unsupported("device 'cuda' was asked for, but this build's libtorch has no CUDA");
+    return at::Device(at::kCUDA, 0);
+  }
+  throw invalidArgument("Expected one of cpu, cuda for device but received '" + name + "'");
+}
+
+Inputs cast(const Inputs& in, at::ScalarType type, at::Device device) {
+  Inputs out;
+  for (const auto& x : in) out.push_back(x.to(device, type));
+  return out;
 }
 
 }  // namespace
 
 std::map<std::string, ErrorStats> checkKernel(const CheckRequest& request) {
   torch::AutoGradMode grad(true);
+  const at::Device device = deviceFrom(request.device);
+  const Implementation impl = implementationFromString(request.impl);
+  if (impl == Implementation::Reference) throw invalidArgument("Expected a fused implementation to check, not the reference");
+  // The float reference on a GPU must be a float reference: no TF32 in its convolutions.
+  TF32Off noTf32;
   const bool backward = hasBackward(request.op);
   Inputs x64 = randomInputs(request.op, request.shape, request.seed, at::kDouble);
-  Op fused = opFor(request.op, Impl::Fused, request.shape), reference = opFor(request.op, Impl::Reference, request.shape);
+  Op fused = opFor(request.op, impl, request.shape), reference = opFor(request.op, Implementation::Reference, request.shape);
   Outcome ref64 = run(reference, x64, at::Tensor(), false);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(request.seed + 1);
   at::Tensor upstream = at::randn(ref64.out.sizes(), gen, at::TensorOptions().dtype(at::kDouble));
   ref64 = run(reference, x64, upstream, backward);
 
-  auto cast = [](const Inputs& in, at::ScalarType t) {
-    Inputs out;
-    for (const auto& x : in) out.push_back(x.to(t));
-    return out;
-  };
-  Outcome f32 = run(fused, cast(x64, at::kFloat), upstream, backward);
-  Outcome r32 = run(reference, cast(x64, at::kFloat), upstream, backward);
-  Outcome f64 = run(fused, x64, upstream, backward);
-  Outcome fb16 = run(fused, cast(x64, at::kBFloat16), upstream, backward);
-  Outcome rb16 = run(reference, cast(cast(x64, at::kBFloat16), at::kFloat), upstream, backward);
+  Outcome f32 = run(fused, cast(x64, at::kFloat, device), upstream, backward);
+  Outcome r32 = run(reference, cast(x64, at::kFloat, device), upstream, backward);
+  Outcome f64 = run(fused, cast(x64, at::kDouble, device), upstream, backward);
+  Outcome fb16 = run(fused, cast(x64, at::kBFloat16, device), upstream, backward);
+  Outcome rb16 = run(reference, cast(cast(x64, at::kBFloat16, device), at::kFloat, device), upstream, backward);
+  Outcome ff16 = run(fused, cast(x64, at::kHalf, device), upstream, backward);
+  Outcome rf16 = run(reference, cast(cast(x64, at::kHalf, device), at::kFloat, device), upstream, backward);
 
   std::map<std::string, ErrorStats> stats;
-  auto record = [&](const std::string& name, const at::Tensor& ref, const at::Tensor& a, const at::Tensor& b,
-                    const at::Tensor& c, const at::Tensor& d, const at::Tensor& e) {
+  auto record = [&](const std::string& name, auto pick) {
+    const at::Tensor& ref = pick(ref64);
     ErrorStats s;
     s.scale = ref.abs().max().item<double>();
-    s.fused32 = maxAbs(a, ref);
-    s.reference32 = maxAbs(b, ref);
-    s.fused64 = maxAbs(c, ref);
-    s.fusedBf16 = maxAbs(d, ref);
-    s.referenceBf16 = maxAbs(e, ref);
+    s.fused32 = maxAbs(pick(f32), ref);
+    s.reference32 = maxAbs(pick(r32), ref);
+    s.fused64 = maxAbs(pick(f64), ref);
+    s.fusedBf16 = maxAbs(pick(fb16), ref);
+    s.referenceBf16 = maxAbs(pick(rb16), ref);
+    s.fusedF16 = maxAbs(pick(ff16), ref);
+    s.referenceF16 = maxAbs(pick(rf16), ref);
     stats[name] = s;
   };
-  record("out", ref64.out, f32.out, r32.out, f64.out, fb16.out, rb16.out);
+  record("out", [](const Outcome& o) -> const at::Tensor& { return o.out; });
   for (size_t i = 0; i < ref64.grads.size(); ++i) {
-    record("grad" + std::to_string(i), ref64.grads[i], f32.grads[i], r32.grads[i], f64.grads[i], fb16.grads[i],
-           rb16.grads[i]);
+    record("grad" + std::to_string(i), [i](const Outcome& o) -> const at::Tensor& { return o.grads[i]; });
   }
   return stats;
+}
+
+std::string toleranceViolations(const std::string& name, const ErrorStats& e) {
+  const double scale = std::max(1.0, e.scale);
+  std::string out;
+  auto rule = [&](const char* what, double error, double bound) {
+    if (!(error <= bound)) {  // NaN fails too
+      out += name + " " + what + ": error " + std::to_string(error) + " above " + std::to_string(bound) + "; ";
+    }
+  };
+  rule("float32", e.fused32, 2 * e.reference32 + 4 * std::ldexp(1.0, -23) * scale);
+  rule("float64", e.fused64, 1e-12 * scale);
+  rule("bf16", e.fusedBf16, 2 * e.referenceBf16 + std::ldexp(1.0, -8) * scale);
+  rule("fp16", e.fusedF16, 2 * e.referenceF16 + std::ldexp(1.0, -11) * scale);
+  return out;
 }
 
 double gradcheckKernel(const CheckRequest& request) {
   torch::AutoGradMode grad(true);
   if (!hasBackward(request.op)) throw invalidArgument("Expected an op with a backward for gradcheck");
-  Op fused = opFor(request.op, Impl::Fused, request.shape);
-  Inputs x = randomInputs(request.op, request.shape, request.seed, at::kDouble);
+  const at::Device device = deviceFrom(request.device);
+  Op fused = opFor(request.op, implementationFromString(request.impl), request.shape);
+  Inputs x = cast(randomInputs(request.op, request.shape, request.seed, at::kDouble), at::kDouble, device);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(request.seed + 7);
-  at::Tensor w = at::randn(fused(x).sizes(), gen, at::TensorOptions().dtype(at::kDouble));
+  at::Tensor w = at::randn(fused(x).sizes(), gen, at::TensorOptions().dtype(at::kDouble)).to(device);
   Outcome analytic = run(fused, x, w, true);
   const double eps = 1e-6;
   double worst = 0;
@@ -130,7 +167,7 @@ double gradcheckKernel(const CheckRequest& request) {
     Inputs plus, minus;
     double predicted = 0;
     for (size_t i = 0; i < x.size(); ++i) {
-      at::Tensor u = at::randn(x[i].sizes(), gen, x[i].options());
+      at::Tensor u = at::randn(x[i].sizes(), gen, at::TensorOptions().dtype(at::kDouble)).to(device);
       plus.push_back(x[i] + eps * u);
       minus.push_back(x[i] - eps * u);
       predicted += (analytic.grads[i] * u).sum().item<double>();
@@ -147,9 +184,10 @@ BenchResult benchKernel(const BenchRequest& request) {
     throw invalidArgument("Expected one of forward, forward+backward for pass but received '" + request.pass + "'");
   }
   if (backward && !hasBackward(request.op)) throw invalidArgument("op " + request.op + " has no backward");
-  const at::ScalarType type = request.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
-  Op op = opFor(request.op, implFromString(request.impl), request.shape);
-  Inputs x = randomInputs(request.op, request.shape, 1, type);
+  const at::Device device = deviceFrom(request.device);
+  const at::ScalarType type = request.dtype == "bfloat16" ? at::kBFloat16 : request.dtype == "float16" ? at::kHalf : at::kFloat;
+  Op op = opFor(request.op, implementationFromString(request.impl), request.shape);
+  Inputs x = cast(randomInputs(request.op, request.shape, 1, at::kDouble), type, device);
   for (auto& t : x) t.requires_grad_(backward);
   at::Tensor upstream;
   auto once = [&] {
@@ -165,18 +203,15 @@ BenchResult benchKernel(const BenchRequest& request) {
   std::vector<double> times;
   int64_t peak = 0;
   for (int64_t i = 0; i < request.repeats; ++i) {
-    const int64_t before = liveBytes();
-    resetPeakBytes();
-    const auto start = std::chrono::steady_clock::now();
-    once();
-    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    peak = std::max(peak, peakBytes() - before);
+    resetDevicePeak(device);
+    times.push_back(timeOnDevice(device, once));
+    peak = std::max(peak, devicePeakBytes(device));
   }
   std::sort(times.begin(), times.end());
   BenchResult result;
   result.medianMs = times[times.size() / 2];
   result.minMs = times.front();
-  result.peakBytes = countingAllocatorInstalled() ? peak : -1;
+  result.peakBytes = peak;
   const auto& s = request.shape;
   if (isAttention(request.op)) {
     const double B = s[0] * s[1], S = s[2], dqk = s[3], dv = s[4];
@@ -186,25 +221,23 @@ BenchResult benchKernel(const BenchRequest& request) {
   } else {
     double elements = 1;
     for (int i = 0; i < 4; ++i) elements *= static_cast<double>(s[i]);
-    const double size = request.dtype == "bfloat16" ? 2 : 4;
+    const double size = request.dtype == "float32" ? 4 : 2;
     result.bytes = elements * size * (x.size() + 1) * (backward ? 2 : 1);
   }
   return result;
 }
 
-double matmulCeilingGflops(int64_t n, const std::string& dtype, int64_t repeats) {
+double matmulCeilingGflops(int64_t n, const std::string& dtype, int64_t repeats, const std::string& deviceName) {
   torch::NoGradGuard noGrad;
-  const at::ScalarType type = dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
-  at::Tensor a = at::randn({n, n}).to(type), b = at::randn({n, n}).to(type);
-  at::matmul(a, b);
+  const at::Device device = deviceFrom(deviceName);
+  const at::ScalarType type = dtype == "bfloat16" ? at::kBFloat16 : dtype == "float16" ? at::kHalf : at::kFloat;
+  at::Tensor a = at::randn({n, n}).to(device, type), b = at::randn({n, n}).to(device, type);
+  auto product = [&] { at::matmul(a, b); };
+  timeOnDevice(device, product);
   std::vector<double> times;
-  for (int64_t i = 0; i < repeats; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    at::matmul(a, b);
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
+  for (int64_t i = 0; i < repeats; ++i) times.push_back(timeOnDevice(device, product));
   std::sort(times.begin(), times.end());
-  return 2.0 * n * n * n / times[times.size() / 2] / 1e9;
+  return 2.0 * n * n * n / (times[times.size() / 2] / 1e3) / 1e9;
 }
 
 }  // namespace intra::kernels

@@ -12,15 +12,27 @@ struct CheckRequest {
   std::string op;  // softmax_attention | linear_attention | gms | ssim | blur | mean_filter
   std::vector<int64_t> shape;  // attention: B, heads, S, dqk, dv; filters: B, C, H, W (+ kernel)
   uint64_t seed = 0;
+  std::string device = "cpu";  // where the kernel under test and the float references run
+  std::string impl = "fused";  // the implementation under test: fused | cuda-emulated
 };
 
-// For each output and gradient: the largest |x - ref64| of the fused kernel in float, of
-// the reference in float, of the fused kernel in double, and of the fused kernel run on
-// bf16 inputs; and max |ref64| for scale. Names: "out", "grad0", "grad1", ...
+// For each output and gradient, against the float64 reference computed on the CPU: the
+// largest |x - ref64| of the kernel under test in float, of the reference in float (same
+// device), of the kernel in double, of the kernel on bf16 inputs and of the reference on
+// bf16-rounded inputs computed in float, the same two for fp16; and max |ref64| for scale.
+// Names: "out", "grad0", "grad1", ...
 struct ErrorStats {
-  double fused32 = 0, reference32 = 0, fused64 = 0, fusedBf16 = 0, referenceBf16 = 0, scale = 0;
+  double fused32 = 0, reference32 = 0, fused64 = 0, fusedBf16 = 0, referenceBf16 = 0, fusedF16 = 0,
+         referenceF16 = 0, scale = 0;
 };
 std::map<std::string, ErrorStats> checkKernel(const CheckRequest& request);
+
+// The tolerance rules (llm.c / flash-attention style), each relative to a float64 reference:
+// float32 within twice the reference's own float32 error plus 4 float32 ulps of the scale;
+// float64 within 1e-12 of the scale (the same arithmetic in another order); bf16 and fp16
+// (rounded once more to their own type on output) within twice the reference's error on
+// rounded inputs plus one rounding of the scale. Returns what is violated, "" when nothing.
+std::string toleranceViolations(const std::string& name, const ErrorStats& e);
 
 // A central-difference check of the fused kernel's gradient in double along random
 // directions: the largest |analytic - numeric| / max(1, |numeric|).
@@ -28,6 +40,7 @@ double gradcheckKernel(const CheckRequest& request);
 
 struct BenchRequest {
   std::string op, impl = "fused", pass = "forward";  // pass: forward | forward+backward
+  std::string device = "cpu";
   std::vector<int64_t> shape;
   int64_t warmup = 2, repeats = 7;
   std::string dtype = "float32";  // float32 | bfloat16
@@ -36,11 +49,13 @@ struct BenchResult {
   double medianMs = 0, minMs = 0;
   double flops = 0;   // per run, of the op's arithmetic (attention) or 0
   double bytes = 0;   // per run, of the op's inputs and outputs (filters)
-  int64_t peakBytes = 0;  // tensor bytes alive at the peak of one run, above what was alive before
+  // tensor bytes alive at the peak of one run, above what was alive before (the CUDA caching
+  // allocator's peak on a GPU); -1 where nothing counts them
+  int64_t peakBytes = 0;
 };
 BenchResult benchKernel(const BenchRequest& request);
 
 // The machine's ceiling: GFLOP/s of an n x n x n matrix product through this libtorch.
-double matmulCeilingGflops(int64_t n, const std::string& dtype, int64_t repeats);
+double matmulCeilingGflops(int64_t n, const std::string& dtype, int64_t repeats, const std::string& device = "cpu");
 
 }  // namespace intra::kernels

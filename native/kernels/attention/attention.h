@@ -1,32 +1,53 @@
-// Attention over windows: references and fused CPU kernels, chosen at one dispatch point.
+// Attention over windows: the ATen references and the fused kernels of each device,
+// chosen at one dispatch point (the table of AttentionFunctions keyed by device and
+// implementation; dispatch.cpp wires the chosen forward and backward into autograd).
 //
-// Shapes: q, k (B, heads, S, dqk); v (B, heads, S, dv) -> out (B, heads, S, dv).
-// dqk may differ from dv (MFSA reduces queries and keys to D/2).
-// The references are plain ATen ops (autograd gives their backward): the truth that fast
-// implementations are tested against, selectable at run time for benchmarks.
+// Shapes: q, k (B, heads, S, dqk); v (B, heads, S, dv) -> out (B, heads, S, dv). dqk may
+// differ from dv (MFSA reduces queries and keys to D/2). The model hands over views of
+// (B, S, heads, d) tensors: fused kernels read any layout whose last dimension is dense.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <string>
+#include <vector>
 
-#include "../impl.h"
-#include "fused_kernels.h"
+#include "../dispatch.h"
+#include "layout.h"
 
 namespace intra::kernels {
 
-at::Tensor softmaxAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, Impl impl);
-at::Tensor linearAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, Impl impl);
+at::Tensor softmaxAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, Implementation impl);
+at::Tensor linearAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, Implementation impl);
 
+// References: plain ATen ops, autograd gives their backward.
 at::Tensor softmaxAttentionReference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 at::Tensor linearAttentionReference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 
-// Fused CPU kernels, wired into autograd. Inputs float or double (bf16 is computed in
-// float and returned in bf16). The softmax backward keeps only out and the row
-// log-sum-exp (B, heads, S) from the forward, never a (B, heads, S, S) tensor.
-at::Tensor softmaxAttentionFusedCpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
-at::Tensor linearAttentionFusedCpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
-// The instruction set the fused attention kernels run with here: avx512, avx2 or generic.
-std::string fusedInstructionSet();
+// One device's fused attention. Every function returns its results contiguous; `out` may
+// be in a wider type than the inputs (the CPU computes bf16 in float), the caller casts.
+struct AttentionFunctions {
+  // The inputs as the kernels read them (type and layout), made once and saved for backward.
+  at::Tensor (*prepare)(const at::Tensor& t);
+  // -> {out (B, heads, S, dv), lse (B, heads, S): the row log-sum-exp of the scaled scores}
+  std::vector<at::Tensor> (*softmaxForward)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+  // -> {dq, dk, dv}, from out and lse: no (B, heads, S, S) tensor is kept from the forward
+  std::vector<at::Tensor> (*softmaxBackward)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                             const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout);
+  at::Tensor (*linearForward)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+  std::vector<at::Tensor> (*linearBackward)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                            const at::Tensor& out, const at::Tensor& dout);
+};
 
+// The table's entries, each defined beside its kernels.
+const AttentionFunctions& cpuFusedAttention();            // fused_cpu.cpp
+const AttentionFunctions& emulatedCudaFusedAttention();   // fused_cuda_emulated.cpp
+#ifdef INTRA_CUDA_KERNELS
+const AttentionFunctions& cudaFusedAttention();           // fused_cuda_adapter.cpp
+#endif
+// The fused attention for (device, implementation), or null when this build has none.
+const AttentionFunctions* fusedAttention(Device device, Implementation implementation);
+
+// The instruction set the CPU's fused attention kernels run with here: avx512, avx2 or generic.
+std::string fusedInstructionSet();
 
 }  // namespace intra::kernels

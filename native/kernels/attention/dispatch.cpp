@@ -1,5 +1,8 @@
-// The one place that picks an attention implementation for a device.
-#include "../../core/errors.h"
+// The one dispatch point of attention: the table keyed by (device, implementation), and one
+// autograd Function per op that calls the chosen forward and backward.
+#include <torch/torch.h>
+
+#include "../../common/errors.h"
 #include "attention.h"
 
 namespace intra::kernels {
@@ -14,26 +17,90 @@ void checkShapes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) 
   TORCH_CHECK(q.device() == k.device() && q.device() == v.device(), "attention expects q, k, v on one device");
 }
 
-// Fused kernels exist for the CPU; asking for them elsewhere is an error, never a silent fallback.
-bool fusedAvailable(const at::Tensor& q) {
-  if (!q.device().is_cpu()) {
-    throw unsupported("no fused attention kernel is built for " + q.device().str() + "; use kernels 'reference'");
-  }
-  return true;
+const KernelTable<AttentionFunctions>& table() {
+  static const KernelTable<AttentionFunctions> entries = [] {
+    KernelTable<AttentionFunctions> t;
+    t.set(Device::Cpu, Implementation::Fused, &cpuFusedAttention());
+    t.set(Device::Cpu, Implementation::CudaEmulated, &emulatedCudaFusedAttention());
+#ifdef INTRA_CUDA_KERNELS
+    t.set(Device::Cuda, Implementation::Fused, &cudaFusedAttention());
+#endif
+    return t;
+  }();
+  return entries;
 }
+
+const AttentionFunctions& chosen(const char* op, const at::Tensor& q, Implementation impl) {
+  const Device device = deviceOf(q);
+  const AttentionFunctions* functions = table().find(device, impl);
+  if (functions == nullptr) notBuilt(op, device, impl);
+  return *functions;
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+// The implementation travels as an integer argument (it gets no gradient).
+class SoftmaxAttentionFunction : public torch::autograd::Function<SoftmaxAttentionFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            int64_t impl) {
+    const AttentionFunctions& f = chosen("softmax attention", q, static_cast<Implementation>(impl));
+    at::Tensor qp = f.prepare(q), kp = f.prepare(k), vp = f.prepare(v);
+    std::vector<at::Tensor> r = f.softmaxForward(qp, kp, vp);
+    ctx->save_for_backward({qp, kp, vp, r[0], r[1]});  // out and the row log-sum-exp, no (S x S) tensor
+    ctx->saved_data["impl"] = impl;
+    ctx->saved_data["type"] = static_cast<int64_t>(q.scalar_type());
+    return r[0].to(q.scalar_type());
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto s = ctx->get_saved_variables();
+    const auto impl = static_cast<Implementation>(ctx->saved_data["impl"].toInt());
+    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
+    const AttentionFunctions& f = chosen("softmax attention", s[0], impl);
+    std::vector<at::Tensor> d = f.softmaxBackward(s[0], s[1], s[2], s[3], s[4], f.prepare(grads[0]));
+    return {d[0].to(type), d[1].to(type), d[2].to(type), at::Tensor()};
+  }
+};
+
+class LinearAttentionFunction : public torch::autograd::Function<LinearAttentionFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            int64_t impl) {
+    const AttentionFunctions& f = chosen("linear attention", q, static_cast<Implementation>(impl));
+    at::Tensor qp = f.prepare(q), kp = f.prepare(k), vp = f.prepare(v);
+    at::Tensor out = f.linearForward(qp, kp, vp);
+    ctx->save_for_backward({qp, kp, vp, out});
+    ctx->saved_data["impl"] = impl;
+    ctx->saved_data["type"] = static_cast<int64_t>(q.scalar_type());
+    return out.to(q.scalar_type());
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto s = ctx->get_saved_variables();
+    const auto impl = static_cast<Implementation>(ctx->saved_data["impl"].toInt());
+    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
+    const AttentionFunctions& f = chosen("linear attention", s[0], impl);
+    std::vector<at::Tensor> d = f.linearBackward(s[0], s[1], s[2], s[3], f.prepare(grads[0]));
+    return {d[0].to(type), d[1].to(type), d[2].to(type), at::Tensor()};
+  }
+};
 
 }  // namespace
 
-at::Tensor softmaxAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, Impl impl) {
-  checkShapes(q, k, v);
-  if (impl == Impl::Fused && fusedAvailable(q)) return softmaxAttentionFusedCpu(q, k, v);
-  return softmaxAttentionReference(q, k, v);
+const AttentionFunctions* fusedAttention(Device device, Implementation implementation) {
+  return table().find(device, implementation);
 }
 
-at::Tensor linearAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, Impl impl) {
+at::Tensor softmaxAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, Implementation impl) {
   checkShapes(q, k, v);
-  if (impl == Impl::Fused && fusedAvailable(q)) return linearAttentionFusedCpu(q, k, v);
-  return linearAttentionReference(q, k, v);
+  if (impl == Implementation::Reference) return softmaxAttentionReference(q, k, v);
+  return SoftmaxAttentionFunction::apply(q, k, v, static_cast<int64_t>(impl));
+}
+
+at::Tensor linearAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, Implementation impl) {
+  checkShapes(q, k, v);
+  if (impl == Implementation::Reference) return linearAttentionReference(q, k, v);
+  return LinearAttentionFunction::apply(q, k, v, static_cast<int64_t>(impl));
 }
 
 }  // namespace intra::kernels

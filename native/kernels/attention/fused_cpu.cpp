@@ -1,11 +1,12 @@
-// Fused attention on the CPU: autograd wiring, threads over (batch, head), and the choice
-// of instruction set. The arithmetic is in fused_impl.inc, built per instruction set.
+// Fused attention on the CPU: the table entry for (cpu, fused), threads over (batch, head),
+// and the choice of instruction set. The arithmetic is in fused_impl.inc, built per
+// instruction set; dispatch.cpp wires these functions into autograd.
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
 
 #include <tuple>
 
 #include "attention.h"
+#include "fused_kernels.h"
 
 namespace intra::kernels {
 
@@ -42,7 +43,7 @@ struct Dims {
 };
 Dims dimsOf(const at::Tensor& q, const at::Tensor& v) { return {q.size(0) * q.size(1), q.size(2), q.size(3), v.size(3)}; }
 
-fused::HeadLayout layoutOf(const at::Tensor& t) {
+HeadLayout layoutOf(const at::Tensor& t) {
   return {t.size(1), t.stride(0), t.stride(1), t.stride(2)};
 }
 
@@ -118,63 +119,37 @@ std::vector<at::Tensor> linearBackward(const at::Tensor& q, const at::Tensor& k,
 at::ScalarType computeType(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
 
 // The kernels read any layout whose last dimension is dense (the model's (B, S, heads, d)
-// views included) in place; anything else, or another type, is copied once.
-at::Tensor readable(const at::Tensor& t, at::ScalarType type) {
+// views included) in place; anything else, or another type, is copied once. bf16 and fp16
+// inputs (autocast) are computed in float.
+at::Tensor prepare(const at::Tensor& t) {
+  const at::ScalarType type = computeType(t);
   if (t.scalar_type() == type && t.stride(3) == 1) return t;
   return t.to(type).contiguous();
 }
 
-// bf16 inputs (autocast) are computed in float, and the results returned in bf16.
-class FusedSoftmaxAttention : public torch::autograd::Function<FusedSoftmaxAttention> {
- public:
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
-                            const at::Tensor& v) {
-    const auto type = q.scalar_type(), compute = computeType(q);
-        at::Tensor qc = readable(q, compute), kc = readable(k, compute), vc = readable(v, compute);
-    std::vector<at::Tensor> r = compute == at::kDouble ? softmaxForward<double>(qc, kc, vc) : softmaxForward<float>(qc, kc, vc);
-    ctx->save_for_backward({qc, kc, vc, r[0], r[1]});  // out and the row log-sum-exp, no (S x S) tensor
-    ctx->saved_data["type"] = static_cast<int64_t>(type);
-    return r[0].to(type);
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
-    auto s = ctx->get_saved_variables();
-    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
-    at::Tensor g = readable(grads[0], s[0].scalar_type());
-    std::vector<at::Tensor> d = s[0].scalar_type() == at::kDouble ? softmaxBackward<double>(s[0], s[1], s[2], s[3], s[4], g)
-                                                                  : softmaxBackward<float>(s[0], s[1], s[2], s[3], s[4], g);
-    return {d[0].to(type), d[1].to(type), d[2].to(type)};
-  }
-};
-
-class FusedLinearAttention : public torch::autograd::Function<FusedLinearAttention> {
- public:
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
-                            const at::Tensor& v) {
-    const auto type = q.scalar_type(), compute = computeType(q);
-        at::Tensor qc = readable(q, compute), kc = readable(k, compute), vc = readable(v, compute);
-    at::Tensor out = compute == at::kDouble ? linearForward<double>(qc, kc, vc) : linearForward<float>(qc, kc, vc);
-    ctx->save_for_backward({qc, kc, vc, out});
-    ctx->saved_data["type"] = static_cast<int64_t>(type);
-    return out.to(type);
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
-    auto s = ctx->get_saved_variables();
-    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
-    at::Tensor g = readable(grads[0], s[0].scalar_type());
-    std::vector<at::Tensor> d = s[0].scalar_type() == at::kDouble ? linearBackward<double>(s[0], s[1], s[2], s[3], g)
-                                                                  : linearBackward<float>(s[0], s[1], s[2], s[3], g);
-    return {d[0].to(type), d[1].to(type), d[2].to(type)};
-  }
-};
+std::vector<at::Tensor> softmaxForwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  return q.scalar_type() == at::kDouble ? softmaxForward<double>(q, k, v) : softmaxForward<float>(q, k, v);
+}
+std::vector<at::Tensor> softmaxBackwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                             const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout) {
+  return q.scalar_type() == at::kDouble ? softmaxBackward<double>(q, k, v, out, lse, dout)
+                                        : softmaxBackward<float>(q, k, v, out, lse, dout);
+}
+at::Tensor linearForwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  return q.scalar_type() == at::kDouble ? linearForward<double>(q, k, v) : linearForward<float>(q, k, v);
+}
+std::vector<at::Tensor> linearBackwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                            const at::Tensor& out, const at::Tensor& dout) {
+  return q.scalar_type() == at::kDouble ? linearBackward<double>(q, k, v, out, dout)
+                                        : linearBackward<float>(q, k, v, out, dout);
+}
 
 }  // namespace
 
-at::Tensor softmaxAttentionFusedCpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-  return FusedSoftmaxAttention::apply(q, k, v);
-}
-
-at::Tensor linearAttentionFusedCpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-  return FusedLinearAttention::apply(q, k, v);
+const AttentionFunctions& cpuFusedAttention() {
+  static const AttentionFunctions functions{prepare, softmaxForwardEntry, softmaxBackwardEntry, linearForwardEntry,
+                                            linearBackwardEntry};
+  return functions;
 }
 
 std::string fusedInstructionSet() { return fused::bestKernels().isa; }

@@ -4,19 +4,9 @@
 #pragma once
 #include <cstdint>
 
-namespace intra::kernels {
-constexpr double kLinearAttentionEps = 1e-6;  // added to the normaliser phi(q) . sum phi(k)
-}  // namespace intra::kernels
+#include "layout.h"
 
 namespace intra::kernels::fused {
-
-// Where head `index` (= batch * heads + head) of a (B, heads, S, d) array and its rows lie,
-// in elements: the model hands over (B, S, heads, d) tensors viewed as (B, heads, S, d), and
-// the kernels read them in place rather than copying them to a contiguous layout.
-struct HeadLayout {
-  int64_t heads, batchStride, headStride, rowStride;
-  int64_t offset(int64_t index) const { return (index / heads) * batchStride + (index % heads) * headStride; }
-};
 
 // Inputs q, k, v (and dout) are read through their layouts; out, lse and the gradients are
 // contiguous (heads, S, d). Every call processes heads [begin, end) with a caller-provided

@@ -1,4 +1,4 @@
-#include "memory.h"
+#include "cpu_allocator.h"
 
 #include <c10/core/CPUAllocator.h>
 

@@ -1,6 +1,7 @@
 // Errors the engine raises on purpose. The addon turns each into a JS Error whose
-// `code` is the one given here; anything else (c10::Error, std::exception) becomes
-// INTRA_NATIVE so that no C++ exception ever reaches JavaScript unconverted.
+// `code` is the one given here; a c10::Error becomes INTRA_TORCH and any other exception
+// INTRA_NATIVE, so that no C++ exception ever reaches JavaScript unconverted.
+// No libtorch in here: every layer (the CUDA kernels too) can include it.
 #pragma once
 #include <stdexcept>
 #include <string>

@@ -1,11 +1,10 @@
 // Fused image filters on the CPU, one (image, channel) plane at a time, replicated borders
 // as in the references: GMS and SSIM maps with their own backward, and separable smoothing.
+// The table entry for (cpu, fused); dispatch.cpp wires it into autograd.
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
 
 #include <vector>
 
-#include "../../core/errors.h"
 #include "../simd.h"
 #include "filters.h"
 
@@ -129,8 +128,8 @@ at::Tensor gmsForward(const at::Tensor& a, const at::Tensor& b) {
         const T *ax = s[0], *ay = s[1], *bx = s[2], *by = s[3];
 #pragma omp simd
         for (int64_t p = 0; p < n; ++p) {
-          const T ma = std::sqrt(ax[p] * ax[p] + ay[p] * ay[p] + T(1e-12));
-          const T mb = std::sqrt(bx[p] * bx[p] + by[p] * by[p] + T(1e-12));
+          const T ma = std::sqrt(ax[p] * ax[p] + ay[p] * ay[p] + T(kGradientEpsilon));
+          const T mb = std::sqrt(bx[p] * bx[p] + by[p] * by[p] + T(kGradientEpsilon));
           o[p] += invC * (2 * ma * mb + c0) / (ma * ma + mb * mb + c0);
         }
       }
@@ -139,36 +138,50 @@ at::Tensor gmsForward(const at::Tensor& a, const at::Tensor& b) {
   return out;
 }
 
+// In double whatever T (as the SSIM backward): the Prewitt responses are differences of
+// near-equal pixels and the coefficient divides by their magnitude, near sqrt(epsilon) on
+// flat patches; in float that loses more than the float reference does.
 template <typename T>
 std::vector<at::Tensor> gmsBackward(const at::Tensor& a, const at::Tensor& b, const at::Tensor& dout) {
   const int64_t B = a.size(0), C = a.size(1), H = a.size(2), W = a.size(3), n = H * W;
-  at::Tensor da = at::zeros_like(a), db = at::zeros_like(b);
+  at::Tensor da = at::empty_like(a), db = at::empty_like(b);
   const T *ap = a.data_ptr<T>(), *bp = b.data_ptr<T>(), *gp = dout.data_ptr<T>();
   T *dap = da.data_ptr<T>(), *dbp = db.data_ptr<T>();
-  const T c0 = T(kGmsConstant), invC = T(1) / T(C);
   at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
-    Planes<T> s(n, 8);
+    Planes<double> s(n, 12);
     for (int64_t i = begin; i < end; ++i) {
       for (int64_t c = 0; c < C; ++c) {
-        prewittPlane(ap + (i * C + c) * n, H, W, s[0], s[1]);
-        prewittPlane(bp + (i * C + c) * n, H, W, s[2], s[3]);
+        const int64_t plane = (i * C + c) * n;
+        double *pa = s[8], *pb = s[9], *outA = s[10], *outB = s[11];
+        for (int64_t p = 0; p < n; ++p) {
+          pa[p] = static_cast<double>(ap[plane + p]);
+          pb[p] = static_cast<double>(bp[plane + p]);
+        }
+        prewittPlane(pa, H, W, s[0], s[1]);
+        prewittPlane(pb, H, W, s[2], s[3]);
         const T* g = gp + i * n;
-        T *ax = s[0], *ay = s[1], *bx = s[2], *by = s[3], *dax = s[4], *day = s[5], *dbx = s[6], *dby = s[7];
+        double *ax = s[0], *ay = s[1], *bx = s[2], *by = s[3], *dax = s[4], *day = s[5], *dbx = s[6], *dby = s[7];
 #pragma omp simd
         for (int64_t p = 0; p < n; ++p) {
-          const T ma = std::sqrt(ax[p] * ax[p] + ay[p] * ay[p] + T(1e-12));
-          const T mb = std::sqrt(bx[p] * bx[p] + by[p] * by[p] + T(1e-12));
-          const T num = 2 * ma * mb + c0, den = ma * ma + mb * mb + c0;
-          const T up = g[p] * invC / (den * den);
-          const T dma = up * (2 * mb * den - num * 2 * ma) / ma;  // d/d(gx) = dma * gx / ma
-          const T dmb = up * (2 * ma * den - num * 2 * mb) / mb;
+          const double ma = std::sqrt(ax[p] * ax[p] + ay[p] * ay[p] + kGradientEpsilon);
+          const double mb = std::sqrt(bx[p] * bx[p] + by[p] * by[p] + kGradientEpsilon);
+          const double num = 2 * ma * mb + kGmsConstant, den = ma * ma + mb * mb + kGmsConstant;
+          const double up = static_cast<double>(g[p]) / static_cast<double>(C) / (den * den);
+          const double dma = up * (2 * mb * den - num * 2 * ma) / ma;  // d/d(gx) = dma * gx / ma
+          const double dmb = up * (2 * ma * den - num * 2 * mb) / mb;
           dax[p] = dma * ax[p];
           day[p] = dma * ay[p];
           dbx[p] = dmb * bx[p];
           dby[p] = dmb * by[p];
         }
-        prewittPlaneAdjoint(dax, day, H, W, dap + (i * C + c) * n);
-        prewittPlaneAdjoint(dbx, dby, H, W, dbp + (i * C + c) * n);
+        std::fill(outA, outA + n, 0.0);
+        std::fill(outB, outB + n, 0.0);
+        prewittPlaneAdjoint(dax, day, H, W, outA);
+        prewittPlaneAdjoint(dbx, dby, H, W, outB);
+        for (int64_t p = 0; p < n; ++p) {
+          dap[plane + p] = static_cast<T>(outA[p]);
+          dbp[plane + p] = static_cast<T>(outB[p]);
+        }
       }
     }
   });
@@ -281,56 +294,27 @@ std::vector<at::Tensor> ssimBackward(const at::Tensor& a, const at::Tensor& b, c
   return {da, db};
 }
 
-// ---- autograd wiring ----------------------------------------------------------------------
+// ---- the table entry -------------------------------------------------------------------------
 
-template <bool Ssim>
-class FusedMap : public torch::autograd::Function<FusedMap<Ssim>> {
- public:
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
-    const auto type = a.scalar_type();
-    const auto compute = type == at::kDouble ? at::kDouble : at::kFloat;
-    at::Tensor ac = a.to(compute).contiguous(), bc = b.to(compute).contiguous();
-    ctx->save_for_backward({ac, bc});
-    ctx->saved_data["type"] = static_cast<int64_t>(type);
-    at::Tensor out;
-    if constexpr (Ssim) out = compute == at::kDouble ? ssimForward<double>(ac, bc) : ssimForward<float>(ac, bc);
-    else out = compute == at::kDouble ? gmsForward<double>(ac, bc) : gmsForward<float>(ac, bc);
-    return out.to(type);
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
-    const bool isDouble = saved[0].scalar_type() == at::kDouble;
-    at::Tensor g = grads[0].to(saved[0].scalar_type()).contiguous();
-    std::vector<at::Tensor> d;
-    if constexpr (Ssim) d = isDouble ? ssimBackward<double>(saved[0], saved[1], g) : ssimBackward<float>(saved[0], saved[1], g);
-    else d = isDouble ? gmsBackward<double>(saved[0], saved[1], g) : gmsBackward<float>(saved[0], saved[1], g);
-    return {d[0].to(type), d[1].to(type)};
-  }
-};
+at::ScalarType computeType(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
 
-void checkPair(const at::Tensor& a, const at::Tensor& b) {
-  TORCH_CHECK(a.dim() == 4 && a.sizes() == b.sizes(), "image filters expect two (B, C, H, W) tensors of one shape");
-  TORCH_CHECK(a.device().is_cpu() && b.device().is_cpu(), "the fused image filters run on the CPU");
+at::Tensor prepare(const at::Tensor& t) { return t.to(computeType(t)).contiguous(); }
+
+at::Tensor gmsForwardEntry(const at::Tensor& a, const at::Tensor& b) {
+  return a.scalar_type() == at::kDouble ? gmsForward<double>(a, b) : gmsForward<float>(a, b);
+}
+std::vector<at::Tensor> gmsBackwardEntry(const at::Tensor& a, const at::Tensor& b, const at::Tensor& dout) {
+  return a.scalar_type() == at::kDouble ? gmsBackward<double>(a, b, dout) : gmsBackward<float>(a, b, dout);
+}
+at::Tensor ssimForwardEntry(const at::Tensor& a, const at::Tensor& b) {
+  return a.scalar_type() == at::kDouble ? ssimForward<double>(a, b) : ssimForward<float>(a, b);
+}
+std::vector<at::Tensor> ssimBackwardEntry(const at::Tensor& a, const at::Tensor& b, const at::Tensor& dout) {
+  return a.scalar_type() == at::kDouble ? ssimBackward<double>(a, b, dout) : ssimBackward<float>(a, b, dout);
 }
 
-}  // namespace
-
-at::Tensor gmsMapFusedCpu(const at::Tensor& a, const at::Tensor& b) {
-  checkPair(a, b);
-  return FusedMap<false>::apply(a, b);
-}
-
-at::Tensor ssimMapFusedCpu(const at::Tensor& a, const at::Tensor& b) {
-  checkPair(a, b);
-  return FusedMap<true>::apply(a, b);
-}
-
-at::Tensor separableFilterFusedCpu(const at::Tensor& image, const at::Tensor& tapsTensor) {
-  TORCH_CHECK(image.dim() == 4 && image.device().is_cpu(), "the fused smoothing filter expects a (B, C, H, W) CPU tensor");
-  const auto type = image.scalar_type();
-  const auto compute = type == at::kDouble ? at::kDouble : at::kFloat;
-  at::Tensor in = image.detach().to(compute).contiguous();
+at::Tensor separableEntry(const at::Tensor& image, const at::Tensor& tapsTensor) {
+  at::Tensor in = prepare(image);
   at::Tensor out = at::empty_like(in);
   const int64_t planes = in.size(0) * in.size(1), H = in.size(2), W = in.size(3), k = tapsTensor.size(0);
   AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "separableFilterFusedCpu", [&] {
@@ -343,42 +327,15 @@ at::Tensor separableFilterFusedCpu(const at::Tensor& image, const at::Tensor& ta
       for (int64_t p = begin; p < end; ++p) separablePlane(ip + p * H * W, op + p * H * W, H, W, tp, k, scratch.data());
     });
   });
-  return out.to(type);
+  return out;
 }
 
-// ---- dispatch -------------------------------------------------------------------------------
-
-namespace {
-void requireCpu(const at::Tensor& t, const char* op) {
-  if (!t.device().is_cpu()) {
-    throw unsupported(std::string("no fused ") + op + " kernel is built for " + t.device().str() +
-                      "; use kernels 'reference'");
-  }
-}
 }  // namespace
 
-at::Tensor gmsMap(const at::Tensor& a, const at::Tensor& b, Impl impl) {
-  if (impl == Impl::Reference) return gmsMap(a, b);
-  requireCpu(a, "GMS");
-  return gmsMapFusedCpu(a, b);
-}
-
-at::Tensor ssimMap(const at::Tensor& a, const at::Tensor& b, Impl impl) {
-  if (impl == Impl::Reference) return ssimMap(a, b);
-  requireCpu(a, "SSIM");
-  return ssimMapFusedCpu(a, b);
-}
-
-at::Tensor meanFilter(const at::Tensor& image, int64_t kernel, Impl impl) {
-  if (impl == Impl::Reference) return meanFilter(image, kernel);
-  requireCpu(image, "mean filter");
-  return separableFilterFusedCpu(image, at::full({kernel}, 1.0 / static_cast<double>(kernel), at::kDouble));
-}
-
-at::Tensor gaussianBlur(const at::Tensor& image, int64_t kernel, double sigma, Impl impl) {
-  if (impl == Impl::Reference) return gaussianBlur(image, kernel, sigma);
-  requireCpu(image, "Gaussian blur");
-  return separableFilterFusedCpu(image, gaussianTaps(kernel, sigma));
+const FilterFunctions& cpuFusedFilters() {
+  static const FilterFunctions functions{prepare, gmsForwardEntry, gmsBackwardEntry, ssimForwardEntry,
+                                         ssimBackwardEntry, separableEntry};
+  return functions;
 }
 
 }  // namespace intra::kernels

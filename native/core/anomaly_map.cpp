@@ -1,0 +1,34 @@
+#include "anomaly_map.h"
+
+#include <cmath>
+
+#include "../kernels/filters/filters.h"
+
+namespace intra {
+
+int64_t smoothingKernel(int64_t kernelAt512, int64_t imageSide) {
+  double scaled = static_cast<double>(kernelAt512) * static_cast<double>(imageSide) / 512.0;
+  int64_t odd = 2 * static_cast<int64_t>(std::lround((scaled - 1.0) / 2.0)) + 1;
+  return odd < 3 ? 3 : odd;
+}
+
+at::Tensor multiScaleGmsDiff(const at::Tensor& image, const at::Tensor& reconstruction,
+                             kernels::Implementation impl) {
+  const int64_t height = image.size(2), width = image.size(3);
+  const int64_t factors[] = {2, 4};
+  const int64_t kernelsAt512[] = {21, 11};
+  at::Tensor total;
+  for (int i = 0; i < 2; ++i) {
+    // Downscaling by an integer factor with area averaging (what a resize to 1/f does).
+    at::Tensor a = at::avg_pool2d(image, factors[i]);
+    at::Tensor b = at::avg_pool2d(reconstruction, factors[i]);
+    const int64_t kernel = smoothingKernel(kernelsAt512[i], height);
+    at::Tensor m = 1 - kernels::gmsMap(a, b, impl);
+    m = kernels::gaussianBlur(kernels::meanFilter(m, kernel, impl), kernel, 2.0, impl);
+    m = at::upsample_bilinear2d(m, {height, width}, /*align_corners=*/false);
+    total = i == 0 ? m : total + m;
+  }
+  return total / 2;
+}
+
+}  // namespace intra

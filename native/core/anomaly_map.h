@@ -1,0 +1,19 @@
+// The paper's anomaly map (eqs. 6-7), a method rule built from the filter kernels.
+#pragma once
+#include <ATen/ATen.h>
+
+#include "../kernels/dispatch.h"
+
+namespace intra {
+
+// The smoothing kernel's size at an image side: `kernelAt512` at 512 pixels, scaled
+// linearly, rounded to the nearest odd size, at least 3.
+int64_t smoothingKernel(int64_t kernelAt512, int64_t imageSide);
+
+// The diff map before the training mean: for scales 1/2 and 1/4, 1 - GMS of the downscaled
+// images, mean filter then Gaussian blur (sigma 2), resized back, averaged over scales.
+// Kernels are 21 and 11 at 512 pixels. (B, C, H, W) images -> (B, 1, H, W).
+at::Tensor multiScaleGmsDiff(const at::Tensor& image, const at::Tensor& reconstruction,
+                             kernels::Implementation impl);
+
+}  // namespace intra

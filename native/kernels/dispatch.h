@@ -1,0 +1,51 @@
+// The two axes every op family dispatches on: the device a tensor lives on, and the
+// implementation asked for. Each family keeps one table keyed by both (attention.h,
+// filters.h); the reference (plain ATen ops) runs on any device and needs no entry.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <array>
+#include <string>
+
+namespace intra::kernels {
+
+enum class Device { Cpu, Cuda };
+constexpr int kDeviceCount = 2;
+
+// reference: ATen composites, the truth, kept selectable at run time.
+// fused: our kernels for the tensor's device.
+// cuda-emulated: the CUDA kernels' own source run on CPU threads (one thread per CUDA
+//   thread, a barrier for __syncthreads), so that their logic is tested without a GPU.
+enum class Implementation { Reference, Fused, CudaEmulated };
+constexpr int kImplementationCount = 3;
+
+Implementation implementationFromString(const std::string& name);
+std::string toString(Implementation implementation);
+std::string toString(Device device);
+// The dispatch device of a tensor; any device other than CPU and CUDA is refused.
+Device deviceOf(const at::Tensor& tensor);
+
+// Function tables of one op family, keyed by (device, implementation). An empty slot means
+// "not built here": asking for it is an error that says so, never a silent fallback.
+template <typename Functions>
+class KernelTable {
+ public:
+  void set(Device device, Implementation implementation, const Functions* functions) {
+    slots_[static_cast<int>(device)][static_cast<int>(implementation)] = functions;
+  }
+  const Functions* find(Device device, Implementation implementation) const {
+    return slots_[static_cast<int>(device)][static_cast<int>(implementation)];
+  }
+
+ private:
+  std::array<std::array<const Functions*, kImplementationCount>, kDeviceCount> slots_{};
+};
+
+// The GPU targets the CUDA kernels were compiled for ("sm_90+compute_75"), or "" when this
+// build has no CUDA kernels.
+std::string cudaKernelTargets();
+
+// Throws INTRA_UNSUPPORTED naming the op, the device and the implementation.
+[[noreturn]] void notBuilt(const char* op, Device device, Implementation implementation);
+
+}  // namespace intra::kernels
