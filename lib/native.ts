@@ -161,7 +161,8 @@ export interface KernelCheckOptions {
 }
 export interface KernelBenchRequest {
   op: KernelOp;
-  impl: 'fused' | 'reference' | 'cuda-emulated';
+  /** sdpa: libtorch 2.x's at::scaled_dot_product_attention (softmax attention; INTRA_UNSUPPORTED on 1.x) */
+  impl: 'fused' | 'reference' | 'cuda-emulated' | 'sdpa';
   device?: KernelDevice;
   pass: 'forward' | 'forward+backward';
   /** attention: [B, heads, S, dqk, dv]; filters: [B, C, H, W] (+ kernel for blur/mean_filter) */
@@ -315,7 +316,7 @@ export function gradcheckKernel(op: KernelOp, shape: number[], seed = 0, options
  */
 export function benchKernel(request: KernelBenchRequest): Promise<KernelBenchResult> {
   checkShape(request.op, request.shape);
-  requireOneOf(request.impl, 'impl', ['fused', 'reference', 'cuda-emulated'] as const);
+  requireOneOf(request.impl, 'impl', ['fused', 'reference', 'cuda-emulated', 'sdpa'] as const);
   requireOneOf(request.pass, 'pass', ['forward', 'forward+backward'] as const);
   if (request.device !== undefined) requireOneOf(request.device, 'device', KERNEL_DEVICES);
   if (request.dtype !== undefined) requireOneOf(request.dtype, 'dtype', KERNEL_DTYPES);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { benchKernels, crossover, kernelTable, sweepBatch, sweepChart } from '../lib/bench/kernels.js';
+import { capabilities } from '../lib/native.js';
 
 describe('intra bench kernels', () => {
   it('measures every family, fused and reference in the same run, as JSON records and a chart', async () => {
@@ -9,6 +10,8 @@ describe('intra bench kernels', () => {
     expect([...ops].sort()).toEqual(['blur', 'gms', 'linear_attention', 'mean_filter', 'softmax_attention', 'ssim']);
     for (const r of records) {
       expect(['reference', 'fused']).toContain(r.impl);
+      expect(r.device).toBe('cpu');
+      expect(r.dtype).toBe('float32');
       expect(['forward', 'forward+backward']).toContain(r.pass);
       expect(r.ms).toBeGreaterThan(0);
       expect(r.ceiling_gflops_per_s).toBeGreaterThan(0);
@@ -28,13 +31,26 @@ describe('intra bench kernels', () => {
   }, 120_000);
 
   it('finds the crossover where linear attention starts to win', () => {
-    const record = (op: 'softmax_attention' | 'linear_attention', seq: number, ms: number) => ({
-      op, impl: 'fused' as const, pass: 'forward+backward' as const, seq, window: Math.sqrt(seq), shape: [10, 8, seq, 64, 64], ms,
+    const record = (op: 'softmax_attention' | 'linear_attention', seq: number, ms: number, device: 'cpu' | 'cuda' = 'cpu') => ({
+      op, impl: 'fused' as const, device, dtype: 'float32' as const, pass: 'forward+backward' as const, seq, window: Math.sqrt(seq), shape: [10, 8, seq, 64, 64], ms,
       peak_bytes: 0, speedup_vs_reference: 1, ceiling_gflops_per_s: 1, threads: 1,
     });
     const records = [record('softmax_attention', 49, 1), record('linear_attention', 49, 2), record('softmax_attention', 121, 3), record('linear_attention', 121, 2.5)];
     expect(crossover(records)).toEqual({ seq: 121, window: 11 });
     expect(crossover(records.slice(0, 2))).toBeNull();
     expect(sweepChart(records)).toContain('linear wins from S = 121 (L = 11)');
+    // GPU rows beside the CPU's: their own crossover, their own (dashed, labelled) lines.
+    const gpu = [record('softmax_attention', 49, 0.1, 'cuda'), record('linear_attention', 49, 0.05, 'cuda')];
+    expect(crossover([...records, ...gpu], 'forward+backward', 'cuda')).toEqual({ seq: 49, window: 7 });
+    const chart = sweepChart([...records, ...gpu]);
+    expect(chart).toContain('softmax, fused (cuda)');
+    expect(chart).toContain('softmax, fused (cpu)');
+    expect(chart).toContain('stroke-dasharray="6 3"');
+  });
+
+  it('refuses --device cuda on a machine or build without it, saying why', async () => {
+    const caps = capabilities();
+    if (caps.cuda.available && caps.fusedKernels.cuda) return;  // a GPU machine runs it for real
+    await expect(benchKernels({ device: 'cuda', quick: true })).rejects.toThrow(/intra bench kernels --device cuda: /);
   });
 });

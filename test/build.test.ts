@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,25 @@ describe('build manifests', () => {
     // The addon's target and the per-instruction-set kernel libraries it depends on.
     const gypSources = gyp.targets.flatMap((t) => t.sources);
     expect([...gypSources].sort()).toEqual([...cmakeSources].sort());
+  });
+
+  it('compiles the CUDA kernels wherever nvcc is, so CI catches CUDA compile errors without a GPU', () => {
+    let nvcc = '';
+    try {
+      nvcc = execFileSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' }).trim();
+    } catch {
+      console.warn('build.test: nvcc is not on this machine; the CUDA kernels are not compiled here');
+    }
+    const cache = readFileSync('build/CMakeCache.txt', 'utf8');
+    if (nvcc) {
+      expect(cache).toMatch(/CMAKE_CUDA_COMPILER:\w*=.*nvcc/);
+      expect(existsSync('build/libintra_cuda_kernels.a'), 'the CUDA kernel library').toBe(true);
+      const cmake = readFileSync('CMakeLists.txt', 'utf8');
+      const cu = /set\(INTRA_CUDA_KERNEL_SOURCES([\s\S]*?)\)/.exec(cmake)?.[1]?.split(/\s+/).filter((f) => f.endsWith('.cu')) ?? [];
+      expect(cu.sort()).toEqual(['native/kernels/attention/fused_cuda.cu', 'native/kernels/filters/fused_cuda.cu']);
+    } else {
+      expect(existsSync('build/libintra_cuda_kernels.a')).toBe(false);
+    }
   });
 
   it('npm never runs node-gyp on install', () => {

@@ -4,11 +4,15 @@
  *
  * @example const records = await benchKernels({ quick: true }); console.log(kernelTable(records));
  */
-import { benchKernel, matmulCeiling, type KernelOp } from '../native.js';
+import { IntraError } from '../errors.js';
+import { benchKernel, capabilities, matmulCeiling, type KernelDevice, type KernelDtype, type KernelOp } from '../native.js';
 
 export interface KernelRecord {
   op: KernelOp;
-  impl: 'reference' | 'fused';
+  /** sdpa: libtorch 2.x's at::scaled_dot_product_attention, softmax attention on a GPU only */
+  impl: 'reference' | 'fused' | 'sdpa';
+  device: KernelDevice;
+  dtype: KernelDtype;
   pass: 'forward' | 'forward+backward';
   /** sequence length (attention only) */
   seq?: number;
@@ -19,6 +23,7 @@ export interface KernelRecord {
   ms: number;
   gflops_per_s?: number;
   gb_per_s?: number;
+  /** tensor bytes at the peak of a run (on a GPU: the CUDA caching allocator's peak); -1 if not measured */
   peak_bytes: number;
   /** reference ms / this ms, measured in the same run */
   speedup_vs_reference: number;
@@ -27,6 +32,10 @@ export interface KernelRecord {
 }
 
 export interface KernelBenchOptions {
+  /** cpu (default) or cuda; the CUDA rows are the GPU half of the same records */
+  device?: KernelDevice;
+  /** default float32 on the CPU, bfloat16 on a GPU */
+  dtype?: KernelDtype;
   threads?: number;
   repeats?: number;
   /** fewer window sides and repeats: a smoke run */
@@ -38,25 +47,50 @@ export interface KernelBenchOptions {
 export const SWEEP_WINDOWS = [3, 5, 7, 9, 11, 15, 21, 32];
 const D = 512, HEADS = 8;
 
-/** Windows per batch so that each call has about 4096 tokens to spread over the threads. */
-export function sweepBatch(seq: number, threads: number): number {
+/**
+ * Windows per batch. CPU: about 4096 tokens to spread over the threads. GPU: 4096 windows
+ * at S <= 49 (the CUDA kernels issue's shape), fewer beyond so that the reference's
+ * (B, heads, S, S) scores still fit.
+ */
+export function sweepBatch(seq: number, threads: number, device: KernelDevice = 'cpu'): number {
+  if (device === 'cuda') return seq <= 49 ? 4096 : Math.max(64, Math.round((4096 * 49) / seq));
   return Math.max(2 * threads, Math.round(4096 / seq));
 }
 
 export async function benchKernels(options: KernelBenchOptions = {}): Promise<KernelRecord[]> {
   const threads = options.threads ?? 0;
-  const repeats = options.repeats ?? (options.quick ? 3 : 7);
-  const warmup = options.quick ? 1 : 2;
-  const ceiling = await matmulCeiling(options.quick ? 512 : 2048, 'float32', options.quick ? 2 : 5, threads);
-  const usedThreads = threads || (await import('../native.js')).capabilities(0).threads;
+  const device = options.device ?? 'cpu';
+  const gpu = device === 'cuda';
+  const dtype = options.dtype ?? (gpu ? 'bfloat16' : 'float32');
+  const caps = capabilities(threads);
+  if (gpu && !(caps.cuda.available && caps.fusedKernels.cuda)) {
+    const why = !caps.cuda.built ? "this build's libtorch has no CUDA" : !caps.cuda.available ? 'no CUDA device is visible' : 'the CUDA kernels are not in this build';
+    throw new IntraError('INTRA_UNSUPPORTED', `intra bench kernels --device cuda: ${why}`);
+  }
+  const repeats = options.repeats ?? (options.quick ? 3 : gpu ? 20 : 7);
+  const warmup = options.quick ? 1 : gpu ? 5 : 2;
+  const ceiling = await matmulCeiling(options.quick ? 512 : gpu ? 8192 : 2048, dtype, options.quick ? 2 : 5, threads, device);
+  const usedThreads = caps.threads;
   const records: KernelRecord[] = [];
   const measure = async (op: KernelOp, pass: KernelRecord['pass'], shape: number[], extra: Partial<KernelRecord>) => {
-    const reference = await benchKernel({ op, impl: 'reference', pass, shape, warmup, repeats, threads });
-    const fused = await benchKernel({ op, impl: 'fused', pass, shape, warmup, repeats, threads });
-    for (const [impl, r] of [['reference', reference], ['fused', fused]] as const) {
+    const request = { op, pass, shape, warmup, repeats, threads, device, dtype };
+    const reference = await benchKernel({ ...request, impl: 'reference' });
+    const fused = await benchKernel({ ...request, impl: 'fused' });
+    const rows: [KernelRecord['impl'], typeof fused][] = [['reference', reference], ['fused', fused]];
+    // On a GPU with libtorch 2.x, softmax attention is also timed against at::scaled_dot_product_attention.
+    if (gpu && op === 'softmax_attention') {
+      try {
+        rows.push(['sdpa', await benchKernel({ ...request, impl: 'sdpa' })]);
+      } catch (cause) {
+        if (!(cause instanceof IntraError && cause.code === 'INTRA_UNSUPPORTED')) throw cause;
+      }
+    }
+    for (const [impl, r] of rows) {
       const record: KernelRecord = {
         op,
         impl,
+        device,
+        dtype,
         pass,
         ...extra,
         shape,
@@ -75,16 +109,16 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
   for (const op of ['softmax_attention', 'linear_attention'] as const) {
     for (const L of windows) {
       const seq = L * L;
-      const shape = [sweepBatch(seq, usedThreads), HEADS, seq, D / HEADS, D / HEADS];
+      const shape = [sweepBatch(seq, usedThreads, device), HEADS, seq, D / HEADS, D / HEADS];
       for (const pass of ['forward', 'forward+backward'] as const) await measure(op, pass, shape, { seq, window: L });
     }
   }
   // The loss's filters on a batch of 16x16 RGB patches; the map's smoothing on 128x128 maps.
-  const patches = options.quick ? [32, 3, 16, 16] : [256, 3, 16, 16];
+  const patches = options.quick ? [32, 3, 16, 16] : gpu ? [4096, 3, 16, 16] : [256, 3, 16, 16];
   for (const op of ['gms', 'ssim'] as const) {
     for (const pass of ['forward', 'forward+backward'] as const) await measure(op, pass, patches, {});
   }
-  const maps = options.quick ? [2, 1, 64, 64, 11] : [16, 1, 128, 128, 11];
+  const maps = options.quick ? [2, 1, 64, 64, 11] : gpu ? [256, 1, 256, 256, 11] : [16, 1, 128, 128, 11];
   for (const op of ['blur', 'mean_filter'] as const) await measure(op, 'forward', maps, {});
   return records;
 }
@@ -92,7 +126,7 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
 /** A table for people. */
 export function kernelTable(records: readonly KernelRecord[]): string {
   const lines = [
-    `ceiling (fp32 matrix product through libtorch): ${records[0]?.ceiling_gflops_per_s.toFixed(1)} GFLOP/s, ${records[0]?.threads} threads`,
+    `device ${records[0]?.device}, ${records[0]?.dtype}; ceiling (${records[0]?.dtype} matrix product through libtorch): ${records[0]?.ceiling_gflops_per_s.toFixed(1)} GFLOP/s, ${records[0]?.threads} threads`,
     'op                 pass              seq  shape                 impl        ms     GFLOP/s   GB/s   peak MB  speedup',
   ];
   for (const r of records) {
@@ -114,10 +148,18 @@ export function kernelTable(records: readonly KernelRecord[]): string {
   return lines.join('\n');
 }
 
-/** Where fused linear attention first costs less than fused softmax attention (forward+backward). */
-export function crossover(records: readonly KernelRecord[], pass: KernelRecord['pass'] = 'forward+backward'): { seq: number; window: number } | null {
+/** Where fused linear attention first costs less than fused softmax attention (forward+backward), on one device. */
+export function crossover(
+  records: readonly KernelRecord[],
+  pass: KernelRecord['pass'] = 'forward+backward',
+  device: KernelDevice = records[0]?.device ?? 'cpu',
+): { seq: number; window: number } | null {
   const perWindow = (op: KernelOp) =>
-    new Map(records.filter((r) => r.op === op && r.impl === 'fused' && r.pass === pass).map((r) => [r.seq!, { ms: r.ms / r.shape[0]!, window: r.window! }]));
+    new Map(
+      records
+        .filter((r) => r.op === op && r.impl === 'fused' && r.pass === pass && (r.device ?? 'cpu') === device)
+        .map((r) => [r.seq!, { ms: r.ms / r.shape[0]!, window: r.window! }]),
+    );
   const softmax = perWindow('softmax_attention'), linear = perWindow('linear_attention');
   for (const seq of [...softmax.keys()].sort((a, b) => a - b)) {
     const s = softmax.get(seq)!, l = linear.get(seq);
@@ -128,21 +170,29 @@ export function crossover(records: readonly KernelRecord[], pass: KernelRecord['
 
 /** An SVG chart of milliseconds per window against sequence length (log-log). */
 export function sweepChart(records: readonly KernelRecord[], pass: KernelRecord['pass'] = 'forward+backward'): string {
-  const series = [
-    { op: 'softmax_attention', impl: 'fused', colour: '#d62728', label: 'softmax, fused' },
-    { op: 'softmax_attention', impl: 'reference', colour: '#ff9896', label: 'softmax, reference' },
-    { op: 'linear_attention', impl: 'fused', colour: '#1f77b4', label: 'linear, fused' },
-    { op: 'linear_attention', impl: 'reference', colour: '#aec7e8', label: 'linear, reference' },
+  const devices = [...new Set(records.map((r) => r.device ?? 'cpu'))];
+  const base = [
+    { op: 'softmax_attention', impl: 'fused', colour: ['#d62728', '#8c1c13'], label: 'softmax, fused' },
+    { op: 'softmax_attention', impl: 'reference', colour: ['#ff9896', '#c76b6b'], label: 'softmax, reference' },
+    { op: 'softmax_attention', impl: 'sdpa', colour: ['#9467bd', '#5e3c99'], label: 'softmax, libtorch sdpa' },
+    { op: 'linear_attention', impl: 'fused', colour: ['#1f77b4', '#0b3c5d'], label: 'linear, fused' },
+    { op: 'linear_attention', impl: 'reference', colour: ['#aec7e8', '#6b8cae'], label: 'linear, reference' },
   ] as const;
+  // One line per (op, implementation, device): CPU and GPU rows side by side, GPU lines dashed.
+  const series = devices
+    .flatMap((device, d) =>
+      base.map((b) => ({ ...b, device, colour: b.colour[Math.min(d, 1)]!, dash: device === 'cuda', label: devices.length > 1 ? `${b.label} (${device})` : b.label })),
+    )
+    .filter((s) => records.some((r) => r.op === s.op && r.impl === s.impl && (r.device ?? 'cpu') === s.device && r.pass === pass));
   const points = series.map((s) =>
     records
-      .filter((r) => r.op === s.op && r.impl === s.impl && r.pass === pass && r.seq !== undefined)
+      .filter((r) => r.op === s.op && r.impl === s.impl && (r.device ?? 'cpu') === s.device && r.pass === pass && r.seq !== undefined)
       .map((r) => ({ x: r.seq!, y: r.ms / r.shape[0]! }))
       .sort((a, b) => a.x - b.x),
   );
   const all = points.flat();
   if (all.length === 0) return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>';
-  const [w, h, left, right, top, bottom] = [720, 440, 70, 180, 40, 50];
+  const [w, h, left, right, top, bottom] = [devices.length > 1 ? 860 : 720, 440, 70, devices.length > 1 ? 320 : 180, 40, 50];
   const lx = all.map((p) => Math.log10(p.x)), ly = all.map((p) => Math.log10(p.y));
   const [x0, x1] = [Math.min(...lx), Math.max(...lx)], [y0, y1] = [Math.min(...ly), Math.max(...ly)];
   const sx = (x: number) => left + ((Math.log10(x) - x0) / Math.max(1e-9, x1 - x0)) * (w - left - right);
@@ -167,12 +217,12 @@ export function sweepChart(records: readonly KernelRecord[], pass: KernelRecord[
   }
   series.forEach((s, i) => {
     const p = points[i]!;
-    if (p.length) parts.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="2" points="${p.map((q) => `${sx(q.x).toFixed(1)},${sy(q.y).toFixed(1)}`).join(' ')}"/>`);
+    if (p.length) parts.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="2"${s.dash ? ' stroke-dasharray="6 3"' : ''} points="${p.map((q) => `${sx(q.x).toFixed(1)},${sy(q.y).toFixed(1)}`).join(' ')}"/>`);
     for (const q of p) parts.push(`<circle cx="${sx(q.x).toFixed(1)}" cy="${sy(q.y).toFixed(1)}" r="3" fill="${s.colour}"/>`);
     parts.push(`<rect x="${w - right + 12}" y="${top + 20 * i}" width="14" height="4" fill="${s.colour}"/>`);
     parts.push(`<text x="${w - right + 32}" y="${top + 20 * i + 6}">${s.label}</text>`);
   });
-  const cross = crossover(records, pass);
+  const cross = crossover(records, pass, devices[0]);
   if (cross) {
     parts.push(`<line x1="${sx(cross.seq)}" y1="${top}" x2="${sx(cross.seq)}" y2="${h - bottom}" stroke="#2ca02c" stroke-dasharray="4 3"/>`);
     parts.push(`<text x="${sx(cross.seq) + 4}" y="${top + 12}" fill="#2ca02c">linear wins from S = ${cross.seq} (L = ${cross.window})</text>`);

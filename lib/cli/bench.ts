@@ -4,13 +4,28 @@
  *
  * @example intra bench kernels --json > kernels.json
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 
 import type { Argv } from 'yargs';
 
-import { benchKernels, crossover, kernelTable, sweepChart } from '../bench/kernels.js';
+import { benchKernels, crossover, kernelTable, sweepChart, type KernelRecord } from '../bench/kernels.js';
 import { benchScore, benchTrain, throughputTable, type ThroughputRecord } from '../bench/throughput.js';
-import { ATTENTION_KINDS, PRECISIONS, PRESETS, type Precision } from '../native.js';
+import { IntraError } from '../errors.js';
+import { ATTENTION_KINDS, KERNEL_DEVICES, KERNEL_DTYPES, PRECISIONS, PRESETS, type Precision } from '../native.js';
+
+/** Records written by an earlier `intra bench kernels` run, checked enough to be drawn. */
+async function readRecords(path: string): Promise<KernelRecord[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (cause) {
+    throw new IntraError('INTRA_IO', `--with ${path}: cannot read kernel records: ${(cause as Error).message}`);
+  }
+  if (!Array.isArray(parsed) || !parsed.every((r) => typeof r === 'object' && r !== null && 'op' in r && 'ms' in r && 'impl' in r)) {
+    throw new IntraError('INTRA_INVALID_ARGUMENT', `--with ${path}: expected a JSON array of kernel records (as --out writes)`);
+  }
+  return (parsed as KernelRecord[]).map((r) => ({ ...r, device: r.device ?? 'cpu' }));
+}
 
 export function register(cli: Argv): Argv {
   return cli.command('bench', 'benchmarks (see `intra bench kernels --help`)', (y) =>
@@ -24,17 +39,23 @@ export function register(cli: Argv): Argv {
             .option('out', { type: 'string', default: 'bench-kernels.json', describe: 'also write the records here' })
             .option('chart', { type: 'string', default: 'bench-kernels.svg', describe: 'the sweep as an SVG chart' })
             .option('threads', { type: 'number', default: 0 })
+            .option('device', { choices: KERNEL_DEVICES, default: 'cpu' as const, describe: 'cpu, or cuda (our CUDA kernels against ATen on the GPU)' })
+            .option('dtype', { choices: KERNEL_DTYPES, describe: 'default: float32 on the CPU, bfloat16 on a GPU' })
+            .option('with', { type: 'string', describe: 'records of another run (e.g. the other device) to draw in the same chart' })
             .option('repeats', { type: 'number', describe: 'timed runs per measurement (median reported)' })
             .option('quick', { type: 'boolean', default: false, describe: 'a short smoke run' }),
         async (args) => {
+          const others = args.with ? await readRecords(args.with) : [];
           const records = await benchKernels({
+            device: args.device,
+            dtype: args.dtype,
             threads: args.threads,
             repeats: args.repeats,
             quick: args.quick,
             onRecord: args.json ? undefined : (r) => process.stderr.write(`  ${r.op} ${r.pass} ${r.shape.join('x')} ${r.impl}: ${r.ms.toFixed(2)} ms\n`),
           });
           await writeFile(args.out, `${JSON.stringify(records, null, 2)}\n`);
-          await writeFile(args.chart, sweepChart(records));
+          await writeFile(args.chart, sweepChart([...records, ...others]));
           if (args.json) {
             console.log(JSON.stringify(records));
             return;

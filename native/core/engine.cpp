@@ -28,11 +28,20 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// bf16 matrix products for the scope (autocast), fp32 everywhere else.
+// bf16 matrix products for the scope (autocast), fp32 everywhere else. libtorch 2.4 replaced
+// the per-backend setters (kept there only as deprecated wrappers) by device-typed ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define INTRA_DEVICE_TYPED_AUTOCAST 1
+#endif
 class AutocastScope {
  public:
   AutocastScope(bool enabled, const torch::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
     if (!enabled_) return;
+#ifdef INTRA_DEVICE_TYPED_AUTOCAST
+    const auto type = cuda_ ? at::kCUDA : at::kCPU;
+    at::autocast::set_autocast_enabled(type, true);
+    at::autocast::set_autocast_dtype(type, at::kBFloat16);
+#else
     if (cuda_) {
       at::autocast::set_enabled(true);
       at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
@@ -40,12 +49,17 @@ class AutocastScope {
       at::autocast::set_cpu_enabled(true);
       at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
     }
+#endif
   }
   ~AutocastScope() {
     if (!enabled_) return;
     at::autocast::clear_cache();
+#ifdef INTRA_DEVICE_TYPED_AUTOCAST
+    at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, false);
+#else
     if (cuda_) at::autocast::set_enabled(false);
     else at::autocast::set_cpu_enabled(false);
+#endif
   }
 
  private:
@@ -206,6 +220,12 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   net_->to(device_);
   optimizer_ = std::make_unique<torch::optim::Adam>(net_->parameters(),
                                                     torch::optim::AdamOptions(train_.learningRate));
+  // Each symmetry applied once to a picture of pixel indices gives its gather table.
+  const int64_t side = model_.windowSize * model_.patchSize;
+  torch::Tensor identity = torch::arange(side * side, torch::kLong).view({1, 1, side, side});
+  std::vector<torch::Tensor> rows;
+  for (int64_t t = 0; t < 8; ++t) rows.push_back(dihedral(identity, t).reshape({side * side}));
+  symmetrySources_ = torch::stack(rows).to(device_);
 }
 
 void Engine::useThreads() const {
@@ -273,7 +293,13 @@ Engine::Windows Engine::sampleWindows(int64_t count, int64_t imageCount, bool au
   return w;
 }
 
-LossParts Engine::lossOn(const torch::Tensor& source, const Windows& windows, bool training) {
+torch::Tensor Engine::augmented(const torch::Tensor& pictures, const torch::Tensor& transforms) const {
+  const int64_t B = pictures.size(0), C = pictures.size(1), P = pictures.size(2);
+  torch::Tensor sources = symmetrySources_.index_select(0, transforms);  // (B, X*X)
+  return pictures.gather(2, sources.unsqueeze(1).expand({B, C, P}));
+}
+
+torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows, bool training) {
   const int64_t L = model_.windowSize, K = model_.patchSize, C = model_.channels, G = model_.gridSide();
   const int64_t B = windows.image.size(0), S = L * L;
   std::optional<ProfileScope> sampling(std::in_place, "sampling");
@@ -281,16 +307,10 @@ LossParts Engine::lossOn(const torch::Tensor& source, const Windows& windows, bo
   torch::Tensor images = windows.image.to(device_);
   torch::Tensor patches = source.index({images.unsqueeze(1), positions}).to(torch::kFloat).div_(255.0);  // (B,S,P)
 
-  if (windows.transform.any().item<bool>()) {
+  if (train_.augment && training) {
     // Augmentation acts on the window as one picture; positions stay those of the grid.
-    torch::Tensor picture = patches.view({B, L, L, C, K, K}).permute({0, 3, 1, 4, 2, 5}).reshape({B, C, L * K, L * K});
-    torch::Tensor transformed = picture.clone();
-    torch::Tensor kinds = windows.transform.to(device_);
-    for (int64_t t = 1; t < 8; ++t) {
-      torch::Tensor which = (kinds == t).nonzero().squeeze(1);
-      if (which.numel() == 0) continue;
-      transformed.index_copy_(0, which, dihedral(picture.index_select(0, which), t));
-    }
+    torch::Tensor picture = patches.view({B, L, L, C, K, K}).permute({0, 3, 1, 4, 2, 5}).reshape({B, C, L * K * L * K});
+    torch::Tensor transformed = augmented(picture, windows.transform.to(device_));
     patches = transformed.view({B, C, L, K, L, K}).permute({0, 2, 4, 1, 3, 5}).reshape({B, S, C * K * K});
   }
   torch::Tensor slots = windows.slot.to(device_);
@@ -327,9 +347,18 @@ LossParts Engine::lossOn(const torch::Tensor& source, const Windows& windows, bo
     ProfileScope scope("optimizer");
     optimizer_->step();
   }
-  ProfileScope scope("loss / readback");
-  return {total.item<double>(), l2.item<double>(), gms.item<double>(), ssim.item<double>(), B, 0};
+  return torch::stack({total, l2, gms, ssim}).detach().to(torch::kDouble);
 }
+
+namespace {
+// Loss parts from (total, l2, gms, ssim) sums read back in one copy, divided by `count`.
+LossParts partsOf(const torch::Tensor& sums, double count, int64_t windows, double seconds) {
+  ProfileScope scope("loss / readback");
+  torch::Tensor host = sums.to(torch::kCPU).contiguous();
+  const double* v = host.data_ptr<double>();
+  return {v[0] / count, v[1] / count, v[2] / count, v[3] / count, windows, seconds};
+}
+}  // namespace
 
 LossParts Engine::trainSteps(int64_t steps) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -339,24 +368,22 @@ LossParts Engine::trainSteps(int64_t steps) {
   if (!trainPatches_.defined()) throw invalidState("No training images: call setTrainingImages first");
   const auto start = Clock::now();
   net_->train();
-  LossParts sum;
+  torch::Tensor sums = torch::zeros({4}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
+  int64_t windows = 0;
   for (int64_t i = 0; i < steps; ++i) {
     Windows w;
     {
       ProfileScope scope("sampling");
       w = sampleWindows(train_.batchSize, trainPatches_.size(0), train_.augment, generator_);
     }
-    LossParts step = lossOn(trainPatches_, w, true);
+    sums += lossOn(trainPatches_, w, true);
     ++weightsVersion_;
-    sum.total += step.total;
-    sum.l2 += step.l2;
-    sum.gms += step.gms;
-    sum.ssim += step.ssim;
-    sum.windows += step.windows;
+    windows += w.image.size(0);
     ++stepsDone_;
   }
-  const double n = static_cast<double>(steps);
-  return {sum.total / n, sum.l2 / n, sum.gms / n, sum.ssim / n, sum.windows, secondsSince(start)};
+  LossParts parts = partsOf(sums, static_cast<double>(steps), windows, 0);
+  parts.seconds = secondsSince(start);
+  return parts;
 }
 
 LossParts Engine::validate() {
@@ -368,21 +395,17 @@ LossParts Engine::validate() {
   torch::NoGradGuard noGrad;
   net_->eval();
   const int64_t total = validationWindows_.image.size(0);
-  LossParts sum;
+  torch::Tensor sums = torch::zeros({4}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
   for (int64_t from = 0; from < total; from += train_.batchSize) {
     const int64_t to = std::min(total, from + train_.batchSize);
     auto part = [&](const torch::Tensor& t) { return t.slice(0, from, to); };
     Windows w{part(validationWindows_.image), part(validationWindows_.row), part(validationWindows_.col),
               part(validationWindows_.slot), part(validationWindows_.transform)};
-    LossParts batch = lossOn(validationPatches_, w, false);
-    const double weight = static_cast<double>(to - from);
-    sum.total += batch.total * weight;
-    sum.l2 += batch.l2 * weight;
-    sum.gms += batch.gms * weight;
-    sum.ssim += batch.ssim * weight;
+    sums += lossOn(validationPatches_, w, false) * static_cast<double>(to - from);
   }
-  const double n = static_cast<double>(total);
-  return {sum.total / n, sum.l2 / n, sum.gms / n, sum.ssim / n, total, secondsSince(start)};
+  LossParts parts = partsOf(sums, static_cast<double>(total), total, 0);
+  parts.seconds = secondsSince(start);
+  return parts;
 }
 
 torch::Tensor Engine::reconstructPatches(const torch::Tensor& source) {

@@ -77,7 +77,12 @@ class Engine {
   };
   torch::Tensor toPatches(const ImageBatch& images, const char* what) const;  // uint8 (n, G*G, P)
   Windows sampleWindows(int64_t count, int64_t imageCount, bool augment, at::Generator& generator) const;
-  LossParts lossOn(const torch::Tensor& patches, const Windows& windows, bool training);
+  // The loss of a batch of windows and, when training, one optimiser step. Returns
+  // (total, l2, gms, ssim) as a tensor on the device: nothing is read back to the host here,
+  // so a GPU never waits on the CPU inside a step (callers read sums back once per call).
+  torch::Tensor lossOn(const torch::Tensor& patches, const Windows& windows, bool training);
+  // Rotates/flips each window picture (B, C, X*X) by its transform id with one gather.
+  torch::Tensor augmented(const torch::Tensor& pictures, const torch::Tensor& transforms) const;
   torch::Tensor reconstructPatches(const torch::Tensor& patches);  // float (n, G*G, P)
   torch::Tensor patchesToImages(const torch::Tensor& patches) const;  // (n, G*G, P) -> (n, C, H, W)
   void useThreads() const;
@@ -98,6 +103,9 @@ class Engine {
   at::Generator generator_;
   torch::Tensor trainPatches_, validationPatches_;  // uint8 on device
   Windows validationWindows_;
+  // Row t: for each pixel of a window picture under symmetry t of the square, the pixel of
+  // the untransformed picture it comes from (8, X*X), on the device.
+  torch::Tensor symmetrySources_;
   torch::Tensor diffMean_;  // float (H, W) on device
   std::vector<torch::Tensor> best_;
   std::string metadata_ = "{}";

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +22,15 @@ using Inputs = std::vector<at::Tensor>;
 using Op = std::function<at::Tensor(const Inputs&)>;
 
 // The op under test, by name and implementation, and its random inputs.
+// libtorch 2.x's own fused attention, for the bench's comparison at MSA widths.
+Op sdpaOp() {
+#if TORCH_VERSION_MAJOR >= 2
+  return [](const Inputs& x) { return at::scaled_dot_product_attention(x[0], x[1], x[2]); };
+#else
+  throw unsupported("at::scaled_dot_product_attention needs libtorch 2.x; this is " TORCH_VERSION);
+#endif
+}
+
 Op opFor(const std::string& name, Implementation impl, const std::vector<int64_t>& shape) {
   if (name == "softmax_attention") return [impl](const Inputs& x) { return softmaxAttention(x[0], x[1], x[2], impl); };
   if (name == "linear_attention") return [impl](const Inputs& x) { return linearAttention(x[0], x[1], x[2], impl); };
@@ -186,7 +196,10 @@ BenchResult benchKernel(const BenchRequest& request) {
   if (backward && !hasBackward(request.op)) throw invalidArgument("op " + request.op + " has no backward");
   const at::Device device = deviceFrom(request.device);
   const at::ScalarType type = request.dtype == "bfloat16" ? at::kBFloat16 : request.dtype == "float16" ? at::kHalf : at::kFloat;
-  Op op = opFor(request.op, implementationFromString(request.impl), request.shape);
+  if (request.impl == "sdpa" && request.op != "softmax_attention") {
+    throw invalidArgument("Expected softmax_attention for impl sdpa but received '" + request.op + "'");
+  }
+  Op op = request.impl == "sdpa" ? sdpaOp() : opFor(request.op, implementationFromString(request.impl), request.shape);
   Inputs x = cast(randomInputs(request.op, request.shape, 1, at::kDouble), type, device);
   for (auto& t : x) t.requires_grad_(backward);
   at::Tensor upstream;

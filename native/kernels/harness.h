@@ -39,6 +39,7 @@ std::string toleranceViolations(const std::string& name, const ErrorStats& e);
 double gradcheckKernel(const CheckRequest& request);
 
 struct BenchRequest {
+  // impl: fused | reference | cuda-emulated | sdpa (libtorch 2.x's scaled_dot_product_attention)
   std::string op, impl = "fused", pass = "forward";  // pass: forward | forward+backward
   std::string device = "cpu";
   std::vector<int64_t> shape;
