@@ -3,7 +3,7 @@
  *
  * @example await runCli(['info', '--json']);
  */
-import yargs from 'yargs';
+import yargs, { type Arguments, type Argv } from 'yargs';
 
 import { IntraError } from '../errors.js';
 import * as bench from './bench.js';
@@ -17,9 +17,52 @@ import * as train from './train.js';
 
 const commands = [info, synth, train, score, evaluate, demo, bench, profile];
 
-export async function runCli(argv: string[]): Promise<void> {
+function buildCli(argv: string[]): Argv {
   let cli = yargs(argv).scriptName('intra').strict().demandCommand(1, 'Name a command (see --help).').help();
   for (const command of commands) cli = command.register(cli);
+  return cli;
+}
+
+/** What the command line parses to, and the command's boolean options, without running it. */
+export interface ParsedCommand {
+  args: Arguments;
+  booleans: string[];
+}
+
+class Parsed extends Error {
+  constructor(readonly result: ParsedCommand) {
+    super('parsed');
+  }
+}
+
+/**
+ * Parses a command line exactly as `intra` does (strict: unknown options are errors) and
+ * stops before the command runs: for tests of the CLI's options.
+ *
+ * @example (await parseCli(['train', 'data/x', '--out', 'm.intra', '--no-augment'])).args.augment // false
+ */
+export async function parseCli(argv: string[]): Promise<ParsedCommand> {
+  try {
+    // yargs hands a middleware the instance too (its typings leave that out): its options
+    // are then the chosen command's.
+    const capture = (args: Arguments, instance: { getOptions(): { boolean: string[] } }): never => {
+      throw new Parsed({ args, booleans: instance.getOptions().boolean });
+    };
+    await buildCli(argv)
+      .middleware(capture as unknown as (args: Arguments) => void)
+      .fail((message, error) => {
+        throw error ?? new IntraError('INTRA_USAGE', message);
+      })
+      .parseAsync();
+  } catch (error) {
+    if (error instanceof Parsed) return error.result;
+    throw error;
+  }
+  throw new IntraError('INTRA_USAGE', `intra ${argv.join(' ')}: no command was parsed`);
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  const cli = buildCli(argv);
   try {
     await cli
       .fail((message, error) => {

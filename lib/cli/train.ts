@@ -29,7 +29,7 @@ export function register(cli: Argv): Argv {
         .option('augment', { type: 'boolean', default: true, describe: 'random rotations and flips (--no-augment to switch off)' })
         .option('seed', { type: 'number', default: 0 })
         .option('train-precision', { choices: PRECISIONS, default: 'fp32' as const, describe: 'bf16 = bf16 matrix products, fp32 master weights' })
-        .option('no-long-residuals', { type: 'boolean', default: false })
+        .option('long-residuals', { type: 'boolean', default: true, describe: "the paper's long residual connections (--no-long-residuals: its ablation)" })
         .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint at --out' })
         .option('log', { type: 'string', describe: 'JSON lines per epoch (default <out>.log.jsonl)' }),
     async (args) => {
@@ -65,7 +65,7 @@ export function register(cli: Argv): Argv {
           device: args.device,
           precision: args.precision,
           trainPrecision: args.trainPrecision,
-          longResiduals: !args.noLongResiduals,
+          longResiduals: args.longResiduals,
           resume: args.resume,
           log: args.log,
           signal: controller.signal,

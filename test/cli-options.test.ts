@@ -1,0 +1,62 @@
+// The command line's options as yargs parses them: every boolean flag of every command, in
+// both spellings (--x and --no-x), and the ablation flag reaching the saved model.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { parseCli } from '../lib/cli/index.js';
+import { synthesize } from '../lib/data/synth.js';
+import { Engine } from '../lib/native.js';
+
+// A minimal valid command line for each command (positionals filled in).
+const commands: string[][] = [
+  ['info'],
+  ['synth', 'dir'],
+  ['train', 'category', '--out', 'm.intra'],
+  ['score', 'm.intra', 'image.png'],
+  ['eval', 'm.intra', 'category'],
+  ['demo'],
+  ['bench', 'kernels'],
+  ['bench', 'score'],
+  ['bench', 'train'],
+  ['profile', 'train'],
+  ['profile', 'score', 'm.intra', 'image.png'],
+];
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+describe('boolean options', () => {
+  it.each(commands.map((c) => [c.join(' '), c]))('intra %s: each parses as --x (true) and --no-x (false)', async (_, argv) => {
+    const { booleans } = await parseCli(argv as string[]);
+    const own = booleans.filter((b) => b !== 'help' && b !== 'version');
+    for (const flag of own) {
+      expect((await parseCli([...(argv as string[]), `--${flag}`])).args[camel(flag)], `--${flag}`).toBe(true);
+      expect((await parseCli([...(argv as string[]), `--no-${flag}`])).args[camel(flag)], `--no-${flag}`).toBe(false);
+    }
+  });
+
+  it('train has the paper\'s ablation as --no-long-residuals, long residuals on by default', async () => {
+    const train = ['train', 'category', '--out', 'm.intra'];
+    expect((await parseCli(train)).booleans).toEqual(expect.arrayContaining(['augment', 'long-residuals', 'resume']));
+    expect((await parseCli(train)).args.longResiduals).toBe(true);
+    expect((await parseCli([...train, '--no-long-residuals'])).args.longResiduals).toBe(false);
+  });
+
+  it('refuses unknown options by name', async () => {
+    await expect(parseCli(['train', 'category', '--out', 'm.intra', '--long-residual'])).rejects.toThrow(/Unknown arguments?: long-residual/);
+  });
+
+  it('trains without long residuals when asked, and the model says so', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-ablation-'));
+    await synthesize(join(root, 'data'), { seed: 4, categories: ['grain'], size: 64, train: 4, testGood: 1, testPerDefect: 1 });
+    const { runCli } = await import('../lib/cli/index.js');
+    const model = join(root, 'grain.intra');
+    await runCli(['train', join(root, 'data', 'grain'), '--out', model, '--preset', 'tiny', '--epochs', '1', '--windows-per-image', '8', '--batch', '16', '--threads', '1', '--no-long-residuals']);
+    expect(process.exitCode ?? 0).toBe(0);
+    const engine = await Engine.load(model);
+    expect(engine.describe().model.longResiduals).toBe(false);
+    engine.dispose();
+  });
+});
