@@ -1,5 +1,6 @@
 // The command line's options as yargs parses them: every boolean flag of every command, in
 // both spellings (--x and --no-x), and the ablation flag reaching the saved model.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,5 +59,25 @@ describe('boolean options', () => {
     const engine = await Engine.load(model);
     expect(engine.describe().model.longResiduals).toBe(false);
     engine.dispose();
+  });
+});
+
+describe('help', () => {
+  // A 60-column terminal (util-linux `script` gives the process a pseudo-terminal).
+  const helpOn60Columns = (command: string) => {
+    const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
+    const run = spawnSync('script', ['-qc', `stty cols 60; ${process.execPath} ${cli} ${command} --help`, '/dev/null'], { encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    return run.stdout.replace(/\r/g, '');
+  };
+
+  it.each([
+    ['train', ['model file (.intra), also the checkpoint', "attention kind (default: the preset's, mfsa)", 'cpu, cuda, or auto (says what it chose)']],
+    ['bench kernels', ['records of another run (e.g. the other device) to draw in the same chart']],
+  ])('intra %s --help wraps at word boundaries at the terminal width', (command, descriptions) => {
+    const text = helpOn60Columns(command as string);
+    for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(60);
+    const flat = text.replace(/\s+/g, ' ');
+    for (const description of descriptions as string[]) expect(flat).toContain(description);
   });
 });

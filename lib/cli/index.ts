@@ -3,7 +3,10 @@
  *
  * @example await runCli(['info', '--json']);
  */
-import yargs, { type Arguments, type Argv } from 'yargs';
+import { createRequire } from 'node:module';
+
+import type { Arguments, Argv } from 'yargs';
+import type yargsFactory from 'yargs';
 
 import { IntraError } from '../errors.js';
 import * as bench from './bench.js';
@@ -15,10 +18,16 @@ import * as score from './score.js';
 import * as synth from './synth.js';
 import * as train from './train.js';
 
+// yargs through its CommonJS build: under `import` it uses cliui's ESM build, whose wrap cuts
+// lines every N characters, mid-word; the CommonJS cliui wraps at word boundaries.
+const yargs = createRequire(import.meta.url)('yargs') as typeof yargsFactory;
+
 const commands = [info, synth, train, score, evaluate, demo, bench, profile];
 
 function buildCli(argv: string[]): Argv {
   let cli = yargs(argv).scriptName('intra').strict().demandCommand(1, 'Name a command (see --help).').help();
+  // Help wraps at word boundaries at the terminal's width (80 columns when not a terminal).
+  cli = cli.wrap(process.stdout.isTTY ? cli.terminalWidth() : 80);
   for (const command of commands) cli = command.register(cli);
   return cli;
 }
