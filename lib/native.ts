@@ -419,6 +419,11 @@ export function heatPictures(map: Float32Array, image: Uint8Array, size: { width
  */
 export class Engine {
   #native: NativeEngine | undefined;
+  // The last queued call, settled either way: calls on one engine run one at a time, in the
+  // order they were made, each starting when the one before has finished. Queued here rather
+  // than on a native mutex, so that no libuv pool thread (which sharp's decoding also needs)
+  // ever waits on another call of this engine.
+  #tail: Promise<unknown> = Promise.resolve();
 
   private constructor(native: NativeEngine) {
     this.#native = native;
@@ -464,66 +469,56 @@ export class Engine {
 
   setTrainingImages(images: ImageSet): Promise<void> {
     checkImages(images, 'images');
-    const n = this.native;
-    return withCallerStack(() => n.setTrainingImages(images.data, images.count, images.height, images.width, images.channels));
+    return this.#queue((n) => n.setTrainingImages(images.data, images.count, images.height, images.width, images.channels));
   }
 
   setValidationImages(images: ImageSet): Promise<void> {
     checkImages(images, 'images');
-    const n = this.native;
-    return withCallerStack(() => n.setValidationImages(images.data, images.count, images.height, images.width, images.channels));
+    return this.#queue((n) => n.setValidationImages(images.data, images.count, images.height, images.width, images.channels));
   }
 
   /** Runs `steps` optimiser steps on windows the engine samples; returns the mean loss parts. */
   trainSteps(steps: number): Promise<LossParts> {
     requireInteger(steps, 'steps');
-    const n = this.native;
-    return withCallerStack(() => n.trainSteps(steps));
+    return this.#queue((n) => n.trainSteps(steps));
   }
 
   /** The loss over the fixed validation windows (deterministic for a seed). */
   validate(): Promise<LossParts> {
-    const n = this.native;
-    return withCallerStack(() => n.validate());
+    return this.#queue((n) => n.validate());
   }
 
   /** Whole-image reconstructions, (count, H, W, C) in [0, 1]. */
   reconstruct(images: ImageSet): Promise<Float32Array> {
     checkImages(images, 'images');
-    const n = this.native;
-    return withCallerStack(() => n.reconstruct(images.data, images.count, images.height, images.width, images.channels));
+    return this.#queue((n) => n.reconstruct(images.data, images.count, images.height, images.width, images.channels));
   }
 
   /** Anomaly maps (eq. 7) and scores (their maxima); needs fitNormalStatistics first. */
   anomalyMaps(images: ImageSet, options: { withReconstruction?: boolean } = {}): Promise<AnomalyMaps> {
     checkImages(images, 'images');
-    const n = this.native;
-    return withCallerStack(() =>
+    return this.#queue((n) =>
       n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, options.withReconstruction === true),
     );
   }
 
   /** Computes the mean diff map over the training images with the current weights. */
   fitNormalStatistics(): Promise<void> {
-    const n = this.native;
-    return withCallerStack(() => n.fitNormalStatistics());
+    return this.#queue((n) => n.fitNormalStatistics());
   }
 
   keepBest(): Promise<void> {
-    const n = this.native;
-    return withCallerStack(() => n.keepBest());
+    return this.#queue((n) => n.keepBest());
   }
 
   restoreBest(): Promise<void> {
-    const n = this.native;
-    return withCallerStack(() => n.restoreBest());
+    return this.#queue((n) => n.restoreBest());
   }
 
   /** Writes one checkpoint file atomically, with `metadata` stored as JSON. */
   save(path: string, metadata: unknown = {}): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) invalidArgument('a file path', 'path', path);
-    const n = this.native;
-    return withCallerStack(() => n.save(path, JSON.stringify(metadata)));
+    return this.#queue((n) => n.save(path, JSON.stringify(metadata)));
   }
 
   /** Records the engine's phases (sampling, embedding, each block's attention, MLP and norms, loss parts, backward, optimizer, maps...) from now on. */
@@ -541,9 +536,32 @@ export class Engine {
     return JSON.parse(this.describe().metadata) as T;
   }
 
-  /** Frees the engine; later calls throw "Engine is disposed". Calls in flight finish first. */
-  dispose(): void {
-    this.#native?.dispose();
-    this.#native = undefined;
+  /**
+   * Runs `call` after every call made before it on this engine has settled. Throws at once
+   * (INTRA_DISPOSED) on a disposed engine; errors carry the caller's stack.
+   */
+  #queue<T>(call: (native: NativeEngine) => Promise<T>): Promise<T> {
+    const native = this.native;
+    const previous = this.#tail;
+    const result = withCallerStack(async () => {
+      await previous;
+      return call(native);
+    });
+    this.#tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
+
+  /**
+   * Frees the engine: later calls throw "Engine is disposed"; calls already made still run
+   * to the end, and the native engine is freed after the last of them.
+   */
+  dispose(): void {
+    const native = this.#native;
+    this.#native = undefined;
+    if (native) void this.#tail.then(() => native.dispose());
+  }
+
 }

@@ -45,6 +45,52 @@ describe('async native calls', () => {
     expect(results[1]?.windows).toBe(64);
     engine.dispose();
   });
+
+  it('completes many interleaved calls from several async tasks in the order they were made', async () => {
+    const engine = makeEngine();
+    await engine.setTrainingImages(stripes(2, 64, 4));
+    await engine.setValidationImages(stripes(1, 64, 5));
+    const made: string[] = [], done: string[] = [];
+    const call = (name: string, promise: Promise<unknown>) => {
+      made.push(name);
+      return promise.then(() => done.push(name));
+    };
+    // Long and short calls mixed: a short one made later must not overtake a long one.
+    const task = async (id: number) => {
+      for (let i = 0; i < 4; i++) {
+        const pending = [call(`${id}.${i} train`, engine.trainSteps(1 + ((id + i) % 3) * 4)), call(`${id}.${i} validate`, engine.validate())];
+        if (i % 2 === 1) await Promise.all(pending);
+      }
+    };
+    await Promise.all([task(0), task(1), task(2)]);
+    expect(done).toEqual(made);
+    engine.dispose();
+  });
+
+  it('lets sharp decode while an engine has many calls queued: no pool thread waits on the engine', async () => {
+    const sharp = (await import('sharp')).default;
+    const png = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 10, g: 200, b: 30 } } }).png().toBuffer();
+    const engine = makeEngine();
+    await engine.setTrainingImages(stripes(4, 64, 1));
+    const events: string[] = [];
+    // More calls than libuv has pool threads (4): queued natively, 3 would sit on a mutex and
+    // the rest, and sharp's work, would wait behind them.
+    const calls = Array.from({ length: 8 }, (_, i) => engine.trainSteps(15).then(() => events.push(`engine ${i}`)));
+    const decoded = sharp(png).raw().toBuffer().then(() => events.push('decoded'));
+    await Promise.all([...calls, decoded]);
+    expect(events.indexOf('decoded')).toBeLessThan(events.indexOf('engine 2'));
+    engine.dispose();
+  });
+
+  it('runs calls already made to the end when the engine is disposed, and refuses new ones', async () => {
+    const engine = makeEngine();
+    const images = stripes(2, 64, 4);
+    const pending = [engine.setTrainingImages(images), engine.trainSteps(2), engine.trainSteps(2)];
+    engine.dispose();
+    const results = await Promise.all(pending);
+    expect(results[2]?.windows).toBe(64);
+    expect(() => engine.trainSteps(1)).toThrow('Engine is disposed');
+  });
 });
 
 describe('bad arguments', () => {
