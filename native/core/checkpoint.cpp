@@ -15,6 +15,7 @@ namespace {
 
 constexpr char kMagic[8] = {'I', 'N', 'T', 'R', 'A', 'C', 'K', 'P'};
 enum RecordKind : uint8_t { kText = 0, kTensor = 1 };
+constexpr uint32_t kMaxRank = 8;  // the engine stores nothing above 4 dimensions
 
 uint64_t fnv1a(const char* data, size_t size) {
   uint64_t hash = 1469598103934665603ULL;
@@ -52,11 +53,12 @@ class Cursor {
     return value;
   }
   const char* take(size_t size) {
-    if (size > size_ - offset_) fail("it ends early (truncated?)");
+    if (size > remaining()) fail("it ends early (truncated?)");
     const char* at = data_ + offset_;
     offset_ += size;
     return at;
   }
+  size_t remaining() const { return size_ - offset_; }
   std::string getString() {
     uint32_t n = get<uint32_t>();
     return std::string(take(n), n);
@@ -155,19 +157,38 @@ CheckpointContents readCheckpoint(const std::string& path) {
   CheckpointContents contents;
   const uint32_t records = cursor.get<uint32_t>();
   for (uint32_t i = 0; i < records; ++i) {
+    if (cursor.remaining() <= sizeof(uint64_t)) cursor.fail("it ends early (truncated?)");
     std::string name = cursor.getString();
     const uint8_t kind = cursor.get<uint8_t>();
     if (kind == kText) {
       const uint64_t n = cursor.get<uint64_t>();
       contents.texts[name] = std::string(cursor.take(n), n);
     } else if (kind == kTensor) {
+      // Everything a header claims is checked against the bytes that are really there before
+      // anything is allocated: a crafted header must never cost more memory than the file.
       torch::ScalarType type = dtypeFromCode(cursor.get<uint8_t>(), cursor);
       const uint32_t rank = cursor.get<uint32_t>();
+      if (rank > kMaxRank) cursor.fail("tensor " + name + " claims " + std::to_string(rank) + " dimensions");
       std::vector<int64_t> sizes(rank);
-      for (auto& s : sizes) s = cursor.get<int64_t>();
+      uint64_t elements = 1;
+      bool overflow = false;
+      for (auto& size : sizes) {
+        size = cursor.get<int64_t>();
+        if (size < 0) cursor.fail("tensor " + name + " has a negative size " + std::to_string(size));
+        if (size != 0 && elements > UINT64_MAX / 8 / static_cast<uint64_t>(size)) overflow = true;
+        elements *= static_cast<uint64_t>(size);
+      }
       const uint64_t n = cursor.get<uint64_t>();
+      const uint64_t elementBytes = c10::elementSize(type);
+      if (overflow || n != elements * elementBytes) {
+        cursor.fail("tensor " + name + " claims " + std::to_string(n) + " bytes for " +
+                    (overflow ? std::string("more elements than can exist") : std::to_string(elements) + " elements"));
+      }
+      if (n > cursor.remaining()) {
+        cursor.fail("tensor " + name + " claims " + std::to_string(n) + " bytes but the file has " +
+                    std::to_string(cursor.remaining()) + " left");
+      }
       torch::Tensor t = torch::empty(sizes, torch::TensorOptions().dtype(type));
-      if (n != static_cast<uint64_t>(t.numel()) * t.element_size()) cursor.fail("tensor " + name + " has a wrong size");
       std::memcpy(t.data_ptr(), cursor.take(n), n);
       contents.tensors[name] = t;
     } else {

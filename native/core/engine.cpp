@@ -104,6 +104,18 @@ int64_t resolveThreads(int64_t requested) {
   return cores == 0 ? 1 : static_cast<int64_t>(cores);
 }
 
+// A number stored as text in a checkpoint; anything else is an error naming the file and the field.
+template <typename N>
+N parseNumber(const std::string& text, const std::string& path, const std::string& field) {
+  std::istringstream in(text);
+  N value{};
+  in >> value;
+  if (in.fail() || !in.eof()) {
+    throw checkpointError("Checkpoint " + path + " is not usable: " + field + " is not a number ('" + text + "')");
+  }
+  return value;
+}
+
 std::string serialize(const TrainConfig& t) {
   std::ostringstream out;
   out.precision(17);
@@ -129,14 +141,20 @@ TrainConfig deserializeTrainConfig(const std::string& text, const std::string& p
     }
     return it->second;
   };
+  auto integer = [&](const char* key) {
+    return parseNumber<int64_t>(get(key), path, std::string("training config field '") + key + "'");
+  };
+  auto real = [&](const char* key) {
+    return parseNumber<double>(get(key), path, std::string("training config field '") + key + "'");
+  };
   TrainConfig t;
-  t.batchSize = std::stoll(get("batchSize"));
-  t.learningRate = std::stod(get("learningRate"));
-  t.alpha = std::stod(get("alpha"));
-  t.beta = std::stod(get("beta"));
+  t.batchSize = integer("batchSize");
+  t.learningRate = real("learningRate");
+  t.alpha = real("alpha");
+  t.beta = real("beta");
   t.augment = get("augment") == "1";
-  t.seed = std::stoull(get("seed"));
-  t.validationWindowsPerImage = std::stoll(get("validationWindowsPerImage"));
+  t.seed = static_cast<uint64_t>(parseNumber<uint64_t>(get("seed"), path, "training config field 'seed'"));
+  t.validationWindowsPerImage = integer("validationWindowsPerImage");
   t.trainPrecision = precisionFromString(get("trainPrecision"));
   return t;
 }
@@ -557,46 +575,77 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, const EngineOption
     if (it == contents.texts.end()) throw checkpointError("Checkpoint " + path + " is not usable: it has no " + key);
     return it->second;
   };
+  auto unusable = [&](const std::string& why) { return checkpointError("Checkpoint " + path + " is not usable: " + why); };
   ModelConfig model;
   try {
     model = deserializeModelConfig(text("config"));
+    model.validate();
   } catch (const IntraError& e) {
-    throw checkpointError("Checkpoint " + path + " is not usable: " + e.what());
+    throw unusable(e.what());
   }
-  auto engine = std::make_unique<Engine>(model, deserializeTrainConfig(text("train"), path), options);
+  // The config must describe the weights the file holds before a model is built from it: a
+  // crafted config (dim 2^30, say) must never allocate more than the file's own weights.
+  int64_t stored = 0;
+  for (const auto& [name, tensor] : contents.tensors) {
+    if (name.rfind("param:", 0) == 0) stored += tensor.numel();
+  }
+  const int64_t expected = countParameters(model);
+  if (stored != expected) {
+    throw unusable("its config (dim " + std::to_string(model.dim) + ", depth " + std::to_string(model.depth) + ", image " +
+                   std::to_string(model.imageSize) + ") needs " + std::to_string(expected) + " weights but the file holds " +
+                   std::to_string(stored));
+  }
+  TrainConfig train = deserializeTrainConfig(text("train"), path);
+  try {
+    train.validate();
+  } catch (const IntraError& e) {
+    throw unusable(std::string("its training config: ") + e.what());
+  }
+  auto engine = std::make_unique<Engine>(model, train, options);
   engine->metadata_ = text("metadata");
-  engine->stepsDone_ = std::stoll(text("steps"));
+  engine->stepsDone_ = parseNumber<int64_t>(text("steps"), path, "'steps'");
   torch::NoGradGuard noGrad;
+  // Every stored tensor of a weight has the weight's shape; a smaller one would broadcast.
+  auto shaped = [&](const std::string& key, const torch::Tensor& like) -> const torch::Tensor& {
+    const torch::Tensor& t = contents.tensors.at(key);
+    if (t.sizes() != like.sizes() || t.scalar_type() != at::kFloat) {
+      throw unusable(key + " has shape " + c10::str(t.sizes()) + " (" + c10::toString(t.scalar_type()) + "), expected " +
+                     c10::str(like.sizes()) + " (Float)");
+    }
+    return t;
+  };
   std::vector<torch::Tensor> best;
   for (auto& item : engine->net_->named_parameters()) {
-    auto found = contents.tensors.find("param:" + item.key());
-    if (found == contents.tensors.end()) {
-      throw checkpointError("Checkpoint " + path + " is not usable: it has no weights for " + item.key());
-    }
-    if (found->second.sizes() != item.value().sizes()) {
-      throw checkpointError("Checkpoint " + path + " is not usable: weights for " + item.key() +
-                            " have the wrong shape");
-    }
-    item.value().copy_(found->second);
-    auto bestFound = contents.tensors.find("best:" + item.key());
-    if (bestFound != contents.tensors.end()) best.push_back(bestFound->second.to(engine->device_));
-    auto avg = contents.tensors.find("adam.exp_avg:" + item.key());
-    if (avg != contents.tensors.end()) {
+    const std::string key = item.key();
+    if (contents.tensors.find("param:" + key) == contents.tensors.end()) throw unusable("it has no weights for " + key);
+    item.value().copy_(shaped("param:" + key, item.value()));
+    if (contents.tensors.count("best:" + key)) best.push_back(shaped("best:" + key, item.value()).to(engine->device_));
+    if (contents.tensors.count("adam.exp_avg:" + key)) {
+      if (!contents.tensors.count("adam.exp_avg_sq:" + key)) throw unusable("it has no adam.exp_avg_sq for " + key);
       auto adam = std::make_unique<torch::optim::AdamParamState>();
-      adam->step(std::stoll(text("adam.step:" + item.key())));
-      adam->exp_avg(avg->second.to(engine->device_));
-      adam->exp_avg_sq(contents.tensors.at("adam.exp_avg_sq:" + item.key()).to(engine->device_));
+      adam->step(parseNumber<int64_t>(text("adam.step:" + key), path, "'adam.step:" + key + "'"));
+      adam->exp_avg(shaped("adam.exp_avg:" + key, item.value()).to(engine->device_));
+      adam->exp_avg_sq(shaped("adam.exp_avg_sq:" + key, item.value()).to(engine->device_));
       engine->optimizer_->state()[c10::guts::to_string(item.value().unsafeGetTensorImpl())] = std::move(adam);
     }
   }
-  if (!best.empty()) engine->best_ = std::move(best);
+  if (!best.empty()) {
+    if (best.size() != engine->net_->parameters().size()) throw unusable("it has best weights for some parameters only");
+    engine->best_ = std::move(best);
+  }
   ++engine->weightsVersion_;
   auto diff = contents.tensors.find("diff_mean");
-  if (diff != contents.tensors.end()) engine->diffMean_ = diff->second.to(engine->device_);
+  if (diff != contents.tensors.end()) {
+    engine->diffMean_ = shaped("diff_mean", torch::empty({model.imageSize, model.imageSize})).to(engine->device_);
+  }
   auto generator = contents.tensors.find("generator");
   if (generator != contents.tensors.end()) {
     std::lock_guard<std::mutex> generatorLock(engine->generator_.mutex());
-    engine->generator_.set_state(generator->second);
+    try {
+      engine->generator_.set_state(generator->second);
+    } catch (const c10::Error& e) {
+      throw unusable(std::string("its sampler state is not valid: ") + e.what_without_backtrace());
+    }
   }
   return engine;
 }

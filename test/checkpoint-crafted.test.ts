@@ -1,0 +1,145 @@
+// Model files are input: files crafted with a valid checksum but absurd headers or a config
+// that does not match their tensors must be refused with an error that names the file and
+// the field, without allocating what the header claims.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { Engine } from '../lib/native.js';
+import { stripes } from './fixtures.js';
+
+type Text = { name: string; kind: 'text'; text: string };
+type Tensor = { name: string; kind: 'tensor'; dtype: number; sizes: bigint[]; bytes: bigint; data: Buffer };
+type Record_ = Text | Tensor;
+
+const MAGIC = Buffer.from('INTRACKP');
+
+function fnv1a(bytes: Buffer): bigint {
+  let hash = 1469598103934665603n;
+  for (const b of bytes) hash = ((hash ^ BigInt(b)) * 1099511628211n) & 0xffffffffffffffffn;
+  return hash;
+}
+
+function parse(file: Buffer): { version: number; records: Record_[] } {
+  let at = 8;
+  const u8 = () => file.readUInt8(at++);
+  const u32 = () => ((at += 4), file.readUInt32LE(at - 4));
+  const u64 = () => ((at += 8), file.readBigUInt64LE(at - 8));
+  const i64 = () => ((at += 8), file.readBigInt64LE(at - 8));
+  const take = (n: number) => ((at += n), file.subarray(at - n, at));
+  const version = u32(), count = u32(), records: Record_[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = take(u32()).toString('utf8');
+    if (u8() === 0) {
+      records.push({ name, kind: 'text', text: take(Number(u64())).toString('utf8') });
+    } else {
+      const dtype = u8(), rank = u32();
+      const sizes = Array.from({ length: rank }, i64);
+      const bytes = u64();
+      records.push({ name, kind: 'tensor', dtype, sizes, bytes, data: Buffer.from(take(Number(bytes))) });
+    }
+  }
+  return { version, records };
+}
+
+/** The format as the engine writes it; `count`, `rank` and name lengths can be forced. */
+function write(records: Record_[], options: { version?: number; count?: number; rank?: number; nameLength?: number } = {}): Buffer {
+  const parts: Buffer[] = [MAGIC];
+  const u8 = (v: number) => parts.push(Buffer.from([v]));
+  const u32 = (v: number) => parts.push(Buffer.from(new Uint32Array([v]).buffer));
+  const u64 = (v: bigint) => parts.push(Buffer.from(new BigUint64Array([v]).buffer));
+  const i64 = (v: bigint) => parts.push(Buffer.from(new BigInt64Array([v]).buffer));
+  u32(options.version ?? 1);
+  u32(options.count ?? records.length);
+  for (const r of records) {
+    const name = Buffer.from(r.name);
+    u32(options.nameLength ?? name.length);
+    parts.push(name);
+    if (r.kind === 'text') {
+      u8(0);
+      u64(BigInt(Buffer.byteLength(r.text)));
+      parts.push(Buffer.from(r.text));
+    } else {
+      u8(1);
+      u8(r.dtype);
+      u32(options.rank ?? r.sizes.length);
+      r.sizes.forEach(i64);
+      u64(r.bytes);
+      parts.push(r.data);
+    }
+  }
+  const body = Buffer.concat(parts);
+  const sum = Buffer.alloc(8);
+  sum.writeBigUInt64LE(fnv1a(body));
+  return Buffer.concat([body, sum]);
+}
+
+const root = mkdtempSync(join(tmpdir(), 'intra-crafted-'));
+let original: { version: number; records: Record_[] };
+
+beforeAll(async () => {
+  const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 2, batchSize: 16 }, { threads: 1 });
+  await engine.setTrainingImages(stripes(2, 64, 1));
+  await engine.trainSteps(1);
+  await engine.keepBest();
+  await engine.fitNormalStatistics();
+  const path = join(root, 'good.intra');
+  await engine.save(path, { epoch: 1 });
+  engine.dispose();
+  original = parse(readFileSync(path));
+});
+
+const tensor = (name: string) => original.records.find((r): r is Tensor => r.kind === 'tensor' && r.name === name)!;
+const withRecord = (name: string, change: (r: Record_) => Record_) => original.records.map((r) => (r.name === name ? change(r) : r));
+const configWith = (key: string, value: string) =>
+  withRecord('config', (r) => ({ ...(r as Text), text: (r as Text).text.replace(new RegExp(`^${key}=.*$`, 'm'), `${key}=${value}`) }));
+
+async function refused(name: string, bytes: Buffer, message: RegExp): Promise<void> {
+  const path = join(root, `${name}.intra`);
+  writeFileSync(path, bytes);
+  const error = await Engine.load(path, { threads: 1 }).catch((e: unknown) => e as { code: string; message: string });
+  expect(error, name).toMatchObject({ code: 'INTRA_CHECKPOINT' });
+  expect((error as Error).message).toContain(`Checkpoint ${path} is not usable: `);
+  expect((error as Error).message).toMatch(message);
+}
+
+describe('crafted model files with a valid checksum', () => {
+  it('the writer reproduces a real file byte for byte, and the engine loads it', async () => {
+    const path = join(root, 'good.intra');
+    expect(write(original.records, { version: original.version }).equals(readFileSync(path))).toBe(true);
+    const engine = await Engine.load(path, { threads: 1 });
+    expect(engine.metadata()).toEqual({ epoch: 1 });
+    engine.dispose();
+  });
+
+  const head = 'param:head.weight';
+  it.each([
+    ['a tensor of 2^40 elements', () => withRecord(head, (r) => ({ ...(r as Tensor), sizes: [1n << 20n, 1n << 20n], bytes: 4n << 40n })), /tensor param:head.weight claims 4398046511104 bytes but the file has \d+ left/],
+    ['sizes whose product overflows', () => withRecord(head, (r) => ({ ...(r as Tensor), sizes: [1n << 40n, 1n << 40n], bytes: 64n })), /claims 64 bytes for more elements than can exist/],
+    ['a negative size', () => withRecord(head, (r) => ({ ...(r as Tensor), sizes: [-5n, 4n] })), /tensor param:head.weight has a negative size -5/],
+    ['a byte count that does not match the sizes', () => withRecord(head, (r) => ({ ...(r as Tensor), bytes: (r as Tensor).bytes - 4n, data: (r as Tensor).data.subarray(4) })), /claims \d+ bytes for \d+ elements/],
+    ['an unknown tensor type', () => withRecord(head, (r) => ({ ...(r as Tensor), dtype: 9 })), /unknown tensor type 9/],
+    ['a config that does not match its weights (dim 2^20)', () => configWith('dim', String(1 << 20)), /its config \(dim 1048576, depth 2, image 64\) needs \d+ weights but the file holds \d+/],
+    ['a config field that is not a number', () => configWith('depth', 'many'), /config field 'depth' is not an integer/],
+    ['best weights of another shape', () => withRecord(`best:${head.slice(6)}`, (r) => ({ ...(r as Tensor), sizes: [1n], bytes: 4n, data: Buffer.alloc(4) })), /best:head.weight has shape \[1\] \(Float\), expected \[\d+, \d+\]/],
+    ['Adam moments of another shape', () => withRecord(`adam.exp_avg:${head.slice(6)}`, (r) => ({ ...(r as Tensor), sizes: [1n], bytes: 4n, data: Buffer.alloc(4) })), /adam.exp_avg:head.weight has shape \[1\]/],
+    ['a training mean map of another size', () => withRecord('diff_mean', (r) => ({ ...(r as Tensor), sizes: [2n, 2n], bytes: 16n, data: Buffer.alloc(16) })), /diff_mean has shape \[2, 2\] \(Float\), expected \[64, 64\]/],
+    ['a step count that is not a number', () => withRecord('steps', (r) => ({ ...(r as Text), text: '1e999x' })), /'steps' is not a number \('1e999x'\)/],
+    ['a learning rate that is not a number', () => withRecord('train', (r) => ({ ...(r as Text), text: (r as Text).text.replace(/^learningRate=.*$/m, 'learningRate=fast') })), /training config field 'learningRate' is not a number/],
+    ['a sampler state that is not one', () => withRecord('generator', (r) => ({ ...(r as Tensor), sizes: [3n], bytes: 3n, data: Buffer.alloc(3) })), /its sampler state is not valid/],
+  ])('refuses %s', async (name, records, message) => {
+    expect(tensor(head)).toBeDefined();
+    await refused(name.replace(/\W+/g, '-'), write(records(), { version: original.version }), message);
+  });
+
+  it.each([
+    ['2^31 dimensions', { rank: 2 ** 31 }, /claims 2147483648 dimensions/],
+    ['a name of 4 GiB', { nameLength: 2 ** 32 - 1 }, /it ends early \(truncated\?\)/],
+    ['2^32 - 1 records', { count: 2 ** 32 - 1 }, /it ends early \(truncated\?\)/],
+  ])('refuses a header claiming %s', async (name, options, message) => {
+    const records = options.rank ? original.records.filter((r) => r.kind === 'tensor').slice(0, 1) : original.records;
+    await refused(name.replace(/\W+/g, '-'), write(records, { version: original.version, ...options }), message);
+  });
+});
