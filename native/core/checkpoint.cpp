@@ -138,6 +138,10 @@ CheckpointContents readCheckpoint(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw checkpointError("Cannot open checkpoint " + path + ": no such readable file");
   std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return parseCheckpoint(path, bytes);
+}
+
+CheckpointContents parseCheckpoint(const std::string& path, const std::string& bytes) {
   Cursor cursor(path, bytes.data(), bytes.size());
   if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
     cursor.fail("it is not an InTra checkpoint (wrong magic bytes)");

@@ -23,5 +23,7 @@ struct CheckpointContents {
 void writeCheckpoint(const std::string& path, const CheckpointContents& contents);
 // Throws IntraError(INTRA_CHECKPOINT) naming the file and what is wrong with it.
 CheckpointContents readCheckpoint(const std::string& path);
+// The same on bytes already in memory (`path` names them in errors): the fuzz target's entry.
+CheckpointContents parseCheckpoint(const std::string& path, const std::string& bytes);
 
 }  // namespace intra

@@ -32,22 +32,32 @@ Precision precisionFromString(const std::string& name) {
   throw invalidArgument("Expected one of fp32, bf16 for precision but received '" + name + "'");
 }
 
-static void requirePositive(int64_t value, const char* name) {
+static int64_t requirePositive(int64_t value, const char* name) {
   if (value <= 0) {
     throw invalidArgument(std::string("Expected a positive integer for ") + name +
+                          " but received " + std::to_string(value));
+  }
+  return value;
+}
+
+static void requireAtMost(int64_t value, int64_t limit, const char* name) {
+  if (value > limit) {
+    throw invalidArgument(std::string("Expected at most ") + std::to_string(limit) + " for " + name +
                           " but received " + std::to_string(value));
   }
 }
 
 void ModelConfig::validate() const {
-  requirePositive(patchSize, "patchSize");
-  requirePositive(windowSize, "windowSize");
+  // Upper bounds far above any real model, low enough that parameter counts and tensor
+  // sizes computed from a config (a model file's, say) stay within int64.
+  requireAtMost(requirePositive(patchSize, "patchSize"), 256, "patchSize");
+  requireAtMost(requirePositive(windowSize, "windowSize"), 64, "windowSize");
   requirePositive(channels, "channels");
-  requirePositive(imageSize, "imageSize");
-  requirePositive(dim, "dim");
-  requirePositive(depth, "depth");
-  requirePositive(heads, "heads");
-  requirePositive(mlpRatio, "mlpRatio");
+  requireAtMost(requirePositive(imageSize, "imageSize"), 32768, "imageSize");
+  requireAtMost(requirePositive(dim, "dim"), 65536, "dim");
+  requireAtMost(requirePositive(depth, "depth"), 1024, "depth");
+  requireAtMost(requirePositive(heads, "heads"), 1024, "heads");
+  requireAtMost(requirePositive(mlpRatio, "mlpRatio"), 64, "mlpRatio");
   if (channels != 1 && channels != 3) {
     throw invalidArgument("Expected 1 or 3 for channels but received " + std::to_string(channels));
   }
@@ -67,8 +77,8 @@ void ModelConfig::validate() const {
 }
 
 void TrainConfig::validate() const {
-  requirePositive(batchSize, "batchSize");
-  requirePositive(validationWindowsPerImage, "validationWindowsPerImage");
+  requireAtMost(requirePositive(batchSize, "batchSize"), 1 << 20, "batchSize");
+  requireAtMost(requirePositive(validationWindowsPerImage, "validationWindowsPerImage"), 1 << 20, "validationWindowsPerImage");
   if (!(learningRate > 0)) throw invalidArgument("Expected a positive number for learningRate");
   if (!(alpha >= 0) || !(beta >= 0)) throw invalidArgument("Expected non-negative alpha and beta");
 }
