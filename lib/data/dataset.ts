@@ -4,7 +4,7 @@
  *
  * @example const category = await readCategory('data/bottle');
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 
 import { IntraError } from '../errors.js';
@@ -77,24 +77,38 @@ export async function readCategory(dir: string, options: { requireTest?: boolean
   return category;
 }
 
-/** Expands files and folders (recursively, images only, sorted) into a list of image files. */
+/**
+ * Expands files and folders (recursively, images only, sorted) into a list of image files.
+ * Symbolic links are followed; each real folder is walked once, so a link cycle ends (its
+ * images are listed through the first path that reaches them). A link that cannot be
+ * followed (a loop of links, a dangling link named like an image) is listed as it is: it
+ * becomes an error line when scored, never a hang and never a silent loss.
+ */
 export async function listImages(paths: readonly string[]): Promise<string[]> {
   const files: string[] = [];
+  const walked = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    const real = await realpath(dir);
+    if (walked.has(real)) return;
+    walked.add(real);
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      const full = join(dir, e.name);
+      if (e.isSymbolicLink()) {
+        const target = await stat(full).catch(() => undefined);
+        if (target?.isDirectory()) await walk(full);
+        else if (isImage(e.name)) files.push(full);
+      } else if (e.isDirectory()) {
+        await walk(full);
+      } else if (e.isFile() && isImage(e.name)) {
+        files.push(full);
+      }
+    }
+  };
   for (const path of paths) {
     const info = await stat(path).catch(() => undefined);
-    if (info?.isDirectory()) {
-      const walk = async (dir: string): Promise<void> => {
-        const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
-        for (const e of entries) {
-          const full = join(dir, e.name);
-          if (e.isDirectory()) await walk(full);
-          else if (e.isFile() && isImage(e.name)) files.push(full);
-        }
-      };
-      await walk(path);
-    } else {
-      files.push(path);  // a missing or unreadable file becomes an error line when scored
-    }
+    if (info?.isDirectory()) await walk(path);
+    else files.push(path);  // a missing or unreadable file becomes an error line when scored
   }
   return files;
 }

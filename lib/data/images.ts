@@ -4,6 +4,8 @@
  *
  * @example const img = await loadImage('a.png', { size: 256, channels: 3 });
  */
+import { stat } from 'node:fs/promises';
+
 import sharp from 'sharp';
 
 import { IntraError } from '../errors.js';
@@ -34,9 +36,24 @@ function channelsFromMetadata(file: string, channels: number | undefined, space:
   throw new IntraError('INTRA_IMAGE', `Cannot read ${file}: unsupported channel layout (${channels ?? '?'} channels, ${space ?? '?'})`);
 }
 
+/** What sharp would report vaguely, said precisely: missing, a loop of links, a folder, empty. */
+async function checkReadableFile(file: string): Promise<void> {
+  const info = await stat(file).catch((cause: NodeJS.ErrnoException) => {
+    throw imageError(file, cause);
+  });
+  if (info.isDirectory()) throw new IntraError('INTRA_IMAGE', `Cannot read ${file}: it is a directory`);
+  if (!info.isFile()) throw new IntraError('INTRA_IMAGE', `Cannot read ${file}: not a regular file`);
+  if (info.size === 0) throw new IntraError('INTRA_IMAGE', `Cannot read ${file}: not a readable image (the file is empty)`);
+}
+
 function imageError(file: string, cause: unknown): IntraError {
   const why = (cause as Error)?.message ?? String(cause);
   if (/no such file|ENOENT|file is missing/i.test(why)) return new IntraError('INTRA_IMAGE', `Cannot read ${file}: no such file`);
+  if (/ELOOP|too many (levels of )?symbolic links/i.test(why)) return new IntraError('INTRA_IMAGE', `Cannot read ${file}: a loop of symbolic links`);
+  if (/EISDIR|is a directory/i.test(why)) return new IntraError('INTRA_IMAGE', `Cannot read ${file}: it is a directory`);
+  if (/pixel limit/i.test(why)) {
+    return new IntraError('INTRA_IMAGE', `Cannot read ${file}: its header claims more pixels than the limit of 268,402,689 (0x3FFF x 0x3FFF)`);
+  }
   return new IntraError('INTRA_IMAGE', `Cannot read ${file}: not a readable image (${why.split('\n')[0]})`);
 }
 
@@ -48,6 +65,7 @@ function imageError(file: string, cause: unknown): IntraError {
  */
 export async function loadImage(file: string, options: { size: number; channels: 1 | 3 }): Promise<DecodedImage> {
   try {
+    await checkReadableFile(file);
     const input = sharp(file, { failOn: 'error' });
     const meta = await input.metadata();
     const own = channelsFromMetadata(file, meta.channels, meta.space);
