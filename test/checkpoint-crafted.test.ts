@@ -99,7 +99,7 @@ const configWith = (key: string, value: string) =>
 async function refused(name: string, bytes: Buffer, message: RegExp): Promise<void> {
   const path = join(root, `${name}.intra`);
   writeFileSync(path, bytes);
-  const error = await Engine.load(path, { threads: 1 }).catch((e: unknown) => e as { code: string; message: string });
+  const error: unknown = await Engine.load(path, { threads: 1 }).catch((e: unknown) => e);
   expect(error, name).toMatchObject({ code: 'INTRA_CHECKPOINT' });
   expect((error as Error).message).toContain(`Checkpoint ${path} is not usable: `);
   expect((error as Error).message).toMatch(message);
@@ -139,7 +139,7 @@ describe('crafted model files with a valid checksum', () => {
     ['2^31 dimensions', { rank: 2 ** 31 }, /claims 2147483648 dimensions/],
     ['a name of 4 GiB', { nameLength: 2 ** 32 - 1 }, /it ends early \(truncated\?\)/],
     ['2^32 - 1 records', { count: 2 ** 32 - 1 }, /it ends early \(truncated\?\)/],
-  ])('refuses a header claiming %s', async (name, options, message) => {
+  ])('refuses a header claiming %s', async (name, options: { rank?: number; nameLength?: number; count?: number }, message) => {
     const records = options.rank ? original.records.filter((r) => r.kind === 'tensor').slice(0, 1) : original.records;
     await refused(name.replace(/\W+/g, '-'), write(records, { version: original.version, ...options }), message);
   });

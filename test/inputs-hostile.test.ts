@@ -66,7 +66,7 @@ describe('hostile image inputs', () => {
     ['dangling.png', /^Cannot read .*dangling\.png: no such file/],
     ['folder.png', /^Cannot read .*folder\.png: it is a directory/],
   ])('refuses %s with an error naming it', async (name, message) => {
-    const error = await loadImage(join(root, 'in', name), { size: 16, channels: 1 }).catch((e: unknown) => e as { code: string; message: string });
+    const error: unknown = await loadImage(join(root, 'in', name), { size: 16, channels: 1 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'INTRA_IMAGE' });
     expect((error as Error).message).toMatch(message);
   });
