@@ -4,6 +4,8 @@
  *
  * @example await writeMapPictures(map, image, 256, 3, { scale: threshold * 2, mapFile, overlayFile });
  */
+import { rename, unlink } from 'node:fs/promises';
+
 import sharp from 'sharp';
 
 import type { DecodedImage } from '../data/images.js';
@@ -19,7 +21,19 @@ export async function writeMapPictures(
   const { grey, overlay } = await heatPictures(map, image.pixels, { width: size, height: size, channels }, options.scale);
   const to = { width: image.originalWidth, height: image.originalHeight };
   await Promise.all([
-    sharp(grey, { raw: { width: size, height: size, channels: 1 } }).resize(to.width, to.height, { fit: 'fill' }).toColourspace('b-w').png().toFile(options.mapFile),
-    sharp(overlay, { raw: { width: size, height: size, channels: 3 } }).resize(to.width, to.height, { fit: 'fill' }).png().toFile(options.overlayFile),
+    writeWhole(options.mapFile, sharp(grey, { raw: { width: size, height: size, channels: 1 } }).resize(to.width, to.height, { fit: 'fill' }).toColourspace('b-w').png()),
+    writeWhole(options.overlayFile, sharp(overlay, { raw: { width: size, height: size, channels: 3 } }).resize(to.width, to.height, { fit: 'fill' }).png()),
   ]);
+}
+
+/** Writes to a temporary name and renames: a reader (or a killed run) never sees half a picture. */
+async function writeWhole(file: string, picture: sharp.Sharp): Promise<void> {
+  const temporary = `${file}.tmp-${process.pid}`;
+  try {
+    await picture.toFile(temporary);
+    await rename(temporary, file);
+  } catch (cause) {
+    await unlink(temporary).catch(() => undefined);
+    throw cause;
+  }
 }

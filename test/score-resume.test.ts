@@ -1,0 +1,99 @@
+// A long scoring run killed with SIGKILL, then resumed: every image exactly once, with the
+// scores of an uninterrupted run; a line cut by the kill is detected and redone.
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { listImages } from '../lib/data/dataset.js';
+import { Engine } from '../lib/native.js';
+import { stripes } from './fixtures.js';
+
+const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
+const root = mkdtempSync(join(tmpdir(), 'intra-resume-'));
+const model = join(root, 'm.intra'), images = join(root, 'images');
+let files: string[] = [];
+
+const lines = (path: string) =>
+  readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { file: string; score?: number; code?: string });
+const score = (...extra: string[]) =>
+  spawnSync(process.execPath, [cli, 'score', model, images, '--threads', '1', '--batch', '1', ...extra], { encoding: 'utf8' });
+
+beforeAll(async () => {
+  const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 1, batchSize: 16 }, { threads: 1 });
+  const set = stripes(4, 64, 2);
+  await engine.setTrainingImages(set);
+  await engine.trainSteps(2);
+  await engine.fitNormalStatistics();
+  await engine.save(model);
+  engine.dispose();
+  mkdirSync(images);
+  const pictures = await Promise.all(
+    [0, 1, 2, 3].map((i) => sharp(Buffer.from(set.data.subarray(i * 4096, (i + 1) * 4096)), { raw: { width: 64, height: 64, channels: 1 } }).png().toBuffer()),
+  );
+  const { writeFileSync } = await import('node:fs');
+  for (let i = 0; i < 240; i++) writeFileSync(join(images, `img-${String(i).padStart(3, '0')}.png`), pictures[i % 4]!);
+  writeFileSync(join(images, 'broken.png'), Buffer.from('not a png'));
+  files = await listImages([images]);
+});
+
+describe('intra score --resume', () => {
+  it('after kill -9 and a cut last line, scores every image exactly once, as an uninterrupted run does', async () => {
+    const clean = join(root, 'clean.jsonl');
+    expect(score('--out', clean).status).toBe(1);  // broken.png gets an error line
+    const expected = new Map(lines(clean).map((l) => [l.file, l]));
+    expect(expected.size).toBe(files.length);
+
+    const out = join(root, 'killed.jsonl');
+    const child = spawn(process.execPath, [cli, 'score', model, images, '--threads', '1', '--batch', '1', '--out', out], { stdio: 'ignore' });
+    await new Promise<void>((resolve, reject) => {
+      const poll = setInterval(() => {
+        const size = (() => { try { return statSync(out).size; } catch { return 0; } })();
+        if (size > 40 * 60) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      }, 5);
+      child.on('exit', () => {
+        clearInterval(poll);
+        reject(new Error('the run finished before it could be killed'));
+      });
+    });
+    await new Promise((resolve) => child.on('close', resolve));
+    const before = lines(out).length;
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(files.length);
+    appendFileSync(out, '{"file":"' + files[before]!.slice(0, 10));  // a line the kill cut short
+
+    const resumed = score('--out', out, '--resume');
+    expect(resumed.stderr).toContain(`resuming ${out}: ${before} of ${files.length} images already scored`);
+    expect(resumed.status).toBe(1);  // the broken file's error line is part of this run or the last
+    const all = lines(out);
+    expect(all.map((l) => l.file).sort()).toEqual([...files].sort());
+    for (const line of all) {
+      const reference = expected.get(line.file)!;
+      if (reference.code) expect(line.code).toBe(reference.code);
+      else expect(line.score).toBeCloseTo(reference.score!, 6);
+    }
+    // Nothing left to do: a second resume appends nothing.
+    const again = score('--out', out, '--resume');
+    expect(again.stderr).toContain(`${files.length} of ${files.length} images already scored`);
+    expect(lines(out)).toHaveLength(files.length);
+  }, 120_000);
+
+  it('refuses --resume without --out, and a results file that is not one', () => {
+    const usage = score('--resume');
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('Expected --out <file> with --resume');
+    const bad = join(root, 'bad.jsonl');
+    appendFileSync(bad, 'hello\n{"file":"a.png","score":1}\n');
+    const refused = score('--out', bad, '--resume');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`Cannot resume from ${bad}: line 1 is not a result line`);
+    expect(readFileSync(bad, 'utf8')).toBe('hello\n{"file":"a.png","score":1}\n');  // left as it was
+  });
+});
