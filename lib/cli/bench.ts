@@ -9,6 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 
 import { benchKernels, crossover, kernelTable, sweepChart, type KernelRecord } from '../bench/kernels.js';
+import { scoreMemory } from '../bench/memory.js';
 import { benchScore, benchTrain, throughputTable, type ThroughputRecord } from '../bench/throughput.js';
 import { IntraError } from '../errors.js';
 import { ATTENTION_KINDS, KERNEL_DEVICES, KERNEL_DTYPES, PRECISIONS, PRESETS, type Precision } from '../native.js';
@@ -102,6 +103,21 @@ export function register(cli: Argv): Argv {
           if (!args.json) console.log(throughputTable(records));
         },
       )
-      .demandCommand(1, 'Name a benchmark: kernels, score or train'),
+      .command(
+        'memory',
+        'peak resident memory of `intra score` over many small images (it must not grow with their number)',
+        (k) =>
+          k
+            .option('images', { type: 'string', default: '1000,5000,20000', describe: 'comma-separated image counts' })
+            .option('dir', { type: 'string', default: 'bench-memory', describe: 'work folder (images are hard links of one file)' })
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per count' }),
+        async (args) => {
+          for (const count of args.images.split(',').map(Number)) {
+            const r = await scoreMemory(count, args.dir);
+            console.log(args.json ? JSON.stringify(r) : `${r.images} images: peak RSS ${r.peak_rss_mb} MB, ${r.seconds.toFixed(1)} s (${r.images_per_s.toFixed(0)} images/s), ${r.lines} lines`);
+          }
+        },
+      )
+      .demandCommand(1, 'Name a benchmark: kernels, score, train or memory'),
   );
 }

@@ -216,6 +216,17 @@ INTRA_DEVICE A phi(A x) { return x > A(0) ? x + A(1) : expOf(x); }  // elu(x) + 
 template <typename A>
 INTRA_DEVICE A phiDerivative(A x) { return x > A(0) ? A(1) : expOf(x); }
 
+// Rows [first, first + count) of a head, `width` wide, densely into shared memory, through
+// phi when `throughPhi`.
+template <typename T, typename A>
+INTRA_DEVICE void stageDense(A* dst, const T* src, int64_t rowStride, int64_t first, int64_t count, int64_t width,
+                             bool throughPhi) {
+  for (int64_t idx = threadIdx.x; idx < count * width; idx += blockDim.x) {
+    const A x = widen<A>(src[(first + idx / width) * rowStride + idx % width]);
+    dst[idx] = throughPhi ? phi(x) : x;
+  }
+}
+
 // Shared memory of the linear kernels, in elements of A: kv and its gradient (dqk x dv each),
 // two sums (dqk each), a tile of rows of three kinds (kTile x (dqk + 2 dv)) and two per-row values.
 inline int64_t linearSharedElements(int64_t dqk, int64_t dv) {
@@ -231,12 +242,8 @@ INTRA_DEVICE void keyValueSums(const T* kh, int64_t kStride, const T* vh, int64_
   for (int64_t first = 0; first < S; first += kTile) {
     const int64_t count = S - first < kTile ? S - first : kTile;
     blockBarrier();
-    for (int64_t idx = threadIdx.x; idx < count * dqk; idx += blockDim.x) {
-      tileK[idx] = phi(widen<A>(kh[(first + idx / dqk) * kStride + idx % dqk]));
-    }
-    for (int64_t idx = threadIdx.x; idx < count * dv; idx += blockDim.x) {
-      tileV[idx] = widen<A>(vh[(first + idx / dv) * vStride + idx % dv]);
-    }
+    stageDense(tileK, kh, kStride, first, count, dqk, true);
+    stageDense(tileV, vh, vStride, first, count, dv, false);
     blockBarrier();
     for (int64_t e = threadIdx.x; e < dqk * dv; e += blockDim.x) {
       const int64_t a = e / dv, b = e % dv;
@@ -268,9 +275,7 @@ INTRA_KERNEL void linearForwardKernel(const T* q, HeadLayout ql, const T* k, Hea
   for (int64_t first = 0; first < S; first += kTile) {
     const int64_t count = S - first < kTile ? S - first : kTile;
     blockBarrier();
-    for (int64_t idx = threadIdx.x; idx < count * dqk; idx += blockDim.x) {
-      tileQ[idx] = phi(widen<A>(qh[(first + idx / dqk) * ql.rowStride + idx % dqk]));
-    }
+    stageDense(tileQ, qh, ql.rowStride, first, count, dqk, true);
     blockBarrier();
     for (int64_t r = threadIdx.x; r < count; r += blockDim.x) {
       A sum = A(kLinearAttentionEps);
@@ -317,13 +322,9 @@ INTRA_KERNEL void linearBackwardKernel(const T* q, HeadLayout ql, const T* k, He
   for (int64_t first = 0; first < S; first += kTile) {
     const int64_t count = S - first < kTile ? S - first : kTile;
     blockBarrier();
-    for (int64_t idx = threadIdx.x; idx < count * dqk; idx += blockDim.x) {
-      tileQ[idx] = phi(widen<A>(qh[(first + idx / dqk) * ql.rowStride + idx % dqk]));
-    }
-    for (int64_t idx = threadIdx.x; idx < count * dv; idx += blockDim.x) {
-      tileG[idx] = widen<A>(gh[(first + idx / dv) * gl.rowStride + idx % dv]);
-      tileO[idx] = widen<A>(out[(head * S + first) * dv + idx]);
-    }
+    stageDense(tileQ, qh, ql.rowStride, first, count, dqk, true);
+    stageDense(tileG, gh, gl.rowStride, first, count, dv, false);
+    stageDense(tileO, out + head * S * dv, dv, first, count, dv, false);
     blockBarrier();
     for (int64_t r = threadIdx.x; r < count; r += blockDim.x) {
       A n = A(kLinearAttentionEps), c = A(0);
@@ -357,12 +358,8 @@ INTRA_KERNEL void linearBackwardKernel(const T* q, HeadLayout ql, const T* k, He
   for (int64_t first = 0; first < S; first += kTile) {
     const int64_t count = S - first < kTile ? S - first : kTile;
     blockBarrier();  // also orders the last dkv and dksum updates before their use
-    for (int64_t idx = threadIdx.x; idx < count * dqk; idx += blockDim.x) {
-      tileQ[idx] = phi(widen<A>(kh[(first + idx / dqk) * kl.rowStride + idx % dqk]));
-    }
-    for (int64_t idx = threadIdx.x; idx < count * dv; idx += blockDim.x) {
-      tileG[idx] = widen<A>(vh[(first + idx / dv) * vl.rowStride + idx % dv]);
-    }
+    stageDense(tileQ, kh, kl.rowStride, first, count, dqk, true);
+    stageDense(tileG, vh, vl.rowStride, first, count, dv, false);
     blockBarrier();
     for (int64_t idx = threadIdx.x; idx < count * dqk; idx += blockDim.x) {
       const int64_t r = idx / dqk, a = idx % dqk;

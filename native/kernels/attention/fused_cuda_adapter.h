@@ -60,7 +60,7 @@ struct AttentionAdapter {
     check("softmax attention", q, k, v);
     [[maybe_unused]] auto guard = Context::guard(q);
     const AttentionProblem p = problemOf(q, v);
-    const auto& launch = Context::launchers();
+    const auto& launch = Context::attentionLaunchers();
     at::Tensor out = Context::poison(dense(q, p.dv));
     at::Tensor lse = Context::poison(at::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(accumulateType(q))));
     if (p.heads > 0 && p.S > 0) {
@@ -81,7 +81,7 @@ struct AttentionAdapter {
     at::Tensor rowDot = at::empty_like(lse);
     at::Tensor dq = Context::poison(dense(q, p.dqk)), dk = Context::poison(dense(q, p.dqk)), dv = Context::poison(dense(q, p.dv));
     if (p.heads > 0 && p.S > 0) {
-      Context::launchers().softmaxBackward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
+      Context::attentionLaunchers().softmaxBackward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
                                            layoutOf(v), o.data_ptr(), g.data_ptr(), layoutOf(g), lse.data_ptr(),
                                            rowDot.data_ptr(), dq.data_ptr(), dk.data_ptr(), dv.data_ptr(),
                                            Context::stream(q));
@@ -90,7 +90,7 @@ struct AttentionAdapter {
   }
 
   static void checkLinearFits(const AttentionProblem& p) {
-    const auto& launch = Context::launchers();
+    const auto& launch = Context::attentionLaunchers();
     if (launch.linearSharedBytes(p) > launch.sharedLimit()) {
       throw unsupported("the CUDA linear attention keeps phi(K)^T V in shared memory: " + std::to_string(p.dqk) + " x " +
                         std::to_string(p.dv) + " does not fit; use kernels 'reference'");
@@ -104,7 +104,7 @@ struct AttentionAdapter {
     checkLinearFits(p);
     at::Tensor out = Context::poison(dense(q, p.dv));
     if (p.heads > 0 && p.S > 0) {
-      Context::launchers().linearForward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
+      Context::attentionLaunchers().linearForward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
                                          layoutOf(v), out.data_ptr(), Context::stream(q));
     }
     return out;
@@ -121,7 +121,7 @@ struct AttentionAdapter {
     at::Tensor o = out.to(q.scalar_type()).contiguous();
     at::Tensor dq = Context::poison(dense(q, p.dqk)), dk = Context::poison(dense(q, p.dqk)), dv = Context::poison(dense(q, p.dv));
     if (p.heads > 0 && p.S > 0) {
-      Context::launchers().linearBackward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
+      Context::attentionLaunchers().linearBackward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
                                           layoutOf(v), o.data_ptr(), g.data_ptr(), layoutOf(g), dq.data_ptr(),
                                           dk.data_ptr(), dv.data_ptr(), Context::stream(q));
     }
