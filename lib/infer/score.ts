@@ -98,11 +98,18 @@ export async function* scoreFiles(engine: Engine, files: readonly string[], opti
         const map = maps!.subarray(k * size * size, (k + 1) * size * size);
         const scale = options.mapScale ?? (options.threshold !== undefined ? 2 * options.threshold : Math.max(score, 1e-12));
         const name = pictureName(d.file, used);
-        await writeMapPictures(map, d.image, size, channels, {
-          scale,
-          mapFile: join(options.mapsDir, `${name}.map.png`),
-          overlayFile: join(options.mapsDir, `${name}.overlay.png`),
-        });
+        try {
+          await writeMapPictures(map, d.image, size, channels, {
+            scale,
+            mapFile: join(options.mapsDir, `${name}.map.png`),
+            overlayFile: join(options.mapsDir, `${name}.overlay.png`),
+          });
+        } catch (cause) {
+          // The score stands; the pictures could not be written: this image's line says so
+          // and the run goes on.
+          line.error = `Cannot write the map pictures of ${d.file} to ${options.mapsDir}: ${(cause as Error).message}`;
+          line.code = 'INTRA_IO';
+        }
       }
       line.ms = Math.round((d.ms + computeMs) * 100) / 100;
       k++;
