@@ -70,6 +70,7 @@ export function register(cli: Argv): Argv {
           log: args.log,
           signal: controller.signal,
           onProgress: tty ? bar : undefined,
+          onNote: (note) => process.stderr.write(`intra: ${note}\n`),
           onEpoch: (r) => {
             const line = `epoch ${r.epoch}: train ${r.train.loss.toFixed(5)} (l2 ${r.train.l2.toFixed(5)} gms ${r.train.gms.toFixed(4)} ssim ${r.train.ssim.toFixed(4)}) validation ${r.validation.loss.toFixed(5)}${r.best ? ' best' : ''} ${r.windowsPerSecond.toFixed(0)} windows/s ${duration(r.seconds)}`;
             process.stderr.write(tty ? `\r${line}\n` : `${line}\n`);

@@ -43,6 +43,24 @@ export interface TrainOptions {
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
   onEpoch?: (record: EpochRecord) => void;
+  /** choices made for the user that they should hear about (e.g. the paper's image size for an MVTec category) */
+  onNote?: (note: string) => void;
+}
+
+/**
+ * The image size the paper chose per MVTec AD category (Table 1): 512 for carpet, leather,
+ * tile, wood, pill and zipper; 320 for capsule and screw; 256 for the other seven.
+ * Undefined for a category of another name.
+ *
+ * @example paperImageSize('screw') // 320
+ */
+export function paperImageSize(category: string): number | undefined {
+  const sizes: Record<string, number> = {
+    carpet: 512, leather: 512, tile: 512, wood: 512, pill: 512, zipper: 512,
+    capsule: 320, screw: 320,
+    bottle: 256, cable: 256, grid: 256, hazelnut: 256, metal_nut: 256, toothbrush: 256, transistor: 256,
+  };
+  return sizes[category];
 }
 
 export interface Progress {
@@ -186,7 +204,12 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
   } else {
     const channels = await channelsOf(category.train[0]!);
     const preset = options.preset ?? 'paper';
-    const imageSize = requestedSize ?? modelConfig({ preset }).imageSize;
+    // The paper preset on a category with an MVTec AD name takes the paper's size for it.
+    const tableSize = requestedSize === undefined && preset === 'paper' ? paperImageSize(category.name) : undefined;
+    if (tableSize !== undefined) {
+      options.onNote?.(`${category.name} is an MVTec AD category: image size ${tableSize}, the paper's (Table 1); --image-size overrides it`);
+    }
+    const imageSize = requestedSize ?? tableSize ?? modelConfig({ preset }).imageSize;
     const split = splitValidation(category.train, seed);
     engine = Engine.create(
       { preset, attention: options.attention, channels, imageSize, longResiduals: options.longResiduals },
