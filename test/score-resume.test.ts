@@ -113,4 +113,12 @@ describe('intra score --resume', () => {
     expect(result[1]!.score).toBeGreaterThanOrEqual(0);  // its score stands
     expect(readdirSync(maps).sort()).toEqual(['img-000.map.png', 'img-000.overlay.png', 'img-001.map.png', 'img-001.overlay.png', 'img-002.map.png', 'img-002.overlay.png']);
   });
+
+  it('shows progress on a terminal when results go to a file, and nothing extra when piped', () => {
+    const few = join(root, 'few');  // made by the test before
+    const ttyRun = spawnSync('script', ['-qc', `${process.execPath} ${cli} score ${model} ${few} --threads 1 --out ${join(root, 'tty.jsonl')}`, '/dev/null'], { encoding: 'utf8' });
+    expect(ttyRun.stdout).toMatch(/3\/3 images, [\d.]+ images\/s, ETA 0s/);
+    const piped = score('--out', join(root, 'piped.jsonl'));
+    expect(piped.stderr).not.toMatch(/images\/s/);
+  });
 });

@@ -13,7 +13,7 @@ import { IntraError } from '../errors.js';
 import { scoreFiles } from '../infer/score.js';
 import { Engine } from '../native.js';
 import type { TrainState } from '../train/train.js';
-import { engineOptions } from './options.js';
+import { duration, engineOptions } from './options.js';
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -52,10 +52,18 @@ export function register(cli: Argv): Argv {
       // loses at most the line being written, which --resume detects and redoes.
       const out = args.out ? await open(args.out, args.resume ? 'a' : 'w') : undefined;
       let failed = 0, total = 0;
+      // Progress on a terminal when the results go to a file; nothing extra when piped.
+      const progress = out !== undefined && process.stderr.isTTY === true;
+      const started = performance.now();
       try {
         for await (const line of scoreFiles(engine, files, { threshold, mapsDir: args.maps, batch: args.batch })) {
           total++;
           if (line.error) failed++;
+          if (progress) {
+            const rate = total / ((performance.now() - started) / 1000);
+            process.stderr.write(`\r${total}/${files.length} images, ${rate.toFixed(1)} images/s, ETA ${duration((files.length - total) / rate)}   `);
+            if (total === files.length) process.stderr.write('\n');
+          }
           const text = `${JSON.stringify(line)}\n`;
           if (out) await out.write(text);
           else if (!process.stdout.write(text)) await once(process.stdout, 'drain');
