@@ -95,6 +95,8 @@ export interface Capabilities {
    * generic), and the CUDA targets (e.g. "sm_90+compute_75") or null when none are built.
    */
   fusedKernels: { cpu: string; cuda: string | null };
+  /** the CPU's model string and its flags among avx2, fma, avx512*, amx_* */
+  cpu: { model: string; features: string[] };
 }
 export interface LossParts {
   loss: number;
@@ -356,6 +358,22 @@ function checkImages(images: ImageSet, name: string): void {
 export function modelConfig(input: ModelConfigInput): ModelConfig & { parameters: number } {
   checkModelInput(input);
   return syncWithCallerStack(() => addon().modelConfig(input));
+}
+
+/** What a benchmark record says of the machine, so that figures from two CPUs are never compared blind. */
+export interface MachineLabel {
+  cpu: string;
+  cpu_features: string[];
+  /** the instruction set our fused CPU kernels run with */
+  kernel_isa: string;
+  /** OpenBLAS's core type when pinned (these machines pin it), else "auto" */
+  blas_coretype: string;
+}
+
+/** The machine label of benchmark records. @example machineLabel().cpu // 'AMD EPYC' */
+export function machineLabel(): MachineLabel {
+  const caps = capabilities();
+  return { cpu: caps.cpu.model, cpu_features: caps.cpu.features, kernel_isa: caps.fusedKernels.cpu, blas_coretype: process.env.OPENBLAS_CORETYPE ?? 'auto' };
 }
 
 /**

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
 
 import { benchKernels, crossover, kernelTable, sweepBatch, sweepChart } from '../lib/bench/kernels.js';
-import { capabilities } from '../lib/native.js';
+import { capabilities, machineLabel } from '../lib/native.js';
 
 describe('intra bench kernels', () => {
   it('measures every family, fused and reference in the same run, as JSON records and a chart', async () => {
@@ -11,6 +13,9 @@ describe('intra bench kernels', () => {
     for (const r of records) {
       expect(['reference', 'fused']).toContain(r.impl);
       expect(r.device).toBe('cpu');
+      // Every record names the machine: CPU model, its instruction sets, our kernels' ISA.
+      expect(r.machine).toEqual(machineLabel());
+      expect(r.machine!.cpu).toBe(capabilities().cpu.model);
       expect(r.dtype).toBe('float32');
       expect(['forward', 'forward+backward']).toContain(r.pass);
       expect(r.ms).toBeGreaterThan(0);
@@ -28,6 +33,7 @@ describe('intra bench kernels', () => {
     const svg = sweepChart(records);
     expect(svg).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>$/);
     expect(kernelTable(records)).toContain('softmax_attention');
+    expect(kernelTable(records).split('\n')[0]).toContain(capabilities().cpu.model);
   }, 120_000);
 
   it('finds the crossover where linear attention starts to win', () => {
@@ -52,5 +58,19 @@ describe('intra bench kernels', () => {
     const caps = capabilities();
     if (caps.cuda.available && caps.fusedKernels.cuda) return;  // a GPU machine runs it for real
     await expect(benchKernels({ device: 'cuda', quick: true })).rejects.toThrow(/intra bench kernels --device cuda: /);
+  });
+});
+
+describe('the machine behind a figure', () => {
+  it('names the CPU and its instruction sets as /proc/cpuinfo does', () => {
+    const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+    const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
+    const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/));
+    const { cpu, bf16 } = capabilities();
+    expect(cpu.model).toBe(model);
+    const relevant = ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_bf16', 'amx_int8'];
+    expect(cpu.features).toEqual(relevant.filter((f) => flags.has(f)));
+    expect(bf16).toBe(cpu.features.includes('avx512_bf16') || cpu.features.includes('amx_bf16'));
+    expect(machineLabel().blas_coretype).toBe(process.env.OPENBLAS_CORETYPE ?? 'auto');
   });
 });

@@ -8,7 +8,7 @@ import { flopCount, inferenceFlops, trainingFlops } from '../lib/bench/flops.js'
 import { breakdown, chromeTrace, compareTable, profileScore, profileTrain } from '../lib/bench/profile.js';
 import { benchScore, benchTrain } from '../lib/bench/throughput.js';
 import { synthesize } from '../lib/data/synth.js';
-import { modelConfig } from '../lib/native.js';
+import { machineLabel, modelConfig } from '../lib/native.js';
 import { trainCategory } from '../lib/train/train.js';
 
 describe('the FLOP count', () => {
@@ -34,6 +34,7 @@ describe('throughput benchmarks', () => {
       for (const key of ['windows_per_s', 'images_per_s', 'gflops_per_s', 'ceiling_gflops_per_s', 'percent_of_ceiling'] as const) expect(r[key]).toBeGreaterThan(0);
       expect(r.windows_per_s).toBeCloseTo(r.images_per_s * 64, 6);  // 8 x 8 patches per image
       expect(r.percent_of_ceiling).toBeCloseTo((100 * r.gflops_per_s) / r.ceiling_gflops_per_s, 9);
+      expect(r.machine).toEqual(machineLabel());
     }
     const train = await benchTrain({ preset: 'tiny', precisions: ['fp32'], batch: 16, steps: 1, repeats: 1, threads: 2 });
     expect(train[0]).toMatchObject({ bench: 'train', path: 'whole' });

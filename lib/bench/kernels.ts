@@ -5,7 +5,7 @@
  * @example const records = await benchKernels({ quick: true }); console.log(kernelTable(records));
  */
 import { IntraError } from '../errors.js';
-import { benchKernel, capabilities, matmulCeiling, type KernelDevice, type KernelDtype, type KernelOp } from '../native.js';
+import { benchKernel, capabilities, machineLabel, matmulCeiling, type KernelDevice, type KernelDtype, type KernelOp, type MachineLabel } from '../native.js';
 
 export interface KernelRecord {
   op: KernelOp;
@@ -29,6 +29,8 @@ export interface KernelRecord {
   speedup_vs_reference: number;
   ceiling_gflops_per_s: number;
   threads: number;
+  /** the machine the figure was measured on */
+  machine?: MachineLabel;
 }
 
 export interface KernelBenchOptions {
@@ -71,6 +73,7 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
   const warmup = options.quick ? 1 : gpu ? 5 : 2;
   const ceiling = await matmulCeiling(options.quick ? 512 : gpu ? 8192 : 2048, dtype, options.quick ? 2 : 5, threads, device);
   const usedThreads = caps.threads;
+  const machine = machineLabel();
   const records: KernelRecord[] = [];
   const measure = async (op: KernelOp, pass: KernelRecord['pass'], shape: number[], extra: Partial<KernelRecord>) => {
     const request = { op, pass, shape, warmup, repeats, threads, device, dtype };
@@ -100,6 +103,7 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
         speedup_vs_reference: reference.ms / r.ms,
         ceiling_gflops_per_s: ceiling,
         threads: usedThreads,
+        machine,
       };
       records.push(record);
       options.onRecord?.(record);
@@ -126,6 +130,7 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
 /** A table for people. */
 export function kernelTable(records: readonly KernelRecord[]): string {
   const lines = [
+    `${records[0]?.machine?.cpu ?? 'unknown CPU'} (${records[0]?.machine?.cpu_features.join(' ') ?? ''}; kernels ${records[0]?.machine?.kernel_isa ?? '?'}; OpenBLAS core ${records[0]?.machine?.blas_coretype ?? '?'})`,
     `device ${records[0]?.device}, ${records[0]?.dtype}; ceiling (${records[0]?.dtype} matrix product through libtorch): ${records[0]?.ceiling_gflops_per_s.toFixed(1)} GFLOP/s, ${records[0]?.threads} threads`,
     'op                 pass              seq  shape                 impl        ms     GFLOP/s   GB/s   peak MB  speedup',
   ];

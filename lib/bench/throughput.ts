@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { listImages } from '../data/dataset.js';
 import { renderSample } from '../data/synth.js';
 import { scoreFiles } from '../infer/score.js';
-import { capabilities, Engine, matmulCeiling, modelConfig, type AttentionKind, type ImageSet, type Precision, type Preset } from '../native.js';
+import { capabilities, Engine, machineLabel, matmulCeiling, modelConfig, type AttentionKind, type ImageSet, type MachineLabel, type Precision, type Preset } from '../native.js';
 import sharp from 'sharp';
 import { inferenceFlops, trainingFlops } from './flops.js';
 
@@ -32,6 +32,8 @@ export interface ThroughputRecord {
   /** median seconds of one timed run */
   seconds: number;
   threads: number;
+  /** the machine the figure was measured on */
+  machine: MachineLabel;
 }
 
 export interface ThroughputOptions {
@@ -82,6 +84,7 @@ function throughputRecord(labels: RecordLabels, run: { seconds: number; windows:
   const gflops = run.flops / run.seconds / 1e9;
   return {
     ...labels,
+    machine: machineLabel(),
     windows_per_s: run.windows / run.seconds,
     images_per_s: run.images / run.seconds,
     gflops_per_s: gflops,
@@ -163,7 +166,11 @@ export async function benchTrain(options: ThroughputOptions = {}): Promise<Throu
 }
 
 export function throughputTable(records: readonly ThroughputRecord[]): string {
-  const lines = ['bench  preset  attention  precision  path    windows/s  images/s   GFLOP/s  ceiling  % of ceiling'];
+  const m = records[0]?.machine;
+  const lines = [
+    `${m?.cpu ?? 'unknown CPU'} (${m?.cpu_features.join(' ') ?? ''}; kernels ${m?.kernel_isa ?? '?'}; OpenBLAS core ${m?.blas_coretype ?? '?'}), ${records[0]?.threads ?? '?'} threads`,
+    'bench  preset  attention  precision  path    windows/s  images/s   GFLOP/s  ceiling  % of ceiling',
+  ];
   for (const r of records) {
     lines.push(
       `${r.bench.padEnd(6)} ${r.preset.padEnd(7)} ${r.attention.padEnd(10)} ${r.precision.padEnd(10)} ${r.path.padEnd(6)} ${r.windows_per_s.toFixed(1).padStart(10)} ${r.images_per_s.toFixed(3).padStart(9)} ${r.gflops_per_s.toFixed(1).padStart(9)} ${r.ceiling_gflops_per_s.toFixed(1).padStart(8)} ${r.percent_of_ceiling.toFixed(1).padStart(12)}`,

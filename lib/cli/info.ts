@@ -13,6 +13,8 @@ export interface InfoReport {
   threads: number;
   bf16: boolean;
   cuda: { built: boolean; available: boolean };
+  /** the CPU's model and its relevant instruction sets */
+  cpu: { model: string; features: string[] };
   /** which fused kernels this build has per device (null: none for CUDA) */
   fusedKernels: { cpu: string; cuda: string | null };
   /** params[preset][attention] at 256x256, 3 channels */
@@ -30,7 +32,7 @@ export function infoReport(threads = 0): InfoReport {
     }
     params[preset] = counts;
   }
-  return { libtorch: caps.libtorch, blas: caps.blas, threads: caps.threads, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, params };
+  return { libtorch: caps.libtorch, blas: caps.blas, threads: caps.threads, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, cpu: caps.cpu, params };
 }
 
 export function register(cli: Argv): Argv {
@@ -47,6 +49,7 @@ export function register(cli: Argv): Argv {
         console.log(JSON.stringify(report));
         return;
       }
+      console.log(`cpu       ${report.cpu.model} (${report.cpu.features.join(' ')})`);
       console.log(`libtorch  ${report.libtorch}`);
       console.log(`blas      ${report.blas}`);
       console.log(`threads   ${report.threads}`);

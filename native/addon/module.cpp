@@ -43,6 +43,12 @@ Napi::Value capabilitiesOf(const Napi::CallbackInfo& info) {
     fused.Set("cpu", caps.fusedCpu);
     fused.Set("cuda", caps.fusedCuda.empty() ? env.Null() : Napi::String::New(env, caps.fusedCuda));
     o.Set("fusedKernels", fused);
+    Napi::Object cpu = Napi::Object::New(env);
+    cpu.Set("model", caps.cpuModel);
+    Napi::Array features = Napi::Array::New(env, caps.cpuFeatures.size());
+    for (size_t i = 0; i < caps.cpuFeatures.size(); ++i) features.Set(static_cast<uint32_t>(i), caps.cpuFeatures[i]);
+    cpu.Set("features", features);
+    o.Set("cpu", cpu);
     return o;
   });
 }

@@ -5,6 +5,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <fstream>
@@ -66,15 +67,33 @@ class AutocastScope {
   bool enabled_, cuda_;
 };
 
-bool cpuHasBf16() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("flags", 0) == 0) {
-      return line.find(" avx512_bf16") != std::string::npos || line.find(" amx_bf16") != std::string::npos;
+// The CPU's model string and the instruction-set flags that matter to our figures, from
+// /proc/cpuinfo: figures from different CPUs must never be compared blind.
+struct CpuDescription {
+  std::string model;
+  std::vector<std::string> features;
+};
+const CpuDescription& cpuDescription() {
+  static const CpuDescription description = [] {
+    CpuDescription d;
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line, flags;
+    while (std::getline(cpuinfo, line)) {
+      if (d.model.empty() && line.rfind("model name", 0) == 0) d.model = line.substr(line.find(':') + 2);
+      if (flags.empty() && line.rfind("flags", 0) == 0) flags = line.substr(line.find(':') + 1) + " ";
     }
-  }
-  return false;
+    for (const char* f : {"avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8"}) {
+      if (flags.find(std::string(" ") + f + " ") != std::string::npos) d.features.push_back(f);
+    }
+    if (d.model.empty()) d.model = "unknown";
+    return d;
+  }();
+  return description;
+}
+
+bool cpuHasBf16() {
+  const auto& f = cpuDescription().features;
+  return std::find(f.begin(), f.end(), "avx512_bf16") != f.end() || std::find(f.begin(), f.end(), "amx_bf16") != f.end();
 }
 
 // Which BLAS library is really mapped into the process (Debian switches libblas.so.3
@@ -208,6 +227,8 @@ Capabilities capabilities(int64_t threads) {
   caps.threads = resolveThreads(threads);
   caps.parallel = at::get_parallel_info();
   caps.bf16 = cpuHasBf16();
+  caps.cpuModel = cpuDescription().model;
+  caps.cpuFeatures = cpuDescription().features;
   caps.cudaBuilt = at::hasCUDA();
   caps.cudaAvailable = torch::cuda::is_available();
   caps.device = caps.cudaAvailable ? "cuda" : "cpu";

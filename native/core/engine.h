@@ -38,6 +38,9 @@ struct Capabilities {
   // Which fused kernels this build has per device: the CPU's instruction set (avx512, avx2,
   // generic), the CUDA targets (e.g. "sm_90+compute_75"), empty where none are built.
   std::string fusedCpu, fusedCuda;
+  // The CPU's model string and its flags among avx2, fma, avx512*, amx_* (from /proc/cpuinfo).
+  std::string cpuModel;
+  std::vector<std::string> cpuFeatures;
   int64_t threads = 0;
   bool bf16 = false, cudaBuilt = false, cudaAvailable = false;
 };
