@@ -472,7 +472,9 @@ export class Engine {
     return new Engine(await withCallerStack(() => addon().loadEngine(path, options)));
   }
 
-  get native(): NativeEngine {
+  // The native engine, private: every call goes through #queue (or is synchronous), so the
+  // queue's order guarantee cannot be bypassed.
+  #live(): NativeEngine {
     if (!this.#native) throw new IntraError('INTRA_DISPOSED', 'Engine is disposed');
     return this.#native;
   }
@@ -482,7 +484,7 @@ export class Engine {
   }
 
   describe(): EngineDescription {
-    return syncWithCallerStack(() => this.native.describe());
+    return syncWithCallerStack(() => this.#live().describe());
   }
 
   setTrainingImages(images: ImageSet): Promise<void> {
@@ -541,12 +543,12 @@ export class Engine {
 
   /** Records the engine's phases (sampling, embedding, each block's attention, MLP and norms, loss parts, backward, optimizer, maps...) from now on. */
   setProfiling(on: boolean): void {
-    this.native.setProfiling(on);
+    this.#live().setProfiling(on);
   }
 
   /** The phases recorded since the last call. */
   takeProfile(): ProfileEvent[] {
-    return syncWithCallerStack(() => this.native.takeProfile());
+    return syncWithCallerStack(() => this.#live().takeProfile());
   }
 
   /** The metadata stored by the last save or load. */
@@ -559,7 +561,7 @@ export class Engine {
    * (INTRA_DISPOSED) on a disposed engine; errors carry the caller's stack.
    */
   #queue<T>(call: (native: NativeEngine) => Promise<T>): Promise<T> {
-    const native = this.native;
+    const native = this.#live();
     const previous = this.#tail;
     const result = withCallerStack(async () => {
       await previous;

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { link, mkdir, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -56,7 +56,6 @@ export async function scoreMemory(count: number, workDir: string, options: { thr
   const { stdout } = await promisify(execFile)('python3', ['-c', measure, process.execPath, ...args], { maxBuffer: 1 << 20 });
   const [code, maxRssKb, seconds] = stdout.trim().split(/\s+/).map(Number) as [number, number, number];
   if (code !== 0) throw new IntraError('INTRA_NATIVE', `intra score exited with ${code} in the memory benchmark`);
-  const { readFile } = await import('node:fs/promises');
   const lines = (await readFile(out, 'utf8')).split('\n').filter(Boolean).length;
   await rm(images, { recursive: true, force: true });
   return { images: count, peak_rss_mb: Math.round((maxRssKb / 1024) * 10) / 10, seconds, images_per_s: count / seconds, lines };

@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "../common/errors.h"
@@ -125,6 +126,14 @@ int64_t integerOf(const Napi::Object& o, const char* key, int64_t fallback) {
   return o.Has(key) && o.Get(key).IsNumber() ? o.Get(key).As<Napi::Number>().Int64Value() : fallback;
 }
 
+// ErrorStats' fields by their JS names, for both directions across the boundary.
+constexpr std::pair<const char*, double kernels::ErrorStats::*> kErrorFields[] = {
+    {"fused32", &kernels::ErrorStats::fused32},           {"reference32", &kernels::ErrorStats::reference32},
+    {"fused64", &kernels::ErrorStats::fused64},           {"fusedBf16", &kernels::ErrorStats::fusedBf16},
+    {"referenceBf16", &kernels::ErrorStats::referenceBf16}, {"fusedF16", &kernels::ErrorStats::fusedF16},
+    {"referenceF16", &kernels::ErrorStats::referenceF16}, {"scale", &kernels::ErrorStats::scale},
+};
+
 kernels::CheckRequest checkRequestFrom(const Napi::Object& o) {
   kernels::CheckRequest request;
   request.op = stringOf(o, "op", "");
@@ -148,14 +157,7 @@ Napi::Value checkKernel(const Napi::CallbackInfo& info) {
           Napi::Object out = Napi::Object::New(env);
           for (const auto& [name, s] : *result) {
             Napi::Object e = Napi::Object::New(env);
-            e.Set("fused32", s.fused32);
-            e.Set("reference32", s.reference32);
-            e.Set("fused64", s.fused64);
-            e.Set("fusedBf16", s.fusedBf16);
-            e.Set("referenceBf16", s.referenceBf16);
-            e.Set("fusedF16", s.fusedF16);
-            e.Set("referenceF16", s.referenceF16);
-            e.Set("scale", s.scale);
+            for (const auto& [key, field] : kErrorFields) e.Set(key, s.*field);
             e.Set("violations", kernels::toleranceViolations(name, s));
             out.Set(name, e);
           }
@@ -171,19 +173,11 @@ Napi::Value toleranceViolations(const Napi::CallbackInfo& info) {
       throw invalidArgument("Expected (output, errors) for toleranceViolations");
     }
     Napi::Object o = info[1].As<Napi::Object>();
-    auto number = [&](const char* key) {
-      if (!o.Get(key).IsNumber()) throw invalidArgument(std::string("Expected a number for ") + key);
-      return o.Get(key).As<Napi::Number>().DoubleValue();
-    };
     kernels::ErrorStats s;
-    s.fused32 = number("fused32");
-    s.reference32 = number("reference32");
-    s.fused64 = number("fused64");
-    s.fusedBf16 = number("fusedBf16");
-    s.referenceBf16 = number("referenceBf16");
-    s.fusedF16 = number("fusedF16");
-    s.referenceF16 = number("referenceF16");
-    s.scale = number("scale");
+    for (const auto& [key, field] : kErrorFields) {
+      if (!o.Get(key).IsNumber()) throw invalidArgument(std::string("Expected a number for ") + key);
+      s.*field = o.Get(key).As<Napi::Number>().DoubleValue();
+    }
     return Napi::String::New(info.Env(), kernels::toleranceViolations(info[0].As<Napi::String>().Utf8Value(), s));
   });
 }

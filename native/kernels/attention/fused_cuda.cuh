@@ -233,6 +233,25 @@ inline int64_t linearSharedElements(int64_t dqk, int64_t dv) {
   return 2 * dqk * dv + 2 * dqk + kTile * (dqk + 2 * dv) + 2 * kTile;
 }
 
+// sums (dqk x dv) += sum_r left_r right_r^T and columnSums (dqk) += sum_r w_r left_r over the
+// `count` staged rows, w_r = rowWeights[r] (1 when null): phi(K)^T V with sum phi(K), and
+// in the backward phi(Q)^T dnum with sum dn phi(Q). Each entry has one owner thread.
+template <typename A>
+INTRA_DEVICE void accumulateProducts(A* sums, A* columnSums, const A* left, const A* right, const A* rowWeights,
+                                     int64_t count, int64_t dqk, int64_t dv) {
+  for (int64_t e = threadIdx.x; e < dqk * dv; e += blockDim.x) {
+    const int64_t a = e / dv, b = e % dv;
+    A sum = A(0);
+    for (int64_t r = 0; r < count; ++r) sum += left[r * dqk + a] * right[r * dv + b];
+    sums[e] += sum;
+  }
+  for (int64_t a = threadIdx.x; a < dqk; a += blockDim.x) {
+    A sum = A(0);
+    for (int64_t r = 0; r < count; ++r) sum += (rowWeights ? rowWeights[r] : A(1)) * left[r * dqk + a];
+    columnSums[a] += sum;
+  }
+}
+
 // kv = sum_j phi(k_j) v_j^T and ksum = sum_j phi(k_j) over the head's rows, into shared memory.
 template <typename T, typename A>
 INTRA_DEVICE void keyValueSums(const T* kh, int64_t kStride, const T* vh, int64_t vStride, int64_t S, int64_t dqk,
@@ -245,17 +264,7 @@ INTRA_DEVICE void keyValueSums(const T* kh, int64_t kStride, const T* vh, int64_
     stageDense(tileK, kh, kStride, first, count, dqk, true);
     stageDense(tileV, vh, vStride, first, count, dv, false);
     blockBarrier();
-    for (int64_t e = threadIdx.x; e < dqk * dv; e += blockDim.x) {
-      const int64_t a = e / dv, b = e % dv;
-      A sum = A(0);
-      for (int64_t r = 0; r < count; ++r) sum += tileK[r * dqk + a] * tileV[r * dv + b];
-      kv[e] += sum;
-    }
-    for (int64_t a = threadIdx.x; a < dqk; a += blockDim.x) {
-      A sum = A(0);
-      for (int64_t r = 0; r < count; ++r) sum += tileK[r * dqk + a];
-      ksum[a] += sum;
-    }
+    accumulateProducts(kv, ksum, tileK, tileV, static_cast<const A*>(nullptr), count, dqk, dv);
   }
   blockBarrier();
 }
@@ -343,17 +352,7 @@ INTRA_KERNEL void linearBackwardKernel(const T* q, HeadLayout ql, const T* k, He
       const A raw = widen<A>(qh[(first + r) * ql.rowStride + a]);
       dq[(head * S + first + r) * dqk + a] = narrow<T>(sum * phiDerivative(raw));
     }
-    for (int64_t e = threadIdx.x; e < dqk * dv; e += blockDim.x) {
-      const int64_t a = e / dv, b = e % dv;
-      A sum = A(0);
-      for (int64_t r = 0; r < count; ++r) sum += tileQ[r * dqk + a] * tileG[r * dv + b];
-      dkv[e] += sum;
-    }
-    for (int64_t a = threadIdx.x; a < dqk; a += blockDim.x) {
-      A sum = A(0);
-      for (int64_t r = 0; r < count; ++r) sum += rowDn[r] * tileQ[r * dqk + a];
-      dksum[a] += sum;
-    }
+    accumulateProducts(dkv, dksum, tileQ, tileG, rowDn, count, dqk, dv);
   }
   for (int64_t first = 0; first < S; first += kTile) {
     const int64_t count = S - first < kTile ? S - first : kTile;
