@@ -1,7 +1,7 @@
 // The command line's options as yargs parses them: every boolean flag of every command, in
 // both spellings (--x and --no-x), and the ablation flag reaching the saved model.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -79,5 +79,21 @@ describe('help', () => {
     for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(60);
     const flat = text.replace(/\s+/g, ' ');
     for (const description of descriptions as string[]) expect(flat).toContain(description);
+  });
+});
+
+describe('intra bench kernels --with', () => {
+  it('refuses records it cannot read or that are not kernel records, naming the file, before benchmarking', () => {
+    const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
+    const dir = mkdtempSync(join(tmpdir(), 'intra-with-'));
+    const missing = join(dir, 'missing.json');
+    const run = spawnSync(process.execPath, [cli, 'bench', 'kernels', '--with', missing], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`--with ${missing}: cannot read kernel records`);
+    const other = join(dir, 'other.json');
+    writeFileSync(other, '{"not": "records"}');
+    const wrong = spawnSync(process.execPath, [cli, 'bench', 'kernels', '--with', other], { encoding: 'utf8' });
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain(`--with ${other}: expected a JSON array of kernel records (as --out writes)`);
   });
 });
