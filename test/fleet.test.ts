@@ -2,7 +2,7 @@
 // bad image, a model that cannot load or changed, Redis killed and restarted mid-run. In
 // each, every image has exactly one result, equal to what `intra score` gives.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,9 +12,10 @@ import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { benchFleet } from '../lib/bench/fleet.js';
+import { startRedis, type RedisServer } from '../lib/fleet/local-redis.js';
 import { Engine } from '../lib/native.js';
 import { stripes } from './fixtures.js';
-import { startRedis, type RedisServer } from './redis-server.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
 const root = mkdtempSync(join(tmpdir(), 'intra-fleet-'));
@@ -104,11 +105,14 @@ describe('intra queue and intra worker', () => {
     expect(again.stderr).toContain(`0 new images in 0 jobs (${count + 1} of ${count + 1} already submitted)`);
 
     // --stall-ms as every worker of this file uses: BullMQ's stalled-job check is throttled queue-wide by the last interval set.
-    const workers = [worker(redis.url, '--stall-ms', '1000'), worker(redis.url, '--stall-ms', '1000')];
+    const maps = join(root, 'maps');
+    const workers = [worker(redis.url, '--stall-ms', '1000', '--maps', maps), worker(redis.url, '--stall-ms', '1000')];
     const lines = await results(redis.url, 'two');
     expectExactlyOnce(lines);
     for (const w of workers) w.kill('SIGTERM');
     expect(await Promise.all(workers.map(exit))).toEqual([0, 0]);
+    // The first worker drew the maps of the images it scored.
+    expect(readdirSync(maps).filter((f) => f.endsWith('.map.png')).length).toBeGreaterThan(0);
     // Both took jobs.
     for (const w of workers) expect(w.log()).toMatch(/job two-\w+ \(run two\): \d+ scored/);
 
@@ -182,6 +186,16 @@ describe('intra queue and intra worker', () => {
     expectExactlyOnce(lines);
     w.kill('SIGTERM');
     expect(await exit(w)).toBe(0);
+  });
+
+  it('intra bench fleet: both sides score every image, Redis\'s cost and the workers\' memory are measured', async () => {
+    const r = await benchFleet({ workers: 2, preset: 'tiny', images: 12, queueImages: 60, jobImages: 4, threads: 2, redis: redis.url });
+    expect(r).toMatchObject({ bench: 'fleet', workers: 2, threads: 2, threads_per_worker: 1, images: 12, queue_images: 60 });
+    for (const x of [r.single_images_per_s, r.fleet_images_per_s, r.redis_cpu_ms_per_image, r.bottleneck_workers]) expect(x).toBeGreaterThan(0);
+    expect(Number.isFinite(r.overhead_percent)).toBe(true);
+    expect(r.worker_rss_mb).toHaveLength(2);
+    for (const w of r.worker_rss_mb) expect(w.peak).toBeGreaterThanOrEqual(w.first);
+    expect(r.machine.cpu.length).toBeGreaterThan(0);
   });
 
   it('says what is wrong: no such run, a malformed URL, Redis not there', () => {

@@ -67,7 +67,7 @@ async function median(repeats: number, run: () => Promise<void>): Promise<number
 }
 
 /** Synthetic RGB texture images, packed and as PNG files, at the model's size. */
-async function sampleImages(size: number, count: number, dir: string): Promise<{ set: ImageSet; files: string[] }> {
+export async function sampleImages(size: number, count: number, dir: string): Promise<{ set: ImageSet; files: string[] }> {
   const data = new Uint8Array(count * size * size * 3);
   for (let i = 0; i < count; i++) {
     const { image } = renderSample('weave', size, 1000 + i);

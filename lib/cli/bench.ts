@@ -9,6 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 
 import { benchKernels, crossover, kernelTable, sweepChart, type KernelRecord } from '../bench/kernels.js';
+import { benchFleet, fleetSummary } from '../bench/fleet.js';
 import { scoreMemory } from '../bench/memory.js';
 import { benchScore, benchTrain, throughputTable, type ThroughputRecord } from '../bench/throughput.js';
 import { IntraError } from '../errors.js';
@@ -118,6 +119,29 @@ export function register(cli: Argv): Argv {
           }
         },
       )
-      .demandCommand(1, 'Name a benchmark: kernels, score, train or memory'),
+      .command(
+        'fleet',
+        'N workers through Redis against one `intra score` with all threads; Redis\'s cost per image; worker memory',
+        (k) =>
+          k
+            .option('workers', { type: 'number', default: 2 })
+            .option('preset', { choices: PRESETS, default: 'paper' as const })
+            .option('precision', { choices: PRECISIONS, default: 'fp32' as const })
+            .option('images', { type: 'number', default: 16, describe: 'images scored by both sides' })
+            .option('queue-images', { type: 'number', default: 3000, describe: 'tiny images for Redis\'s cost per image' })
+            .option('job-images', { type: 'number', default: 4, describe: 'images per job' })
+            .option('threads', { type: 'number', default: 0, describe: 'all of them, split between the workers' })
+            .option('redis', { type: 'string', describe: 'an existing Redis (default: a redis-server of our own)' })
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object' }),
+        async (args) => {
+          const record = await benchFleet({
+            workers: args.workers, preset: args.preset, precision: args.precision, images: args.images, queueImages: args.queueImages,
+            jobImages: args.jobImages, threads: args.threads, redis: args.redis,
+            onNote: (line) => process.stderr.write(`  ${line}\n`),
+          });
+          console.log(args.json ? JSON.stringify(record) : fleetSummary(record));
+        },
+      )
+      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory or fleet'),
   );
 }
