@@ -208,7 +208,7 @@ interface NativeAddon {
   modelConfig(input: object): ModelConfig & { parameters: number };
   windowOrigins(gridSide: number, windowSize: number): Int32Array;
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
-  heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number): Promise<{ grey: Uint8Array; overlay: Uint8Array }>;
+  heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number): Promise<{ grey: Uint8Array; heat: Uint8Array; overlay: Uint8Array }>;
   checkKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string }): Promise<Record<string, KernelErrors>>;
   gradcheckKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string }): Promise<number>;
   toleranceViolations(output: string, errors: Omit<KernelErrors, 'violations'>): string;
@@ -416,12 +416,13 @@ export function resizeMap(map: Float32Array, size: { width: number; height: numb
 }
 
 /**
- * An anomaly map as 8-bit grey (values at or above `scale` saturate) and as heat colours
- * (blue-cyan-yellow-red, 55%) over its image (45%), computed off the event loop.
+ * An anomaly map as 8-bit grey (values at or above `scale` saturate), as heat colours
+ * (blue-cyan-yellow-red), and as heat colours (55%) over its image (45%), computed off the
+ * event loop.
  *
  * @example const { grey, overlay } = await heatPictures(map, image.pixels, { width: 256, height: 256, channels: 3 }, 0.02);
  */
-export function heatPictures(map: Float32Array, image: Uint8Array, size: { width: number; height: number; channels: number }, scale: number): Promise<{ grey: Uint8Array; overlay: Uint8Array }> {
+export function heatPictures(map: Float32Array, image: Uint8Array, size: { width: number; height: number; channels: number }, scale: number): Promise<{ grey: Uint8Array; heat: Uint8Array; overlay: Uint8Array }> {
   if (!(map instanceof Float32Array)) invalidArgument('a Float32Array', 'map', map);
   if (!(image instanceof Uint8Array)) invalidArgument('a Uint8Array', 'image', image);
   if (map.length !== size.width * size.height) invalidArgument(`a map of ${size.width * size.height} values`, 'map', map);

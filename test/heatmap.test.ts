@@ -7,8 +7,11 @@ describe('heat-map pictures', () => {
     const scale = 0.5;  // exact in float32: 0.25 * 255 / 0.5 = 127.5 rounds to 128
     const map = Float32Array.of(0, scale / 2, scale, 2 * scale);
     const image = Uint8Array.of(100, 100, 100, 100);  // grey, 1 channel
-    const { grey, overlay } = await heatPictures(map, image, { width: 2, height: 2, channels: 1 }, scale);
+    const { grey, heat, overlay } = await heatPictures(map, image, { width: 2, height: 2, channels: 1 }, scale);
     expect(Array.from(grey)).toEqual([0, 128, 255, 255]);
+    // the ramp itself: level 0 is (0, 0, 130), level 255 is (220, 0, 0)
+    expect(Array.from(heat.subarray(0, 3))).toEqual([0, 0, 130]);
+    expect(Array.from(heat.subarray(6, 9))).toEqual([220, 0, 0]);
     // level 0 is (0, 0, 130): 0.55 * ramp + 0.45 * 100 -> (45, 45, 116.5 -> 117)
     expect(Array.from(overlay.subarray(0, 3))).toEqual([45, 45, 117]);
     // level 255 is (220, 0, 0) -> (166, 45, 45)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { f1Max, labelRegions, PixelMetrics, rocAuc } from '../lib/eval/metrics.js';
+import { f1Max, labelRegions, PixelMetrics, rocAuc, rocCurve } from '../lib/eval/metrics.js';
 import { random } from './fixtures.js';
 
 /** O(n^2) definition of AUROC, for checking. */
@@ -89,5 +89,46 @@ describe('regions and AUPRO', () => {
     const m = new PixelMetrics();
     m.add(map, mask, width, 2);
     expect(m.aupro(0.3)).toBeCloseTo(0.5, 6);
+  });
+});
+
+/** Area under straight segments through `points`. */
+const trapezoid = (points: { x: number; y: number }[]) => points.slice(1).reduce((a, p, i) => a + ((p.x - points[i]!.x) * (p.y + points[i]!.y)) / 2, 0);
+
+describe('curves for the report', () => {
+  it('the ROC curve steps through every distinct threshold, from (0, 0) to (1, 1)', () => {
+    expect(rocCurve([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])!.map((p) => [p.fpr, p.tpr, p.threshold])).toEqual([
+      [0, 0, Infinity], [0, 0.5, Math.fround(0.8)], [0.5, 0.5, Math.fround(0.4)], [0.5, 1, Math.fround(0.35)], [1, 1, Math.fround(0.1)],  // float32 scores
+    ]);
+    expect(rocCurve([0.3, 0.2], [1, 1])).toBeNull();
+  });
+
+  it('the area under the ROC curve is the AUROC, ties included; thinning keeps the ends and about maxPoints points', () => {
+    const rand = random(11);
+    const scores = Array.from({ length: 3000 }, () => Math.round(rand() * 50) / 50);
+    const labels = scores.map((s) => (rand() < 0.3 + 0.4 * s ? 1 : 0));
+    const full = rocCurve(scores, labels, 1e9)!;
+    expect(trapezoid(full.map((p) => ({ x: p.fpr, y: p.tpr })))).toBeCloseTo(rocAuc(scores, labels)!, 12);
+    const thin = rocCurve(Array.from({ length: 3000 }, () => rand()), labels, 50)!;
+    expect(thin.length).toBeLessThanOrEqual(2 * 50 + 2);
+    expect(thin[0]).toMatchObject({ fpr: 0, tpr: 0 });
+    expect(thin[thin.length - 1]).toMatchObject({ fpr: 1, tpr: 1 });
+  });
+
+  it('the pixel ROC and PRO curves agree with the pixel AUROC and AUPRO', () => {
+    const rand = random(5);
+    const m = new PixelMetrics();
+    for (let n = 0; n < 4; n++) {
+      const map = Float32Array.from({ length: 32 * 32 }, () => rand());
+      const mask = new Uint8Array(32 * 32);
+      for (let y = 4 + n; y < 12 + n; y++) for (let x = 6; x < 14 + 2 * n; x++) { mask[y * 32 + x] = 1; map[y * 32 + x] = map[y * 32 + x]! + 0.4; }
+      m.add(map, mask, 32, 32);
+    }
+    const roc = m.rocCurve(1e9)!;
+    expect(trapezoid(roc.map((p) => ({ x: p.fpr, y: p.tpr })))).toBeCloseTo(m.rocAuc()!, 10);
+    const pro = m.proCurve(0.3, 1e9)!;
+    expect(pro.aupro).toBe(m.aupro(0.3));
+    expect(trapezoid(pro.points.map((p) => ({ x: p.fpr, y: p.pro }))) / 0.3).toBeCloseTo(pro.aupro, 10);
+    expect(pro.points[pro.points.length - 1]!.fpr).toBeCloseTo(0.3, 12);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * `intra eval <model> <category>`: metrics, report.json, report.md and panels.
- * `intra eval --all <root> --models <dir>`: every category with a model, as the paper's Table 1.
+ * `intra eval <model> <category>`: metrics, report.json, report.md, report.html and panels.
+ * `intra eval --all <root> --models <dir>`: every category with a model, as the paper's Table 1,
+ * and index.html linking their reports.
  *
  * @example intra eval bottle.intra data/bottle --out eval/bottle
  */
@@ -11,6 +12,7 @@ import type { Argv } from 'yargs';
 
 import { IntraError } from '../errors.js';
 import { evaluateCategory, reportMarkdown, type Report } from '../eval/evaluate.js';
+import { writeIndexHtml } from '../eval/report-html.js';
 import { engineOptions } from './options.js';
 
 const TEXTURES = new Set(['carpet', 'grid', 'leather', 'tile', 'wood', 'weave', 'grain', 'magnetic_tile']);
@@ -66,6 +68,9 @@ export function register(cli: Argv): Argv {
         }
         if (reports.length === 0) throw new IntraError('INTRA_DATASET', `No category under ${args.all} has a model in ${args.models}`);
         console.log(table1(reports));
+        const index = join(args.out ?? 'eval', 'index.html');
+        await writeIndexHtml(reports, TEXTURES, index);
+        console.log(`reports: ${index}`);
         return;
       }
       if (!args.model || !args.category) throw new IntraError('INTRA_USAGE', 'Expected <model> <category>, or --all <root> --models <dir>');

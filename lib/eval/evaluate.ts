@@ -1,20 +1,23 @@
 /**
  * Evaluates a model on a category's test set: image AUROC, pixel AUROC (maps at the masks'
- * original resolution), AUPRO up to FPR 0.3 and image F1-max, overall and per defect type;
- * writes report.json, report.md and picture panels of the best and worst cases.
+ * original resolution), AUPRO up to FPR 0.3 and image F1-max, overall and per defect type,
+ * with their curves; writes report.json, report.md, report.html (one self-contained page:
+ * charts, per-defect table, labelled gallery, training curves) and the gallery's panels.
  *
  * @example const report = await evaluateCategory({ model: 'bottle.intra', category: 'data/bottle', outDir: 'eval/bottle' });
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import sharp from 'sharp';
-
 import { readCategory, type TestItem } from '../data/dataset.js';
-import { loadImage, loadMask, packImages, type DecodedImage } from '../data/images.js';
+import { loadImage, loadMask, packImages } from '../data/images.js';
 import { IntraError } from '../errors.js';
-import { Engine, heatPictures, resizeMap, type Device, type Precision } from '../native.js';
-import { f1Max, PixelMetrics, rocAuc } from './metrics.js';
+import { Engine, machineLabel, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision } from '../native.js';
+import type { TrainState } from '../train/train.js';
+import type { HistogramBin } from './charts.js';
+import { buildGallery, type GalleryEntry } from './gallery.js';
+import { f1Max, PixelMetrics, rocAuc, rocCurve, type RocPoint } from './metrics.js';
+import { writeReportHtml } from './report-html.js';
 
 export interface Metrics {
   image_auroc: number | null;
@@ -34,6 +37,19 @@ export interface Report extends Metrics {
   scores: { file: string; defect: string; score: number }[];
   panels: string[];
   seconds: number;
+  /** the decision threshold of the verdicts and the gallery, and where it came from */
+  threshold: number | null;
+  threshold_rule: string;
+  model_info: ModelConfig & { epochs_trained: number | null; best_epoch: number | null; best_loss: number | null; training: string | null };
+  /** test images per defect type ("good" included) */
+  counts: Record<string, number>;
+  curves: { image_roc: RocPoint[] | null; pixel_roc: RocPoint[] | null; pro: { fpr: number; pro: number }[] | null };
+  histogram: { domain: [number, number]; bins: HistogramBin[] };
+  history: { epoch: number; train: number; validation: number }[];
+  gallery: Omit<GalleryEntry, 'tiles'>[];
+  machine: MachineLabel;
+  finished_at: string;
+  html: string;
 }
 
 export interface EvaluateOptions {
@@ -45,7 +61,7 @@ export interface EvaluateOptions {
   precision?: Precision;
   /** images per engine call */
   batch?: number;
-  /** panels of best and worst cases (per side) */
+  /** gallery pictures per group (worst false positives, worst false negatives, best detections) */
   panels?: number;
 }
 
@@ -103,20 +119,47 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
       byDefect[d] = metricsOf(scored.filter((s) => s.item.defect === d || s.item.defect === 'good'), perDefect.get(d));
     }
     await mkdir(options.outDir, { recursive: true });
-    const panels = await writePanels(engine, scored, size, channels, options.outDir, options.panels ?? 2);
+    const state = engine.metadata<Partial<TrainState>>();
+    const overallMetrics = metricsOf(scored, overall);
+    const labels = scored.map((s) => (s.item.defect === 'good' ? 0 : 1)), scoreValues = scored.map((s) => s.score);
+    const { threshold, rule } = state.threshold !== undefined
+      ? { threshold: state.threshold, rule: state.thresholdRule ?? 'fitted at training' }
+      : { threshold: overallMetrics.image_f1_threshold, rule: 'F1-max on this test set (the model holds none)' };
+    const gallery = threshold === null ? [] : await buildGallery(engine, scored, { size, channels, threshold, outDir: options.outDir, perGroup: options.panels ?? 3 });
+    const counts: Record<string, number> = {};
+    for (const s of scored) counts[s.item.defect] = (counts[s.item.defect] ?? 0) + 1;
     const report: Report = {
       category: category.name,
       model: options.model,
       image_size: size,
       attention: model.attention,
-      ...metricsOf(scored, overall),
+      ...overallMetrics,
       by_defect: byDefect,
       scores: scored.map((s) => ({ file: s.item.file, defect: s.item.defect, score: s.score })),
-      panels,
-      seconds: (Date.now() - started) / 1000,
+      panels: gallery.map((g) => g.panel),
+      seconds: 0,
+      threshold,
+      threshold_rule: rule,
+      model_info: {
+        ...model,
+        epochs_trained: state.epoch ?? null,
+        best_epoch: state.bestEpoch ?? null,
+        best_loss: state.bestLoss ?? null,
+        training: state.state ?? null,
+      },
+      counts,
+      curves: { image_roc: rocCurve(scoreValues, labels), pixel_roc: overall.rocCurve(), pro: overall.proCurve(0.3)?.points ?? null },
+      histogram: scoreHistogram(scored, threshold),
+      history: (state.history ?? []).map((h) => ({ epoch: h.epoch, train: h.train.loss, validation: h.validation.loss })),
+      gallery: gallery.map(({ tiles: _, ...entry }) => entry),
+      machine: machineLabel(),
+      finished_at: new Date().toISOString(),
+      html: join(options.outDir, 'report.html'),
     };
+    report.seconds = (Date.now() - started) / 1000;
     await writeFile(join(options.outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(join(options.outDir, 'report.md'), reportMarkdown(report));
+    await writeReportHtml(report, gallery, report.html);
     return report;
   } finally {
     engine.dispose();
@@ -134,41 +177,30 @@ export function reportMarkdown(report: Report): string {
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(([name, m]) => `| ${name} | ${m.images} | ${percent(m.image_auroc)} | ${percent(m.pixel_auroc)} | ${percent(m.aupro)} | ${percent(m.image_f1_max)} |`),
     '',
-    ...(report.panels.length ? ['Panels (image, reconstruction, anomaly map, mask):', '', ...report.panels.map((p) => `- ${p}`), ''] : []),
+    ...(report.panels.length ? ['Panels (image, reconstruction, anomaly map, overlay, mask with the predicted region outlined):', '', ...report.panels.map((p) => `- ${p}`), ''] : []),
+    `The whole report, with curves and the labelled gallery: ${report.html}`,
+    '',
   ];
   return `${lines.join('\n')}\n`;
 }
 
-/** Image | reconstruction | map | mask, for the best and worst scored cases. */
-async function writePanels(engine: Engine, scored: readonly Scored[], size: number, channels: 1 | 3, outDir: string, perSide: number): Promise<string[]> {
-  const anomalous = scored.filter((s) => s.item.defect !== 'good').sort((a, b) => b.score - a.score);
-  const good = scored.filter((s) => s.item.defect === 'good').sort((a, b) => b.score - a.score);
-  const picks: { name: string; s: Scored }[] = [
-    ...anomalous.slice(0, perSide).map((s, i) => ({ name: `best-anomalous-${i + 1}`, s })),
-    ...anomalous.slice(-perSide).reverse().map((s, i) => ({ name: `worst-anomalous-${i + 1}`, s })),
-    ...good.slice(0, perSide).map((s, i) => ({ name: `worst-good-${i + 1}`, s })),
-  ];
-  if (picks.length === 0) return [];
-  const images: DecodedImage[] = await Promise.all(picks.map((p) => loadImage(p.s.item.file, { size, channels })));
-  const { maps, reconstruction } = await engine.anomalyMaps(packImages(images, size, channels), { withReconstruction: true });
-  const scale = Math.max(...scored.map((s) => s.score), 1e-12);
-  const written: string[] = [];
-  for (let k = 0; k < picks.length; k++) {
-    const { name, s } = picks[k]!;
-    const one = size * size * channels;
-    const recon = Uint8Array.from(reconstruction!.subarray(k * one, (k + 1) * one), (v) => Math.round(v * 255));
-    const { grey: map } = await heatPictures(maps.subarray(k * size * size, (k + 1) * size * size), images[k]!.pixels, { width: size, height: size, channels }, scale);
-    const mask = s.item.mask
-      ? await sharp(s.item.mask).toColourspace('b-w').resize(size, size, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer()
-      : new Uint8Array(size * size);
-    const tile = (pixels: Uint8Array, c: number) => sharp(pixels, { raw: { width: size, height: size, channels: c as 1 | 3 } }).toColourspace('srgb').png().toBuffer();
-    const tiles = await Promise.all([tile(images[k]!.pixels, channels), tile(recon, channels), tile(map, 1), tile(new Uint8Array(mask), 1)]);
-    const file = join(outDir, `${name}.png`);
-    await sharp({ create: { width: size * 4 + 12, height: size, channels: 3, background: '#ffffff' } })
-      .composite(tiles.map((input, i) => ({ input, left: i * (size + 4), top: 0 })))
-      .png()
-      .toFile(file);
-    written.push(file);
+/** Image scores in 20 bins over their range (widened to hold the threshold), per group. */
+export function scoreHistogram(scored: readonly Scored[], threshold: number | null, binCount = 20): { domain: [number, number]; bins: HistogramBin[] } {
+  const values = scored.map((s) => s.score);
+  let lo = Math.min(...values, threshold ?? Infinity), hi = Math.max(...values, threshold ?? -Infinity);
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return { domain: [0, 1], bins: [] };
+  if (hi <= lo) hi = lo + 1e-6;
+  const pad = (hi - lo) * 0.02;
+  lo -= pad;
+  hi += pad;
+  const width = (hi - lo) / binCount;
+  const bins = new Map<string, HistogramBin>();
+  for (const s of scored) {
+    const k = Math.min(binCount - 1, Math.floor((s.score - lo) / width));
+    const key = `${s.item.defect}\n${k}`;
+    const bin = bins.get(key) ?? { start: lo + k * width, end: lo + (k + 1) * width, group: s.item.defect, count: 0 };
+    bin.count++;
+    bins.set(key, bin);
   }
-  return written;
+  return { domain: [lo, hi], bins: [...bins.values()] };
 }

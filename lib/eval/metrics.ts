@@ -43,6 +43,41 @@ function splitByLabel(scores: ArrayLike<number>, labels: ArrayLike<number>): { p
   return { positives, negatives };
 }
 
+/** A point of a ROC curve: the rates when scores at or above `threshold` are called anomalous. */
+export interface RocPoint {
+  fpr: number;
+  tpr: number;
+  threshold: number;
+}
+
+/**
+ * The ROC curve of sorted positive and negative scores, one point per distinct threshold
+ * (from (0, 0) to (1, 1)), thinned to about `maxPoints` (a point is kept once either rate has
+ * moved by 1/maxPoints; the corners of the curve where it turns are what a chart shows).
+ */
+function rocFromSorted(pos: Float32Array, neg: Float32Array, maxPoints: number): RocPoint[] {
+  const points: RocPoint[] = [{ fpr: 0, tpr: 0, threshold: Infinity }];
+  let i = pos.length - 1, j = neg.length - 1;
+  const step = 1 / maxPoints;
+  while (i >= 0 || j >= 0) {
+    const v = Math.max(i >= 0 ? pos[i]! : -Infinity, j >= 0 ? neg[j]! : -Infinity);
+    while (i >= 0 && pos[i] === v) i--;
+    while (j >= 0 && neg[j] === v) j--;
+    const point = { fpr: (neg.length - 1 - j) / neg.length, tpr: (pos.length - 1 - i) / pos.length, threshold: v };
+    const last = points[points.length - 1]!;
+    if (i < 0 && j < 0) points.push(point);
+    else if (Math.abs(point.fpr - last.fpr) >= step || Math.abs(point.tpr - last.tpr) >= step) points.push(point);
+  }
+  return points;
+}
+
+/** The ROC curve of `scores` with binary `labels` (1 = anomalous); null without both kinds. */
+export function rocCurve(scores: ArrayLike<number>, labels: ArrayLike<number>, maxPoints = 1000): RocPoint[] | null {
+  const { positives, negatives } = splitByLabel(scores, labels);
+  if (positives.length === 0 || negatives.length === 0) return null;
+  return rocFromSorted(positives.sort(), negatives.sort(), maxPoints);
+}
+
 /** The largest F1 over all thresholds (predict anomalous when score >= threshold). */
 export function f1Max(scores: ArrayLike<number>, labels: ArrayLike<number>): { f1: number; threshold: number } | null {
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
@@ -142,12 +177,24 @@ export class PixelMetrics {
     return rocAucSeparate(this.#concat(this.#positives, (n) => new Float32Array(n)), this.#concat(this.#negatives, (n) => new Float32Array(n)));
   }
 
-  /**
-   * Area under the per-region-overlap curve up to `fprLimit`, divided by `fprLimit`
-   * (Bergmann et al., MVTec AD). Exact: every distinct score is a threshold; the curve is
-   * cut at `fprLimit` by linear interpolation.
-   */
+  /** The pixel-level ROC curve, thinned to about `maxPoints`; null without both kinds of pixel. */
+  rocCurve(maxPoints = 400): RocPoint[] | null {
+    const pos = this.#concat(this.#positives, (n) => new Float32Array(n)), neg = this.#concat(this.#negatives, (n) => new Float32Array(n));
+    if (pos.length === 0 || neg.length === 0) return null;
+    return rocFromSorted(pos.sort(), neg.sort(), maxPoints);
+  }
+
+  /** Area under the per-region-overlap curve up to `fprLimit`, divided by `fprLimit`. */
   aupro(fprLimit = 0.3): number | null {
+    return this.proCurve(fprLimit)?.aupro ?? null;
+  }
+
+  /**
+   * The per-region-overlap curve up to `fprLimit` (thinned to about `maxPoints` for charts) and
+   * the area under it divided by `fprLimit` (Bergmann et al., MVTec AD). Exact: every distinct
+   * score is a threshold; the curve is cut at `fprLimit` by linear interpolation.
+   */
+  proCurve(fprLimit = 0.3, maxPoints = 400): { aupro: number; points: { fpr: number; pro: number }[] } | null {
     const regionCount = this.#regionSizes.length;
     const negatives = this.#concat(this.#negatives, (n) => new Float32Array(n)).sort();
     if (regionCount === 0 || negatives.length === 0) return null;
@@ -174,6 +221,11 @@ export class PixelMetrics {
     let i = pos.length - 1, j = negatives.length - 1;
     let falsePositives = 0, pro = 0;
     let lastFpr = 0, lastPro = 0, area = 0;
+    const points = [{ fpr: 0, pro: 0 }];
+    const keep = (fpr: number, pro: number, always: boolean) => {
+      const last = points[points.length - 1]!;
+      if (always || Math.abs(fpr - last.fpr) >= fprLimit / maxPoints || Math.abs(pro - last.pro) >= 1 / maxPoints) points.push({ fpr, pro });
+    };
     while (i >= 0 || j >= 0) {
       const v = Math.max(i >= 0 ? pos[i]! : -Infinity, j >= 0 ? negatives[j]! : -Infinity);
       while (i >= 0 && pos[i] === v) {
@@ -189,12 +241,15 @@ export class PixelMetrics {
         const w = fpr > lastFpr ? (fprLimit - lastFpr) / (fpr - lastFpr) : 0;
         const proAtLimit = lastPro + w * (pro - lastPro);
         area += ((fprLimit - lastFpr) * (lastPro + proAtLimit)) / 2;
-        return area / fprLimit;
+        keep(fprLimit, proAtLimit, true);
+        return { aupro: area / fprLimit, points };
       }
       area += ((fpr - lastFpr) * (lastPro + pro)) / 2;
       lastFpr = fpr;
       lastPro = pro;
+      keep(fpr, pro, false);
     }
-    return area / fprLimit;
+    keep(lastFpr, lastPro, true);
+    return { aupro: area / fprLimit, points };
   }
 }

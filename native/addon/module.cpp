@@ -273,8 +273,8 @@ Napi::Value uint8ArrayOf(const Napi::Env& env, std::vector<uint8_t>* bytes) {
 }
 
 // heatPictures(map: Float32Array, image: Uint8Array, height, width, channels, scale) ->
-// Promise<{ grey, overlay }>: the map as 8-bit grey (values >= scale saturate) and heat
-// colours over the image (55% heat, 45% image), computed off the event loop.
+// Promise<{ grey, heat, overlay }>: the map as 8-bit grey (values >= scale saturate), as heat
+// colours, and heat colours over the image (55% heat, 45% image), computed off the event loop.
 Napi::Value heatPictures(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 6 || !info[0].IsTypedArray() || !info[1].IsTypedArray() ||
@@ -296,6 +296,7 @@ Napi::Value heatPictures(const Napi::CallbackInfo& info) {
     const uint8_t* imageData = image.Data();
     auto grey = std::make_shared<std::unique_ptr<std::vector<uint8_t>>>(std::make_unique<std::vector<uint8_t>>(pixels));
     auto overlay = std::make_shared<std::unique_ptr<std::vector<uint8_t>>>(std::make_unique<std::vector<uint8_t>>(pixels * 3));
+    auto heat = std::make_shared<std::unique_ptr<std::vector<uint8_t>>>(std::make_unique<std::vector<uint8_t>>(pixels * 3));
     return TaskWorker::run(
         info.Env(),
         [=] {
@@ -303,18 +304,21 @@ Napi::Value heatPictures(const Napi::CallbackInfo& info) {
           const double k = scale > 0 ? 255.0 / scale : 0.0;
           std::vector<uint8_t>& g = **grey;
           std::vector<uint8_t>& o = **overlay;
+          std::vector<uint8_t>& h = **heat;
           for (int64_t p = 0; p < pixels; ++p) {
             const uint8_t level = static_cast<uint8_t>(std::clamp<double>(std::floor(mapData[p] * k + 0.5), 0.0, 255.0));
             g[p] = level;
             for (int64_t c = 0; c < 3; ++c) {
               const double base = imageData[p * channels + (channels == 3 ? c : 0)];
+              h[p * 3 + c] = ramp[level * 3 + c];
               o[p * 3 + c] = static_cast<uint8_t>(std::floor(0.55 * ramp[level * 3 + c] + 0.45 * base + 0.5));
             }
           }
         },
-        [grey, overlay](Napi::Env env) -> Napi::Value {
+        [grey, overlay, heat](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           out.Set("grey", uint8ArrayOf(env, grey->release()));
+          out.Set("heat", uint8ArrayOf(env, heat->release()));
           out.Set("overlay", uint8ArrayOf(env, overlay->release()));
           return out;
         },
