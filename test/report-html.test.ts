@@ -3,7 +3,7 @@
 // report.json's points, every gallery picture loaded, the threshold rule at the model's
 // threshold; a screenshot is kept under test-output/ for a person to look at.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,10 +11,13 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { benchKernels } from '../lib/bench/kernels.js';
+import { kernelsPage, profilePage } from '../lib/bench/pages.js';
+import { profileTrain } from '../lib/bench/profile.js';
 import { CHART_SIZE } from '../lib/eval/charts.js';
 import type { Report } from '../lib/eval/evaluate.js';
 import { synthesize } from '../lib/data/synth.js';
-import { Engine } from '../lib/native.js';
+import { Engine, machineLabel } from '../lib/native.js';
 import { trainCategory } from '../lib/train/train.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
@@ -127,5 +130,38 @@ describe('report.html in a real browser', () => {
     expect(errors).toEqual([]);
     await page.screenshot({ path: join(screenshots, 'index.png') });
     await page.close();
+  });
+});
+
+describe('the benchmark pages in a real browser', () => {
+  it('intra bench kernels: the sweeps with the crossover, and every record', async () => {
+    const records = await benchKernels({ quick: true, threads: 2 });
+    const page = join(root, 'bench-kernels.html');
+    writeFileSync(page, await kernelsPage(records));
+    const { page: tab, errors, requests } = await visit(page);
+    expect(errors).toEqual([]);
+    expect(requests.filter((u) => !u.startsWith('data:'))).toEqual([pathToFileURL(page).href]);
+    const series = new Set(records.filter((r) => r.pass === 'forward+backward' && r.seq !== undefined).map((r) => `${r.op} ${r.impl}`));
+    await expect(tab.locator('#chart-sweep path[aria-roledescription="line mark"]').count()).resolves.toBe(series.size);
+    await expect(tab.locator('#records tr').count()).resolves.toBe(records.length + 1);
+    await expect(tab.locator('#crossover li').first().textContent()).resolves.toMatch(/^cpu: linear attention/);
+    await tab.screenshot({ path: join(screenshots, 'bench-kernels.png'), fullPage: true });
+    await tab.close();
+  });
+
+  it('intra profile --compare: the phases of both kinds side by side', async () => {
+    const reports = [];
+    for (const attention of ['msa', 'linear'] as const) {
+      reports.push(await profileTrain({ category: join(root, 'data', 'grain'), preset: 'tiny', attention, windowsPerImage: 16, batchSize: 32, threads: 2 }));
+    }
+    const page = join(root, 'profile.html');
+    writeFileSync(page, await profilePage(reports, machineLabel()));
+    const { page: tab, errors } = await visit(page);
+    expect(errors).toEqual([]);
+    const phases = new Set(reports.flatMap((r) => r.summary.slice(0, 14).map((p) => p.name)));
+    await expect(tab.locator('#chart-phases path[aria-roledescription="bar"]').count()).resolves.toBe(phases.size * 2);
+    await expect(tab.locator('#runs tr').count()).resolves.toBe(3);
+    await tab.screenshot({ path: join(screenshots, 'profile-compare.png'), fullPage: true });
+    await tab.close();
   });
 });

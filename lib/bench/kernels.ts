@@ -4,6 +4,9 @@
  *
  * @example const records = await benchKernels({ quick: true }); console.log(kernelTable(records));
  */
+import type { TopLevelSpec } from 'vega-lite';
+
+import { renderChart } from '../eval/charts.js';
 import { IntraError } from '../errors.js';
 import { benchKernel, capabilities, machineLabel, matmulCeiling, type KernelDevice, type KernelDtype, type KernelOp, type MachineLabel } from '../native.js';
 
@@ -173,8 +176,12 @@ export function crossover(
   return null;
 }
 
-/** An SVG chart of milliseconds per window against sequence length (log-log). */
-export function sweepChart(records: readonly KernelRecord[], pass: KernelRecord['pass'] = 'forward+backward'): string {
+/**
+ * Milliseconds per window against sequence length (log-log) as an SVG chart (Vega-Lite): one
+ * line per (op, implementation, device), GPU lines dashed, the crossover where linear attention
+ * starts to win marked.
+ */
+export async function sweepChart(records: readonly KernelRecord[], pass: KernelRecord['pass'] = 'forward+backward'): Promise<string> {
   const devices = [...new Set(records.map((r) => r.device ?? 'cpu'))];
   const base = [
     { op: 'softmax_attention', impl: 'fused', colour: ['#d62728', '#8c1c13'], label: 'softmax, fused' },
@@ -183,55 +190,41 @@ export function sweepChart(records: readonly KernelRecord[], pass: KernelRecord[
     { op: 'linear_attention', impl: 'fused', colour: ['#1f77b4', '#0b3c5d'], label: 'linear, fused' },
     { op: 'linear_attention', impl: 'reference', colour: ['#aec7e8', '#6b8cae'], label: 'linear, reference' },
   ] as const;
-  // One line per (op, implementation, device): CPU and GPU rows side by side, GPU lines dashed.
   const series = devices
-    .flatMap((device, d) =>
-      base.map((b) => ({ ...b, device, colour: b.colour[Math.min(d, 1)]!, dash: device === 'cuda', label: devices.length > 1 ? `${b.label} (${device})` : b.label })),
-    )
+    .flatMap((device, d) => base.map((b) => ({ ...b, device, colour: b.colour[Math.min(d, 1)]!, label: devices.length > 1 ? `${b.label} (${device})` : b.label })))
     .filter((s) => records.some((r) => r.op === s.op && r.impl === s.impl && (r.device ?? 'cpu') === s.device && r.pass === pass));
-  const points = series.map((s) =>
+  const values = series.flatMap((s) =>
     records
       .filter((r) => r.op === s.op && r.impl === s.impl && (r.device ?? 'cpu') === s.device && r.pass === pass && r.seq !== undefined)
-      .map((r) => ({ x: r.seq!, y: r.ms / r.shape[0]! }))
-      .sort((a, b) => a.x - b.x),
+      .map((r) => ({ seq: r.seq!, ms: r.ms / r.shape[0]!, series: s.label, device: s.device })),
   );
-  const all = points.flat();
-  if (all.length === 0) return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>';
-  const [w, h, left, right, top, bottom] = [devices.length > 1 ? 860 : 720, 440, 70, devices.length > 1 ? 320 : 180, 40, 50];
-  const lx = all.map((p) => Math.log10(p.x)), ly = all.map((p) => Math.log10(p.y));
-  const [x0, x1] = [Math.min(...lx), Math.max(...lx)], [y0, y1] = [Math.min(...ly), Math.max(...ly)];
-  const sx = (x: number) => left + ((Math.log10(x) - x0) / Math.max(1e-9, x1 - x0)) * (w - left - right);
-  const sy = (y: number) => h - bottom - ((Math.log10(y) - y0) / Math.max(1e-9, y1 - y0)) * (h - top - bottom);
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${w}" height="${h}" fill="white"/>`,
-    `<text x="${left}" y="22" font-size="14">Attention cost per window (${pass}, D 512, 8 heads), log-log</text>`,
-    `<line x1="${left}" y1="${h - bottom}" x2="${w - right}" y2="${h - bottom}" stroke="black"/>`,
-    `<line x1="${left}" y1="${top}" x2="${left}" y2="${h - bottom}" stroke="black"/>`,
-    `<text x="${(left + w - right) / 2}" y="${h - 12}" text-anchor="middle">sequence length S = L x L</text>`,
-    `<text x="16" y="${(top + h - bottom) / 2}" transform="rotate(-90 16 ${(top + h - bottom) / 2})" text-anchor="middle">ms per window</text>`,
-  ];
-  for (const x of [...new Set(all.map((p) => p.x))]) {
-    parts.push(`<text x="${sx(x)}" y="${h - bottom + 16}" text-anchor="middle">${x}</text>`);
-  }
-  for (let e = Math.floor(y0); e <= Math.ceil(y1); e++) {
-    const y = 10 ** e;
-    if (Math.log10(y) < y0 - 1e-9 || Math.log10(y) > y1 + 1e-9) continue;
-    parts.push(`<text x="${left - 6}" y="${sy(y) + 4}" text-anchor="end">${y}</text>`);
-    parts.push(`<line x1="${left}" y1="${sy(y)}" x2="${w - right}" y2="${sy(y)}" stroke="#ddd"/>`);
-  }
-  series.forEach((s, i) => {
-    const p = points[i]!;
-    if (p.length) parts.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="2"${s.dash ? ' stroke-dasharray="6 3"' : ''} points="${p.map((q) => `${sx(q.x).toFixed(1)},${sy(q.y).toFixed(1)}`).join(' ')}"/>`);
-    for (const q of p) parts.push(`<circle cx="${sx(q.x).toFixed(1)}" cy="${sy(q.y).toFixed(1)}" r="3" fill="${s.colour}"/>`);
-    parts.push(`<rect x="${w - right + 12}" y="${top + 20 * i}" width="14" height="4" fill="${s.colour}"/>`);
-    parts.push(`<text x="${w - right + 32}" y="${top + 20 * i + 6}">${s.label}</text>`);
-  });
   const cross = crossover(records, pass, devices[0]);
-  if (cross) {
-    parts.push(`<line x1="${sx(cross.seq)}" y1="${top}" x2="${sx(cross.seq)}" y2="${h - bottom}" stroke="#2ca02c" stroke-dasharray="4 3"/>`);
-    parts.push(`<text x="${sx(cross.seq) + 4}" y="${top + 12}" fill="#2ca02c">linear wins from S = ${cross.seq} (L = ${cross.window})</text>`);
-  }
-  parts.push('</svg>');
-  return parts.join('\n');
+  return renderChart({
+    width: 560,
+    height: 360,
+    background: 'white',
+    title: `Attention cost per window (${pass}, D 512, 8 heads), log-log`,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line', point: true, strokeWidth: 2 },
+        encoding: {
+          x: { field: 'seq', type: 'quantitative', title: 'sequence length S = L × L', scale: { type: 'log' } },
+          y: { field: 'ms', type: 'quantitative', title: 'ms per window', scale: { type: 'log' } },
+          color: { field: 'series', type: 'nominal', title: null, scale: { domain: series.map((s) => s.label), range: series.map((s) => s.colour) } },
+          strokeDash: { field: 'device', type: 'nominal', title: 'device', scale: { domain: devices, range: devices.map((d) => (d === 'cuda' ? [6, 3] : [1, 0])) } },
+        },
+      },
+      ...(cross
+        ? [
+            { data: { values: [{ seq: cross.seq }] }, mark: { type: 'rule' as const, color: '#2ca02c', strokeDash: [4, 3] }, encoding: { x: { field: 'seq', type: 'quantitative' as const } } },
+            {
+              data: { values: [{ seq: cross.seq, text: `linear wins from S = ${cross.seq} (L = ${cross.window})` }] },
+              mark: { type: 'text' as const, align: 'left' as const, dx: 4, y: 10, color: '#2ca02c' },
+              encoding: { x: { field: 'seq', type: 'quantitative' as const }, text: { field: 'text', type: 'nominal' as const } },
+            },
+          ]
+        : []),
+    ],
+  } as TopLevelSpec);
 }

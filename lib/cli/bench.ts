@@ -11,6 +11,7 @@ import type { Argv } from 'yargs';
 import { benchKernels, crossover, kernelTable, sweepChart, type KernelRecord } from '../bench/kernels.js';
 import { benchFleet, fleetSummary } from '../bench/fleet.js';
 import { scoreMemory } from '../bench/memory.js';
+import { kernelsPage } from '../bench/pages.js';
 import { benchScore, benchTrain, throughputTable, type ThroughputRecord } from '../bench/throughput.js';
 import { IntraError } from '../errors.js';
 import { ATTENTION_KINDS, KERNEL_DEVICES, KERNEL_DTYPES, PRECISIONS, PRESETS, type Precision } from '../native.js';
@@ -40,6 +41,7 @@ export function register(cli: Argv): Argv {
             .option('json', { type: 'boolean', default: false, describe: 'print a JSON array of records' })
             .option('out', { type: 'string', default: 'bench-kernels.json', describe: 'also write the records here' })
             .option('chart', { type: 'string', default: 'bench-kernels.svg', describe: 'the sweep as an SVG chart' })
+            .option('html', { type: 'string', default: 'bench-kernels.html', describe: 'a page with the sweeps, the crossover and every record' })
             .option('threads', { type: 'number', default: 0 })
             .option('device', { choices: KERNEL_DEVICES, default: 'cpu' as const, describe: 'cpu, or cuda (our CUDA kernels against ATen on the GPU)' })
             .option('dtype', { choices: KERNEL_DTYPES, describe: 'default: float32 on the CPU, bfloat16 on a GPU' })
@@ -57,7 +59,8 @@ export function register(cli: Argv): Argv {
             onRecord: args.json ? undefined : (r) => process.stderr.write(`  ${r.op} ${r.pass} ${r.shape.join('x')} ${r.impl}: ${r.ms.toFixed(2)} ms\n`),
           });
           await writeFile(args.out, `${JSON.stringify(records, null, 2)}\n`);
-          await writeFile(args.chart, sweepChart([...records, ...others]));
+          await writeFile(args.chart, await sweepChart([...records, ...others]));
+          await writeFile(args.html, await kernelsPage([...records, ...others]));
           if (args.json) {
             console.log(JSON.stringify(records));
             return;
@@ -69,7 +72,7 @@ export function register(cli: Argv): Argv {
               ? `\nlinear attention costs less than softmax from S = ${cross.seq} (L = ${cross.window}), forward+backward, fused`
               : '\nlinear attention never costs less than softmax in this sweep (forward+backward, fused)',
           );
-          console.log(`records: ${args.out}; chart: ${args.chart}`);
+          console.log(`records: ${args.out}; chart: ${args.chart}; page: ${args.html}`);
         },
       )
       .command(

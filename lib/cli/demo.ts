@@ -54,7 +54,7 @@ export function register(cli: Argv): Argv {
         reports.push(report);
       }
       console.log(`\n${table1(reports)}\n`);
-      for (const r of reports) console.log(`${r.category}: ${join(args.out, 'eval', r.category, 'report.md')} (panels beside it)`);
+      for (const r of reports) console.log(`${r.category}: ${r.html} (open in a browser; report.json and report.md beside it)`);
       console.log(`demo took ${duration((Date.now() - started) / 1000)}`);
     },
   );

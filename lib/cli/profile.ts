@@ -9,10 +9,11 @@ import { join } from 'node:path';
 
 import type { Argv } from 'yargs';
 
+import { profilePage } from '../bench/pages.js';
 import { chromeTrace, compareTable, profileScore, profileTable, profileTrain, type ProfileReport } from '../bench/profile.js';
 import { synthesize } from '../data/synth.js';
 import { IntraError } from '../errors.js';
-import { ATTENTION_KINDS, PRESETS, type AttentionKind } from '../native.js';
+import { ATTENTION_KINDS, machineLabel, PRESETS, type AttentionKind } from '../native.js';
 
 export function register(cli: Argv): Argv {
   return cli.command('profile', 'where the time goes (see `intra profile train --help`)', (y) =>
@@ -31,6 +32,7 @@ export function register(cli: Argv): Argv {
             .option('windows-per-image', { type: 'number', default: 600 })
             .option('threads', { type: 'number', default: 0 })
             .option('trace', { type: 'string', default: 'profile-trace.json', describe: 'Chrome trace event file' })
+            .option('html', { type: 'string', default: 'profile.html', describe: 'a page with the phase breakdown (side by side with --compare)' })
             .option('json', { type: 'boolean', default: false }),
         async (args) => {
           let category = args.category;
@@ -50,13 +52,14 @@ export function register(cli: Argv): Argv {
             reports.push(await profileTrain({ category, preset: args.preset, attention: attention as AttentionKind | undefined, imageSize: args.imageSize, batchSize: args.batch, windowsPerImage: args.windowsPerImage, threads: args.threads }));
           }
           await writeFile(args.trace, JSON.stringify(chromeTrace(reports)));
+          await writeFile(args.html, await profilePage(reports, machineLabel()));
           if (args.json) {
             console.log(JSON.stringify(reports.map(({ events: _events, ...r }) => r)));
             return;
           }
           for (const r of reports) console.log(`${profileTable(r)}\n`);
           if (reports.length > 1) console.log(`${compareTable(reports)}\n`);
-          console.log(`trace: ${args.trace} (open in https://ui.perfetto.dev or chrome://tracing)`);
+          console.log(`trace: ${args.trace} (open in https://ui.perfetto.dev or chrome://tracing); page: ${args.html}`);
         },
       )
       .command(
@@ -70,17 +73,19 @@ export function register(cli: Argv): Argv {
             .option('batch', { type: 'number', default: 8 })
             .option('threads', { type: 'number', default: 0 })
             .option('trace', { type: 'string', default: 'profile-trace.json' })
+            .option('html', { type: 'string', default: 'profile.html', describe: 'a page with the phase breakdown' })
             .option('json', { type: 'boolean', default: false }),
         async (args) => {
           const report = await profileScore({ model: args.model, inputs: args.inputs, evaluate: args.evaluate, batch: args.batch, threads: args.threads });
           await writeFile(args.trace, JSON.stringify(chromeTrace([report])));
+          await writeFile(args.html, await profilePage([report], machineLabel()));
           if (args.json) {
             const { events: _events, ...rest } = report;
             console.log(JSON.stringify(rest));
             return;
           }
           console.log(profileTable(report));
-          console.log(`trace: ${args.trace}`);
+          console.log(`trace: ${args.trace}; page: ${args.html}`);
         },
       )
       .demandCommand(1, 'Name what to profile: train or score'),
