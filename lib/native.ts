@@ -207,6 +207,7 @@ interface NativeAddon {
   capabilities(threads: number): Capabilities;
   modelConfig(input: object): ModelConfig & { parameters: number };
   windowOrigins(gridSide: number, windowSize: number): Int32Array;
+  turnedWindowOrigins(gridSide: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
   heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number): Promise<{ grey: Uint8Array; heat: Uint8Array; overlay: Uint8Array }>;
   checkKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string }): Promise<Record<string, KernelErrors>>;
@@ -398,6 +399,19 @@ export function windowOrigins(gridSide: number, windowSize: number): Int32Array 
     invalidArgument(`a grid of at least the window size ${windowSize}`, 'gridSide', gridSide);
   }
   return syncWithCallerStack(() => addon().windowOrigins(gridSide, windowSize));
+}
+
+/**
+ * Where windows land when the whole grid undergoes symmetry t of the square (t % 4 turns by
+ * 90 degrees as torch.rot90, t >= 4 then flips the columns): the positions training gives an
+ * augmented window, whose pixels turn with it.
+ *
+ * @example turnedWindowOrigins(16, 7, Int32Array.of(0), Int32Array.of(2), Int32Array.of(1)) // { rows: [7], cols: [0] }
+ */
+export function turnedWindowOrigins(gridSide: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array } {
+  requireInteger(gridSide, 'gridSide');
+  requireInteger(windowSize, 'windowSize');
+  return syncWithCallerStack(() => addon().turnedWindowOrigins(gridSide, windowSize, rows, cols, transforms));
 }
 
 /**

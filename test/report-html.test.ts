@@ -74,6 +74,8 @@ describe('report.html in a real browser', () => {
     expect(errors).toEqual([]);
     expect(requests.filter((u) => !u.startsWith('data:'))).toEqual([pathToFileURL(report.html).href]);
     await expect(page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content')).resolves.toContain("default-src 'none'");
+    expect(report.model_info.preset).toBe('tiny');
+    await expect(page.locator('#model').textContent()).resolves.toContain('tiny');
     await page.screenshot({ path: join(screenshots, 'report-washer.png'), fullPage: true });
     console.log(`screenshot: ${join(screenshots, 'report-washer.png')}`);
     await page.close();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { windowOrigins } from '../lib/native.js';
+import { turnedWindowOrigins, windowOrigins } from '../lib/native.js';
 
 describe('window placement, eq. (4)-(5)', () => {
   it('centres the covered patch where it can (N = 16, L = 7)', () => {
@@ -30,5 +30,41 @@ describe('window placement, eq. (4)-(5)', () => {
 
   it('rejects a grid smaller than the window', () => {
     expect(() => windowOrigins(6, 7)).toThrow('Expected a grid of at least the window size 7 for gridSide but received 6');
+  });
+});
+
+/** Symmetry t of a square n x n array, as the engine's (torch.rot90 over rows and columns t % 4 times, then a column flip for t >= 4). */
+function dihedral(a: number[][], t: number): number[][] {
+  let x = a;
+  for (let k = 0; k < t % 4; k++) {
+    const n = x.length;
+    x = x.map((_, i) => x.map((row) => row[n - 1 - i]!));  // out[i][j] = x[j][n-1-i]
+  }
+  return t >= 4 ? x.map((row) => [...row].reverse()) : x;
+}
+
+describe('augmentation: a turned window is the window of the turned image', () => {
+  it('matches torch.rot90 by hand', () => {
+    expect(dihedral([[1, 2], [3, 4]], 1)).toEqual([[2, 4], [1, 3]]);  // torch.rot90([[1,2],[3,4]], 1, [0,1])
+  });
+
+  it('puts every window, under every symmetry, where the turned grid shows its turned patches', () => {
+    for (const [grid, window] of [[16, 7], [9, 7], [7, 7], [10, 3]] as const) {
+      const ids = Array.from({ length: grid }, (_, y) => Array.from({ length: grid }, (_, x) => y * grid + x));
+      const rows: number[] = [], cols: number[] = [], transforms: number[] = [];
+      for (let r = 0; r + window <= grid; r++) for (let c = 0; c + window <= grid; c++) for (let t = 0; t < 8; t++) rows.push(r), cols.push(c), transforms.push(t);
+      const turned = turnedWindowOrigins(grid, window, Int32Array.from(rows), Int32Array.from(cols), Int32Array.from(transforms));
+      rows.forEach((r, k) => {
+        const t = transforms[k]!, c = cols[k]!;
+        const cut = ids.slice(r, r + window).map((row) => row.slice(c, c + window));
+        const whole = dihedral(ids, t);
+        const [r2, c2] = [turned.rows[k]!, turned.cols[k]!];
+        expect(whole.slice(r2, r2 + window).map((row) => row.slice(c2, c2 + window))).toEqual(dihedral(cut, t));
+      });
+    }
+  });
+
+  it('rejects origins outside the grid', () => {
+    expect(() => turnedWindowOrigins(9, 7, Int32Array.of(3), Int32Array.of(0), Int32Array.of(0))).toThrow('Expected window origins inside the grid');
   });
 });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { readCategory, type TestItem } from '../data/dataset.js';
 import { loadImage, loadMask, packImages } from '../data/images.js';
 import { IntraError } from '../errors.js';
-import { Engine, machineLabel, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision } from '../native.js';
+import { Engine, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision } from '../native.js';
 import type { TrainState } from '../train/train.js';
 import type { HistogramBin } from './charts.js';
 import { buildGallery, type GalleryEntry } from './gallery.js';
@@ -40,7 +40,7 @@ export interface Report extends Metrics {
   /** the decision threshold of the verdicts and the gallery, and where it came from */
   threshold: number | null;
   threshold_rule: string;
-  model_info: ModelConfig & { epochs_trained: number | null; best_epoch: number | null; best_loss: number | null; training: string | null };
+  model_info: ModelConfig & { preset: string | null; epochs_trained: number | null; best_epoch: number | null; best_loss: number | null; training: string | null };
   /** test images per defect type ("good" included) */
   counts: Record<string, number>;
   curves: { image_roc: RocPoint[] | null; pixel_roc: RocPoint[] | null; pro: { fpr: number; pro: number }[] | null };
@@ -142,6 +142,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
       threshold_rule: rule,
       model_info: {
         ...model,
+        preset: presetOf(model),
         epochs_trained: state.epoch ?? null,
         best_epoch: state.bestEpoch ?? null,
         best_loss: state.bestLoss ?? null,
@@ -203,4 +204,12 @@ export function scoreHistogram(scored: readonly Scored[], threshold: number | nu
     bins.set(key, bin);
   }
   return { domain: [lo, hi], bins: [...bins.values()] };
+}
+
+/** The preset whose geometry the model has (width, depth, heads, MLP ratio, patch, window), if any. */
+export function presetOf(model: ModelConfig): string | null {
+  return PRESETS.find((preset) => {
+    const p = modelConfig({ preset, channels: model.channels });  // at its own size: the geometry compared does not depend on it
+    return p.dim === model.dim && p.depth === model.depth && p.heads === model.heads && p.mlpRatio === model.mlpRatio && p.patchSize === model.patchSize && p.windowSize === model.windowSize;
+  }) ?? null;
 }

@@ -77,6 +77,44 @@ Napi::Value windowOrigins(const Napi::CallbackInfo& info) {
   });
 }
 
+// turnedWindowOrigins(gridSide, windowSize, rows: Int32Array, cols: Int32Array, transforms: Int32Array)
+// -> { rows, cols }: where windows land when the whole grid undergoes each symmetry (augmentation).
+Napi::Value turnedWindowOriginsJs(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto isInt32 = [&](size_t k) {
+      return info[k].IsTypedArray() && info[k].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
+    };
+    if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsNumber() || !isInt32(2) || !isInt32(3) || !isInt32(4)) {
+      throw invalidArgument("Expected (gridSide, windowSize, Int32Array rows, cols, transforms) for turnedWindowOrigins");
+    }
+    const int64_t grid = info[0].As<Napi::Number>().Int64Value(), window = info[1].As<Napi::Number>().Int64Value();
+    Napi::Int32Array rows = info[2].As<Napi::Int32Array>(), cols = info[3].As<Napi::Int32Array>(), transforms = info[4].As<Napi::Int32Array>();
+    const int64_t n = static_cast<int64_t>(rows.ElementLength());
+    if (grid <= 0 || window <= 0 || window > grid || static_cast<int64_t>(cols.ElementLength()) != n ||
+        static_cast<int64_t>(transforms.ElementLength()) != n) {
+      throw invalidArgument("Expected 0 < windowSize <= gridSide and rows, cols, transforms of one length for turnedWindowOrigins");
+    }
+    auto tensorOf = [n](const Napi::Int32Array& a) { return torch::from_blob(const_cast<int32_t*>(a.Data()), {n}, torch::kInt).to(torch::kLong); };
+    torch::Tensor r = tensorOf(rows), c = tensorOf(cols), t = tensorOf(transforms);
+    if (n > 0 && (r.min().item<int64_t>() < 0 || r.max().item<int64_t>() > grid - window || c.min().item<int64_t>() < 0 ||
+                  c.max().item<int64_t>() > grid - window || t.min().item<int64_t>() < 0 || t.max().item<int64_t>() > 7)) {
+      throw invalidArgument("Expected window origins inside the grid and transforms 0-7 for turnedWindowOrigins");
+    }
+    auto [turnedRows, turnedCols] = turnedWindowOrigins(r, c, t, window, grid);
+    Napi::Env env = info.Env();
+    auto out = [&](const torch::Tensor& x) {
+      Napi::Int32Array a = Napi::Int32Array::New(env, static_cast<size_t>(n));
+      torch::Tensor ints = x.to(torch::kInt).contiguous();
+      std::copy_n(ints.data_ptr<int32_t>(), n, a.Data());
+      return a;
+    };
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("rows", out(turnedRows));
+    result.Set("cols", out(turnedCols));
+    return result;
+  });
+}
+
 // Bilinear resize of one float map (height, width) -> (outHeight, outWidth), off the event loop:
 // maps go back to each image's original resolution for pixel metrics.
 Napi::Value resizeMap(const Napi::CallbackInfo& info) {
@@ -364,6 +402,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("resizeMap", Napi::Function::New(env, resizeMap));
   exports.Set("heatPictures", Napi::Function::New(env, heatPictures));
   exports.Set("windowOrigins", Napi::Function::New(env, windowOrigins));
+  exports.Set("turnedWindowOrigins", Napi::Function::New(env, turnedWindowOriginsJs));
   return exports;
 }
 

@@ -347,10 +347,14 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
   torch::Tensor patches = source.index({images.unsqueeze(1), positions}).to(torch::kFloat).div_(255.0);  // (B,S,P)
 
   if (train_.augment && training) {
-    // Augmentation acts on the window as one picture; positions stay those of the grid.
+    // The window as the whole image turned (or flipped) would show it: its pixels turn as
+    // one picture, and its positions are those of where it lands in the turned grid. Turned
+    // pixels at unturned positions would teach that a rotated patch belongs where it was.
     torch::Tensor picture = patches.view({B, L, L, C, K, K}).permute({0, 3, 1, 4, 2, 5}).reshape({B, C, L * K * L * K});
     torch::Tensor transformed = augmented(picture, windows.transform.to(device_));
     patches = transformed.view({B, C, L, K, L, K}).permute({0, 2, 4, 1, 3, 5}).reshape({B, S, C * K * K});
+    auto [row, col] = turnedWindowOrigins(windows.row, windows.col, windows.transform, L, G);
+    positions = windowPatchIndices(row, col, L, G).to(device_);
   }
   torch::Tensor slots = windows.slot.to(device_);
   torch::Tensor target = patches.index({torch::arange(B, slots.options()), slots});  // (B, P)

@@ -41,4 +41,21 @@ InferenceWindows inferenceWindows(int64_t gridSide, int64_t windowSize) {
   return {windowPatchIndices(asTensor(rows), asTensor(cols), windowSize, gridSide), asTensor(slots)};
 }
 
+std::pair<torch::Tensor, torch::Tensor> turnedWindowOrigins(const torch::Tensor& rows, const torch::Tensor& cols,
+                                                            const torch::Tensor& transforms, int64_t windowSize,
+                                                            int64_t gridSide) {
+  // rot90 over (rows, cols) sends patch (y, x) to (G-1-x, y): a window at (r, c) lands at
+  // (G-L-c, r); a flip of the columns sends it to (r, G-L-c).
+  const int64_t span = gridSide - windowSize;
+  torch::Tensor r = rows, c = cols, turns = transforms.remainder(4);
+  for (int64_t k = 1; k <= 3; ++k) {
+    torch::Tensor turn = turns >= k;
+    torch::Tensor turnedRow = torch::where(turn, span - c, r), turnedCol = torch::where(turn, r, c);
+    r = turnedRow;
+    c = turnedCol;
+  }
+  c = torch::where(transforms >= 4, span - c, c);
+  return {r, c};
+}
+
 }  // namespace intra

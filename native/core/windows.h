@@ -23,4 +23,13 @@ InferenceWindows inferenceWindows(int64_t gridSide, int64_t windowSize);
 torch::Tensor windowPatchIndices(const torch::Tensor& rows, const torch::Tensor& cols, int64_t windowSize,
                                  int64_t gridSide);
 
+// Symmetry t of the square (0-7): t % 4 turns by 90 degrees as torch::rot90 over (rows, cols),
+// then t >= 4 flips the columns. Where windows with upper-left patches (rows, cols) land when
+// the whole grid undergoes symmetry `transforms` (B each): their upper-left patches there.
+// A window cut from an image and turned by t is the window at these origins of the turned
+// image: its positions are these, so augmentation keeps pixels and positions consistent.
+std::pair<torch::Tensor, torch::Tensor> turnedWindowOrigins(const torch::Tensor& rows, const torch::Tensor& cols,
+                                                            const torch::Tensor& transforms, int64_t windowSize,
+                                                            int64_t gridSide);
+
 }  // namespace intra
