@@ -63,6 +63,8 @@ export interface TrainConfig {
   learningRate: number;
   alpha: number;
   beta: number;
+  /** 1: the paper's GMS loss; 3: the thesis's multi-scale GMS (eq. 4.7) */
+  gmsScales: number;
   augment: boolean;
   seed: number;
   validationWindowsPerImage: number;

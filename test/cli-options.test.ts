@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { parseCli } from '../lib/cli/index.js';
 import { synthesize } from '../lib/data/synth.js';
 import { Engine } from '../lib/native.js';
+import { recipeDefaults } from '../lib/train/recipes.js';
+import { trainCategory } from '../lib/train/train.js';
 
 // A minimal valid command line for each command (positionals filled in).
 const commands: string[][] = [
@@ -38,11 +40,16 @@ describe('boolean options', () => {
     }
   });
 
-  it('train has the paper\'s ablation as --no-long-residuals, long residuals on by default', async () => {
+  it('train has the paper\'s ablation as --no-long-residuals; without the flag the recipe decides (paper: on, thesis: off)', async () => {
+    // The option has no parse-time default since recipes came: the thesis recipe's is off.
     const train = ['train', 'category', '--out', 'm.intra'];
     expect((await parseCli(train)).booleans).toEqual(expect.arrayContaining(['augment', 'long-residuals', 'resume']));
-    expect((await parseCli(train)).args.longResiduals).toBe(true);
+    expect((await parseCli(train)).args.longResiduals).toBeUndefined();
+    expect((await parseCli(train)).args.recipe).toBe('paper');
+    expect(recipeDefaults('paper').longResiduals).toBe(true);
+    expect(recipeDefaults('thesis').longResiduals).toBe(false);
     expect((await parseCli([...train, '--no-long-residuals'])).args.longResiduals).toBe(false);
+    await expect(parseCli([...train, '--recipe', 'book'])).rejects.toThrow(/Invalid values:[\s\S]*recipe/);
   });
 
   it('refuses unknown options by name', async () => {
@@ -59,6 +66,28 @@ describe('boolean options', () => {
     const engine = await Engine.load(model);
     expect(engine.describe().model.longResiduals).toBe(false);
     engine.dispose();
+  });
+
+  it('--recipe thesis trains the thesis set-up: msa, no long residuals, lr 1e-3, no augmentation, multi-scale GMS; its flags still override', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-thesis-'));
+    await synthesize(join(root, 'data'), { seed: 4, categories: ['grain'], size: 64, train: 4, testGood: 1, testPerDefect: 1 });
+    const { runCli } = await import('../lib/cli/index.js');
+    const common = ['--preset', 'tiny', '--epochs', '1', '--windows-per-image', '8', '--batch', '16', '--threads', '1', '--recipe', 'thesis'];
+    const thesis = join(root, 'thesis.intra'), linear = join(root, 'linear.intra');
+    await runCli(['train', join(root, 'data', 'grain'), '--out', thesis, ...common]);
+    await runCli(['train', join(root, 'data', 'grain'), '--out', linear, ...common, '--attention', 'linear', '--augment']);
+    expect(process.exitCode ?? 0).toBe(0);
+    for (const [path, attention, augment] of [[thesis, 'msa', false], [linear, 'linear', true]] as const) {
+      const engine = await Engine.load(path);
+      const { model, train } = engine.describe();
+      expect(model).toMatchObject({ attention, longResiduals: false });
+      expect(train).toMatchObject({ learningRate: 1e-3, gmsScales: 3, augment, batchSize: 16 });
+      expect(engine.metadata<{ recipe: string; patience: number }>()).toMatchObject({ recipe: 'thesis', patience: 150 });
+      engine.dispose();
+    }
+    await expect(trainCategory({ category: join(root, 'data', 'grain'), out: join(root, 'x.intra'), recipe: 'thesis', attention: 'mfsa' })).rejects.toThrow(
+      "Expected msa or linear attention with the thesis recipe but received 'mfsa'",
+    );
   });
 });
 

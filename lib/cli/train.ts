@@ -7,6 +7,7 @@
 import type { Argv } from 'yargs';
 
 import { PRECISIONS } from '../native.js';
+import { RECIPES } from '../train/recipes.js';
 import { trainCategory, type Progress } from '../train/train.js';
 import { duration, engineOptions, modelOptions } from './options.js';
 
@@ -21,15 +22,16 @@ export function register(cli: Argv): Argv {
         .options(modelOptions)
         .options(engineOptions)
         .option('image-size', { type: 'string', describe: 'pixels per side, or auto (256/320/512 by the paper\'s rule)' })
-        .option('batch', { type: 'number', default: 256 })
-        .option('lr', { type: 'number', default: 1e-4 })
-        .option('epochs', { type: 'number', describe: 'most epochs (default 1000; with --resume, changes the stored limit)' })
-        .option('patience', { type: 'number', describe: 'epochs without improvement before stopping (default 50)' })
+        .option('recipe', { choices: RECIPES, default: 'paper' as const, describe: "whose defaults: the paper's, or the thesis's MSA-vs-linear set-up (msa or linear, no long residuals, lr 1e-3, patience 150, no augmentation, multi-scale GMS loss)" })
+        .option('batch', { type: 'number', describe: 'windows per step (default 256)' })
+        .option('lr', { type: 'number', describe: 'Adam learning rate (default: paper 1e-4, thesis 1e-3)' })
+        .option('epochs', { type: 'number', describe: 'most epochs (default: paper 1000, thesis 20000; with --resume, changes the stored limit)' })
+        .option('patience', { type: 'number', describe: 'epochs without improvement before stopping (default: paper 50, thesis 150)' })
         .option('windows-per-image', { type: 'number', default: 600 })
-        .option('augment', { type: 'boolean', default: true, describe: 'random rotations and flips (--no-augment to switch off)' })
+        .option('augment', { type: 'boolean', describe: 'random rotations and flips of windows, positions turned with them (default: paper on, thesis off; --no-augment)' })
         .option('seed', { type: 'number', default: 0 })
         .option('train-precision', { choices: PRECISIONS, default: 'fp32' as const, describe: 'bf16 = bf16 matrix products, fp32 master weights' })
-        .option('long-residuals', { type: 'boolean', default: true, describe: "the paper's long residual connections (--no-long-residuals: its ablation)" })
+        .option('long-residuals', { type: 'boolean', describe: "the paper's long residual connections (default: paper on, thesis off; --no-long-residuals: the paper's ablation)" })
         .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint at --out' })
         .option('log', { type: 'string', describe: 'JSON lines per epoch (default <out>.log.jsonl)' }),
     async (args) => {
@@ -51,6 +53,7 @@ export function register(cli: Argv): Argv {
         const result = await trainCategory({
           category: args.category,
           out: args.out,
+          recipe: args.recipe,
           preset: args.preset,
           attention: args.attention,
           imageSize: imageSize as number | 'auto' | undefined,

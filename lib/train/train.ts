@@ -11,11 +11,14 @@ import { channelsOf, loadImage, packImages, type DecodedImage } from '../data/im
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
+import { checkRecipeAttention, recipeDefaults, type Recipe } from './recipes.js';
 import { Engine, modelConfig, type AttentionKind, type Device, type LossParts, type Precision, type Preset } from '../native.js';
 
 export interface TrainOptions {
   category: string;
   out: string;
+  /** whose defaults fill what is not given: `paper` (default) or `thesis` */
+  recipe?: Recipe;
   preset?: Preset;
   attention?: AttentionKind;
   /** pixels per side, or `auto` for the paper's choice among 256, 320 and 512 */
@@ -29,6 +32,8 @@ export interface TrainOptions {
   windowsPerImage?: number;
   validationWindowsPerImage?: number;
   augment?: boolean;
+  /** scales of the GMS loss: 1 (paper) or 3 (thesis, MSGMS) */
+  gmsScales?: number;
   seed?: number;
   threads?: number;
   device?: Device;
@@ -88,6 +93,8 @@ export interface EpochRecord {
 export interface TrainState {
   state: 'training' | 'interrupted' | 'done';
   category: string;
+  /** absent in models from before recipes: the paper's */
+  recipe?: Recipe;
   imageSize: number;
   channels: 1 | 3;
   validationFiles: string[];
@@ -162,6 +169,7 @@ function checkOptions(o: TrainOptions): void {
   }
   if (o.patience !== undefined) requireInteger(o.patience, 'patience');
   if (o.seed !== undefined) requireInteger(o.seed, 'seed', 0);
+  checkRecipeAttention(o.recipe ?? 'paper', o.attention);
 }
 
 /** Trains one category; with `imageSize: 'auto'`, one run per candidate size, keeping the chosen one. */
@@ -204,6 +212,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
   } else {
     const channels = await channelsOf(category.train[0]!);
     const preset = options.preset ?? 'paper';
+    const recipe = recipeDefaults(options.recipe);
     // The paper preset on a category with an MVTec AD name takes the paper's size for it.
     const tableSize = requestedSize === undefined && preset === 'paper' ? paperImageSize(category.name) : undefined;
     if (tableSize !== undefined) {
@@ -212,12 +221,13 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
     const imageSize = requestedSize ?? tableSize ?? modelConfig({ preset }).imageSize;
     const split = splitValidation(category.train, seed);
     engine = Engine.create(
-      { preset, attention: options.attention, channels, imageSize, longResiduals: options.longResiduals },
+      { preset, attention: options.attention ?? recipe.attention, channels, imageSize, longResiduals: options.longResiduals ?? recipe.longResiduals },
       {
         seed,
-        batchSize: options.batchSize ?? 256,
-        learningRate: options.learningRate ?? 1e-4,
-        augment: options.augment ?? true,
+        batchSize: options.batchSize ?? recipe.batchSize,
+        learningRate: options.learningRate ?? recipe.learningRate,
+        augment: options.augment ?? recipe.augment,
+        gmsScales: options.gmsScales ?? recipe.gmsScales,
         validationWindowsPerImage: options.validationWindowsPerImage ?? 64,
         trainPrecision: options.trainPrecision ?? 'fp32',
       },
@@ -230,8 +240,9 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       channels,
       validationFiles: split.validation,
       trainFiles: split.train,
-      epochs: options.epochs ?? 1000,
-      patience: options.patience ?? 50,
+      recipe: options.recipe ?? 'paper',
+      epochs: options.epochs ?? recipe.epochs,
+      patience: options.patience ?? recipe.patience,
       windowsPerImage: options.windowsPerImage ?? 600,
       epoch: 0,
       bestEpoch: 0,

@@ -89,6 +89,7 @@ TrainConfig trainConfigFrom(const Napi::Object& o) {
   t.batchSize = integerField(o, "batchSize", t.batchSize);
   t.learningRate = numberField(o, "learningRate", t.learningRate);
   t.alpha = numberField(o, "alpha", t.alpha);
+  t.gmsScales = integerField(o, "gmsScales", t.gmsScales);
   t.beta = numberField(o, "beta", t.beta);
   t.augment = boolField(o, "augment", t.augment);
   const int64_t seed = integerField(o, "seed", 0);
@@ -131,6 +132,7 @@ Napi::Object toObject(const Napi::Env& env, const TrainConfig& t) {
   o.Set("batchSize", t.batchSize);
   o.Set("learningRate", t.learningRate);
   o.Set("alpha", t.alpha);
+  o.Set("gmsScales", static_cast<double>(t.gmsScales));
   o.Set("beta", t.beta);
   o.Set("augment", t.augment);
   o.Set("seed", static_cast<double>(t.seed));

@@ -81,6 +81,9 @@ void TrainConfig::validate() const {
   requireAtMost(requirePositive(validationWindowsPerImage, "validationWindowsPerImage"), 1 << 20, "validationWindowsPerImage");
   if (!(learningRate > 0)) throw invalidArgument("Expected a positive number for learningRate");
   if (!(alpha >= 0) || !(beta >= 0)) throw invalidArgument("Expected non-negative alpha and beta");
+  if (gmsScales < 1 || gmsScales > 3) {
+    throw invalidArgument("Expected 1 (the paper) or up to 3 (the thesis's MSGMS) for gmsScales but received " + std::to_string(gmsScales));
+  }
 }
 
 static const char* const kPresetNames[] = {"paper", "small", "tiny", nullptr};

@@ -38,7 +38,10 @@ struct ModelConfig {
 struct TrainConfig {
   int64_t batchSize = 256;
   double learningRate = 1e-4;
-  double alpha = 0.01;  // weight of mean(1 - GMS)
+  double alpha = 0.01;  // weight of the GMS loss
+  // Scales of the GMS loss: 1 = mean(1 - GMS) on the patch (the paper); 3 = the thesis's
+  // MSGMS (eq. 4.7): the patch and its 2x and 4x average-pooled versions, scale l weighted 1/l.
+  int64_t gmsScales = 1;
   double beta = 0.01;   // weight of mean(1 - SSIM)
   bool augment = true;  // random rot90 and flips of the window
   uint64_t seed = 0;

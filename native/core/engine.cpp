@@ -139,7 +139,7 @@ std::string serialize(const TrainConfig& t) {
   std::ostringstream out;
   out.precision(17);
   out << "batchSize=" << t.batchSize << "\nlearningRate=" << t.learningRate << "\nalpha=" << t.alpha
-      << "\nbeta=" << t.beta << "\naugment=" << (t.augment ? 1 : 0) << "\nseed=" << t.seed
+      << "\nbeta=" << t.beta << "\ngmsScales=" << t.gmsScales << "\naugment=" << (t.augment ? 1 : 0) << "\nseed=" << t.seed
       << "\nvalidationWindowsPerImage=" << t.validationWindowsPerImage
       << "\ntrainPrecision=" << toString(t.trainPrecision) << "\n";
   return out.str();
@@ -171,6 +171,8 @@ TrainConfig deserializeTrainConfig(const std::string& text, const std::string& p
   t.learningRate = real("learningRate");
   t.alpha = real("alpha");
   t.beta = real("beta");
+  // Checkpoints from before the thesis recipe have no gmsScales: theirs was the paper's loss.
+  if (fields.count("gmsScales")) t.gmsScales = integer("gmsScales");
   t.augment = get("augment") == "1";
   t.seed = static_cast<uint64_t>(parseNumber<uint64_t>(get("seed"), path, "training config field 'seed'"));
   t.validationWindowsPerImage = integer("validationWindowsPerImage");
@@ -375,6 +377,17 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
   {
     ProfileScope scope("loss / gms");
     gms = (1 - kernels::gmsMap(a, b, kernels_)).mean();
+    if (train_.gmsScales > 1) {
+      // MSGMS (thesis eq. 4.7): scale l is the patch average-pooled by 2^(l-1), weighted 1/l,
+      // each scale's sum over pixels taken as its mean (as eq. 4.6 normalises the SSIM).
+      torch::Tensor pa = a, pb = b;
+      for (int64_t l = 2; l <= train_.gmsScales; ++l) {
+        pa = torch::avg_pool2d(pa, 2);
+        pb = torch::avg_pool2d(pb, 2);
+        gms = gms + (1 - kernels::gmsMap(pa, pb, kernels_)).mean() / static_cast<double>(l);
+      }
+      gms = gms / static_cast<double>(train_.gmsScales);
+    }
   }
   {
     ProfileScope scope("loss / ssim");

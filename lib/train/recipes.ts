@@ -1,0 +1,48 @@
+/**
+ * Training recipes: the defaults of one published set-up, each overridable by its own option.
+ * `paper` is Pirnay & Chai's InTra; `thesis` is Versteeg's set-up for comparing MSA with linear
+ * attention (thesis §4.2-4.5, Table 4.1): MSA or linear attention (no MFSA), no long residuals,
+ * Adam at 1e-3, batch 256, early stopping after 150 epochs of at most 20,000, no augmentation,
+ * and the multi-scale GMS loss (eq. 4.7).
+ *
+ * @example recipeDefaults('thesis').learningRate // 1e-3
+ */
+import { IntraError } from '../errors.js';
+import type { AttentionKind } from '../native.js';
+
+export const RECIPES = ['paper', 'thesis'] as const;
+export type Recipe = (typeof RECIPES)[number];
+
+export interface RecipeDefaults {
+  /** undefined: the preset's */
+  attention?: AttentionKind;
+  /** attention kinds the recipe allows */
+  attentions: readonly AttentionKind[];
+  longResiduals: boolean;
+  learningRate: number;
+  batchSize: number;
+  epochs: number;
+  patience: number;
+  augment: boolean;
+  /** 1: mean(1 - GMS) on the patch; 3: MSGMS over the patch and two pooled scales */
+  gmsScales: number;
+}
+
+const DEFAULTS: Record<Recipe, RecipeDefaults> = {
+  paper: { attentions: ['mfsa', 'msa', 'linear'], longResiduals: true, learningRate: 1e-4, batchSize: 256, epochs: 1000, patience: 50, augment: true, gmsScales: 1 },
+  thesis: { attention: 'msa', attentions: ['msa', 'linear'], longResiduals: false, learningRate: 1e-3, batchSize: 256, epochs: 20_000, patience: 150, augment: false, gmsScales: 3 },
+};
+
+export function recipeDefaults(recipe: Recipe = 'paper'): RecipeDefaults {
+  const defaults = DEFAULTS[recipe];
+  if (!defaults) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected one of ${RECIPES.join(', ')} for recipe but received '${recipe}'`);
+  return defaults;
+}
+
+/** Refuses an attention kind the recipe does not use (the thesis compares MSA with linear only). */
+export function checkRecipeAttention(recipe: Recipe, attention: AttentionKind | undefined): void {
+  const { attentions } = recipeDefaults(recipe);
+  if (attention !== undefined && !attentions.includes(attention)) {
+    throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected ${attentions.join(' or ')} attention with the ${recipe} recipe but received '${attention}'`);
+  }
+}
