@@ -189,7 +189,7 @@ export interface KernelBenchResult {
 
 interface NativeEngine {
   setTrainingImages(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<void>;
-  setValidationImages(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<void>;
+  setValidationImages(data: Uint8Array, n: number, h: number, w: number, c: number, windowsPerImage?: number, windowSeed?: number): Promise<void>;
   trainSteps(steps: number): Promise<LossParts>;
   validate(): Promise<LossParts>;
   reconstruct(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
@@ -509,9 +509,16 @@ export class Engine {
     return this.#queue((n) => n.setTrainingImages(images.data, images.count, images.height, images.width, images.channels));
   }
 
-  setValidationImages(images: ImageSet): Promise<void> {
+  /**
+   * The validation images and their fixed windows: by default the training config's count per
+   * image, drawn from a seed derived from the training seed; `windowsPerImage` and
+   * `windowSeed` override them (to measure how noisy the validation loss is).
+   */
+  setValidationImages(images: ImageSet, options: { windowsPerImage?: number; windowSeed?: number } = {}): Promise<void> {
     checkImages(images, 'images');
-    return this.#queue((n) => n.setValidationImages(images.data, images.count, images.height, images.width, images.channels));
+    if (options.windowsPerImage !== undefined) requireInteger(options.windowsPerImage, 'windowsPerImage');
+    if (options.windowSeed !== undefined) requireInteger(options.windowSeed, 'windowSeed', 0);
+    return this.#queue((n) => n.setValidationImages(images.data, images.count, images.height, images.width, images.channels, options.windowsPerImage, options.windowSeed));
   }
 
   /** Runs `steps` optimiser steps on windows the engine samples; returns the mean loss parts. */

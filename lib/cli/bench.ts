@@ -12,6 +12,7 @@ import { benchKernels, crossover, kernelTable, sweepChart, type KernelRecord } f
 import { benchFleet, fleetSummary } from '../bench/fleet.js';
 import { scoreMemory } from '../bench/memory.js';
 import { kernelsPage } from '../bench/pages.js';
+import { validationNoise } from '../bench/validation.js';
 import { benchScore, benchTrain, throughputTable, type ThroughputRecord } from '../bench/throughput.js';
 import { IntraError } from '../errors.js';
 import { ATTENTION_KINDS, KERNEL_DEVICES, KERNEL_DTYPES, PRECISIONS, PRESETS, type Precision } from '../native.js';
@@ -145,6 +146,27 @@ export function register(cli: Argv): Argv {
           console.log(args.json ? JSON.stringify(record) : fleetSummary(record));
         },
       )
-      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory or fleet'),
+      .command(
+        'validation <model>',
+        'the validation loss\'s spread over window draws, per windows-per-image count, against the 1e-4 margin',
+        (k) =>
+          k
+            .positional('model', { type: 'string', demandOption: true })
+            .option('counts', { type: 'string', default: '16,64,256,1024', describe: 'comma-separated windows per validation image' })
+            .option('seeds', { type: 'number', default: 8, describe: 'window draws per count' })
+            .option('threads', { type: 'number', default: 0 })
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per count' }),
+        async (args) => {
+          const counts = args.counts.split(',').map((c) => Number(c.trim()));
+          for (const c of counts) if (!Number.isInteger(c) || c < 1) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected positive integers for --counts but received '${args.counts}'`);
+          if (!args.json) console.log('windows/image  images  mean loss    std        std / 1e-4  s per validation');
+          await validationNoise({
+            model: args.model, counts, seeds: args.seeds, threads: args.threads,
+            onRecord: (r) => console.log(args.json ? JSON.stringify(r)
+              : `${String(r.windows_per_image).padStart(13)} ${String(r.images).padStart(7)}  ${r.mean_loss.toFixed(6)}  ${r.std_loss.toExponential(2)}  ${r.std_over_margin.toFixed(2).padStart(10)}  ${r.seconds_per_validation.toFixed(2)}`),
+          });
+        },
+      )
+      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory, fleet or validation'),
   );
 }

@@ -1,6 +1,9 @@
 // The JS `Engine` object: argument unpacking on the main thread, heavy work in TaskWorkers.
 #include "engine_wrap.h"
 
+#include <cmath>
+#include <optional>
+
 #include "../common/errors.h"
 #include "task_worker.h"
 
@@ -88,8 +91,18 @@ Napi::Value EngineWrap::setValidationImages(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     auto e = engine(info.Env());
     ImageBatch batch = imagesFrom(info, 0);
+    // Optional (windowsPerImage, windowSeed) after the image arguments: for measuring the
+    // validation loss's noise over window draws.
+    int64_t perImage = 0;
+    std::optional<uint64_t> seed;
+    if (info.Length() > 5 && info[5].IsNumber()) perImage = info[5].As<Napi::Number>().Int64Value();
+    if (info.Length() > 6 && info[6].IsNumber()) {
+      const double s = info[6].As<Napi::Number>().DoubleValue();
+      if (!(s >= 0) || s != std::floor(s) || s > 9007199254740991.0) throw invalidArgument("Expected a non-negative integer for windowSeed");
+      seed = static_cast<uint64_t>(s);
+    }
     return TaskWorker::run(
-        info.Env(), [e, batch] { e->setValidationImages(batch); },
+        info.Env(), [e, batch, perImage, seed] { e->setValidationImages(batch, perImage, seed); },
         [](Napi::Env env) { return env.Undefined(); }, {info[0]});
   });
 }

@@ -311,14 +311,16 @@ void Engine::setTrainingImages(const ImageBatch& images) {
   trainPatches_ = toPatches(images, "training images");
 }
 
-void Engine::setValidationImages(const ImageBatch& images) {
+void Engine::setValidationImages(const ImageBatch& images, int64_t windowsPerImage, std::optional<uint64_t> windowSeed) {
   std::lock_guard<std::mutex> lock(mutex_);
   ProfilerBinding bindProfiler(&profiler_);
+  if (windowsPerImage < 0) throw invalidArgument("Expected a positive integer for windowsPerImage but received " + std::to_string(windowsPerImage));
   validationPatches_ = toPatches(images, "validation images");
   // A fixed set of windows, drawn from a generator of its own: the same seed gives the same
   // validation windows whatever the training has drawn.
-  at::Generator fixed = at::make_generator<at::CPUGeneratorImpl>(train_.seed ^ 0x5eed5eed5eedULL);
-  validationWindows_ = sampleWindows(train_.validationWindowsPerImage * images.count, images.count, false, fixed);
+  at::Generator fixed = at::make_generator<at::CPUGeneratorImpl>(windowSeed.value_or(train_.seed ^ 0x5eed5eed5eedULL));
+  const int64_t perImage = windowsPerImage > 0 ? windowsPerImage : train_.validationWindowsPerImage;
+  validationWindows_ = sampleWindows(perImage * images.count, images.count, false, fixed);
 }
 
 Engine::Windows Engine::sampleWindows(int64_t count, int64_t imageCount, bool augment,

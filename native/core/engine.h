@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "../kernels/dispatch.h"
@@ -52,7 +53,10 @@ class Engine {
   static std::unique_ptr<Engine> load(const std::string& path, const EngineOptions& options);
 
   void setTrainingImages(const ImageBatch& images);
-  void setValidationImages(const ImageBatch& images);
+  // The validation windows are fixed: `windowsPerImage` of them per image (0: the training
+  // config's), drawn from `windowSeed` (absent: one derived from the training seed).
+  void setValidationImages(const ImageBatch& images, int64_t windowsPerImage = 0,
+                           std::optional<uint64_t> windowSeed = std::nullopt);
   LossParts trainSteps(int64_t steps);
   LossParts validate();
   torch::Tensor reconstruct(const ImageBatch& images);  // float (n, H, W, C)
