@@ -4,7 +4,7 @@
  *
  * @example const result = await trainCategory({ category: 'data/bottle', out: 'bottle.intra', preset: 'small' });
  */
-import { appendFile, copyFile, mkdir, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { channelsOf, loadImage, packImages, type DecodedImage } from '../data/images.js';
@@ -42,6 +42,11 @@ export interface TrainOptions {
   longResiduals?: boolean;
   /** continue from the checkpoint at `out` */
   resume?: boolean;
+  /**
+   * a trial run (for --image-size auto): stops after `epochs` without finishing (no best
+   * weights restored, no threshold), leaving a checkpoint that a resume continues
+   */
+  trial?: boolean;
   /** JSON lines, one per epoch; default `<out>.log.jsonl` */
   log?: string;
   /** stops the run cleanly (the checkpoint is saved first) */
@@ -119,6 +124,23 @@ export interface TrainResult {
 
 export const AUTO_SIZES = [256, 320, 512] as const;
 const AUTO_MARGIN = 1e-4;
+/** Epochs of each size's trial run in --image-size auto (the paper's §4.1). */
+export const AUTO_TRIAL_EPOCHS = 200;
+
+/**
+ * The best validation loss of a run as the paper compares image sizes: each epoch's loss
+ * averaged with its neighbours within ±`halfWidth` epochs (fewer at the ends), then the minimum.
+ *
+ * @example smoothedBestLoss([5, 1, 5, 5, 5], 1) // 3, where the single best epoch says 1
+ */
+export function smoothedBestLoss(losses: readonly number[], halfWidth = 5): number {
+  let best = Infinity;
+  for (let e = 0; e < losses.length; e++) {
+    const window = losses.slice(Math.max(0, e - halfWidth), e + halfWidth + 1);
+    best = Math.min(best, window.reduce((a, b) => a + b, 0) / window.length);
+  }
+  return best;
+}
 
 /** Validation images: 10% of train/good, at least 1, at most 20, chosen by the seed. */
 export function splitValidation(files: readonly string[], seed: number): { train: string[]; validation: string[] } {
@@ -172,22 +194,38 @@ function checkOptions(o: TrainOptions): void {
   checkRecipeAttention(o.recipe ?? 'paper', o.attention);
 }
 
-/** Trains one category; with `imageSize: 'auto'`, one run per candidate size, keeping the chosen one. */
+/**
+ * Trains one category. With `imageSize: 'auto'`, the paper's rule (§4.1): a trial of 200 epochs
+ * (fewer if `epochs` is lower) at each of 256, 320 and 512 pixels, compared by their smoothed
+ * best validation losses; the smallest size the next does not beat by 1e-4 is kept, and its
+ * run continues to the recipe's limits.
+ */
 export async function trainCategory(options: TrainOptions): Promise<TrainResult> {
   checkOptions(options);
   if (options.imageSize !== 'auto') return trainAtSize(options, options.imageSize);
+  const recipe = recipeDefaults(options.recipe);
+  const log = options.log ?? `${options.out}.log.jsonl`;
+  const trialEpochs = Math.min(AUTO_TRIAL_EPOCHS, options.epochs ?? AUTO_TRIAL_EPOCHS);
   const losses = new Map<number, number>();
-  const results = new Map<number, TrainResult>();
   for (const size of AUTO_SIZES) {
-    const result = await trainAtSize({ ...options, out: `${options.out}.${size}`, log: `${options.log ?? `${options.out}.log.jsonl`}.${size}` }, size);
+    const trial = { ...options, out: `${options.out}.${size}`, log: `${log}.${size}`, epochs: trialEpochs, patience: trialEpochs, trial: true };
+    const result = await trainAtSize(trial, size);
     if (result.interrupted) return result;
-    losses.set(size, result.state.bestLoss ?? Infinity);
-    results.set(size, result);
+    losses.set(size, smoothedBestLoss(result.state.history.map((h) => h.validation.loss)));
   }
   const chosen = chooseImageSize(losses);
-  await copyFile(`${options.out}.${chosen}`, options.out);
-  for (const size of AUTO_SIZES) await rm(`${options.out}.${size}`, { force: true });
-  return { ...results.get(chosen)!, out: options.out };
+  options.onNote?.(
+    `image size ${chosen} by the paper's rule: best validation loss over ±5 epochs after ${trialEpochs} epochs ` +
+      [...losses].map(([size, loss]) => `${size}: ${loss.toExponential(4)}`).join(', ') + ' (a larger size must win by 1e-4)',
+  );
+  await rename(`${options.out}.${chosen}`, options.out);
+  await rename(`${log}.${chosen}`, log);
+  for (const size of AUTO_SIZES) {
+    await rm(`${options.out}.${size}`, { force: true });
+    await rm(`${log}.${size}`, { force: true });
+  }
+  // The chosen trial goes on to the recipe's limits (or ends here if they are the trial's).
+  return trainAtSize({ ...options, resume: true, epochs: options.epochs ?? recipe.epochs, patience: options.patience ?? recipe.patience }, chosen);
 }
 
 async function trainAtSize(options: TrainOptions, requestedSize: number | undefined): Promise<TrainResult> {
@@ -319,6 +357,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       await appendFile(log, `${JSON.stringify(record)}\n`);
       options.onEpoch?.(record);
     }
+    if (options.trial) return { out: options.out, interrupted: false, state };
 
     // The best epoch's weights, the training images' mean diff map, and a threshold.
     await engine.restoreBest();
