@@ -11,6 +11,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { listImages } from '../lib/data/dataset.js';
 import { loadImage } from '../lib/data/images.js';
+import { scoreFiles } from '../lib/infer/score.js';
+import { Engine } from '../lib/native.js';
+import { stripes } from './fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'intra-hostile-'));
 
@@ -74,5 +77,27 @@ describe('hostile image inputs', () => {
   it('reads an image through a link like the image itself', async () => {
     const [direct, linked] = await Promise.all(['a.png', 'link-to-a.png'].map((f) => loadImage(join(root, 'in', f), { size: 16, channels: 1 })));
     expect(Buffer.from(linked!.pixels).equals(Buffer.from(direct!.pixels))).toBe(true);
+  });
+
+  it('refuses an image smaller than one window (1x1, 8x8), naming the file; scoring goes on', async () => {
+    const tiny = async (side: number, name: string) => {
+      const path = join(root, 'small', name);
+      mkdirSync(join(root, 'small'), { recursive: true });
+      writeFileSync(path, await sharp(Buffer.alloc(side * side, 90), { raw: { width: side, height: side, channels: 1 } }).toColourspace('b-w').png().toBuffer());
+      return path;
+    };
+    const one = await tiny(1, '1x1.png'), eight = await tiny(8, '8x8.png'), fine = await tiny(64, 'fine.png');
+    await expect(loadImage(eight, { size: 64, channels: 1, window: 40 })).rejects.toThrow(
+      `Cannot use ${eight}: 8x8 pixels is smaller than one window of the model (40x40 pixels); scoring it would score an upscaled guess`,
+    );
+    const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 1 }, { threads: 1 });  // window 5 x patch 8 = 40 pixels
+    await engine.setTrainingImages(stripes(2, 64, 1));
+    await engine.fitNormalStatistics();
+    const lines = [];
+    for await (const line of scoreFiles(engine, [one, eight, fine])) lines.push(line);
+    engine.dispose();
+    expect(lines.map((l) => l.code)).toEqual(['INTRA_IMAGE_SIZE', 'INTRA_IMAGE_SIZE', undefined]);
+    expect(lines[0]!.error).toContain(`${one}: 1x1 pixels`);
+    expect(lines[2]!.score).toBeGreaterThan(0);
   });
 });

@@ -61,9 +61,11 @@ function imageError(file: string, cause: unknown): IntraError {
  * Decodes one image (PNG, JPEG, TIFF, WebP; 8 or 16 bit) to uint8 (size, size, channels).
  * Alpha is flattened onto black (transparent background is not part of the object); 16-bit
  * samples are scaled to 8 bits. An image whose channel class (grey or colour) differs from
- * `channels` is an error: a grey model does not silently score colour images.
+ * `channels` is an error: a grey model does not silently score colour images. So is an image
+ * narrower or shorter than `window` pixels (the model's window, L x K): it would be scored as
+ * an upscaled guess.
  */
-export async function loadImage(file: string, options: { size: number; channels: 1 | 3 }): Promise<DecodedImage> {
+export async function loadImage(file: string, options: { size: number; channels: 1 | 3; window?: number }): Promise<DecodedImage> {
   try {
     await checkReadableFile(file);
     const input = sharp(file, { failOn: 'error' });
@@ -73,6 +75,13 @@ export async function loadImage(file: string, options: { size: number; channels:
       throw new IntraError(
         'INTRA_CHANNELS',
         `Cannot use ${file}: it is ${own === 1 ? 'grey' : 'colour'} but the model expects ${options.channels === 1 ? 'grey (1 channel)' : 'colour (3 channels)'} images`,
+      );
+    }
+    const width = meta.autoOrient?.width ?? meta.width ?? 0, height = meta.autoOrient?.height ?? meta.height ?? 0;
+    if (options.window !== undefined && (width < options.window || height < options.window)) {
+      throw new IntraError(
+        'INTRA_IMAGE_SIZE',
+        `Cannot use ${file}: ${width}x${height} pixels is smaller than one window of the model (${options.window}x${options.window} pixels); scoring it would score an upscaled guess`,
       );
     }
     let pipeline = input.flatten({ background: { r: 0, g: 0, b: 0 } }).resize(options.size, options.size, { fit: 'fill', kernel: 'lanczos3' });

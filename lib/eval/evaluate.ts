@@ -101,7 +101,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
     const batch = options.batch ?? 8;
     for (let i = 0; i < category.test.length; i += batch) {
       const items = category.test.slice(i, i + batch);
-      const images = await Promise.all(items.map((item) => loadImage(item.file, { size, channels })));
+      const images = await Promise.all(items.map((item) => loadImage(item.file, { size, channels, window: model.windowSize * model.patchSize })));
       const { maps, scores } = await engine.anomalyMaps(packImages(images, size, channels));
       for (let k = 0; k < items.length; k++) {
         const item = items[k]!, image = images[k]!;

@@ -34,12 +34,12 @@ export interface ScoreOptions {
 
 type Decoded = { file: string; image?: DecodedImage; error?: IntraError; ms: number };
 
-async function decodeBatch(files: readonly string[], size: number, channels: 1 | 3): Promise<Decoded[]> {
+async function decodeBatch(files: readonly string[], size: number, channels: 1 | 3, window: number): Promise<Decoded[]> {
   return Promise.all(
     files.map(async (file) => {
       const started = performance.now();
       try {
-        const image = await loadImage(file, { size, channels });
+        const image = await loadImage(file, { size, channels, window });
         return { file, image, ms: performance.now() - started };
       } catch (cause) {
         const error = cause instanceof IntraError ? cause : new IntraError('INTRA_IMAGE', `Cannot read ${file}: ${String(cause)}`);
@@ -61,17 +61,17 @@ function pictureName(file: string, used: Set<string>): string {
 
 export async function* scoreFiles(engine: Engine, files: readonly string[], options: ScoreOptions = {}): AsyncGenerator<ScoreLine> {
   const { model } = engine.describe();
-  const size = model.imageSize, channels = model.channels as 1 | 3;
+  const size = model.imageSize, channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;
   const batch = options.batch ?? 8;
   const used = new Set<string>();
   if (options.mapsDir) await mkdir(options.mapsDir, { recursive: true });
   const batches: string[][] = [];
   for (let i = 0; i < files.length; i += batch) batches.push(files.slice(i, i + batch));
 
-  let pending = batches.length > 0 ? decodeBatch(batches[0]!, size, channels) : undefined;
+  let pending = batches.length > 0 ? decodeBatch(batches[0]!, size, channels, window) : undefined;
   for (let b = 0; b < batches.length; b++) {
     const decoded = await pending!;
-    pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, size, channels) : undefined;
+    pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, size, channels, window) : undefined;
     const good = decoded.filter((d) => d.image);
     let scores: Float32Array | undefined, maps: Float32Array | undefined, computeMs = 0;
     let batchError: IntraError | undefined;

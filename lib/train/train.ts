@@ -159,13 +159,13 @@ export function splitValidation(files: readonly string[], seed: number): { train
 }
 
 /** Decodes many images with sharp, a few at a time (sharp runs on libuv's pool). */
-export async function decodeAll(files: readonly string[], size: number, channels: 1 | 3, concurrency = 8): Promise<DecodedImage[]> {
+export async function decodeAll(files: readonly string[], size: number, channels: 1 | 3, window?: number, concurrency = 8): Promise<DecodedImage[]> {
   const out: DecodedImage[] = new Array(files.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       const i = next++;
-      out[i] = await loadImage(files[i]!, { size, channels });
+      out[i] = await loadImage(files[i]!, { size, channels, window });
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
@@ -293,8 +293,9 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
 
   try {
     const { imageSize, channels } = state;
-    const train = packImages(await decodeAll(state.trainFiles, imageSize, channels), imageSize, channels);
-    const validation = packImages(await decodeAll(state.validationFiles, imageSize, channels), imageSize, channels);
+    const { windowSize, patchSize } = engine.describe().model;
+    const train = packImages(await decodeAll(state.trainFiles, imageSize, channels, windowSize * patchSize), imageSize, channels);
+    const validation = packImages(await decodeAll(state.validationFiles, imageSize, channels, windowSize * patchSize), imageSize, channels);
     await engine.setTrainingImages(train);
     await engine.setValidationImages(validation);
     const batch = engine.describe().train.batchSize;
