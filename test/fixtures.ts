@@ -1,16 +1,10 @@
 // Tiny images generated in code for the native tests.
+import { rng } from '../lib/data/random.js';
 import type { ImageSet } from '../lib/native.js';
 
-/** A deterministic PRNG (mulberry32). */
+/** A deterministic PRNG: the library's (mulberry32), as a function. */
 export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return rng(seed).next;
 }
 
 /** Grey diagonal stripes (period 16) with a random phase and mild noise: an easy texture. */

@@ -87,16 +87,19 @@ describe('hostile image inputs', () => {
       return path;
     };
     const one = await tiny(1, '1x1.png'), eight = await tiny(8, '8x8.png'), fine = await tiny(64, 'fine.png');
+    // narrower than a window but more pixels than one: a real image, scored
+    const narrow = join(root, 'small', 'narrow.png');
+    writeFileSync(narrow, await sharp(Buffer.alloc(30 * 90, 90), { raw: { width: 30, height: 90, channels: 1 } }).toColourspace('b-w').png().toBuffer());
     await expect(loadImage(eight, { size: 64, channels: 1, window: 40 })).rejects.toThrow(
-      `Cannot use ${eight}: 8x8 pixels is smaller than one window of the model (40x40 pixels); scoring it would score an upscaled guess`,
+      `Cannot use ${eight}: 8x8 pixels is less than one window of the model (40x40 pixels): the model would see an upscaled guess`,
     );
     const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 1 }, { threads: 1 });  // window 5 x patch 8 = 40 pixels
     await engine.setTrainingImages(stripes(2, 64, 1));
     await engine.fitNormalStatistics();
     const lines = [];
-    for await (const line of scoreFiles(engine, [one, eight, fine])) lines.push(line);
+    for await (const line of scoreFiles(engine, [one, eight, fine, narrow])) lines.push(line);
     engine.dispose();
-    expect(lines.map((l) => l.code)).toEqual(['INTRA_IMAGE_SIZE', 'INTRA_IMAGE_SIZE', undefined]);
+    expect(lines.map((l) => l.code)).toEqual(['INTRA_IMAGE_SIZE', 'INTRA_IMAGE_SIZE', undefined, undefined]);
     expect(lines[0]!.error).toContain(`${one}: 1x1 pixels`);
     expect(lines[2]!.score).toBeGreaterThan(0);
   });

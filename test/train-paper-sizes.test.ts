@@ -20,7 +20,8 @@ describe('image size per MVTec AD category', () => {
 
   it('is what intra train takes for a folder named screw with the paper preset, saying so; --image-size wins', async () => {
     const root = mkdtempSync(join(tmpdir(), 'intra-sizes-'));
-    await synthesize(join(root, 'data'), { seed: 5, categories: ['grain'], size: 64, train: 3, testGood: 1, testPerDefect: 1 });
+    // 128 pixels: at least one window of the paper preset (7 x 16)
+    await synthesize(join(root, 'data'), { seed: 5, categories: ['grain'], size: 128, train: 3, testGood: 1, testPerDefect: 1 });
     renameSync(join(root, 'data', 'grain'), join(root, 'data', 'screw'));
     // Stopped before its first step: the model is built at the chosen size, no training is needed to see it.
     const stopped = new AbortController();

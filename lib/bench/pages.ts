@@ -9,6 +9,7 @@ import type { TopLevelSpec } from 'vega-lite';
 
 import { renderChart } from '../eval/charts.js';
 import { escapeHtml, htmlPage } from '../eval/html.js';
+import { percent } from '../format.js';
 import type { MachineLabel } from '../native.js';
 import { crossover, sweepChart, type KernelRecord } from './kernels.js';
 import type { ProfileReport } from './profile.js';
@@ -42,7 +43,7 @@ export function phaseChart(reports: readonly ProfileReport[], top = 14): Promise
   const values = reports.flatMap((r) =>
     names.map((name) => {
       const p = r.summary.find((q) => q.name === name);
-      return { phase: name, ms: p?.ms ?? 0, share: p ? `${(100 * p.share).toFixed(1)}%` : '–', run: label(r) };
+      return { phase: name, ms: p?.ms ?? 0, share: percent(p?.share, { unit: true }), run: label(r) };
     }),
   );
   return renderChart({
@@ -64,10 +65,10 @@ export function phaseChart(reports: readonly ProfileReport[], top = 14): Promise
 
 export async function profilePage(reports: readonly ProfileReport[], machine: MachineLabel): Promise<string> {
   const summary = reports
-    .map((r) => `<tr><td>${r.kind}</td><td>${r.preset}</td><td>${r.attention}</td><td>${(r.wallMs / 1000).toFixed(2)}</td><td>${(100 * r.coverage).toFixed(1)}%</td><td>${r.epochSeconds?.toFixed(2) ?? '–'}</td></tr>`)
+    .map((r) => `<tr><td>${r.kind}</td><td>${r.preset}</td><td>${r.attention}</td><td>${(r.wallMs / 1000).toFixed(2)}</td><td>${percent(r.coverage, { unit: true })}</td><td>${r.epochSeconds?.toFixed(2) ?? '–'}</td></tr>`)
     .join('');
   const tables = reports
-    .map((r) => `<h3>${r.kind} ${r.preset} ${r.attention}</h3><table class="phases"><tr><th>phase</th><th>ms</th><th>share</th></tr>${r.summary.map((p) => `<tr><td>${escapeHtml(p.name)}</td><td>${p.ms.toFixed(1)}</td><td>${(100 * p.share).toFixed(1)}%</td></tr>`).join('')}</table>`)
+    .map((r) => `<h3>${r.kind} ${r.preset} ${r.attention}</h3><table class="phases"><tr><th>phase</th><th>ms</th><th>share</th></tr>${r.summary.map((p) => `<tr><td>${escapeHtml(p.name)}</td><td>${p.ms.toFixed(1)}</td><td>${percent(p.share, { unit: true })}</td></tr>`).join('')}</table>`)
     .join('');
   return htmlPage(
     'intra profile',

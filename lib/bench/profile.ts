@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { readCategory, listImages } from '../data/dataset.js';
 import { channelsOf, loadMask } from '../data/images.js';
 import { PixelMetrics, rocAuc } from '../eval/metrics.js';
+import { percent } from '../format.js';
 import { splitValidation } from '../train/train.js';
 import { Engine, modelConfig, resizeMap, type AttentionKind, type ImageSet, type Preset, type ProfileEvent } from '../native.js';
 
@@ -220,11 +221,11 @@ export function chromeTrace(reports: readonly ProfileReport[]): { traceEvents: o
 
 export function profileTable(report: ProfileReport, rows = 20): string {
   const lines = [
-    `${report.kind} ${report.preset} ${report.attention}: wall-clock ${(report.wallMs / 1000).toFixed(2)} s, phases account for ${(100 * report.coverage).toFixed(1)}%` +
+    `${report.kind} ${report.preset} ${report.attention}: wall-clock ${(report.wallMs / 1000).toFixed(2)} s, phases account for ${percent(report.coverage, { unit: true })}` +
       (report.epochSeconds !== undefined ? `; one epoch (${report.windows} windows) ${report.epochSeconds.toFixed(2)} s` : ''),
     'phase                          ms     share',
   ];
-  for (const p of report.summary.slice(0, rows)) lines.push(`${p.name.padEnd(24)} ${p.ms.toFixed(1).padStart(10)} ${(100 * p.share).toFixed(1).padStart(8)}%`);
+  for (const p of report.summary.slice(0, rows)) lines.push(`${p.name.padEnd(24)} ${p.ms.toFixed(1).padStart(10)} ${percent(p.share, { unit: true, width: 9 })}`);
   return lines.join('\n');
 }
 
@@ -234,7 +235,7 @@ export function compareTable(reports: readonly ProfileReport[]): string {
   const header = `${'phase'.padEnd(24)}${reports.map((r) => r.attention.padStart(16)).join('')}`;
   const lines = [header, `${'epoch seconds'.padEnd(24)}${reports.map((r) => (r.epochSeconds ?? r.wallMs / 1000).toFixed(2).padStart(16)).join('')}`];
   for (const name of names) {
-    lines.push(`${name.padEnd(24)}${reports.map((r) => { const p = r.summary.find((q) => q.name === name); return (p ? `${p.ms.toFixed(0)} ms ${(100 * p.share).toFixed(1)}%` : '–').padStart(16); }).join('')}`);
+    lines.push(`${name.padEnd(24)}${reports.map((r) => { const p = r.summary.find((q) => q.name === name); return (p ? `${p.ms.toFixed(0)} ms ${percent(p.share, { unit: true })}` : '–').padStart(16); }).join('')}`);
   }
   return lines.join('\n');
 }

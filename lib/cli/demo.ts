@@ -10,9 +10,9 @@ import type { Argv } from 'yargs';
 
 import { synthesize, type SynthCategory } from '../data/synth.js';
 import { evaluateCategory, type Report } from '../eval/evaluate.js';
+import { table1 } from '../eval/table1.js';
 import { modelConfig } from '../native.js';
 import { trainCategory } from '../train/train.js';
-import { table1 } from './eval.js';
 import { duration } from './options.js';
 
 /** The demo's bounded training recipe (the paper's runs for hundreds of epochs). */

@@ -13,32 +13,8 @@ import type { Argv } from 'yargs';
 import { IntraError } from '../errors.js';
 import { evaluateCategory, reportMarkdown, type Report } from '../eval/evaluate.js';
 import { writeIndexHtml } from '../eval/report-html.js';
+import { table1, TEXTURES } from '../eval/table1.js';
 import { engineOptions } from './options.js';
-
-const TEXTURES = new Set(['carpet', 'grid', 'leather', 'tile', 'wood', 'weave', 'grain', 'magnetic_tile']);
-
-const pct = (v: number | null): string => (v === null ? '  –  ' : (100 * v).toFixed(1).padStart(5));
-
-/** The paper's Table 1 layout: Det. / Seg. ROC AUC in %, image size, and averages. */
-export function table1(reports: readonly Report[]): string {
-  const rows = ['Category        Det. / Seg.    AUPRO  F1-max  Image size'];
-  const line = (name: string, det: number | null, seg: number | null, aupro: number | null, f1: number | null, size: string) =>
-    `${name.padEnd(14)} ${pct(det)} / ${pct(seg)}  ${pct(aupro)}  ${pct(f1)}   ${size}`;
-  const mean = (values: (number | null)[]): number | null => {
-    const v = values.filter((x): x is number => x !== null);
-    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-  };
-  const average = (name: string, group: readonly Report[]) =>
-    group.length ? [line(name, mean(group.map((r) => r.image_auroc)), mean(group.map((r) => r.pixel_auroc)), mean(group.map((r) => r.aupro)), mean(group.map((r) => r.image_f1_max)), '')] : [];
-  const textures = reports.filter((r) => TEXTURES.has(r.category)), objects = reports.filter((r) => !TEXTURES.has(r.category));
-  for (const group of [textures, objects]) {
-    for (const r of group) rows.push(line(r.category, r.image_auroc, r.pixel_auroc, r.aupro, r.image_f1_max, `${r.image_size} x ${r.image_size}`));
-    if (group === textures) rows.push(...average('avg. textures', textures));
-    else rows.push(...average('avg. objects', objects));
-  }
-  rows.push(...average('avg. all', reports));
-  return rows.join('\n');
-}
 
 export function register(cli: Argv): Argv {
   return cli.command(

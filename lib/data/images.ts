@@ -62,8 +62,9 @@ function imageError(file: string, cause: unknown): IntraError {
  * Alpha is flattened onto black (transparent background is not part of the object); 16-bit
  * samples are scaled to 8 bits. An image whose channel class (grey or colour) differs from
  * `channels` is an error: a grey model does not silently score colour images. So is an image
- * narrower or shorter than `window` pixels (the model's window, L x K): it would be scored as
- * an upscaled guess.
+ * of fewer pixels than one window of the model (`window` squared, L x K on a side): what the
+ * model would see is an upscaled guess. (By area: a real part 103 pixels wide and 250 long
+ * is an image; 1x1 or 8x8 is not.)
  */
 export async function loadImage(file: string, options: { size: number; channels: 1 | 3; window?: number }): Promise<DecodedImage> {
   try {
@@ -78,10 +79,10 @@ export async function loadImage(file: string, options: { size: number; channels:
       );
     }
     const width = meta.autoOrient?.width ?? meta.width ?? 0, height = meta.autoOrient?.height ?? meta.height ?? 0;
-    if (options.window !== undefined && (width < options.window || height < options.window)) {
+    if (options.window !== undefined && width * height < options.window * options.window) {
       throw new IntraError(
         'INTRA_IMAGE_SIZE',
-        `Cannot use ${file}: ${width}x${height} pixels is smaller than one window of the model (${options.window}x${options.window} pixels); scoring it would score an upscaled guess`,
+        `Cannot use ${file}: ${width}x${height} pixels is less than one window of the model (${options.window}x${options.window} pixels): the model would see an upscaled guess`,
       );
     }
     let pipeline = input.flatten({ background: { r: 0, g: 0, b: 0 } }).resize(options.size, options.size, { fit: 'fill', kernel: 'lanczos3' });

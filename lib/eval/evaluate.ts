@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { readCategory, type TestItem } from '../data/dataset.js';
+import { percent } from '../format.js';
 import { loadImage, loadMask, packImages } from '../data/images.js';
 import { IntraError } from '../errors.js';
 import { Engine, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision } from '../native.js';
@@ -167,7 +168,6 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
   }
 }
 
-const percent = (v: number | null): string => (v === null ? '–' : (100 * v).toFixed(1));
 
 export function reportMarkdown(report: Report): string {
   const rows = [['all', report] as const, ...Object.entries(report.by_defect)];

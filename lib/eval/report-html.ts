@@ -8,12 +8,13 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, relative } from 'node:path';
 
+import { percent } from '../format.js';
 import { curveChart, histogramChart, trainingChart } from './charts.js';
 import type { Report } from './evaluate.js';
 import { colourBar, TILE_LABELS, type GalleryEntry, type GalleryGroup } from './gallery.js';
 import { escapeHtml, htmlPage } from './html.js';
 
-const pct = (v: number | null): string => (v === null ? '–' : `${(100 * v).toFixed(1)}%`);
+const pct = (v: number | null): string => percent(v, { unit: true });
 const num = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : v.toPrecision(4));
 
 
