@@ -40,3 +40,27 @@ export function pick(set: ImageSet, index: number): ImageSet {
   const one = set.height * set.width * set.channels;
   return { ...set, data: set.data.slice(index * one, (index + 1) * one), count: 1 };
 }
+
+/**
+ * A tiny grey model trained two steps on stripes, saved at `model`, and `count` 64x64 PNG
+ * files of those stripes in `dir` (img-000.png ...) plus `broken.png`, which is not a PNG.
+ */
+export async function tinyModelAndImages(model: string, dir: string, count: number): Promise<void> {
+  const { Engine } = await import('../lib/native.js');
+  const { default: sharp } = await import('sharp');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 1, batchSize: 16 }, { threads: 1 });
+  const set = stripes(4, 64, 2);
+  await engine.setTrainingImages(set);
+  await engine.trainSteps(2);
+  await engine.fitNormalStatistics();
+  await engine.save(model);
+  engine.dispose();
+  mkdirSync(dir, { recursive: true });
+  const pictures = await Promise.all(
+    [0, 1, 2, 3].map((i) => sharp(Buffer.from(set.data.subarray(i * 4096, (i + 1) * 4096)), { raw: { width: 64, height: 64, channels: 1 } }).toColourspace('b-w').png().toBuffer()),
+  );
+  for (let i = 0; i < count; i++) writeFileSync(join(dir, `img-${String(i).padStart(3, '0')}.png`), pictures[i % 4]!);
+  writeFileSync(join(dir, 'broken.png'), 'not a png');
+}

@@ -2,20 +2,18 @@
 // bad image, a model that cannot load or changed, Redis killed and restarted mid-run. In
 // each, every image has exactly one result, equal to what `intra score` gives.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { benchFleet } from '../lib/bench/fleet.js';
 import { startRedis, type RedisServer } from '../lib/fleet/local-redis.js';
-import { Engine } from '../lib/native.js';
-import { stripes } from './fixtures.js';
+import { tinyModelAndImages } from './fixtures.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
 const root = mkdtempSync(join(tmpdir(), 'intra-fleet-'));
@@ -68,19 +66,7 @@ function expectExactlyOnce(lines: Line[]): void {
 }
 
 beforeAll(async () => {
-  const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 1, batchSize: 16 }, { threads: 1 });
-  const set = stripes(4, 64, 2);
-  await engine.setTrainingImages(set);
-  await engine.trainSteps(2);
-  await engine.fitNormalStatistics();
-  await engine.save(model);
-  engine.dispose();
-  mkdirSync(images);
-  const pictures = await Promise.all(
-    [0, 1, 2, 3].map((i) => sharp(Buffer.from(set.data.subarray(i * 4096, (i + 1) * 4096)), { raw: { width: 64, height: 64, channels: 1 } }).toColourspace('b-w').png().toBuffer()),
-  );
-  for (let i = 0; i < count; i++) writeFileSync(join(images, `img-${String(i).padStart(3, '0')}.png`), pictures[i % 4]!);
-  writeFileSync(join(images, 'broken.png'), 'not a png');
+  await tinyModelAndImages(model, images, count);
   const baseline = intra('score', model, images, '--threads', '1');
   expect(baseline.status).toBe(1);  // broken.png
   expected = new Map(baseline.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line).map((l) => [l.file, l]));

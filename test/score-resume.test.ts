@@ -5,12 +5,10 @@ import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, read
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { listImages } from '../lib/data/dataset.js';
-import { Engine } from '../lib/native.js';
-import { stripes } from './fixtures.js';
+import { tinyModelAndImages } from './fixtures.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
 const root = mkdtempSync(join(tmpdir(), 'intra-resume-'));
@@ -23,20 +21,7 @@ const score = (...extra: string[]) =>
   spawnSync(process.execPath, [cli, 'score', model, images, '--threads', '1', '--batch', '1', ...extra], { encoding: 'utf8' });
 
 beforeAll(async () => {
-  const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 1, batchSize: 16 }, { threads: 1 });
-  const set = stripes(4, 64, 2);
-  await engine.setTrainingImages(set);
-  await engine.trainSteps(2);
-  await engine.fitNormalStatistics();
-  await engine.save(model);
-  engine.dispose();
-  mkdirSync(images);
-  const pictures = await Promise.all(
-    [0, 1, 2, 3].map((i) => sharp(Buffer.from(set.data.subarray(i * 4096, (i + 1) * 4096)), { raw: { width: 64, height: 64, channels: 1 } }).toColourspace('b-w').png().toBuffer()),
-  );
-  const { writeFileSync } = await import('node:fs');
-  for (let i = 0; i < 240; i++) writeFileSync(join(images, `img-${String(i).padStart(3, '0')}.png`), pictures[i % 4]!);
-  writeFileSync(join(images, 'broken.png'), Buffer.from('not a png'));
+  await tinyModelAndImages(model, images, 240);
   files = await listImages([images]);
 });
 
