@@ -1,0 +1,187 @@
+// The engine to and from a checkpoint: tensors, configs as key=value text, optimiser state.
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <map>
+#include <sstream>
+
+#include "../common/errors.h"
+#include "checkpoint.h"
+#include "engine.h"
+
+namespace intra {
+
+namespace {
+
+// A number stored as text in a checkpoint; anything else is an error naming the file and the field.
+template <typename N>
+N parseNumber(const std::string& text, const std::string& path, const std::string& field) {
+  std::istringstream in(text);
+  N value{};
+  in >> value;
+  if (in.fail() || !in.eof()) {
+    throw checkpointError("Checkpoint " + path + " is not usable: " + field + " is not a number ('" + text + "')");
+  }
+  return value;
+}
+
+std::string serialize(const TrainConfig& t) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "batchSize=" << t.batchSize << "\nlearningRate=" << t.learningRate << "\nalpha=" << t.alpha
+      << "\nbeta=" << t.beta << "\ngmsScales=" << t.gmsScales << "\naugment=" << (t.augment ? 1 : 0) << "\nseed=" << t.seed
+      << "\nvalidationWindowsPerImage=" << t.validationWindowsPerImage
+      << "\ntrainPrecision=" << toString(t.trainPrecision) << "\n";
+  return out.str();
+}
+
+TrainConfig deserializeTrainConfig(const std::string& text, const std::string& path) {
+  std::map<std::string, std::string> fields;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) fields[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  auto get = [&](const char* key) -> const std::string& {
+    auto it = fields.find(key);
+    if (it == fields.end()) {
+      throw checkpointError("Checkpoint " + path + " is not usable: its training config has no '" + key + "'");
+    }
+    return it->second;
+  };
+  auto integer = [&](const char* key) {
+    return parseNumber<int64_t>(get(key), path, std::string("training config field '") + key + "'");
+  };
+  auto real = [&](const char* key) {
+    return parseNumber<double>(get(key), path, std::string("training config field '") + key + "'");
+  };
+  TrainConfig t;
+  t.batchSize = integer("batchSize");
+  t.learningRate = real("learningRate");
+  t.alpha = real("alpha");
+  t.beta = real("beta");
+  // Checkpoints from before the thesis recipe have no gmsScales: theirs was the paper's loss.
+  if (fields.count("gmsScales")) t.gmsScales = integer("gmsScales");
+  t.augment = get("augment") == "1";
+  t.seed = static_cast<uint64_t>(parseNumber<uint64_t>(get("seed"), path, "training config field 'seed'"));
+  t.validationWindowsPerImage = integer("validationWindowsPerImage");
+  t.trainPrecision = precisionFromString(get("trainPrecision"));
+  return t;
+}
+
+}  // namespace
+
+void Engine::save(const std::string& path, const std::string& metadataJson) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  CheckpointContents contents;
+  contents.texts["config"] = intra::serialize(model_);
+  contents.texts["train"] = serialize(train_);
+  contents.texts["metadata"] = metadataJson;
+  contents.texts["steps"] = std::to_string(stepsDone_);
+  auto named = net_->named_parameters();
+  for (size_t i = 0; i < named.size(); ++i) {
+    const auto& item = named[i];
+    contents.tensors["param:" + item.key()] = item.value();
+    if (!best_.empty()) contents.tensors["best:" + item.key()] = best_[i];
+    // Adam's moments, so that a resumed run continues exactly where it stopped.
+    auto& state = optimizer_->state();
+    auto found = state.find(c10::guts::to_string(item.value().unsafeGetTensorImpl()));
+    if (found != state.end()) {
+      auto& adam = static_cast<torch::optim::AdamParamState&>(*found->second);
+      contents.tensors["adam.exp_avg:" + item.key()] = adam.exp_avg();
+      contents.tensors["adam.exp_avg_sq:" + item.key()] = adam.exp_avg_sq();
+      contents.texts["adam.step:" + item.key()] = std::to_string(adam.step());
+    }
+  }
+  if (diffMean_.defined()) contents.tensors["diff_mean"] = diffMean_;
+  {
+    std::lock_guard<std::mutex> generatorLock(generator_.mutex());
+    contents.tensors["generator"] = generator_.get_state();
+  }
+  writeCheckpoint(path, contents);
+  metadata_ = metadataJson;
+}
+
+std::unique_ptr<Engine> Engine::load(const std::string& path, const EngineOptions& options) {
+  CheckpointContents contents = readCheckpoint(path);
+  auto text = [&](const std::string& key) -> const std::string& {
+    auto it = contents.texts.find(key);
+    if (it == contents.texts.end()) throw checkpointError("Checkpoint " + path + " is not usable: it has no " + key);
+    return it->second;
+  };
+  auto unusable = [&](const std::string& why) { return checkpointError("Checkpoint " + path + " is not usable: " + why); };
+  ModelConfig model;
+  try {
+    model = deserializeModelConfig(text("config"));
+    model.validate();
+  } catch (const IntraError& e) {
+    throw unusable(e.what());
+  }
+  // The config must describe the weights the file holds before a model is built from it: a
+  // crafted config (dim 2^30, say) must never allocate more than the file's own weights.
+  int64_t stored = 0;
+  for (const auto& [name, tensor] : contents.tensors) {
+    if (name.rfind("param:", 0) == 0) stored += tensor.numel();
+  }
+  const int64_t expected = countParameters(model);
+  if (stored != expected) {
+    throw unusable("its config (dim " + std::to_string(model.dim) + ", depth " + std::to_string(model.depth) + ", image " +
+                   std::to_string(model.imageSize) + ") needs " + std::to_string(expected) + " weights but the file holds " +
+                   std::to_string(stored));
+  }
+  TrainConfig train = deserializeTrainConfig(text("train"), path);
+  try {
+    train.validate();
+  } catch (const IntraError& e) {
+    throw unusable(std::string("its training config: ") + e.what());
+  }
+  auto engine = std::make_unique<Engine>(model, train, options);
+  engine->metadata_ = text("metadata");
+  engine->stepsDone_ = parseNumber<int64_t>(text("steps"), path, "'steps'");
+  torch::NoGradGuard noGrad;
+  // Every stored tensor of a weight has the weight's shape; a smaller one would broadcast.
+  auto shaped = [&](const std::string& key, const torch::Tensor& like) -> const torch::Tensor& {
+    const torch::Tensor& t = contents.tensors.at(key);
+    if (t.sizes() != like.sizes() || t.scalar_type() != at::kFloat) {
+      throw unusable(key + " has shape " + c10::str(t.sizes()) + " (" + c10::toString(t.scalar_type()) + "), expected " +
+                     c10::str(like.sizes()) + " (Float)");
+    }
+    return t;
+  };
+  std::vector<torch::Tensor> best;
+  for (auto& item : engine->net_->named_parameters()) {
+    const std::string key = item.key();
+    if (contents.tensors.find("param:" + key) == contents.tensors.end()) throw unusable("it has no weights for " + key);
+    item.value().copy_(shaped("param:" + key, item.value()));
+    if (contents.tensors.count("best:" + key)) best.push_back(shaped("best:" + key, item.value()).to(engine->device_));
+    if (contents.tensors.count("adam.exp_avg:" + key)) {
+      if (!contents.tensors.count("adam.exp_avg_sq:" + key)) throw unusable("it has no adam.exp_avg_sq for " + key);
+      auto adam = std::make_unique<torch::optim::AdamParamState>();
+      adam->step(parseNumber<int64_t>(text("adam.step:" + key), path, "'adam.step:" + key + "'"));
+      adam->exp_avg(shaped("adam.exp_avg:" + key, item.value()).to(engine->device_));
+      adam->exp_avg_sq(shaped("adam.exp_avg_sq:" + key, item.value()).to(engine->device_));
+      engine->optimizer_->state()[c10::guts::to_string(item.value().unsafeGetTensorImpl())] = std::move(adam);
+    }
+  }
+  if (!best.empty()) {
+    if (best.size() != engine->net_->parameters().size()) throw unusable("it has best weights for some parameters only");
+    engine->best_ = std::move(best);
+  }
+  ++engine->weightsVersion_;
+  auto diff = contents.tensors.find("diff_mean");
+  if (diff != contents.tensors.end()) {
+    engine->diffMean_ = shaped("diff_mean", torch::empty({model.imageSize, model.imageSize})).to(engine->device_);
+  }
+  auto generator = contents.tensors.find("generator");
+  if (generator != contents.tensors.end()) {
+    std::lock_guard<std::mutex> generatorLock(engine->generator_.mutex());
+    try {
+      engine->generator_.set_state(generator->second);
+    } catch (const c10::Error& e) {
+      throw unusable(std::string("its sampler state is not valid: ") + e.what_without_backtrace());
+    }
+  }
+  return engine;
+}
+
+}  // namespace intra

@@ -1,0 +1,106 @@
+// Inference: reconstructions of whole images, anomaly maps, and the training images' mean
+// difference map they are compared with.
+#include "../common/errors.h"
+#include "anomaly_map.h"
+#include "engine.h"
+#include "windows.h"
+
+namespace intra {
+
+torch::Tensor Engine::reconstructPatches(const torch::Tensor& source) {
+  // Every patch of every image, each from its own window (eq. 4-5), in large batches.
+  const int64_t n = source.size(0), G = model_.gridSide(), perImage = G * G;
+  InferenceWindows table = inferenceWindows(G, model_.windowSize);
+  torch::Tensor indices = table.patchIndices.to(device_), slots = table.coveredSlot.to(device_);
+  torch::Tensor out = torch::empty({n * perImage, model_.patchValues()}, torch::TensorOptions().device(device_));
+  InTraModel& net = inferenceNet();
+  const auto type = net->parameters().front().scalar_type();
+  torch::Tensor embedded = net->embedPatches(source.to(type).div(255.0));  // (n, G*G, D)
+  const int64_t total = n * perImage;
+  for (int64_t from = 0; from < total; from += options_.inferenceBatch) {
+    const int64_t to = std::min(total, from + options_.inferenceBatch);
+    torch::Tensor ids = torch::arange(from, to, torch::TensorOptions().dtype(torch::kLong).device(device_));
+    torch::Tensor image = ids.div(perImage, "floor"), patch = ids.remainder(perImage);
+    std::optional<ProfileScope> gather(std::in_place, "windows");
+    torch::Tensor positions = indices.index_select(0, patch);  // (b, S)
+    torch::Tensor windowEmbedded = embedded.index({image.unsqueeze(1), positions});
+    gather.reset();
+    torch::Tensor sequence = net->sequence(windowEmbedded, positions, slots.index_select(0, patch));
+    out.slice(0, from, to).copy_(net->forward(sequence));
+  }
+  return out.view({n, perImage, model_.patchValues()});
+}
+
+InTraModel& Engine::inferenceNet() {
+  if (options_.inferencePrecision != Precision::Bf16) return net_;
+  if (bf16Version_ != weightsVersion_) {
+    torch::NoGradGuard noGrad;
+    if (!bf16Net_) {
+      bf16Net_ = InTraModel(model_);
+      bf16Net_->setKernels(kernels_);
+      bf16Net_->to(device_, torch::kBFloat16);
+      bf16Net_->eval();
+    }
+    auto from = net_->parameters(), to = bf16Net_->parameters();
+    for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+    bf16Version_ = weightsVersion_;
+  }
+  return bf16Net_;
+}
+
+torch::Tensor Engine::reconstruct(const ImageBatch& images) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
+  useThreads();
+  torch::Tensor patches = toPatches(images, "images");
+  torch::InferenceMode inference;
+  net_->eval();
+  return patchesToImages(reconstructPatches(patches)).permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
+}
+
+AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruction) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
+  useThreads();
+  if (!diffMean_.defined()) {
+    throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
+  }
+  torch::Tensor patches = toPatches(images, "images");
+  torch::InferenceMode inference;
+  net_->eval();
+  torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
+  std::optional<ProfileScope> mapping(std::in_place, "maps");
+  torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
+  torch::Tensor diff = multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1);  // (n, H, W)
+  torch::Tensor maps = (diff - diffMean_).pow(2);
+  mapping.reset();
+  ProfileScope download("download");
+  AnomalyResult result;
+  result.scores = std::get<0>(maps.flatten(1).max(1)).contiguous().to(torch::kCPU);
+  result.maps = maps.contiguous().to(torch::kCPU);
+  if (withReconstruction) result.reconstruction = reconstruction.permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
+  return result;
+}
+
+void Engine::fitNormalStatistics() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
+  useThreads();
+  if (!trainPatches_.defined()) throw invalidState("No training images: call setTrainingImages first");
+  torch::InferenceMode inference;
+  net_->eval();
+  const int64_t n = trainPatches_.size(0), G = model_.gridSide();
+  // Images per chunk so that one chunk's windows fill about one inference batch.
+  const int64_t chunk = std::max<int64_t>(1, options_.inferenceBatch / (G * G));
+  torch::Tensor sum = torch::zeros({model_.imageSize, model_.imageSize}, torch::TensorOptions().device(device_));
+  for (int64_t from = 0; from < n; from += chunk) {
+    torch::Tensor patches = trainPatches_.slice(0, from, std::min(n, from + chunk));
+    torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
+    torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
+    ProfileScope scope("maps");
+    sum += multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1).sum(0);
+  }
+  diffMean_ = sum / static_cast<double>(n);
+}
+
+}  // namespace intra

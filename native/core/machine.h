@@ -1,0 +1,74 @@
+// The machine under the engine: CPU model and instruction sets, the BLAS really loaded, thread
+// counts, the device asked for, bf16 autocast scopes, and wall-clock time.
+#pragma once
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace intra {
+
+using Clock = std::chrono::steady_clock;
+
+inline double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// bf16 matrix products for the scope (autocast), fp32 everywhere else. libtorch 2.4 replaced
+// the per-backend setters (kept there only as deprecated wrappers) by device-typed ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define INTRA_DEVICE_TYPED_AUTOCAST 1
+#endif
+class AutocastScope {
+ public:
+  AutocastScope(bool enabled, const torch::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
+    if (!enabled_) return;
+#ifdef INTRA_DEVICE_TYPED_AUTOCAST
+    const auto type = cuda_ ? at::kCUDA : at::kCPU;
+    at::autocast::set_autocast_enabled(type, true);
+    at::autocast::set_autocast_dtype(type, at::kBFloat16);
+#else
+    if (cuda_) {
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    } else {
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    }
+#endif
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    at::autocast::clear_cache();
+#ifdef INTRA_DEVICE_TYPED_AUTOCAST
+    at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, false);
+#else
+    if (cuda_) at::autocast::set_enabled(false);
+    else at::autocast::set_cpu_enabled(false);
+#endif
+  }
+
+ private:
+  bool enabled_, cuda_;
+};
+
+// The CPU's model string and the instruction-set flags that matter to our figures, from
+// /proc/cpuinfo: figures from different CPUs must never be compared blind.
+struct CpuDescription {
+  std::string model;
+  std::vector<std::string> features;
+};
+const CpuDescription& cpuDescription();
+bool cpuHasBf16();
+// Which BLAS library is really mapped into the process.
+std::string loadedBlas();
+// 0 = all cores.
+int64_t resolveThreads(int64_t requested);
+// cpu, cuda or auto; `note` says what auto chose and why.
+torch::Device resolveDevice(const std::string& requested, std::string& note);
+
+}  // namespace intra

@@ -1,0 +1,173 @@
+// Training: window sampling, augmentation, the loss, optimiser steps, validation, and the
+// best epoch's weights.
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <optional>
+
+#include "../common/errors.h"
+#include "../kernels/filters/filters.h"
+#include "engine.h"
+#include "machine.h"
+#include "windows.h"
+
+namespace intra {
+
+Engine::Windows Engine::sampleWindows(int64_t count, int64_t imageCount, bool augment,
+                                      at::Generator& generator) const {
+  const int64_t L = model_.windowSize, origins = model_.gridSide() - L + 1;
+  auto draw = [&](int64_t high) { return torch::randint(high, {count}, generator, torch::kLong); };
+  Windows w;
+  w.image = draw(imageCount);
+  w.row = draw(origins);
+  w.col = draw(origins);
+  w.slot = draw(L * L);
+  w.transform = augment ? draw(8) : torch::zeros({count}, torch::kLong);
+  return w;
+}
+
+torch::Tensor Engine::augmented(const torch::Tensor& pictures, const torch::Tensor& transforms) const {
+  const int64_t B = pictures.size(0), C = pictures.size(1), P = pictures.size(2);
+  torch::Tensor sources = symmetrySources_.index_select(0, transforms);  // (B, X*X)
+  return pictures.gather(2, sources.unsqueeze(1).expand({B, C, P}));
+}
+
+torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows, bool training) {
+  const int64_t L = model_.windowSize, K = model_.patchSize, C = model_.channels, G = model_.gridSide();
+  const int64_t B = windows.image.size(0), S = L * L;
+  std::optional<ProfileScope> sampling(std::in_place, "sampling");
+  torch::Tensor positions = windowPatchIndices(windows.row, windows.col, L, G).to(device_);  // (B, S)
+  torch::Tensor images = windows.image.to(device_);
+  torch::Tensor patches = source.index({images.unsqueeze(1), positions}).to(torch::kFloat).div_(255.0);  // (B,S,P)
+
+  if (train_.augment && training) {
+    // The window as the whole image turned (or flipped) would show it: its pixels turn as
+    // one picture, and its positions are those of where it lands in the turned grid. Turned
+    // pixels at unturned positions would teach that a rotated patch belongs where it was.
+    torch::Tensor picture = patches.view({B, L, L, C, K, K}).permute({0, 3, 1, 4, 2, 5}).reshape({B, C, L * K * L * K});
+    torch::Tensor transformed = augmented(picture, windows.transform.to(device_));
+    patches = transformed.view({B, C, L, K, L, K}).permute({0, 2, 4, 1, 3, 5}).reshape({B, S, C * K * K});
+    auto [row, col] = turnedWindowOrigins(windows.row, windows.col, windows.transform, L, G);
+    positions = windowPatchIndices(row, col, L, G).to(device_);
+  }
+  torch::Tensor slots = windows.slot.to(device_);
+  torch::Tensor target = patches.index({torch::arange(B, slots.options()), slots});  // (B, P)
+  sampling.reset();
+
+  torch::Tensor predicted;
+  {
+    AutocastScope autocast(train_.trainPrecision == Precision::Bf16, device_);
+    torch::Tensor sequence = net_->sequence(net_->embedPatches(patches), positions, slots);
+    predicted = net_->forward(sequence).to(torch::kFloat);
+  }
+  torch::Tensor a = predicted.view({B, C, K, K}), b = target.view({B, C, K, K});
+  torch::Tensor l2, gms, ssim;
+  {
+    ProfileScope scope("loss / l2");
+    l2 = torch::mse_loss(a, b);
+  }
+  {
+    ProfileScope scope("loss / gms");
+    gms = (1 - kernels::gmsMap(a, b, kernels_)).mean();
+    if (train_.gmsScales > 1) {
+      // MSGMS (thesis eq. 4.7): scale l is the patch average-pooled by 2^(l-1), weighted 1/l,
+      // each scale's sum over pixels taken as its mean (as eq. 4.6 normalises the SSIM).
+      torch::Tensor pa = a, pb = b;
+      for (int64_t l = 2; l <= train_.gmsScales; ++l) {
+        pa = torch::avg_pool2d(pa, 2);
+        pb = torch::avg_pool2d(pb, 2);
+        gms = gms + (1 - kernels::gmsMap(pa, pb, kernels_)).mean() / static_cast<double>(l);
+      }
+      gms = gms / static_cast<double>(train_.gmsScales);
+    }
+  }
+  {
+    ProfileScope scope("loss / ssim");
+    ssim = (1 - kernels::ssimMap(a, b, kernels_)).mean();
+  }
+  torch::Tensor total = l2 + train_.alpha * gms + train_.beta * ssim;
+  if (training) {
+    {
+      ProfileScope scope("backward");
+      optimizer_->zero_grad();
+      total.backward();
+    }
+    ProfileScope scope("optimizer");
+    optimizer_->step();
+  }
+  return torch::stack({total, l2, gms, ssim}).detach().to(torch::kDouble);
+}
+
+namespace {
+// Loss parts from (total, l2, gms, ssim) sums read back in one copy, divided by `count`.
+LossParts partsOf(const torch::Tensor& sums, double count, int64_t windows, double seconds) {
+  ProfileScope scope("loss / readback");
+  torch::Tensor host = sums.to(torch::kCPU).contiguous();
+  const double* v = host.data_ptr<double>();
+  return {v[0] / count, v[1] / count, v[2] / count, v[3] / count, windows, seconds};
+}
+}  // namespace
+
+LossParts Engine::trainSteps(int64_t steps) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
+  useThreads();
+  if (steps <= 0) throw invalidArgument("Expected a positive integer for steps but received " + std::to_string(steps));
+  if (!trainPatches_.defined()) throw invalidState("No training images: call setTrainingImages first");
+  const auto start = Clock::now();
+  net_->train();
+  torch::Tensor sums = torch::zeros({4}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
+  int64_t windows = 0;
+  for (int64_t i = 0; i < steps; ++i) {
+    Windows w;
+    {
+      ProfileScope scope("sampling");
+      w = sampleWindows(train_.batchSize, trainPatches_.size(0), train_.augment, generator_);
+    }
+    sums += lossOn(trainPatches_, w, true);
+    ++weightsVersion_;
+    windows += w.image.size(0);
+    ++stepsDone_;
+  }
+  LossParts parts = partsOf(sums, static_cast<double>(steps), windows, 0);
+  parts.seconds = secondsSince(start);
+  return parts;
+}
+
+LossParts Engine::validate() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
+  useThreads();
+  if (!validationPatches_.defined()) throw invalidState("No validation images: call setValidationImages first");
+  const auto start = Clock::now();
+  torch::NoGradGuard noGrad;
+  net_->eval();
+  const int64_t total = validationWindows_.image.size(0);
+  torch::Tensor sums = torch::zeros({4}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
+  for (int64_t from = 0; from < total; from += train_.batchSize) {
+    const int64_t to = std::min(total, from + train_.batchSize);
+    auto part = [&](const torch::Tensor& t) { return t.slice(0, from, to); };
+    Windows w{part(validationWindows_.image), part(validationWindows_.row), part(validationWindows_.col),
+              part(validationWindows_.slot), part(validationWindows_.transform)};
+    sums += lossOn(validationPatches_, w, false) * static_cast<double>(to - from);
+  }
+  LossParts parts = partsOf(sums, static_cast<double>(total), total, 0);
+  parts.seconds = secondsSince(start);
+  return parts;
+}
+
+void Engine::keepBest() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  best_.clear();
+  for (const auto& p : net_->parameters()) best_.push_back(p.detach().clone());
+}
+
+void Engine::restoreBest() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (best_.empty()) throw invalidState("No best weights are remembered: call keepBest first");
+  torch::NoGradGuard noGrad;
+  auto params = net_->parameters();
+  for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_[i]);
+  ++weightsVersion_;
+}
+
+}  // namespace intra
