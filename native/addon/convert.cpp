@@ -28,9 +28,8 @@ Napi::Error makeError(const Napi::Env& env, const ErrorInfo& info) {
   return error;
 }
 
-namespace {
 
-bool has(const Napi::Object& o, const char* key) {
+static bool has(const Napi::Object& o, const char* key) {
   return o.Has(key) && !o.Get(key).IsUndefined() && !o.Get(key).IsNull();
 }
 
@@ -66,7 +65,6 @@ std::string stringField(const Napi::Object& o, const char* key, const std::strin
   return v.As<Napi::String>().Utf8Value();
 }
 
-}  // namespace
 
 ModelConfig modelConfigFrom(const Napi::Object& o) {
   ModelConfig c = presetConfig(stringField(o, "preset", "paper"));

@@ -20,6 +20,13 @@ struct ErrorInfo {
 ErrorInfo describeCurrentException();  // call inside a catch (...)
 Napi::Error makeError(const Napi::Env& env, const ErrorInfo& info);
 
+// Optional fields of a JS object: the fallback when absent, an error naming the field when of
+// another type (never a silent default).
+int64_t integerField(const Napi::Object& o, const char* key, int64_t fallback);
+double numberField(const Napi::Object& o, const char* key, double fallback);
+bool boolField(const Napi::Object& o, const char* key, bool fallback);
+std::string stringField(const Napi::Object& o, const char* key, const std::string& fallback);
+
 ModelConfig modelConfigFrom(const Napi::Object& object);
 TrainConfig trainConfigFrom(const Napi::Object& object);
 EngineOptions engineOptionsFrom(const Napi::Object& object);
