@@ -28,7 +28,7 @@ export function register(cli: Argv): Argv {
         .option('epochs', { type: 'number', describe: 'most epochs (default: paper 1000, thesis 20000; with --resume, changes the stored limit)' })
         .option('patience', { type: 'number', describe: 'epochs without improvement before stopping (default: paper 50, thesis 150)' })
         .option('windows-per-image', { type: 'number', default: 600 })
-        .option('augment', { type: 'boolean', describe: 'random rotations and flips of windows, positions turned with them (default: paper on, thesis off; --no-augment)' })
+        .option('augment', { type: 'boolean', describe: 'random rotations and flips of windows, positions turned with them (default off: it cost accuracy on real data, see README)' })
         .option('seed', { type: 'number', default: 0 })
         .option('train-precision', { choices: PRECISIONS, default: 'fp32' as const, describe: 'bf16 = bf16 matrix products, fp32 master weights' })
         .option('long-residuals', { type: 'boolean', describe: "the paper's long residual connections (default: paper on, thesis off; --no-long-residuals: the paper's ablation)" })

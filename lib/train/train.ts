@@ -266,7 +266,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
         learningRate: options.learningRate ?? recipe.learningRate,
         augment: options.augment ?? recipe.augment,
         gmsScales: options.gmsScales ?? recipe.gmsScales,
-        validationWindowsPerImage: options.validationWindowsPerImage ?? 64,
+        validationWindowsPerImage: options.validationWindowsPerImage ?? 256,
         trainPrecision: options.trainPrecision ?? 'fp32',
       },
       { threads: options.threads, device: options.device, precision: options.precision },
