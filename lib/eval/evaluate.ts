@@ -16,7 +16,7 @@ import { IntraError } from '../errors.js';
 import { Engine, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision } from '../native.js';
 import type { TrainState } from '../train/train.js';
 import type { HistogramBin } from './charts.js';
-import { buildGallery, type GalleryEntry } from './gallery.js';
+import { buildGallery, GallerySelection, type GalleryEntry } from './gallery.js';
 import { f1Max, PixelMetrics, rocAuc, rocCurve, type RocPoint } from './metrics.js';
 import { writeReportHtml } from './report-html.js';
 
@@ -99,14 +99,22 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
     const overall = new PixelMetrics();
     const perDefect = new Map(defects.map((d) => [d, new PixelMetrics()]));
     const scored: Scored[] = [];
+    const selection = new GallerySelection(options.panels ?? 3);
     const batch = options.batch ?? 8;
     for (let i = 0; i < category.test.length; i += batch) {
       const items = category.test.slice(i, i + batch);
       const images = await Promise.all(items.map((item) => loadImage(item.file, { size, channels, window: model.windowSize * model.patchSize })));
-      const { maps, scores } = await engine.anomalyMaps(packImages(images, size, channels));
+      const { maps, scores, reconstruction } = await engine.anomalyMaps(packImages(images, size, channels), { withReconstruction: true });
       for (let k = 0; k < items.length; k++) {
         const item = items[k]!, image = images[k]!;
-        scored.push({ item, score: scores[k]! });
+        const one: Scored = { item, score: scores[k]! };
+        scored.push(one);
+        const pixels = size * size * channels;
+        selection.offer(one, () => ({
+          pixels: image.pixels,
+          map: maps.slice(k * size * size, (k + 1) * size * size),
+          reconstruction: reconstruction!.slice(k * pixels, (k + 1) * pixels),
+        }));
         const to = { width: image.originalWidth, height: image.originalHeight };
         const map = await resizeMap(maps.subarray(k * size * size, (k + 1) * size * size), { width: size, height: size }, to);
         const mask = item.mask ? (await loadMask(item.mask, { ...to, image: item.file })).mask : undefined;
@@ -126,7 +134,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
     const { threshold, rule } = state.threshold !== undefined
       ? { threshold: state.threshold, rule: state.thresholdRule ?? 'fitted at training' }
       : { threshold: overallMetrics.image_f1_threshold, rule: 'F1-max on this test set (the model holds none)' };
-    const gallery = threshold === null ? [] : await buildGallery(engine, scored, { size, channels, threshold, outDir: options.outDir, perGroup: options.panels ?? 3 });
+    const gallery = threshold === null ? [] : await buildGallery(selection, { size, channels, threshold, outDir: options.outDir });
     const counts: Record<string, number> = {};
     for (const s of scored) counts[s.item.defect] = (counts[s.item.defect] ?? 0) + 1;
     const report: Report = {

@@ -2,17 +2,18 @@
  * The report's gallery: for the worst false positives, the worst false negatives and the best
  * detections, labelled panels (image, reconstruction, anomaly map, overlay, mask with the
  * predicted region outlined), all heat on one scale: full heat at twice the threshold, so the
- * threshold sits mid-ramp in every picture of a report.
+ * threshold sits mid-ramp in every picture of a report. The pictures come from the evaluation's
+ * own pass: a `GallerySelection` keeps the map and reconstruction of the images that are, so
+ * far, among the candidates, and nothing is decoded or inferred twice.
  *
- * @example const gallery = await buildGallery(engine, scored, { size: 256, channels: 3, threshold: 0.02, outDir: 'eval/x', perGroup: 3 });
+ * @example const pick = new GallerySelection(3); ... pick.offer(item, () => rendered); ... await buildGallery(pick, options);
  */
 import { join } from 'node:path';
 
 import sharp from 'sharp';
 
 import type { TestItem } from '../data/dataset.js';
-import { loadImage, packImages } from '../data/images.js';
-import { heatPictures, type Engine } from '../native.js';
+import { heatPictures } from '../native.js';
 
 export interface ScoredItem {
   item: TestItem;
@@ -35,30 +36,64 @@ export interface GalleryEntry {
 
 export const TILE_LABELS = ['image', 'reconstruction', 'anomaly map', 'overlay', 'mask, predicted region outlined'] as const;
 
+/** What the evaluation pass computed for one image, kept while it is a candidate. */
+export interface Rendered {
+  pixels: Uint8Array;
+  map: Float32Array;
+  reconstruction: Float32Array;
+}
+
+/**
+ * The gallery's candidates while images stream past: the good images scored highest and the
+ * anomalous ones scored lowest and highest, `perGroup` each; only their pictures are kept.
+ */
+export class GallerySelection {
+  readonly #good: ScoredItem[] = [];
+  readonly #missed: ScoredItem[] = [];
+  readonly #detected: ScoredItem[] = [];
+  readonly #kept = new Map<ScoredItem, Rendered>();
+
+  constructor(readonly perGroup: number) {}
+
+  /** Considers one scored image; `render` is called (to copy its pictures) only if it is kept. */
+  offer(s: ScoredItem, render: () => Rendered): void {
+    const lists = s.item.defect === 'good'
+      ? [[this.#good, (a: ScoredItem, b: ScoredItem) => b.score - a.score] as const]
+      : [[this.#missed, (a: ScoredItem, b: ScoredItem) => a.score - b.score] as const, [this.#detected, (a: ScoredItem, b: ScoredItem) => b.score - a.score] as const];
+    let keep = false;
+    for (const [list, order] of lists) {
+      list.push(s);
+      list.sort(order);
+      const dropped = list.length > this.perGroup ? list.pop()! : undefined;
+      if (dropped !== s) keep = true;
+      if (dropped && dropped !== s && !this.#held(dropped)) this.#kept.delete(dropped);
+    }
+    if (keep && !this.#kept.has(s)) this.#kept.set(s, render());
+  }
+
+  #held(s: ScoredItem): boolean {
+    return this.#good.includes(s) || this.#missed.includes(s) || this.#detected.includes(s);
+  }
+
+  /** The picks, by group, each with its pictures. */
+  picks(): { group: GalleryGroup; s: ScoredItem; rendered: Rendered }[] {
+    const groups: [GalleryGroup, ScoredItem[]][] = [['worst false positives', this.#good], ['worst false negatives', this.#missed], ['best detections', this.#detected]];
+    return groups.flatMap(([group, list]) => list.map((s) => ({ group, s, rendered: this.#kept.get(s)! })));
+  }
+}
+
 export interface GalleryOptions {
   size: number;
   channels: 1 | 3;
   /** the decision threshold; the heat scale is twice it */
   threshold: number;
   outDir: string;
-  perGroup: number;
 }
 
 function verdictOf(s: ScoredItem, threshold: number): string {
   const flagged = s.score > threshold, anomalous = s.item.defect !== 'good';
   if (anomalous) return flagged ? 'detected (true positive)' : 'missed (false negative)';
   return flagged ? 'flagged (false positive)' : 'normal (true negative)';
-}
-
-/** The pictures to show: good images scored highest, anomalous ones scored lowest and highest. */
-export function galleryPicks(scored: readonly ScoredItem[], perGroup: number): { group: GalleryGroup; s: ScoredItem }[] {
-  const good = scored.filter((s) => s.item.defect === 'good').sort((a, b) => b.score - a.score);
-  const anomalous = scored.filter((s) => s.item.defect !== 'good').sort((a, b) => a.score - b.score);
-  return [
-    ...good.slice(0, perGroup).map((s) => ({ group: 'worst false positives' as const, s })),
-    ...anomalous.slice(0, perGroup).map((s) => ({ group: 'worst false negatives' as const, s })),
-    ...anomalous.slice(-perGroup).reverse().map((s) => ({ group: 'best detections' as const, s })),
-  ];
 }
 
 const dataUri = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
@@ -85,25 +120,21 @@ function outlinedMask(mask: Uint8Array, map: Float32Array, threshold: number, si
   return out;
 }
 
-export async function buildGallery(engine: Engine, scored: readonly ScoredItem[], options: GalleryOptions): Promise<GalleryEntry[]> {
+export async function buildGallery(selection: GallerySelection, options: GalleryOptions): Promise<GalleryEntry[]> {
   const { size, channels, threshold } = options;
-  const picks = galleryPicks(scored, options.perGroup);
-  if (picks.length === 0) return [];
-  const images = await Promise.all(picks.map((p) => loadImage(p.s.item.file, { size, channels })));
-  const { maps, reconstruction } = await engine.anomalyMaps(packImages(images, size, channels), { withReconstruction: true });
+  const picks = selection.picks();
   const scale = 2 * threshold;
   const entries: GalleryEntry[] = [];
   const png = (pixels: Uint8Array, c: number) => sharp(Buffer.from(pixels), { raw: { width: size, height: size, channels: c as 1 | 3 } }).toColourspace('srgb').png().toBuffer();
   for (let k = 0; k < picks.length; k++) {
-    const { group, s } = picks[k]!;
-    const one = size * size * channels;
-    const map = maps.subarray(k * size * size, (k + 1) * size * size);
-    const recon = Uint8Array.from(reconstruction!.subarray(k * one, (k + 1) * one), (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
-    const { heat, overlay } = await heatPictures(map, images[k]!.pixels, { width: size, height: size, channels }, scale);
+    const { group, s, rendered } = picks[k]!;
+    const map = rendered.map;
+    const recon = Uint8Array.from(rendered.reconstruction, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
+    const { heat, overlay } = await heatPictures(map, rendered.pixels, { width: size, height: size, channels }, scale);
     const mask = s.item.mask
       ? new Uint8Array(await sharp(s.item.mask).toColourspace('b-w').resize(size, size, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer())
       : new Uint8Array(size * size);
-    const tiles = await Promise.all([png(images[k]!.pixels, channels), png(recon, channels), png(heat, 3), png(overlay, 3), png(outlinedMask(mask, map, threshold, size), 3)]);
+    const tiles = await Promise.all([png(rendered.pixels, channels), png(recon, channels), png(heat, 3), png(overlay, 3), png(outlinedMask(mask, map, threshold, size), 3)]);
     const index = entries.filter((e) => e.group === group).length + 1;
     const panel = join(options.outDir, `${group.replace(/ /g, '-')}-${index}.png`);
     await sharp({ create: { width: size * tiles.length + 4 * (tiles.length - 1), height: size, channels: 3, background: '#ffffff' } })
