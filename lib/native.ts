@@ -194,6 +194,7 @@ interface NativeEngine {
   validate(): Promise<LossParts>;
   reconstruct(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
   anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean): Promise<AnomalyMaps>;
+  validationScores(): Promise<Float32Array>;
   fitNormalStatistics(): Promise<void>;
   keepBest(): Promise<void>;
   restoreBest(): Promise<void>;
@@ -544,6 +545,11 @@ export class Engine {
     return this.#queue((n) =>
       n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, options.withReconstruction === true),
     );
+  }
+
+  /** Anomaly scores of the validation images the engine holds (for the threshold), without sending them again. */
+  validationScores(): Promise<Float32Array> {
+    return this.#queue((n) => n.validationScores());
   }
 
   /** Computes the mean diff map over the training images with the current weights. */

@@ -87,3 +87,18 @@ describe('the thesis\'s multi-scale GMS loss', () => {
     expect(() => Engine.create({ preset: 'tiny', channels: 1 }, { gmsScales: 4 }, { threads: 1 })).toThrow(/Expected 1 \(the paper\) or up to 3/);
   });
 });
+
+describe('the threshold\'s scores', () => {
+  it('are the anomaly scores of the validation images the engine holds, without sending them again', async () => {
+    const set = stripes(3, 64, 21), validation = stripes(2, 64, 22);
+    const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 5, batchSize: 16 }, { threads: 1 });
+    await engine.setTrainingImages(set);
+    await expect(engine.validationScores()).rejects.toThrow('no training statistics');
+    await engine.trainSteps(2);
+    await engine.fitNormalStatistics();
+    await expect(engine.validationScores()).rejects.toThrow('No validation images');
+    await engine.setValidationImages(validation);
+    expect(Array.from(await engine.validationScores())).toEqual(Array.from((await engine.anomalyMaps(validation)).scores));
+    engine.dispose();
+  });
+});

@@ -363,7 +363,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
     // The best epoch's weights, the training images' mean diff map, and a threshold.
     await engine.restoreBest();
     await engine.fitNormalStatistics();
-    const { scores } = await engine.anomalyMaps(validation);
+    const scores = await engine.validationScores();
     state.threshold = Math.max(...scores);
     state.thresholdRule = 'maximum anomaly score over the held-out validation images (all normal)';
     state.state = 'done';

@@ -44,6 +44,7 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod("validate", &EngineWrap::validate),
                          InstanceMethod("reconstruct", &EngineWrap::reconstruct),
                          InstanceMethod("anomalyMaps", &EngineWrap::anomalyMaps),
+                         InstanceMethod("validationScores", &EngineWrap::validationScores),
                          InstanceMethod("fitNormalStatistics", &EngineWrap::fitNormalStatistics),
                          InstanceMethod("keepBest", &EngineWrap::keepBest),
                          InstanceMethod("restoreBest", &EngineWrap::restoreBest),
@@ -156,6 +157,16 @@ Napi::Value EngineWrap::anomalyMaps(const Napi::CallbackInfo& info) {
           return out;
         },
         {info[0]});
+  });
+}
+
+Napi::Value EngineWrap::validationScores(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    auto scores = std::make_shared<torch::Tensor>();
+    return TaskWorker::run(
+        info.Env(), [e, scores] { *scores = e->validationScores(); },
+        [scores](Napi::Env env) -> Napi::Value { return float32ArrayOf(env, *scores); });
   });
 }
 

@@ -20,6 +20,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value validate(const Napi::CallbackInfo& info);
   Napi::Value reconstruct(const Napi::CallbackInfo& info);
   Napi::Value anomalyMaps(const Napi::CallbackInfo& info);
+  Napi::Value validationScores(const Napi::CallbackInfo& info);
   Napi::Value fitNormalStatistics(const Napi::CallbackInfo& info);
   Napi::Value keepBest(const Napi::CallbackInfo& info);
   Napi::Value restoreBest(const Napi::CallbackInfo& info);

@@ -61,6 +61,9 @@ class Engine {
   LossParts validate();
   torch::Tensor reconstruct(const ImageBatch& images);  // float (n, H, W, C)
   AnomalyResult anomalyMaps(const ImageBatch& images, bool withReconstruction);
+  // Anomaly scores (float (n), CPU) of the validation images the engine holds: the threshold
+  // is fitted on them without sending them across again.
+  torch::Tensor validationScores();
   // The mean diff map over the training images, with the current weights (eq. 7).
   void fitNormalStatistics();
   void keepBest();     // remembers the current weights as the best so far
@@ -79,6 +82,7 @@ class Engine {
   kernels::Implementation kernels() const { return kernels_; }
 
  private:
+  AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction);
   struct Windows {  // a batch of windows: images, upper-left patches, covered slots
     torch::Tensor image, row, col, slot, transform;
   };

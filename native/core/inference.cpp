@@ -65,7 +65,21 @@ AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruct
   if (!diffMean_.defined()) {
     throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
   }
-  torch::Tensor patches = toPatches(images, "images");
+  return anomalyOf(toPatches(images, "images"), withReconstruction);
+}
+
+torch::Tensor Engine::validationScores() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ProfilerBinding bindProfiler(&profiler_);
+  useThreads();
+  if (!diffMean_.defined()) {
+    throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
+  }
+  if (!validationPatches_.defined()) throw invalidState("No validation images: call setValidationImages first");
+  return anomalyOf(validationPatches_, false).scores;
+}
+
+AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstruction) {
   torch::InferenceMode inference;
   net_->eval();
   torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
