@@ -193,7 +193,7 @@ interface NativeEngine {
   trainSteps(steps: number): Promise<LossParts>;
   validate(): Promise<LossParts>;
   reconstruct(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
-  anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean): Promise<AnomalyMaps>;
+  anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean, withMaps?: boolean): Promise<AnomalyMaps>;
   validationScores(): Promise<Float32Array>;
   fitNormalStatistics(): Promise<void>;
   keepBest(): Promise<void>;
@@ -550,6 +550,13 @@ export class Engine {
   /** Anomaly scores of the validation images the engine holds (for the threshold), without sending them again. */
   validationScores(): Promise<Float32Array> {
     return this.#queue((n) => n.validationScores());
+  }
+
+  /** The anomaly scores alone (the maps' maxima): the maps are not copied back. */
+  async anomalyScores(images: ImageSet): Promise<Float32Array> {
+    checkImages(images, 'images');
+    const { scores } = await this.#queue((n) => n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, false, false));
+    return scores;
   }
 
   /** Computes the mean diff map over the training images with the current weights. */

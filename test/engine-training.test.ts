@@ -99,6 +99,8 @@ describe('the threshold\'s scores', () => {
     await expect(engine.validationScores()).rejects.toThrow('No validation images');
     await engine.setValidationImages(validation);
     expect(Array.from(await engine.validationScores())).toEqual(Array.from((await engine.anomalyMaps(validation)).scores));
+    // and scores alone, without the maps crossing back, are the same numbers
+    expect(Array.from(await engine.anomalyScores(validation))).toEqual(Array.from((await engine.anomalyMaps(validation)).scores));
     engine.dispose();
   });
 });

@@ -78,7 +78,10 @@ export async function* scoreFiles(engine: Engine, files: readonly string[], opti
     if (good.length > 0) {
       const started = performance.now();
       try {
-        ({ scores, maps } = await engine.anomalyMaps(packImages(good.map((d) => d.image!), size, channels)));
+        const packed = packImages(good.map((d) => d.image!), size, channels);
+        // The maps cross back only when pictures are drawn from them.
+        if (options.mapsDir) ({ scores, maps } = await engine.anomalyMaps(packed));
+        else scores = await engine.anomalyScores(packed);
       } catch (cause) {
         batchError = cause instanceof IntraError ? cause : new IntraError('INTRA_NATIVE', String(cause));
       }

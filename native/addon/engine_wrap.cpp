@@ -146,12 +146,13 @@ Napi::Value EngineWrap::anomalyMaps(const Napi::CallbackInfo& info) {
     auto e = engine(info.Env());
     ImageBatch batch = imagesFrom(info, 0);
     const bool withReconstruction = info.Length() > 5 && info[5].ToBoolean().Value();
+    const bool withMaps = info.Length() <= 6 || info[6].ToBoolean().Value();
     auto result = std::make_shared<AnomalyResult>();
     return TaskWorker::run(
-        info.Env(), [e, batch, withReconstruction, result] { *result = e->anomalyMaps(batch, withReconstruction); },
+        info.Env(), [e, batch, withReconstruction, withMaps, result] { *result = e->anomalyMaps(batch, withReconstruction, withMaps); },
         [result](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
-          out.Set("maps", float32ArrayOf(env, result->maps));
+          if (result->maps.defined()) out.Set("maps", float32ArrayOf(env, result->maps));
           out.Set("scores", float32ArrayOf(env, result->scores));
           if (result->reconstruction.defined()) out.Set("reconstruction", float32ArrayOf(env, result->reconstruction));
           return out;

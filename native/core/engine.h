@@ -60,7 +60,8 @@ class Engine {
   LossParts trainSteps(int64_t steps);
   LossParts validate();
   torch::Tensor reconstruct(const ImageBatch& images);  // float (n, H, W, C)
-  AnomalyResult anomalyMaps(const ImageBatch& images, bool withReconstruction);
+  // withMaps false: the scores alone cross back (the maps stay on the device).
+  AnomalyResult anomalyMaps(const ImageBatch& images, bool withReconstruction, bool withMaps = true);
   // Anomaly scores (float (n), CPU) of the validation images the engine holds: the threshold
   // is fitted on them without sending them across again.
   torch::Tensor validationScores();
@@ -82,7 +83,7 @@ class Engine {
   kernels::Implementation kernels() const { return kernels_; }
 
  private:
-  AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction);
+  AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps);
   struct Windows {  // a batch of windows: images, upper-left patches, covered slots
     torch::Tensor image, row, col, slot, transform;
   };

@@ -58,14 +58,14 @@ torch::Tensor Engine::reconstruct(const ImageBatch& images) {
   return patchesToImages(reconstructPatches(patches)).permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
 }
 
-AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruction) {
+AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruction, bool withMaps) {
   std::lock_guard<std::mutex> lock(mutex_);
   ProfilerBinding bindProfiler(&profiler_);
   useThreads();
   if (!diffMean_.defined()) {
     throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
   }
-  return anomalyOf(toPatches(images, "images"), withReconstruction);
+  return anomalyOf(toPatches(images, "images"), withReconstruction, withMaps);
 }
 
 torch::Tensor Engine::validationScores() {
@@ -76,10 +76,10 @@ torch::Tensor Engine::validationScores() {
     throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
   }
   if (!validationPatches_.defined()) throw invalidState("No validation images: call setValidationImages first");
-  return anomalyOf(validationPatches_, false).scores;
+  return anomalyOf(validationPatches_, false, false).scores;
 }
 
-AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstruction) {
+AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps) {
   torch::InferenceMode inference;
   net_->eval();
   torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
@@ -91,7 +91,7 @@ AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstru
   ProfileScope download("download");
   AnomalyResult result;
   result.scores = std::get<0>(maps.flatten(1).max(1)).contiguous().to(torch::kCPU);
-  result.maps = maps.contiguous().to(torch::kCPU);
+  if (withMaps) result.maps = maps.contiguous().to(torch::kCPU);
   if (withReconstruction) result.reconstruction = reconstruction.permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
   return result;
 }
