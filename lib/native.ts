@@ -1,6 +1,7 @@
 /**
- * The one module that loads the native addon, and the typed interface to it.
- * Arguments are checked here with precise messages; the C++ side trusts them.
+ * The one module that loads the native addon, and the typed interface to it. Its names and
+ * types are in native-types.ts (re-exported here), its argument checks in native-checks.ts:
+ * every argument is checked with a precise message before it crosses.
  *
  * @example
  * const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 1 });
@@ -13,180 +14,31 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { IntraError, invalidArgument, requireInteger, requireOneOf, syncWithCallerStack, withCallerStack } from './errors.js';
+import { checkModelInput, checkShape, checkTarget, checkOptions, checkImages } from './native-checks.js';
+import {
+  PRECISIONS,
+  KERNEL_DEVICES,
+  KERNEL_DTYPES,
+  type KernelOp,
+  type KernelDevice,
+  type ModelConfigInput,
+  type ModelConfig,
+  type TrainConfig,
+  type EngineOptions,
+  type Capabilities,
+  type LossParts,
+  type ImageSet,
+  type AnomalyMaps,
+  type EngineDescription,
+  type ProfileEvent,
+  type KernelErrors,
+  type KernelCheckOptions,
+  type KernelBenchRequest,
+  type KernelDtype,
+  type KernelBenchResult,
+} from './native-types.js';
 
-export const ATTENTION_KINDS = ['msa', 'mfsa', 'linear'] as const;
-export const PRESETS = ['paper', 'small', 'tiny'] as const;
-export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
-export const PRECISIONS = ['fp32', 'bf16'] as const;
-export const KERNELS = ['auto', 'fused', 'reference', 'cuda-emulated'] as const;
-/** Where kernels run in the harness: the CPU, or a CUDA device. */
-export const KERNEL_DEVICES = ['cpu', 'cuda'] as const;
-export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter'] as const;
-export type AttentionKind = (typeof ATTENTION_KINDS)[number];
-export type Preset = (typeof PRESETS)[number];
-export type Device = (typeof DEVICES)[number];
-export type Precision = (typeof PRECISIONS)[number];
-export type Kernels = (typeof KERNELS)[number];
-export type KernelOp = (typeof KERNEL_OPS)[number];
-export type KernelDevice = (typeof KERNEL_DEVICES)[number];
-/** The implementations a kernel check can put under test. */
-export type CheckedImplementation = 'fused' | 'cuda-emulated';
-
-/** The model's shape. Fields left out come from the preset (default `paper`). */
-export interface ModelConfigInput {
-  preset?: Preset;
-  patchSize?: number;
-  windowSize?: number;
-  channels?: number;
-  imageSize?: number;
-  dim?: number;
-  depth?: number;
-  heads?: number;
-  mlpRatio?: number;
-  attention?: AttentionKind;
-  longResiduals?: boolean;
-}
-export interface ModelConfig {
-  patchSize: number;
-  windowSize: number;
-  channels: number;
-  imageSize: number;
-  dim: number;
-  depth: number;
-  heads: number;
-  mlpRatio: number;
-  attention: AttentionKind;
-  longResiduals: boolean;
-}
-export interface TrainConfig {
-  batchSize: number;
-  learningRate: number;
-  alpha: number;
-  beta: number;
-  /** 1: the paper's GMS loss; 3: the thesis's multi-scale GMS (eq. 4.7) */
-  gmsScales: number;
-  augment: boolean;
-  seed: number;
-  validationWindowsPerImage: number;
-  trainPrecision: Precision;
-}
-export interface EngineOptions {
-  device?: Device;
-  /** Intra-op threads; 0 or absent = all cores. */
-  threads?: number;
-  /** Inference precision. */
-  precision?: Precision;
-  /** Windows per forward pass at inference. */
-  inferenceBatch?: number;
-  /**
-   * `auto` (default): our fused kernels where this build has them for the device, else the
-   * ATen reference; `cuda-emulated` runs the CUDA kernels' source on CPU threads (slow: for tests).
-   */
-  kernels?: Kernels;
-}
-export interface Capabilities {
-  libtorch: string;
-  blas: string;
-  parallel: string;
-  threads: number;
-  bf16: boolean;
-  cuda: { built: boolean; available: boolean };
-  defaultDevice: 'cpu' | 'cuda';
-  /**
-   * Which fused kernels this build has, per device: the CPU's instruction set (avx512, avx2,
-   * generic), and the CUDA targets (e.g. "sm_90+compute_75") or null when none are built.
-   */
-  fusedKernels: { cpu: string; cuda: string | null };
-  /** the CPU's model string and its flags among avx2, fma, avx512*, amx_* */
-  cpu: { model: string; features: string[] };
-}
-export interface LossParts {
-  loss: number;
-  l2: number;
-  gms: number;
-  ssim: number;
-  windows: number;
-  seconds: number;
-}
-/** Images as uint8, (count, height, width, channels) interleaved. */
-export interface ImageSet {
-  data: Uint8Array;
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-}
-export interface AnomalyMaps {
-  /** (count, height, width) float32. */
-  maps: Float32Array;
-  /** (count) float32: the maximum of each map. */
-  scores: Float32Array;
-  /** (count, height, width, channels) in [0, 1], when asked for. */
-  reconstruction?: Float32Array;
-}
-export interface EngineDescription {
-  model: ModelConfig;
-  train: TrainConfig;
-  parameters: number;
-  steps: number;
-  metadata: string;
-  hasNormalStatistics: boolean;
-  device: string;
-  deviceNote: string;
-  kernels: 'fused' | 'reference' | 'cuda-emulated';
-}
-/** One timed phase of an engine call; startNs is on process.hrtime's clock (CLOCK_MONOTONIC). */
-export interface ProfileEvent {
-  name: string;
-  startNs: number;
-  durationNs: number;
-  /** nesting depth within the engine call (0 = outermost) */
-  depth: number;
-  /** who timed it: JavaScript phases are marked, the engine's are not */
-  source?: 'js';
-}
-/** Largest absolute errors against a float64 reference, per output ("out") and gradient ("grad0"...). */
-export interface KernelErrors {
-  fused32: number;
-  reference32: number;
-  fused64: number;
-  fusedBf16: number;
-  referenceBf16: number;
-  fusedF16: number;
-  referenceF16: number;
-  scale: number;
-  /** the tolerance rules this output breaks (native/kernels/harness.h), "" when none */
-  violations: string;
-}
-/** Where and what a kernel check runs: the device and the implementation under test. */
-export interface KernelCheckOptions {
-  device?: KernelDevice;
-  impl?: CheckedImplementation;
-}
-export interface KernelBenchRequest {
-  op: KernelOp;
-  /** sdpa: libtorch 2.x's at::scaled_dot_product_attention (softmax attention; INTRA_UNSUPPORTED on 1.x) */
-  impl: 'fused' | 'reference' | 'cuda-emulated' | 'sdpa';
-  device?: KernelDevice;
-  pass: 'forward' | 'forward+backward';
-  /** attention: [B, heads, S, dqk, dv]; filters: [B, C, H, W] (+ kernel for blur/mean_filter) */
-  shape: number[];
-  warmup?: number;
-  repeats?: number;
-  dtype?: KernelDtype;
-  threads?: number;
-}
-export const KERNEL_DTYPES = ['float32', 'bfloat16', 'float16'] as const;
-export type KernelDtype = (typeof KERNEL_DTYPES)[number];
-export interface KernelBenchResult {
-  ms: number;
-  minMs: number;
-  flops: number;
-  bytes: number;
-  /** tensor bytes alive at the peak of a run above those before it (on a GPU, the CUDA caching allocator's peak); -1 when not measured */
-  peakBytes: number;
-}
-
+export * from './native-types.js';
 interface NativeEngine {
   setTrainingImages(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<void>;
   setValidationImages(data: Uint8Array, n: number, h: number, w: number, c: number, windowsPerImage?: number, windowSeed?: number): Promise<void>;
@@ -236,6 +88,8 @@ export function packageRoot(): string {
 
 let loaded: NativeAddon | undefined;
 
+const presetPatchSize = (preset: string): number => addon().modelConfig({ preset }).patchSize;
+
 function addon(): NativeAddon {
   if (loaded) return loaded;
   const path = process.env.INTRA_ADDON ?? join(packageRoot(), 'build', 'Release', 'intra.node');
@@ -251,39 +105,6 @@ function addon(): NativeAddon {
     );
   }
   return loaded;
-}
-
-function checkModelInput(input: ModelConfigInput): void {
-  if (typeof input !== 'object' || input === null) invalidArgument('an object', 'model config', input);
-  if (input.preset !== undefined) requireOneOf(input.preset, 'preset', PRESETS);
-  if (input.attention !== undefined) requireOneOf(input.attention, 'attention', ATTENTION_KINDS);
-  for (const key of ['patchSize', 'windowSize', 'imageSize', 'dim', 'depth', 'heads', 'mlpRatio'] as const) {
-    if (input[key] !== undefined) requireInteger(input[key], key);
-  }
-  if (input.channels !== undefined && input.channels !== 1 && input.channels !== 3) {
-    invalidArgument('1 or 3', 'channels', input.channels);
-  }
-  if (input.imageSize !== undefined) {
-    // The preset's patch size unless one is given: the engine's presets are the one source.
-    const patch = input.patchSize ?? addon().modelConfig({ preset: input.preset ?? 'paper' }).patchSize;
-    if (input.imageSize % patch !== 0) invalidArgument(`a multiple of the patch size ${patch}`, 'imageSize', input.imageSize);
-  }
-}
-
-function checkShape(op: unknown, shape: unknown): void {
-  requireOneOf(op, 'op', KERNEL_OPS);
-  const attention = op === 'softmax_attention' || op === 'linear_attention';
-  const lengths = attention ? [5] : op === 'blur' || op === 'mean_filter' ? [4, 5] : [4];
-  if (!Array.isArray(shape) || !lengths.includes(shape.length) || !shape.every((v) => Number.isInteger(v) && v > 0)) {
-    invalidArgument(attention ? 'a shape [B, heads, S, dqk, dv] of positive integers' : 'a shape [B, C, H, W] of positive integers', 'shape', shape);
-  }
-}
-
-function checkTarget(options: KernelCheckOptions): { device: KernelDevice; impl: CheckedImplementation } {
-  const device = options.device ?? 'cpu', impl = options.impl ?? 'fused';
-  requireOneOf(device, 'device', KERNEL_DEVICES);
-  requireOneOf(impl, 'impl', ['fused', 'cuda-emulated'] as const);
-  return { device, impl };
 }
 
 /**
@@ -337,30 +158,13 @@ export function matmulCeiling(n = 2048, dtype: KernelDtype = 'float32', repeats 
   return withCallerStack(() => addon().matmulCeiling(n, dtype, repeats, threads, device));
 }
 
-function checkOptions(options: EngineOptions): void {
-  if (options.device !== undefined) requireOneOf(options.device, 'device', DEVICES);
-  if (options.precision !== undefined) requireOneOf(options.precision, 'precision', PRECISIONS);
-  if (options.threads !== undefined) requireInteger(options.threads, 'threads', 0);
-  if (options.inferenceBatch !== undefined) requireInteger(options.inferenceBatch, 'inferenceBatch');
-  if (options.kernels !== undefined) requireOneOf(options.kernels, 'kernels', KERNELS);
-}
-
-function checkImages(images: ImageSet, name: string): void {
-  if (!(images?.data instanceof Uint8Array)) invalidArgument('a Uint8Array', `${name}.data`, images?.data);
-  for (const key of ['count', 'height', 'width', 'channels'] as const) requireInteger(images[key], `${name}.${key}`);
-  const expected = images.count * images.height * images.width * images.channels;
-  if (images.data.length !== expected) {
-    invalidArgument(`a buffer of count*height*width*channels = ${expected} bytes`, `${name}.data`, images.data);
-  }
-}
-
 /**
  * The model's full config (preset defaults filled in) and its parameter count.
  *
  * @example modelConfig({ preset: 'paper', attention: 'mfsa' }).parameters // 55551744
  */
 export function modelConfig(input: ModelConfigInput): ModelConfig & { parameters: number } {
-  checkModelInput(input);
+  checkModelInput(input, presetPatchSize);
   return syncWithCallerStack(() => addon().modelConfig(input));
 }
 
@@ -469,7 +273,7 @@ export class Engine {
    * @example const engine = Engine.create({ preset: 'small', attention: 'linear' }, { seed: 7 }, { threads: 2 });
    */
   static create(model: ModelConfigInput, train: Partial<TrainConfig> = {}, options: EngineOptions = {}): Engine {
-    checkModelInput(model);
+    checkModelInput(model, presetPatchSize);
     checkOptions(options);
     if (train.batchSize !== undefined) requireInteger(train.batchSize, 'batchSize');
     if (train.seed !== undefined) requireInteger(train.seed, 'seed', 0);

@@ -1,0 +1,59 @@
+/**
+ * Argument checks of the engine's API, with sharp-style messages ("Expected ... for ... but
+ * received ..."), run before anything crosses to the addon.
+ *
+ * @example checkImages(images, 'images');
+ */
+import { invalidArgument, requireInteger, requireOneOf } from './errors.js';
+import { ATTENTION_KINDS, DEVICES, KERNEL_DEVICES, KERNEL_OPS, KERNELS, PRECISIONS, PRESETS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type ModelConfigInput } from './native-types.js';
+
+/** `presetPatchSize` asks the engine for a preset's patch size: its presets are the one source. */
+export function checkModelInput(input: ModelConfigInput, presetPatchSize: (preset: string) => number): void {
+  if (typeof input !== 'object' || input === null) invalidArgument('an object', 'model config', input);
+  if (input.preset !== undefined) requireOneOf(input.preset, 'preset', PRESETS);
+  if (input.attention !== undefined) requireOneOf(input.attention, 'attention', ATTENTION_KINDS);
+  for (const key of ['patchSize', 'windowSize', 'imageSize', 'dim', 'depth', 'heads', 'mlpRatio'] as const) {
+    if (input[key] !== undefined) requireInteger(input[key], key);
+  }
+  if (input.channels !== undefined && input.channels !== 1 && input.channels !== 3) {
+    invalidArgument('1 or 3', 'channels', input.channels);
+  }
+  if (input.imageSize !== undefined) {
+    // The preset's patch size unless one is given: the engine's presets are the one source.
+    const patch = input.patchSize ?? presetPatchSize(input.preset ?? 'paper');
+    if (input.imageSize % patch !== 0) invalidArgument(`a multiple of the patch size ${patch}`, 'imageSize', input.imageSize);
+  }
+}
+
+export function checkShape(op: unknown, shape: unknown): void {
+  requireOneOf(op, 'op', KERNEL_OPS);
+  const attention = op === 'softmax_attention' || op === 'linear_attention';
+  const lengths = attention ? [5] : op === 'blur' || op === 'mean_filter' ? [4, 5] : [4];
+  if (!Array.isArray(shape) || !lengths.includes(shape.length) || !shape.every((v) => Number.isInteger(v) && v > 0)) {
+    invalidArgument(attention ? 'a shape [B, heads, S, dqk, dv] of positive integers' : 'a shape [B, C, H, W] of positive integers', 'shape', shape);
+  }
+}
+
+export function checkTarget(options: KernelCheckOptions): { device: KernelDevice; impl: CheckedImplementation } {
+  const device = options.device ?? 'cpu', impl = options.impl ?? 'fused';
+  requireOneOf(device, 'device', KERNEL_DEVICES);
+  requireOneOf(impl, 'impl', ['fused', 'cuda-emulated'] as const);
+  return { device, impl };
+}
+
+export function checkOptions(options: EngineOptions): void {
+  if (options.device !== undefined) requireOneOf(options.device, 'device', DEVICES);
+  if (options.precision !== undefined) requireOneOf(options.precision, 'precision', PRECISIONS);
+  if (options.threads !== undefined) requireInteger(options.threads, 'threads', 0);
+  if (options.inferenceBatch !== undefined) requireInteger(options.inferenceBatch, 'inferenceBatch');
+  if (options.kernels !== undefined) requireOneOf(options.kernels, 'kernels', KERNELS);
+}
+
+export function checkImages(images: ImageSet, name: string): void {
+  if (!(images?.data instanceof Uint8Array)) invalidArgument('a Uint8Array', `${name}.data`, images?.data);
+  for (const key of ['count', 'height', 'width', 'channels'] as const) requireInteger(images[key], `${name}.${key}`);
+  const expected = images.count * images.height * images.width * images.channels;
+  if (images.data.length !== expected) {
+    invalidArgument(`a buffer of count*height*width*channels = ${expected} bytes`, `${name}.data`, images.data);
+  }
+}

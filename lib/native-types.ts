@@ -1,0 +1,178 @@
+/**
+ * The names and types of the engine's API: what crosses to the addon and back. No code runs
+ * here; lib/native.ts (the only module that loads the addon) re-exports all of it.
+ *
+ * @example import type { ModelConfig } from './native-types.js';
+ */
+export const ATTENTION_KINDS = ['msa', 'mfsa', 'linear'] as const;
+export const PRESETS = ['paper', 'small', 'tiny'] as const;
+export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
+export const PRECISIONS = ['fp32', 'bf16'] as const;
+export const KERNELS = ['auto', 'fused', 'reference', 'cuda-emulated'] as const;
+/** Where kernels run in the harness: the CPU, or a CUDA device. */
+export const KERNEL_DEVICES = ['cpu', 'cuda'] as const;
+export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter'] as const;
+export type AttentionKind = (typeof ATTENTION_KINDS)[number];
+export type Preset = (typeof PRESETS)[number];
+export type Device = (typeof DEVICES)[number];
+export type Precision = (typeof PRECISIONS)[number];
+export type Kernels = (typeof KERNELS)[number];
+export type KernelOp = (typeof KERNEL_OPS)[number];
+export type KernelDevice = (typeof KERNEL_DEVICES)[number];
+/** The implementations a kernel check can put under test. */
+export type CheckedImplementation = 'fused' | 'cuda-emulated';
+
+/** The model's shape. Fields left out come from the preset (default `paper`). */
+export interface ModelConfigInput {
+  preset?: Preset;
+  patchSize?: number;
+  windowSize?: number;
+  channels?: number;
+  imageSize?: number;
+  dim?: number;
+  depth?: number;
+  heads?: number;
+  mlpRatio?: number;
+  attention?: AttentionKind;
+  longResiduals?: boolean;
+}
+export interface ModelConfig {
+  patchSize: number;
+  windowSize: number;
+  channels: number;
+  imageSize: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  mlpRatio: number;
+  attention: AttentionKind;
+  longResiduals: boolean;
+}
+export interface TrainConfig {
+  batchSize: number;
+  learningRate: number;
+  alpha: number;
+  beta: number;
+  /** 1: the paper's GMS loss; 3: the thesis's multi-scale GMS (eq. 4.7) */
+  gmsScales: number;
+  augment: boolean;
+  seed: number;
+  validationWindowsPerImage: number;
+  trainPrecision: Precision;
+}
+export interface EngineOptions {
+  device?: Device;
+  /** Intra-op threads; 0 or absent = all cores. */
+  threads?: number;
+  /** Inference precision. */
+  precision?: Precision;
+  /** Windows per forward pass at inference. */
+  inferenceBatch?: number;
+  /**
+   * `auto` (default): our fused kernels where this build has them for the device, else the
+   * ATen reference; `cuda-emulated` runs the CUDA kernels' source on CPU threads (slow: for tests).
+   */
+  kernels?: Kernels;
+}
+export interface Capabilities {
+  libtorch: string;
+  blas: string;
+  parallel: string;
+  threads: number;
+  bf16: boolean;
+  cuda: { built: boolean; available: boolean };
+  defaultDevice: 'cpu' | 'cuda';
+  /**
+   * Which fused kernels this build has, per device: the CPU's instruction set (avx512, avx2,
+   * generic), and the CUDA targets (e.g. "sm_90+compute_75") or null when none are built.
+   */
+  fusedKernels: { cpu: string; cuda: string | null };
+  /** the CPU's model string and its flags among avx2, fma, avx512*, amx_* */
+  cpu: { model: string; features: string[] };
+}
+export interface LossParts {
+  loss: number;
+  l2: number;
+  gms: number;
+  ssim: number;
+  windows: number;
+  seconds: number;
+}
+/** Images as uint8, (count, height, width, channels) interleaved. */
+export interface ImageSet {
+  data: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+}
+export interface AnomalyMaps {
+  /** (count, height, width) float32. */
+  maps: Float32Array;
+  /** (count) float32: the maximum of each map. */
+  scores: Float32Array;
+  /** (count, height, width, channels) in [0, 1], when asked for. */
+  reconstruction?: Float32Array;
+}
+export interface EngineDescription {
+  model: ModelConfig;
+  train: TrainConfig;
+  parameters: number;
+  steps: number;
+  metadata: string;
+  hasNormalStatistics: boolean;
+  device: string;
+  deviceNote: string;
+  kernels: 'fused' | 'reference' | 'cuda-emulated';
+}
+/** One timed phase of an engine call; startNs is on process.hrtime's clock (CLOCK_MONOTONIC). */
+export interface ProfileEvent {
+  name: string;
+  startNs: number;
+  durationNs: number;
+  /** nesting depth within the engine call (0 = outermost) */
+  depth: number;
+  /** who timed it: JavaScript phases are marked, the engine's are not */
+  source?: 'js';
+}
+/** Largest absolute errors against a float64 reference, per output ("out") and gradient ("grad0"...). */
+export interface KernelErrors {
+  fused32: number;
+  reference32: number;
+  fused64: number;
+  fusedBf16: number;
+  referenceBf16: number;
+  fusedF16: number;
+  referenceF16: number;
+  scale: number;
+  /** the tolerance rules this output breaks (native/kernels/harness.h), "" when none */
+  violations: string;
+}
+/** Where and what a kernel check runs: the device and the implementation under test. */
+export interface KernelCheckOptions {
+  device?: KernelDevice;
+  impl?: CheckedImplementation;
+}
+export interface KernelBenchRequest {
+  op: KernelOp;
+  /** sdpa: libtorch 2.x's at::scaled_dot_product_attention (softmax attention; INTRA_UNSUPPORTED on 1.x) */
+  impl: 'fused' | 'reference' | 'cuda-emulated' | 'sdpa';
+  device?: KernelDevice;
+  pass: 'forward' | 'forward+backward';
+  /** attention: [B, heads, S, dqk, dv]; filters: [B, C, H, W] (+ kernel for blur/mean_filter) */
+  shape: number[];
+  warmup?: number;
+  repeats?: number;
+  dtype?: KernelDtype;
+  threads?: number;
+}
+export const KERNEL_DTYPES = ['float32', 'bfloat16', 'float16'] as const;
+export type KernelDtype = (typeof KERNEL_DTYPES)[number];
+export interface KernelBenchResult {
+  ms: number;
+  minMs: number;
+  flops: number;
+  bytes: number;
+  /** tensor bytes alive at the peak of a run above those before it (on a GPU, the CUDA caching allocator's peak); -1 when not measured */
+  peakBytes: number;
+}
