@@ -23,9 +23,15 @@
         "native/core/checkpoint.cpp",
         "native/core/anomaly_map.cpp",
         "native/core/engine.cpp",
+        "native/core/engine_io.cpp",
+        "native/core/inference.cpp",
+        "native/core/machine.cpp",
+        "native/core/training.cpp",
         "native/addon/convert.cpp",
         "native/addon/engine_wrap.cpp",
-        "native/addon/module.cpp"
+        "native/addon/harness.cpp",
+        "native/addon/module.cpp",
+        "native/addon/pictures.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
