@@ -90,6 +90,7 @@ describe('the profiler', () => {
     const model = join(root, 'grain.intra');
     await trainCategory({ category: join(root, 'grain'), out: model, preset: 'tiny', epochs: 1, windowsPerImage: 8, batchSize: 16, threads: 2 });
     const report = await profileScore({ model, inputs: [join(root, 'grain')], evaluate: true, threads: 2 });
+    expect(report.preset).toBe('tiny');  // the model's, not a fixed label
     expect(report.coverage).toBeGreaterThanOrEqual(0.95);
     const names = report.summary.map((p) => p.name);
     for (const phase of ['decode', 'resize', 'upload', 'embedding', 'attention', 'mlp', 'head', 'maps', 'metrics']) expect(names, phase).toContain(phase);

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 
 import { readCategory, listImages } from '../data/dataset.js';
 import { channelsOf, loadMask } from '../data/images.js';
+import { presetOf } from '../eval/evaluate.js';
 import { PixelMetrics, rocAuc } from '../eval/metrics.js';
 import { percent } from '../format.js';
 import { splitValidation } from '../train/train.js';
@@ -26,7 +27,8 @@ export interface Phase {
 export interface ProfileReport {
   kind: 'train' | 'score';
   attention: AttentionKind;
-  preset: Preset;
+  /** the preset whose geometry the model has; custom for none */
+  preset: Preset | 'custom';
   wallMs: number;
   /** sum of all phases' self time over wall-clock */
   coverage: number;
@@ -199,7 +201,7 @@ export async function profileScore(options: ProfileScoreOptions): Promise<Profil
     }
     const events = [...recorder.events, ...engine.takeProfile()];
     const wallNs = now() - start;
-    return { kind: 'score', attention: model.attention, preset: 'paper', wallMs: wallNs / 1e6, ...breakdown(events, wallNs), events };
+    return { kind: 'score', attention: model.attention, preset: presetOf(model) ?? 'custom', wallMs: wallNs / 1e6, ...breakdown(events, wallNs), events };
   } finally {
     engine.dispose();
   }

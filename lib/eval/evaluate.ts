@@ -13,7 +13,7 @@ import { readCategory, type TestItem } from '../data/dataset.js';
 import { percent } from '../format.js';
 import { loadImage, loadMask, packImages } from '../data/images.js';
 import { IntraError } from '../errors.js';
-import { Engine, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision } from '../native.js';
+import { Engine, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision, type Preset } from '../native.js';
 import type { TrainState } from '../train/train.js';
 import type { HistogramBin } from './charts.js';
 import { buildGallery, GallerySelection, type GalleryEntry } from './gallery.js';
@@ -215,7 +215,7 @@ export function scoreHistogram(scored: readonly Scored[], threshold: number | nu
 }
 
 /** The preset whose geometry the model has (width, depth, heads, MLP ratio, patch, window), if any. */
-export function presetOf(model: ModelConfig): string | null {
+export function presetOf(model: ModelConfig): Preset | null {
   return PRESETS.find((preset) => {
     const p = modelConfig({ preset, channels: model.channels });  // at its own size: the geometry compared does not depend on it
     return p.dim === model.dim && p.depth === model.depth && p.heads === model.heads && p.mlpRatio === model.mlpRatio && p.patchSize === model.patchSize && p.windowSize === model.windowSize;
