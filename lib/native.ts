@@ -357,10 +357,9 @@ export class Engine {
   }
 
   /** The anomaly scores alone (the maps' maxima): the maps are not copied back. */
-  async anomalyScores(images: ImageSet): Promise<Float32Array> {
+  anomalyScores(images: ImageSet): Promise<Float32Array> {
     checkImages(images, 'images');
-    const { scores } = await this.#queue((n) => n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, false, false));
-    return scores;
+    return this.#queue((n) => n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, false, false)).then((r) => r.scores);
   }
 
   /** Computes the mean diff map over the training images with the current weights. */

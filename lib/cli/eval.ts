@@ -13,7 +13,7 @@ import type { Argv } from 'yargs';
 import { IntraError } from '../errors.js';
 import { evaluateCategory, reportMarkdown, type Report } from '../eval/evaluate.js';
 import { writeIndexHtml } from '../eval/report-html.js';
-import { table1, TEXTURES } from '../eval/table1.js';
+import { table1 } from '../eval/table1.js';
 import { engineOptions } from './options.js';
 
 export function register(cli: Argv): Argv {
@@ -45,7 +45,7 @@ export function register(cli: Argv): Argv {
         if (reports.length === 0) throw new IntraError('INTRA_DATASET', `No category under ${args.all} has a model in ${args.models}`);
         console.log(table1(reports));
         const index = join(args.out ?? 'eval', 'index.html');
-        await writeIndexHtml(reports, TEXTURES, index);
+        await writeIndexHtml(reports, index);
         console.log(`reports: ${index}`);
         return;
       }

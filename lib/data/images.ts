@@ -94,8 +94,8 @@ export async function loadImage(file: string, options: { size: number; channels:
     return {
       file,
       pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
-      originalWidth: meta.autoOrient?.width ?? meta.width ?? info.width,
-      originalHeight: meta.autoOrient?.height ?? meta.height ?? info.height,
+      originalWidth: width || info.width,
+      originalHeight: height || info.height,
     };
   } catch (cause) {
     if (cause instanceof IntraError) throw cause;

@@ -13,6 +13,7 @@ import { curveChart, histogramChart, trainingChart } from './charts.js';
 import type { Report } from './evaluate.js';
 import { colourBar, TILE_LABELS, type GalleryEntry, type GalleryGroup } from './gallery.js';
 import { escapeHtml, htmlPage } from './html.js';
+import { table1Rows } from './table1.js';
 
 const pct = (v: number | null): string => percent(v, { unit: true });
 const num = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : v.toPrecision(4));
@@ -29,7 +30,7 @@ function galleryHtml(entries: readonly GalleryEntry[], bar: string, threshold: n
       const items = entries.filter((e) => e.group === group);
       if (items.length === 0) return '';
       const cards = items.map((e) => {
-        const bad = /false/.test(e.verdict);
+        const bad = e.score > threshold !== (e.defect !== 'good');  // a false positive or a missed defect
         const tiles = e.tiles
           .map((src, i) => `<figure><img src="${src}" alt="${escapeHtml(`${TILE_LABELS[i]} of ${basename(e.file)}`)}"><figcaption>${TILE_LABELS[i]}</figcaption>${i === 2 || i === 3 ? colourBarHtml(bar, threshold) : ''}</figure>`)
           .join('');
@@ -75,19 +76,14 @@ export async function writeReportHtml(report: Report, gallery: readonly GalleryE
 }
 
 /** index.html for `intra eval --all`: the Table-1 layout, each category linking to its report. */
-export async function writeIndexHtml(reports: readonly Report[], textures: ReadonlySet<string>, path: string): Promise<void> {
-  const mean = (values: (number | null)[]) => {
-    const v = values.filter((x): x is number => x !== null);
-    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-  };
-  const row = (name: string, r: Pick<Report, 'image_auroc' | 'pixel_auroc' | 'aupro' | 'image_f1_max'>, size: string, link?: string) =>
-    `<tr><td>${link ? `<a href="${escapeHtml(link)}">${escapeHtml(name)}</a>` : `<b>${escapeHtml(name)}</b>`}</td><td>${pct(r.image_auroc)} / ${pct(r.pixel_auroc)}</td><td>${pct(r.aupro)}</td><td>${pct(r.image_f1_max)}</td><td>${size}</td></tr>`;
-  const average = (name: string, group: readonly Report[]) =>
-    group.length ? row(name, { image_auroc: mean(group.map((r) => r.image_auroc)), pixel_auroc: mean(group.map((r) => r.pixel_auroc)), aupro: mean(group.map((r) => r.aupro)), image_f1_max: mean(group.map((r) => r.image_f1_max)) }, '') : '';
-  const groups = [reports.filter((r) => textures.has(r.category)), reports.filter((r) => !textures.has(r.category))];
-  const body = groups
-    .map((group, g) => group.map((r) => row(r.category, r, `${r.image_size}×${r.image_size}`, relative(dirname(path), r.html))).join('') + average(g === 0 ? 'avg. textures' : 'avg. objects', group))
-    .join('') + average('avg. all', reports);
+export async function writeIndexHtml(reports: readonly Report[], path: string): Promise<void> {
+  const body = table1Rows(reports)
+    .map(({ name, scores: s, report }) => {
+      const label = report ? `<a href="${escapeHtml(relative(dirname(path), report.html))}">${escapeHtml(name)}</a>` : `<b>${escapeHtml(name)}</b>`;
+      const size = report ? `${report.image_size}×${report.image_size}` : '';
+      return `<tr><td>${label}</td><td>${pct(s.image_auroc)} / ${pct(s.pixel_auroc)}</td><td>${pct(s.aupro)}</td><td>${pct(s.image_f1_max)}</td><td>${size}</td></tr>`;
+    })
+    .join('');
   await writeFile(
     path,
     htmlPage('InTra: all categories', `<h1>All categories</h1><table id="table1"><tr><th>category</th><th>Det. / Seg. ROC AUC</th><th>AUPRO</th><th>F1-max</th><th>image size</th></tr>${body}</table>`),

@@ -11,8 +11,8 @@ import { channelsOf, loadImage, packImages, type DecodedImage } from '../data/im
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
-import { checkRecipeAttention, recipeDefaults, type Recipe } from './recipes.js';
 import { Engine, modelConfig, type AttentionKind, type Device, type LossParts, type Precision, type Preset } from '../native.js';
+import { checkRecipeAttention, recipeDefaults, type Recipe } from './recipes.js';
 
 export interface TrainOptions {
   category: string;
