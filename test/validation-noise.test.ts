@@ -44,3 +44,11 @@ describe('validation windows', () => {
     expect(records[1]!.std_loss).toBeLessThan(records[0]!.std_loss);
   });
 });
+
+describe('measured defaults', () => {
+  it('trains with 256 validation windows per image and without augmentation unless asked (README: Real data)', () => {
+    const engine = Engine.create({ preset: 'tiny', channels: 1 }, {}, { threads: 1 });
+    expect(engine.describe().train).toMatchObject({ validationWindowsPerImage: 256, augment: false });
+    engine.dispose();
+  });
+});
