@@ -12,16 +12,21 @@ export function checkModelInput(input: ModelConfigInput, presetPatchSize: (prese
   if (typeof input !== 'object' || input === null) invalidArgument('an object', 'model config', input);
   if (input.preset !== undefined) requireOneOf(input.preset, 'preset', PRESETS);
   if (input.attention !== undefined) requireOneOf(input.attention, 'attention', ATTENTION_KINDS);
-  for (const key of ['patchSize', 'windowSize', 'imageSize', 'dim', 'depth', 'heads', 'mlpRatio'] as const) {
+  for (const key of ['patchSize', 'windowSize', 'imageSize', 'imageHeight', 'imageWidth', 'dim', 'depth', 'heads', 'mlpRatio'] as const) {
     if (input[key] !== undefined) requireInteger(input[key], key);
   }
   if (input.channels !== undefined && input.channels !== 1 && input.channels !== 3) {
     invalidArgument('1 or 3', 'channels', input.channels);
   }
-  if (input.imageSize !== undefined) {
+  if (input.imageSize !== undefined && (input.imageHeight !== undefined || input.imageWidth !== undefined)) {
+    invalidArgument('imageSize (a square) or imageHeight and imageWidth, not both', 'model config', input);
+  }
+  for (const key of ['imageSize', 'imageHeight', 'imageWidth'] as const) {
+    const side = input[key];
+    if (side === undefined) continue;
     // The preset's patch size unless one is given: the engine's presets are the one source.
     const patch = input.patchSize ?? presetPatchSize(input.preset ?? 'paper');
-    if (input.imageSize % patch !== 0) invalidArgument(`a multiple of the patch size ${patch}`, 'imageSize', input.imageSize);
+    if (side % patch !== 0) invalidArgument(`a multiple of the patch size ${patch}`, key, side);
   }
 }
 

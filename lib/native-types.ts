@@ -28,7 +28,10 @@ export interface ModelConfigInput {
   patchSize?: number;
   windowSize?: number;
   channels?: number;
+  /** a square's side; or imageHeight and imageWidth */
   imageSize?: number;
+  imageHeight?: number;
+  imageWidth?: number;
   dim?: number;
   depth?: number;
   heads?: number;
@@ -40,7 +43,8 @@ export interface ModelConfig {
   patchSize: number;
   windowSize: number;
   channels: number;
-  imageSize: number;
+  imageHeight: number;
+  imageWidth: number;
   dim: number;
   depth: number;
   heads: number;

@@ -61,8 +61,8 @@ interface NativeAddon {
   loadEngine(path: string, options: object): Promise<NativeEngine>;
   capabilities(threads: number): Capabilities;
   modelConfig(input: object): ModelConfig & { parameters: number };
-  windowOrigins(gridSide: number, windowSize: number): Int32Array;
-  turnedWindowOrigins(gridSide: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
+  windowOrigins(axisLength: number, windowSize: number): Int32Array;
+  turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
   heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number): Promise<{ grey: Uint8Array; heat: Uint8Array; overlay: Uint8Array }>;
   checkKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string }): Promise<Record<string, KernelErrors>>;
@@ -209,16 +209,18 @@ export function windowOrigins(gridSide: number, windowSize: number): Int32Array 
 }
 
 /**
- * Where windows land when the whole grid undergoes symmetry t of the square (t % 4 turns by
- * 90 degrees as torch.rot90, t >= 4 then flips the columns): the positions training gives an
- * augmented window, whose pixels turn with it.
+ * Where windows land when the whole grid (gridRows x gridCols patches) undergoes symmetry t
+ * (t % 4 turns by 90 degrees as torch.rot90, t >= 4 then flips the columns): the positions
+ * training gives an augmented window, whose pixels turn with it. A grid that is not square
+ * takes only t = 0, 2, 4, 6 (a quarter turn would leave it).
  *
- * @example turnedWindowOrigins(16, 7, Int32Array.of(0), Int32Array.of(2), Int32Array.of(1)) // { rows: [7], cols: [0] }
+ * @example turnedWindowOrigins(16, 16, 7, Int32Array.of(0), Int32Array.of(2), Int32Array.of(1)) // { rows: [7], cols: [0] }
  */
-export function turnedWindowOrigins(gridSide: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array } {
-  requireInteger(gridSide, 'gridSide');
+export function turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array } {
+  requireInteger(gridRows, 'gridRows');
+  requireInteger(gridCols, 'gridCols');
   requireInteger(windowSize, 'windowSize');
-  return syncWithCallerStack(() => addon().turnedWindowOrigins(gridSide, windowSize, rows, cols, transforms));
+  return syncWithCallerStack(() => addon().turnedWindowOrigins(gridRows, gridCols, windowSize, rows, cols, transforms));
 }
 
 /**

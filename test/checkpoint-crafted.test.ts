@@ -114,6 +114,16 @@ describe('crafted model files with a valid checksum', () => {
     engine.dispose();
   });
 
+  it('loads a file from before non-square models (one imageSize for both sides)', async () => {
+    const old = withRecord('config', (r) => ({ ...(r as Text), text: (r as Text).text.replace('imageHeight=64\nimageWidth=64\n', 'imageSize=64\n') }));
+    expect((old.find((r) => r.name === 'config') as Text).text).toContain('imageSize=64\n');
+    const path = join(root, 'square-era.intra');
+    writeFileSync(path, write(old, { version: original.version }));
+    const engine = await Engine.load(path, { threads: 1 });
+    expect(engine.describe().model).toMatchObject({ imageHeight: 64, imageWidth: 64 });
+    engine.dispose();
+  });
+
   const head = 'param:head.weight';
   it.each([
     ['a tensor of 2^40 elements', () => withRecord(head, (r) => ({ ...(r as Tensor), sizes: [1n << 20n, 1n << 20n], bytes: 4n << 40n })), /tensor param:head.weight claims 4398046511104 bytes but the file has \d+ left/],
@@ -121,7 +131,7 @@ describe('crafted model files with a valid checksum', () => {
     ['a negative size', () => withRecord(head, (r) => ({ ...(r as Tensor), sizes: [-5n, 4n] })), /tensor param:head.weight has a negative size -5/],
     ['a byte count that does not match the sizes', () => withRecord(head, (r) => ({ ...(r as Tensor), bytes: (r as Tensor).bytes - 4n, data: (r as Tensor).data.subarray(4) })), /claims \d+ bytes for \d+ elements/],
     ['an unknown tensor type', () => withRecord(head, (r) => ({ ...(r as Tensor), dtype: 9 })), /unknown tensor type 9/],
-    ['a config that does not match its weights (dim 1024)', () => configWith('dim', '1024'), /its config \(dim 1024, depth 2, image 64\) needs \d+ weights but the file holds \d+/],
+    ['a config that does not match its weights (dim 1024)', () => configWith('dim', '1024'), /its config \(dim 1024, depth 2, image 64x64\) needs \d+ weights but the file holds \d+/],
     ['a config of absurd size (dim 2^20)', () => configWith('dim', String(1 << 20)), /Expected at most 65536 for dim but received 1048576/],
     ['a config field that is not a number', () => configWith('depth', 'many'), /config field 'depth' is not an integer/],
     ['best weights of another shape', () => withRecord(`best:${head.slice(6)}`, (r) => ({ ...(r as Tensor), sizes: [1n], bytes: 4n, data: Buffer.alloc(4) })), /best:head.weight has shape \[1\] \(Float\), expected \[\d+, \d+\]/],

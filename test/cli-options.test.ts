@@ -11,7 +11,7 @@ import { parseCli } from '../lib/cli/index.js';
 import { synthesize } from '../lib/data/synth.js';
 import { Engine } from '../lib/native.js';
 import { recipeDefaults } from '../lib/train/recipes.js';
-import { trainCategory } from '../lib/train/train.js';
+import { stopReason, trainCategory } from '../lib/train/train.js';
 
 // A minimal valid command line for each command (positionals filled in).
 const commands: string[][] = [
@@ -124,5 +124,36 @@ describe('intra bench kernels --with', () => {
     const wrong = spawnSync(process.execPath, [cli, 'bench', 'kernels', '--with', other], { encoding: 'utf8' });
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toContain(`--with ${other}: expected a JSON array of kernel records (as --out writes)`);
+  });
+});
+
+describe('a training-time budget (--minutes)', () => {
+  it('stops before an epoch that the last one says would end past the budget', () => {
+    const base = { epoch: 3, epochs: 10, bestEpoch: 3, patience: 5, history: [{ seconds: 20 }] };
+    expect(stopReason({ ...base, minutes: 1, trainingSeconds: 40 })).toBeUndefined();  // 40 + 20 = 60 s: fits
+    expect(stopReason({ ...base, minutes: 1, trainingSeconds: 41 })).toBe('minutes');
+    expect(stopReason({ ...base, trainingSeconds: 1e9 })).toBeUndefined();  // no budget
+    expect(stopReason({ ...base, history: [], minutes: 1e-9 })).toBeUndefined();  // the first epoch always runs
+    expect(stopReason({ ...base, epoch: 10, minutes: 1, trainingSeconds: 41 })).toBe('epochs');
+    expect(stopReason({ ...base, bestEpoch: 0, patience: 3, minutes: 1, trainingSeconds: 41 })).toBe('patience');
+  });
+
+  it('ends a run by its budget, counts the time, and goes on from the finished model when given more', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-minutes-'));
+    await synthesize(join(root, 'data'), { seed: 4, categories: ['grain'], size: 64, train: 4, testGood: 1, testPerDefect: 1 });
+    const common = { category: join(root, 'data', 'grain'), out: join(root, 'grain.intra'), preset: 'tiny' as const, epochs: 1000, patience: 1000, windowsPerImage: 8, batchSize: 16, threads: 1 };
+    const first = await trainCategory({ ...common, minutes: 0.05 });
+    expect(first.state).toMatchObject({ state: 'done', stopped: 'minutes', minutes: 0.05 });
+    expect(first.state.epoch).toBeLessThan(1000);
+    expect(first.state.trainingSeconds).toBeCloseTo(first.state.history.reduce((s, r) => s + r.seconds, 0), 6);
+    expect(first.state.threshold).toBeGreaterThan(0);
+    await expect(trainCategory({ ...common, resume: true })).rejects.toThrow(
+      `Model ${common.out} has finished training (stopped by its minutes limit); to go on, give --minutes above 0.05`,
+    );
+    const more = await trainCategory({ ...common, resume: true, minutes: 0.1 });
+    expect(more.state.epoch).toBeGreaterThan(first.state.epoch);
+    expect(more.state).toMatchObject({ state: 'done', stopped: 'minutes', minutes: 0.1 });
+    expect(more.state.history.slice(0, first.state.epoch)).toEqual(first.state.history);
+    await expect(trainCategory({ ...common, minutes: 0 })).rejects.toThrow('Expected a positive number of minutes for minutes but received 0');
   });
 });

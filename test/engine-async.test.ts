@@ -103,7 +103,7 @@ describe('bad arguments', () => {
     expect(() => engine.trainSteps(0)).toThrow('Expected a positive integer for steps but received 0');
     expect(() => engine.trainSteps(1.5)).toThrow('Expected a positive integer for steps but received 1.5');
     await expect(engine.setTrainingImages(stripes(1, 72, 1))).rejects.toThrow(
-      "Expected training images of 64x64 pixels (the model's image size) but received 72x72",
+      "Expected training images of 64x64 pixels (the model's width x height) but received 72x72",
     );
     await expect(engine.setTrainingImages(stripes(1, 64, 1, 3))).rejects.toThrow(
       "Expected training images with 1 channels (the model's) but received 3",

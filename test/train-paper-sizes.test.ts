@@ -57,7 +57,7 @@ describe('image size per MVTec AD category', () => {
     expect(readdirSync(root).filter((f) => /\.(256|320|512)$/.test(f))).toEqual([]);
     expect(readFileSync(`${out}.log.jsonl`, 'utf8').trim().split('\n')).toHaveLength(2);
     const engine = await Engine.load(out);
-    expect(engine.describe().model.imageSize).toBe(result.state.imageSize);
+    expect(engine.describe().model).toMatchObject({ imageHeight: result.state.imageSize, imageWidth: result.state.imageSize });
     expect(engine.describe().hasNormalStatistics).toBe(true);
     engine.dispose();
     expect(existsSync(out)).toBe(true);

@@ -33,12 +33,12 @@ describe('window placement, eq. (4)-(5)', () => {
   });
 });
 
-/** Symmetry t of a square n x n array, as the engine's (torch.rot90 over rows and columns t % 4 times, then a column flip for t >= 4). */
+/** Symmetry t of an R x C array, as the engine's (torch.rot90 over rows and columns t % 4 times, then a column flip for t >= 4). */
 function dihedral(a: number[][], t: number): number[][] {
   let x = a;
   for (let k = 0; k < t % 4; k++) {
-    const n = x.length;
-    x = x.map((_, i) => x.map((row) => row[n - 1 - i]!));  // out[i][j] = x[j][n-1-i]
+    const cols = x[0]!.length;
+    x = Array.from({ length: cols }, (_, i) => x.map((row) => row[cols - 1 - i]!));  // out[i][j] = x[j][C-1-i]
   }
   return t >= 4 ? x.map((row) => [...row].reverse()) : x;
 }
@@ -48,12 +48,18 @@ describe('augmentation: a turned window is the window of the turned image', () =
     expect(dihedral([[1, 2], [3, 4]], 1)).toEqual([[2, 4], [1, 3]]);  // torch.rot90([[1,2],[3,4]], 1, [0,1])
   });
 
-  it('puts every window, under every symmetry, where the turned grid shows its turned patches', () => {
-    for (const [grid, window] of [[16, 7], [9, 7], [7, 7], [10, 3]] as const) {
-      const ids = Array.from({ length: grid }, (_, y) => Array.from({ length: grid }, (_, x) => y * grid + x));
+  it('matches torch.rot90 on a rectangle by hand', () => {
+    expect(dihedral([[1, 2, 3], [4, 5, 6]], 1)).toEqual([[3, 6], [2, 5], [1, 4]]);  // torch.rot90([[1,2,3],[4,5,6]], 1, [0,1])
+  });
+
+  it('puts every window, under every symmetry that keeps the grid, where the turned grid shows its turned patches', () => {
+    // Square grids take all 8 symmetries; rectangles the 4 that keep their shape (t = 0, 2, 4, 6).
+    for (const [gridRows, gridCols, window] of [[16, 16, 7], [9, 9, 7], [7, 7, 7], [10, 10, 3], [7, 12, 7], [11, 8, 5], [4, 9, 3]] as const) {
+      const ids = Array.from({ length: gridRows }, (_, y) => Array.from({ length: gridCols }, (_, x) => y * gridCols + x));
+      const symmetries = gridRows === gridCols ? [0, 1, 2, 3, 4, 5, 6, 7] : [0, 2, 4, 6];
       const rows: number[] = [], cols: number[] = [], transforms: number[] = [];
-      for (let r = 0; r + window <= grid; r++) for (let c = 0; c + window <= grid; c++) for (let t = 0; t < 8; t++) rows.push(r), cols.push(c), transforms.push(t);
-      const turned = turnedWindowOrigins(grid, window, Int32Array.from(rows), Int32Array.from(cols), Int32Array.from(transforms));
+      for (let r = 0; r + window <= gridRows; r++) for (let c = 0; c + window <= gridCols; c++) for (const t of symmetries) rows.push(r), cols.push(c), transforms.push(t);
+      const turned = turnedWindowOrigins(gridRows, gridCols, window, Int32Array.from(rows), Int32Array.from(cols), Int32Array.from(transforms));
       rows.forEach((r, k) => {
         const t = transforms[k]!, c = cols[k]!;
         const cut = ids.slice(r, r + window).map((row) => row.slice(c, c + window));
@@ -64,7 +70,11 @@ describe('augmentation: a turned window is the window of the turned image', () =
     }
   });
 
-  it('rejects origins outside the grid', () => {
-    expect(() => turnedWindowOrigins(9, 7, Int32Array.of(3), Int32Array.of(0), Int32Array.of(0))).toThrow('Expected window origins inside the grid');
+  it('rejects origins outside the grid, and quarter turns of a rectangle', () => {
+    expect(() => turnedWindowOrigins(9, 9, 7, Int32Array.of(3), Int32Array.of(0), Int32Array.of(0))).toThrow('Expected window origins inside the grid');
+    expect(() => turnedWindowOrigins(7, 9, 7, Int32Array.of(0), Int32Array.of(3), Int32Array.of(0))).toThrow('Expected window origins inside the grid');
+    expect(() => turnedWindowOrigins(7, 9, 7, Int32Array.of(0), Int32Array.of(1), Int32Array.of(1))).toThrow(
+      'a quarter turn of a 7x9 patch grid leaves the grid: only half turns and flips keep a rectangle',
+    );
   });
 });

@@ -148,7 +148,7 @@ export async function benchFleet(options: FleetOptions = {}): Promise<FleetRecor
     const config = modelConfig({ preset, channels: 3 });
     const imagesDir = join(dir, 'images'), model = join(dir, `${preset}.intra`);
     await mkdir(imagesDir);
-    const { set } = await sampleImages(config.imageSize, imageCount, imagesDir);
+    const { set } = await sampleImages(config.imageHeight, imageCount, imagesDir);
     const engine = Engine.create({ ...config }, { seed: 1 }, { threads });
     await engine.setTrainingImages(set);
     await engine.fitNormalStatistics();  // untrained weights cost the same as trained ones
@@ -185,7 +185,7 @@ export async function benchFleet(options: FleetOptions = {}): Promise<FleetRecor
       bench: 'fleet',
       preset,
       precision,
-      image_size: config.imageSize,
+      image_size: config.imageHeight,
       images: imageCount,
       workers: workerCount,
       threads,

@@ -31,8 +31,8 @@ export function flopCount(c: ModelConfig): FlopCount {
 
 /** Forward FLOPs to reconstruct `images` whole images (every patch from its own window). */
 export function inferenceFlops(c: ModelConfig, images: number): number {
-  const grid = c.imageSize / c.patchSize, f = flopCount(c);
-  return images * grid * grid * (f.perWindow + f.embeddingPerPatch);
+  const patches = (c.imageHeight / c.patchSize) * (c.imageWidth / c.patchSize), f = flopCount(c);
+  return images * patches * (f.perWindow + f.embeddingPerPatch);
 }
 
 /** FLOPs of `windows` training windows: three forward passes each, embedding included. */

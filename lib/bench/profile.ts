@@ -9,7 +9,7 @@
 import sharp from 'sharp';
 
 import { readCategory, listImages } from '../data/dataset.js';
-import { channelsOf, loadMask } from '../data/images.js';
+import { channelsOf, loadMask, modelShape, type ImageShape } from '../data/images.js';
 import { presetOf } from '../eval/evaluate.js';
 import { PixelMetrics, rocAuc } from '../eval/metrics.js';
 import { percent } from '../format.js';
@@ -58,8 +58,9 @@ class Recorder {
 }
 
 /** Decode then resize, as two timed phases (sharp decodes and resizes in one pass otherwise). */
-async function loadTimed(recorder: Recorder, files: readonly string[], size: number, channels: 1 | 3): Promise<ImageSet> {
-  const data = new Uint8Array(files.length * size * size * channels);
+async function loadTimed(recorder: Recorder, files: readonly string[], shape: ImageShape, channels: 1 | 3): Promise<ImageSet> {
+  const one = shape.width * shape.height * channels;
+  const data = new Uint8Array(files.length * one);
   for (let i = 0; i < files.length; i++) {
     const file = files[i]!;
     const decoded = await recorder.time('decode', () =>
@@ -67,14 +68,14 @@ async function loadTimed(recorder: Recorder, files: readonly string[], size: num
     );
     const resized = await recorder.time('resize', () =>
       sharp(decoded.data, { raw: { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels } })
-        .resize(size, size, { fit: 'fill', kernel: 'lanczos3' })
+        .resize(shape.width, shape.height, { fit: 'fill', kernel: 'lanczos3' })
         .toColourspace(channels === 1 ? 'b-w' : 'srgb')
         .raw()
         .toBuffer(),
     );
-    data.set(resized, i * size * size * channels);
+    data.set(resized, i * one);
   }
-  return { data, count: files.length, height: size, width: size, channels };
+  return { data, count: files.length, height: shape.height, width: shape.width, channels };
 }
 
 /** Self time per event: its duration less that of the events nested directly inside it. */
@@ -130,8 +131,8 @@ export async function profileTrain(options: ProfileTrainOptions): Promise<Profil
   });
   try {
     engine.setProfiling(true);
-    const train = await loadTimed(recorder, split.train, config.imageSize, channels);
-    const validation = await loadTimed(recorder, split.validation, config.imageSize, channels);
+    const train = await loadTimed(recorder, split.train, modelShape(config), channels);
+    const validation = await loadTimed(recorder, split.validation, modelShape(config), channels);
     await call(() => engine.setTrainingImages(train));
     await call(() => engine.setValidationImages(validation));
     const batch = engine.describe().train.batchSize;
@@ -177,12 +178,12 @@ export async function profileScore(options: ProfileScoreOptions): Promise<Profil
     const scores: number[] = [], labels: number[] = [];
     for (let i = 0; i < items.length; i += batch) {
       const chunk = items.slice(i, i + batch);
-      const set = await loadTimed(recorder, chunk.map((t) => t.file), model.imageSize, model.channels as 1 | 3);
+      const set = await loadTimed(recorder, chunk.map((t) => t.file), modelShape(model), model.channels as 1 | 3);
       const result = await recorder.time('engine call', () => engine.anomalyMaps(set));
       if (!options.evaluate) continue;
       for (let k = 0; k < chunk.length; k++) {
         const item = chunk[k]!;
-        const size = { width: model.imageSize, height: model.imageSize };
+        const size = modelShape(model);
         const meta = await recorder.time('decode', () => sharp(item.file).metadata());
         const to = { width: meta.width ?? size.width, height: meta.height ?? size.height };
         const map = await recorder.time('maps', () => resizeMap(result.maps.subarray(k * size.width * size.height, (k + 1) * size.width * size.height), size, to));

@@ -132,8 +132,8 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
   const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
   const images = options.images ?? 1, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
   const usedThreads = capabilities(threads).threads;
-  const grid = config.imageSize / config.patchSize;
-  return perPrecision(options, config.imageSize, images, (precision) => Engine.create({ ...config }, { seed: 1 }, { threads, precision }),
+  const grid = config.imageHeight / config.patchSize;
+  return perPrecision(options, config.imageHeight, images, (precision) => Engine.create({ ...config }, { seed: 1 }, { threads, precision }),
     async (engine, precision, ceiling, { set, files }) => {
       await engine.setTrainingImages(set);
       await engine.fitNormalStatistics();  // untrained weights cost the same as trained ones
@@ -144,7 +144,7 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
         }
       });
       return ([['model', model], ['whole', whole]] as const).map(([path, seconds]) =>
-        throughputRecord({ bench: 'score', preset, attention: config.attention, precision, path, image_size: config.imageSize, threads: usedThreads },
+        throughputRecord({ bench: 'score', preset, attention: config.attention, precision, path, image_size: config.imageHeight, threads: usedThreads },
           { seconds, windows: images * grid * grid, images, flops: inferenceFlops(config, images), ceiling }));
     });
 }
@@ -154,14 +154,14 @@ export async function benchTrain(options: ThroughputOptions = {}): Promise<Throu
   const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
   const batch = options.batch ?? 32, steps = options.steps ?? 2, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
   const usedThreads = capabilities(threads).threads;
-  return perPrecision(options, config.imageSize, 4,
+  return perPrecision(options, config.imageHeight, 4,
     (precision) => Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads }),
     async (engine, precision, ceiling, { set }) => {
       await engine.setTrainingImages(set);
       const seconds = await median(repeats, async () => void (await engine.trainSteps(steps)));
       const windows = batch * steps;
-      return [throughputRecord({ bench: 'train', preset, attention: config.attention, precision, path: 'whole', image_size: config.imageSize, threads: usedThreads },
-        { seconds, windows, images: windows / (config.imageSize / config.patchSize) ** 2, flops: trainingFlops(config, windows), ceiling })];
+      return [throughputRecord({ bench: 'train', preset, attention: config.attention, precision, path: 'whole', image_size: config.imageHeight, threads: usedThreads },
+        { seconds, windows, images: windows / (config.imageHeight / config.patchSize) ** 2, flops: trainingFlops(config, windows), ceiling })];
     });
 }
 

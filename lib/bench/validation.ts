@@ -6,7 +6,7 @@
  *
  * @example const records = await validationNoise({ model: 'tile.intra', counts: [64, 256], seeds: 8 });
  */
-import { packImages } from '../data/images.js';
+import { modelShape, packImages } from '../data/images.js';
 import { IntraError } from '../errors.js';
 import { Engine, machineLabel, type MachineLabel } from '../native.js';
 import { decodeAll, type TrainState } from '../train/train.js';
@@ -36,8 +36,8 @@ export async function validationNoise(options: { model: string; counts?: number[
     const state = engine.metadata<Partial<TrainState>>();
     const files = state.validationFiles ?? [];
     if (files.length === 0) throw new IntraError('INTRA_INVALID_STATE', `Model ${options.model} records no validation images`);
-    const { imageSize, channels } = engine.describe().model;
-    const images = packImages(await decodeAll(files, imageSize, channels as 1 | 3), imageSize, channels);
+    const { model } = engine.describe();
+    const images = packImages(await decodeAll(files, modelShape(model), model.channels as 1 | 3), modelShape(model), model.channels);
     const records: ValidationNoiseRecord[] = [];
     for (const count of counts) {
       const losses: number[] = [];

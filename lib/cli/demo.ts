@@ -31,7 +31,7 @@ export function register(cli: Argv): Argv {
     async (args) => {
       const categories: SynthCategory[] = ['weave', 'washer'];
       const started = Date.now();
-      const size = modelConfig({ preset: 'small' }).imageSize;
+      const size = modelConfig({ preset: 'small' }).imageHeight;
       const dataRoot = join(args.out, 'data');
       console.log(`synthesising ${categories.join(' and ')} (${size}x${size}) in ${dataRoot}`);
       await synthesize(dataRoot, { seed: args.seed, categories, size, train: 30, testGood: 12, testPerDefect: 6 });

@@ -51,7 +51,7 @@ export function register(cli: Argv): Argv {
       // Each line reaches the file (the kernel) before the next image's is written: a killed run
       // loses at most the line being written, which --resume detects and redoes.
       const out = args.out ? await open(args.out, args.resume ? 'a' : 'w') : undefined;
-      let failed = 0, total = 0;
+      let failed = 0, total = 0, stretched = 0;
       // Progress on a terminal when the results go to a file; nothing extra when piped.
       const progress = out !== undefined && process.stderr.isTTY === true;
       const started = performance.now();
@@ -59,6 +59,7 @@ export function register(cli: Argv): Argv {
         for await (const line of scoreFiles(engine, files, { threshold, mapsDir: args.maps, batch: args.batch })) {
           total++;
           if (line.error) failed++;
+          if (line.warning) stretched++;
           if (progress) {
             const rate = total / ((performance.now() - started) / 1000);
             process.stderr.write(`\r${total}/${files.length} images, ${rate.toFixed(1)} images/s, ETA ${duration((files.length - total) / rate)}   `);
@@ -71,6 +72,9 @@ export function register(cli: Argv): Argv {
       } finally {
         engine.dispose();
         await out?.close();
+      }
+      if (stretched > 0) {
+        process.stderr.write(`intra: warning: ${stretched} of ${total} images differ in aspect from the model (see their warning field)\n`);
       }
       if (failed > 0) {
         process.stderr.write(`intra: ${failed} of ${total} files could not be scored (see their error lines)\n`);

@@ -6,10 +6,20 @@
  */
 import type { Argv } from 'yargs';
 
+import { shapeText, type ImageShape } from '../data/images.js';
+import { IntraError } from '../errors.js';
 import { PRECISIONS } from '../native.js';
 import { RECIPES } from '../train/recipes.js';
-import { trainCategory, type Progress } from '../train/train.js';
+import { stateShape, trainCategory, type Progress } from '../train/train.js';
 import { duration, engineOptions, modelOptions } from './options.js';
+
+/** `auto`, `square` or `WxH` (e.g. 128x256) from the command line. */
+export function parseShape(text: string): 'auto' | 'square' | ImageShape {
+  if (text === 'auto' || text === 'square') return text;
+  const match = /^(\d+)x(\d+)$/.exec(text);
+  if (!match) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected auto, square or WxH (e.g. 128x256) for --shape but received '${text}'`);
+  return { width: Number(match[1]), height: Number(match[2]) };
+}
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -22,11 +32,13 @@ export function register(cli: Argv): Argv {
         .options(modelOptions)
         .options(engineOptions)
         .option('image-size', { type: 'string', describe: 'pixels per side, or auto (256/320/512 by the paper\'s rule)' })
+        .option('shape', { type: 'string', default: 'auto', describe: "the model's shape: auto (the training images' median aspect at about image-size² pixels; square for square data), square, or WxH in pixels" })
         .option('recipe', { choices: RECIPES, default: 'paper' as const, describe: "whose defaults: the paper's, or the thesis's MSA-vs-linear set-up (msa or linear, no long residuals, lr 1e-3, patience 150, no augmentation, multi-scale GMS loss)" })
         .option('batch', { type: 'number', describe: 'windows per step (default 256)' })
         .option('lr', { type: 'number', describe: 'Adam learning rate (default: paper 1e-4, thesis 1e-3)' })
         .option('epochs', { type: 'number', describe: 'most epochs (default: paper 1000, thesis 20000; with --resume, changes the stored limit)' })
         .option('patience', { type: 'number', describe: 'epochs without improvement before stopping (default: paper 50, thesis 150)' })
+        .option('minutes', { type: 'number', describe: 'training-time budget: no epoch starts that would end past it (over all resumes; raise it with --resume to go on)' })
         .option('windows-per-image', { type: 'number', default: 600 })
         .option('augment', { type: 'boolean', describe: 'random rotations and flips of windows, positions turned with them (default off: it cost accuracy on real data, see README)' })
         .option('seed', { type: 'number', default: 0 })
@@ -57,10 +69,12 @@ export function register(cli: Argv): Argv {
           preset: args.preset,
           attention: args.attention,
           imageSize: imageSize as number | 'auto' | undefined,
+          shape: parseShape(args.shape),
           batchSize: args.batch,
           learningRate: args.lr,
           epochs: args.epochs,
           patience: args.patience,
+          minutes: args.minutes,
           windowsPerImage: args.windowsPerImage,
           augment: args.augment,
           seed: args.seed,
@@ -84,7 +98,9 @@ export function register(cli: Argv): Argv {
           console.log(`stopped in epoch ${s.epoch + 1}; checkpoint ${result.out} (continue with --resume)`);
           process.exitCode = 130;
         } else {
-          console.log(`model ${result.out}: best epoch ${s.bestEpoch} of ${s.epoch}, validation loss ${s.bestLoss?.toFixed(5)}, image size ${s.imageSize}, threshold ${s.threshold?.toExponential(3)}`);
+          const trained = s.trainingSeconds === undefined ? '' : ` in ${duration(s.trainingSeconds)}`;
+          const stopped = s.stopped === undefined ? '' : ` (stopped by the ${s.stopped} limit)`;
+          console.log(`model ${result.out}: best epoch ${s.bestEpoch} of ${s.epoch}${trained}${stopped}, validation loss ${s.bestLoss?.toFixed(5)}, image ${shapeText(stateShape(s))}, threshold ${s.threshold?.toExponential(3)}`);
         }
       } finally {
         process.removeListener('SIGINT', onInterrupt);

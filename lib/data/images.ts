@@ -13,9 +13,30 @@ import type { ImageSet } from '../native.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp', '.bmp'] as const;
 
+/** An image's (or a model's) size in pixels. */
+export interface ImageShape {
+  width: number;
+  height: number;
+}
+
+/** A side for a square, or a shape. @example shapeOf(256) // { width: 256, height: 256 } */
+export function shapeOf(size: number | ImageShape): ImageShape {
+  return typeof size === 'number' ? { width: size, height: size } : size;
+}
+
+/** A model's shape. */
+export function modelShape(model: { imageWidth: number; imageHeight: number }): ImageShape {
+  return { width: model.imageWidth, height: model.imageHeight };
+}
+
+/** `W×H` for messages. */
+export function shapeText(shape: ImageShape): string {
+  return `${shape.width}x${shape.height}`;
+}
+
 export interface DecodedImage {
   file: string;
-  /** uint8 (size, size, channels) */
+  /** uint8 (height, width, channels) at the size asked for */
   pixels: Uint8Array;
   /** the file's own size, for maps at original resolution */
   originalWidth: number;
@@ -58,7 +79,8 @@ function imageError(file: string, cause: unknown): IntraError {
 }
 
 /**
- * Decodes one image (PNG, JPEG, TIFF, WebP; 8 or 16 bit) to uint8 (size, size, channels).
+ * Decodes one image (PNG, JPEG, TIFF, WebP; 8 or 16 bit) to uint8 (height, width, channels) at
+ * `size` (a side for a square, or a shape).
  * Alpha is flattened onto black (transparent background is not part of the object); 16-bit
  * samples are scaled to 8 bits. An image whose channel class (grey or colour) differs from
  * `channels` is an error: a grey model does not silently score colour images. So is an image
@@ -66,7 +88,8 @@ function imageError(file: string, cause: unknown): IntraError {
  * model would see is an upscaled guess. (By area: a real part 103 pixels wide and 250 long
  * is an image; 1x1 or 8x8 is not.)
  */
-export async function loadImage(file: string, options: { size: number; channels: 1 | 3; window?: number }): Promise<DecodedImage> {
+export async function loadImage(file: string, options: { size: number | ImageShape; channels: 1 | 3; window?: number }): Promise<DecodedImage> {
+  const target = shapeOf(options.size);
   try {
     await checkReadableFile(file);
     const input = sharp(file, { failOn: 'error' });
@@ -85,10 +108,10 @@ export async function loadImage(file: string, options: { size: number; channels:
         `Cannot use ${file}: ${width}x${height} pixels is less than one window of the model (${options.window}x${options.window} pixels): the model would see an upscaled guess`,
       );
     }
-    let pipeline = input.flatten({ background: { r: 0, g: 0, b: 0 } }).resize(options.size, options.size, { fit: 'fill', kernel: 'lanczos3' });
+    let pipeline = input.flatten({ background: { r: 0, g: 0, b: 0 } }).resize(target.width, target.height, { fit: 'fill', kernel: 'lanczos3' });
     pipeline = options.channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
     const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== options.channels || info.width !== options.size || info.height !== options.size) {
+    if (info.channels !== options.channels || info.width !== target.width || info.height !== target.height) {
       throw new IntraError('INTRA_IMAGE', `Cannot read ${file}: decoded to ${info.width}x${info.height}x${info.channels}`);
     }
     return {
@@ -127,9 +150,10 @@ export async function loadMask(file: string, expected?: { width: number; height:
 }
 
 /** Packs decoded images of one size into the engine's (count, H, W, C) layout. */
-export function packImages(images: readonly DecodedImage[], size: number, channels: number): ImageSet {
-  const one = size * size * channels;
+export function packImages(images: readonly DecodedImage[], size: number | ImageShape, channels: number): ImageSet {
+  const { width, height } = shapeOf(size);
+  const one = width * height * channels;
   const data = new Uint8Array(images.length * one);
   images.forEach((image, i) => data.set(image.pixels, i * one));
-  return { data, count: images.length, height: size, width: size, channels };
+  return { data, count: images.length, height, width, channels };
 }

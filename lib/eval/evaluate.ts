@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 import { readCategory, type TestItem } from '../data/dataset.js';
 import { percent } from '../format.js';
-import { loadImage, loadMask, packImages } from '../data/images.js';
+import { loadImage, loadMask, modelShape, packImages } from '../data/images.js';
 import { IntraError } from '../errors.js';
 import { Engine, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision, type Preset } from '../native.js';
 import type { TrainState } from '../train/train.js';
@@ -32,7 +32,9 @@ export interface Metrics {
 export interface Report extends Metrics {
   category: string;
   model: string;
-  image_size: number;
+  /** the model's shape in pixels */
+  image_width: number;
+  image_height: number;
   attention: string;
   by_defect: Record<string, Metrics>;
   scores: { file: string; defect: string; score: number }[];
@@ -93,7 +95,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
     if (!engine.describe().hasNormalStatistics) {
       throw new IntraError('INTRA_INVALID_STATE', `Model ${options.model} has no training statistics (did its training finish?)`);
     }
-    const size = model.imageSize, channels = model.channels as 1 | 3;
+    const size = modelShape(model), channels = model.channels as 1 | 3;
     const defects = [...new Set(category.test.map((t) => t.defect))].filter((d) => d !== 'good');
     // One PixelMetrics overall and one per defect type (that type's images plus the good ones).
     const overall = new PixelMetrics();
@@ -109,14 +111,14 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
         const item = items[k]!, image = images[k]!;
         const one: Scored = { item, score: scores[k]! };
         scored.push(one);
-        const pixels = size * size * channels;
+        const area = size.width * size.height, pixels = area * channels;
         selection.offer(one, () => ({
           pixels: image.pixels,
-          map: maps.slice(k * size * size, (k + 1) * size * size),
+          map: maps.slice(k * area, (k + 1) * area),
           reconstruction: reconstruction!.slice(k * pixels, (k + 1) * pixels),
         }));
         const to = { width: image.originalWidth, height: image.originalHeight };
-        const map = await resizeMap(maps.subarray(k * size * size, (k + 1) * size * size), { width: size, height: size }, to);
+        const map = await resizeMap(maps.subarray(k * area, (k + 1) * area), size, to);
         const mask = item.mask ? (await loadMask(item.mask, { ...to, image: item.file })).mask : undefined;
         overall.add(map, mask, to.width, to.height);
         if (item.defect === 'good') for (const m of perDefect.values()) m.add(map, undefined, to.width, to.height);
@@ -140,7 +142,8 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
     const report: Report = {
       category: category.name,
       model: options.model,
-      image_size: size,
+      image_width: size.width,
+      image_height: size.height,
       attention: model.attention,
       ...overallMetrics,
       by_defect: byDefect,
@@ -180,7 +183,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
 export function reportMarkdown(report: Report): string {
   const rows = [['all', report] as const, ...Object.entries(report.by_defect)];
   const lines = [
-    `# ${report.category}: ${report.attention}, ${report.image_size}×${report.image_size}`,
+    `# ${report.category}: ${report.attention}, ${report.image_width}×${report.image_height}`,
     '',
     '| defect | images | image AUROC | pixel AUROC | AUPRO@0.3 | image F1-max |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',

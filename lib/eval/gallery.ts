@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 
 import type { TestItem } from '../data/dataset.js';
+import type { ImageShape } from '../data/images.js';
 import { heatPictures } from '../native.js';
 
 export interface ScoredItem {
@@ -83,7 +84,7 @@ export class GallerySelection {
 }
 
 export interface GalleryOptions {
-  size: number;
+  size: ImageShape;
   channels: 1 | 3;
   /** the decision threshold; the heat scale is twice it */
   threshold: number;
@@ -106,12 +107,12 @@ export async function colourBar(width = 256, height = 12): Promise<string> {
 }
 
 /** The mask in grey with the outline of `map > threshold` in red. */
-function outlinedMask(mask: Uint8Array, map: Float32Array, threshold: number, size: number): Uint8Array {
-  const out = new Uint8Array(size * size * 3);
-  const predicted = (x: number, y: number) => x >= 0 && y >= 0 && x < size && y < size && map[y * size + x]! > threshold;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const p = y * size + x;
+function outlinedMask(mask: Uint8Array, map: Float32Array, threshold: number, { width, height }: ImageShape): Uint8Array {
+  const out = new Uint8Array(width * height * 3);
+  const predicted = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && map[y * width + x]! > threshold;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = y * width + x;
       const edge = predicted(x, y) && (!predicted(x - 1, y) || !predicted(x + 1, y) || !predicted(x, y - 1) || !predicted(x, y + 1));
       const v = mask[p]! > 127 ? 200 : 30;
       out.set(edge ? [255, 40, 40] : [v, v, v], p * 3);
@@ -125,20 +126,20 @@ export async function buildGallery(selection: GallerySelection, options: Gallery
   const picks = selection.picks();
   const scale = 2 * threshold;
   const entries: GalleryEntry[] = [];
-  const png = (pixels: Uint8Array, c: number) => sharp(Buffer.from(pixels), { raw: { width: size, height: size, channels: c as 1 | 3 } }).toColourspace('srgb').png().toBuffer();
+  const png = (pixels: Uint8Array, c: number) => sharp(Buffer.from(pixels), { raw: { width: size.width, height: size.height, channels: c as 1 | 3 } }).toColourspace('srgb').png().toBuffer();
   for (let k = 0; k < picks.length; k++) {
     const { group, s, rendered } = picks[k]!;
     const map = rendered.map;
     const recon = Uint8Array.from(rendered.reconstruction, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
-    const { heat, overlay } = await heatPictures(map, rendered.pixels, { width: size, height: size, channels }, scale);
+    const { heat, overlay } = await heatPictures(map, rendered.pixels, { ...size, channels }, scale);
     const mask = s.item.mask
-      ? new Uint8Array(await sharp(s.item.mask).toColourspace('b-w').resize(size, size, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer())
-      : new Uint8Array(size * size);
+      ? new Uint8Array(await sharp(s.item.mask).toColourspace('b-w').resize(size.width, size.height, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer())
+      : new Uint8Array(size.width * size.height);
     const tiles = await Promise.all([png(rendered.pixels, channels), png(recon, channels), png(heat, 3), png(overlay, 3), png(outlinedMask(mask, map, threshold, size), 3)]);
     const index = entries.filter((e) => e.group === group).length + 1;
     const panel = join(options.outDir, `${group.replace(/ /g, '-')}-${index}.png`);
-    await sharp({ create: { width: size * tiles.length + 4 * (tiles.length - 1), height: size, channels: 3, background: '#ffffff' } })
-      .composite(tiles.map((input, i) => ({ input, left: i * (size + 4), top: 0 })))
+    await sharp({ create: { width: size.width * tiles.length + 4 * (tiles.length - 1), height: size.height, channels: 3, background: '#ffffff' } })
+      .composite(tiles.map((input, i) => ({ input, left: i * (size.width + 4), top: 0 })))
       .png()
       .toFile(panel);
     entries.push({ group, file: s.item.file, defect: s.item.defect, score: s.score, verdict: verdictOf(s, threshold), panel, tiles: tiles.map(dataUri) });

@@ -59,7 +59,7 @@ export async function writeReportHtml(report: Report, gallery: readonly GalleryE
   const html = htmlPage(`InTra report: ${report.category}`, `<h1>${escapeHtml(report.category)}: image AUROC ${pct(report.image_auroc)}, pixel AUROC ${pct(report.pixel_auroc)}</h1>
 <div class="head">
 <dl id="model"><dt>model</dt><dd>${escapeHtml(report.model)}</dd><dt>attention</dt><dd>${m.attention}${m.longResiduals ? ', long residuals' : ''}</dd>
-<dt>preset</dt><dd>${m.preset ?? 'custom'}</dd><dt>size</dt><dd>${m.imageSize}×${m.imageSize}, ${m.channels === 1 ? 'grey' : 'colour'}, patch ${m.patchSize}, window ${m.windowSize}×${m.windowSize}, width ${m.dim}, depth ${m.depth}, ${m.heads} heads</dd>
+<dt>preset</dt><dd>${m.preset ?? 'custom'}</dd><dt>size</dt><dd>${m.imageWidth}×${m.imageHeight}, ${m.channels === 1 ? 'grey' : 'colour'}, patch ${m.patchSize}, window ${m.windowSize}×${m.windowSize}, width ${m.dim}, depth ${m.depth}, ${m.heads} heads</dd>
 <dt>training</dt><dd>${m.epochs_trained ?? '–'} epochs, best epoch ${m.best_epoch ?? '–'} (validation loss ${num(m.best_loss)})${m.training && m.training !== 'done' ? `, ${m.training}` : ''}</dd>
 <dt>threshold</dt><dd id="threshold" data-threshold="${report.threshold ?? ''}">${num(report.threshold)}: ${escapeHtml(report.threshold_rule)}</dd></dl>
 <dl id="data"><dt>category</dt><dd>${escapeHtml(report.category)}</dd><dt>test images</dt><dd>${report.images}: ${counts}</dd>
@@ -80,7 +80,7 @@ export async function writeIndexHtml(reports: readonly Report[], path: string): 
   const body = table1Rows(reports)
     .map(({ name, scores: s, report }) => {
       const label = report ? `<a href="${escapeHtml(relative(dirname(path), report.html))}">${escapeHtml(name)}</a>` : `<b>${escapeHtml(name)}</b>`;
-      const size = report ? `${report.image_size}×${report.image_size}` : '';
+      const size = report ? `${report.image_width}×${report.image_height}` : '';
       return `<tr><td>${label}</td><td>${pct(s.image_auroc)} / ${pct(s.pixel_auroc)}</td><td>${pct(s.aupro)}</td><td>${pct(s.image_f1_max)}</td><td>${size}</td></tr>`;
     })
     .join('');

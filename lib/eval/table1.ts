@@ -43,7 +43,7 @@ export function table1Rows(reports: readonly Report[]): Table1Row[] {
 export function table1(reports: readonly Report[]): string {
   const lines = ['Category        Det. / Seg.    AUPRO  F1-max  Image size'];
   for (const { name, scores: s, report } of table1Rows(reports)) {
-    const size = report ? `${report.image_size} x ${report.image_size}` : '';
+    const size = report ? `${report.image_width} x ${report.image_height}` : '';
     lines.push(`${name.padEnd(14)} ${pct(s.image_auroc)} / ${pct(s.pixel_auroc)}  ${pct(s.aupro)}  ${pct(s.image_f1_max)}   ${size}`);
   }
   return lines.join('\n');

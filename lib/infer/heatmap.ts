@@ -8,21 +8,21 @@ import { rename, unlink } from 'node:fs/promises';
 
 import sharp from 'sharp';
 
-import type { DecodedImage } from '../data/images.js';
+import type { DecodedImage, ImageShape } from '../data/images.js';
 import { heatPictures } from '../native.js';
 
 export async function writeMapPictures(
   map: Float32Array,
   image: DecodedImage,
-  size: number,
+  size: ImageShape,
   channels: number,
   options: { scale: number; mapFile: string; overlayFile: string },
 ): Promise<void> {
-  const { grey, overlay } = await heatPictures(map, image.pixels, { width: size, height: size, channels }, options.scale);
+  const { grey, overlay } = await heatPictures(map, image.pixels, { ...size, channels }, options.scale);
   const to = { width: image.originalWidth, height: image.originalHeight };
   await Promise.all([
-    writeWhole(options.mapFile, sharp(grey, { raw: { width: size, height: size, channels: 1 } }).resize(to.width, to.height, { fit: 'fill' }).toColourspace('b-w').png()),
-    writeWhole(options.overlayFile, sharp(overlay, { raw: { width: size, height: size, channels: 3 } }).resize(to.width, to.height, { fit: 'fill' }).png()),
+    writeWhole(options.mapFile, sharp(grey, { raw: { ...size, channels: 1 } }).resize(to.width, to.height, { fit: 'fill' }).toColourspace('b-w').png()),
+    writeWhole(options.overlayFile, sharp(overlay, { raw: { ...size, channels: 3 } }).resize(to.width, to.height, { fit: 'fill' }).png()),
   ]);
 }
 

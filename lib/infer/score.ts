@@ -8,7 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';
 
-import { loadImage, packImages, type DecodedImage } from '../data/images.js';
+import { loadImage, modelShape, packImages, type DecodedImage, type ImageShape } from '../data/images.js';
 import { IntraError } from '../errors.js';
 import type { Engine } from '../native.js';
 import { writeMapPictures } from './heatmap.js';
@@ -20,6 +20,23 @@ export interface ScoreLine {
   ms?: number;
   error?: string;
   code?: string;
+  /** said when the image was scored but its result is less trustworthy (e.g. an aspect unlike the model's) */
+  warning?: string;
+}
+
+/** Beyond this factor between an image's aspect and the model's, the stretch is called out. */
+export const ASPECT_TOLERANCE = 1.25;
+
+/**
+ * The warning for an image whose aspect (width / height) differs from the model's by more than
+ * ASPECT_TOLERANCE, or undefined: it is stretched to the model's shape, never silently.
+ *
+ * @example aspectWarning({ width: 400, height: 100 }, { width: 128, height: 128 }) // 'aspect 4.00 (400x100) ...'
+ */
+export function aspectWarning(image: ImageShape, model: ImageShape): string | undefined {
+  const own = image.width / image.height, wanted = model.width / model.height;
+  if (Math.max(own / wanted, wanted / own) <= ASPECT_TOLERANCE) return undefined;
+  return `aspect ${own.toFixed(2)} (${image.width}x${image.height}) unlike the model's ${wanted.toFixed(2)} (${model.width}x${model.height}): the image was stretched to the model's shape, which can hide or invent defects`;
 }
 
 export interface ScoreOptions {
@@ -34,7 +51,7 @@ export interface ScoreOptions {
 
 type Decoded = { file: string; image?: DecodedImage; error?: IntraError; ms: number };
 
-async function decodeBatch(files: readonly string[], size: number, channels: 1 | 3, window: number): Promise<Decoded[]> {
+async function decodeBatch(files: readonly string[], size: ImageShape, channels: 1 | 3, window: number): Promise<Decoded[]> {
   return Promise.all(
     files.map(async (file) => {
       const started = performance.now();
@@ -61,7 +78,7 @@ function pictureName(file: string, used: Set<string>): string {
 
 export async function* scoreFiles(engine: Engine, files: readonly string[], options: ScoreOptions = {}): AsyncGenerator<ScoreLine> {
   const { model } = engine.describe();
-  const size = model.imageSize, channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;
+  const size = modelShape(model), channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;
   const batch = options.batch ?? 8;
   const used = new Set<string>();
   if (options.mapsDir) await mkdir(options.mapsDir, { recursive: true });
@@ -97,8 +114,10 @@ export async function* scoreFiles(engine: Engine, files: readonly string[], opti
       const score = scores![k]!;
       const line: ScoreLine = { file: d.file, score };
       if (options.threshold !== undefined) line.anomalous = score > options.threshold;
+      const warning = aspectWarning({ width: d.image.originalWidth, height: d.image.originalHeight }, size);
+      if (warning !== undefined) line.warning = warning;
       if (options.mapsDir) {
-        const map = maps!.subarray(k * size * size, (k + 1) * size * size);
+        const map = maps!.subarray(k * size.width * size.height, (k + 1) * size.width * size.height);
         const scale = options.mapScale ?? (options.threshold !== undefined ? 2 * options.threshold : Math.max(score, 1e-12));
         const name = pictureName(d.file, used);
         try {

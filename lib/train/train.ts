@@ -7,11 +7,13 @@
 import { appendFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-import { channelsOf, loadImage, packImages, type DecodedImage } from '../data/images.js';
+import sharp from 'sharp';
+
+import { channelsOf, loadImage, packImages, shapeOf, shapeText, type DecodedImage, type ImageShape } from '../data/images.js';
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
-import { Engine, modelConfig, type AttentionKind, type Device, type LossParts, type Precision, type Preset } from '../native.js';
+import { Engine, modelConfig, type AttentionKind, type Device, type LossParts, type ModelConfigInput, type Precision, type Preset } from '../native.js';
 import { checkRecipeAttention, recipeDefaults, type Recipe } from './recipes.js';
 
 export interface TrainOptions {
@@ -20,15 +22,30 @@ export interface TrainOptions {
   /** whose defaults fill what is not given: `paper` (default) or `thesis` */
   recipe?: Recipe;
   preset?: Preset;
+  /** the preset's geometry changed field by field (width, depth, patch size...), for experiments */
+  model?: Omit<ModelConfigInput, 'preset' | 'channels' | 'imageSize' | 'attention' | 'longResiduals'>;
   attention?: AttentionKind;
-  /** pixels per side, or `auto` for the paper's choice among 256, 320 and 512 */
+  /**
+   * pixels per side, or `auto` for the paper's choice among 256, 320 and 512; for images that
+   * are not square, the side of the pixel budget (the shape has about imageSize² pixels)
+   */
   imageSize?: number | 'auto';
+  /**
+   * the model's shape: `auto` (default) follows the training images' median aspect at the
+   * pixel budget, rounded to patches (square for square data); `square`; or an exact shape
+   */
+  shape?: 'auto' | 'square' | ImageShape;
   batchSize?: number;
   learningRate?: number;
   /** most epochs */
   epochs?: number;
   /** stop after this many epochs without a better validation loss */
   patience?: number;
+  /**
+   * a training-time budget (minutes, over all resumes): no epoch starts that the last epoch's
+   * length says would end past it (the first always runs)
+   */
+  minutes?: number;
   windowsPerImage?: number;
   validationWindowsPerImage?: number;
   augment?: boolean;
@@ -94,18 +111,44 @@ export interface EpochRecord {
   windowsPerSecond: number;
 }
 
+export type StopReason = 'epochs' | 'patience' | 'minutes';
+
+/**
+ * Why training stops before the next epoch, or undefined to go on: the epoch limit, the
+ * patience, or the time budget (an epoch as long as the last would end past it).
+ *
+ * @example stopReason({ epoch: 3, epochs: 10, bestEpoch: 3, patience: 5, minutes: 1, trainingSeconds: 50, history: [{ seconds: 20 }] }) // 'minutes'
+ */
+export function stopReason(state: Pick<TrainState, 'epoch' | 'epochs' | 'bestEpoch' | 'patience' | 'minutes' | 'trainingSeconds'> & { history: readonly { seconds: number }[] }): StopReason | undefined {
+  if (state.epoch >= state.epochs) return 'epochs';
+  if (state.epoch - state.bestEpoch >= state.patience) return 'patience';
+  const last = state.history.at(-1);
+  if (state.minutes !== undefined && last !== undefined && (state.trainingSeconds ?? 0) + last.seconds > state.minutes * 60) return 'minutes';
+  return undefined;
+}
+
 /** What the checkpoint's metadata holds about the run. */
 export interface TrainState {
   state: 'training' | 'interrupted' | 'done';
   category: string;
   /** absent in models from before recipes: the paper's */
   recipe?: Recipe;
+  /** the pixel budget's side (the paper's image size) */
   imageSize: number;
+  /** the model's shape; absent in models from before non-square shapes: imageSize square */
+  imageWidth?: number;
+  imageHeight?: number;
   channels: 1 | 3;
   validationFiles: string[];
   trainFiles: string[];
   epochs: number;
   patience: number;
+  /** the training-time budget, if any */
+  minutes?: number;
+  /** seconds spent in epochs so far (training and validation), over all resumes */
+  trainingSeconds?: number;
+  /** why the last run stopped */
+  stopped?: StopReason;
   windowsPerImage: number;
   epoch: number;  // last complete epoch (0 = none)
   bestEpoch: number;
@@ -158,8 +201,46 @@ export function splitValidation(files: readonly string[], seed: number): { train
   return { train: files.filter((_, i) => !held.has(i)), validation: files.filter((_, i) => held.has(i)) };
 }
 
+/** The shape a training state's model has (older models: the square of imageSize). */
+export function stateShape(state: Pick<TrainState, 'imageSize' | 'imageWidth' | 'imageHeight'>): ImageShape {
+  return { width: state.imageWidth ?? state.imageSize, height: state.imageHeight ?? state.imageSize };
+}
+
+/**
+ * The model's shape for images of median aspect (width / height) `aspect`: about side² pixels,
+ * each side a multiple of the patch size and at least one window (L patches). An aspect that
+ * rounds to the square gives the square.
+ *
+ * @example shapeForAspect(0.5, 128, 16, 7) // { width: 96, height: 176 }
+ */
+export function shapeForAspect(aspect: number, side: number, patch: number, window: number): ImageShape {
+  const toPatches = (pixels: number): number => Math.max(window, Math.round(pixels / patch)) * patch;
+  return { width: toPatches(side * Math.sqrt(aspect)), height: toPatches(side / Math.sqrt(aspect)) };
+}
+
+/** Median of width / height over images' headers (sharp reads only the header). */
+export async function medianAspect(files: readonly string[], concurrency = 16): Promise<number> {
+  const aspects: number[] = new Array(files.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next++;
+      const meta = await sharp(files[i]!).metadata().catch((cause: unknown) => {
+        throw new IntraError('INTRA_IMAGE', `Cannot read ${files[i]!}: not a readable image (${(cause as Error).message})`);
+      });
+      const width = meta.autoOrient?.width ?? meta.width ?? 0, height = meta.autoOrient?.height ?? meta.height ?? 0;
+      if (!(width > 0 && height > 0)) throw new IntraError('INTRA_IMAGE', `Cannot read ${files[i]!}: its header gives no size`);
+      aspects[i] = width / height;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+  aspects.sort((a, b) => a - b);
+  const mid = aspects.length >> 1;
+  return aspects.length % 2 === 1 ? aspects[mid]! : (aspects[mid - 1]! + aspects[mid]!) / 2;
+}
+
 /** Decodes many images with sharp, a few at a time (sharp runs on libuv's pool). */
-export async function decodeAll(files: readonly string[], size: number, channels: 1 | 3, window?: number, concurrency = 8): Promise<DecodedImage[]> {
+export async function decodeAll(files: readonly string[], size: number | ImageShape, channels: 1 | 3, window?: number, concurrency = 8): Promise<DecodedImage[]> {
   const out: DecodedImage[] = new Array(files.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -182,14 +263,40 @@ export function chooseImageSize(bestLosses: ReadonlyMap<number, number>): number
   return sizes[sizes.length - 1]!;
 }
 
+/** The model's shape for a new run (see TrainOptions.shape), said to the user when not square. */
+async function chooseShape(
+  wanted: 'auto' | 'square' | ImageShape,
+  files: readonly string[],
+  side: number,
+  preset: { patchSize: number; windowSize: number },
+  onNote: ((note: string) => void) | undefined,
+): Promise<ImageShape> {
+  if (wanted === 'square') return shapeOf(side);
+  if (wanted !== 'auto') return wanted;
+  const aspect = await medianAspect(files);
+  const shape = shapeForAspect(aspect, side, preset.patchSize, preset.windowSize);
+  if (shape.width !== shape.height) {
+    onNote?.(`model shape ${shapeText(shape)} (width x height): the training images' median aspect ${aspect.toFixed(2)} at about ${side}x${side} pixels; --shape square or WxH overrides it`);
+  }
+  return shape;
+}
+
 function checkOptions(o: TrainOptions): void {
   if (typeof o.category !== 'string' || !o.category) invalidArgument('a category folder', 'category', o.category);
   if (typeof o.out !== 'string' || !o.out) invalidArgument('a model path', 'out', o.out);
   if (o.imageSize !== undefined && o.imageSize !== 'auto') requireInteger(o.imageSize, 'imageSize');
+  if (o.shape !== undefined && o.shape !== 'auto' && o.shape !== 'square') {
+    if (typeof o.shape !== 'object' || o.shape === null) invalidArgument("'auto', 'square' or { width, height }", 'shape', o.shape);
+    requireInteger(o.shape.width, 'shape.width');
+    requireInteger(o.shape.height, 'shape.height');
+  }
   for (const key of ['batchSize', 'epochs', 'windowsPerImage', 'validationWindowsPerImage'] as const) {
     if (o[key] !== undefined) requireInteger(o[key], key);
   }
   if (o.patience !== undefined) requireInteger(o.patience, 'patience');
+  if (o.minutes !== undefined && !(typeof o.minutes === 'number' && o.minutes > 0 && Number.isFinite(o.minutes))) {
+    invalidArgument('a positive number of minutes', 'minutes', o.minutes);
+  }
   if (o.seed !== undefined) requireInteger(o.seed, 'seed', 0);
   checkRecipeAttention(o.recipe ?? 'paper', o.attention);
 }
@@ -239,14 +346,22 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
   if (resuming) {
     engine = await Engine.load(options.out, { threads: options.threads, device: options.device, precision: options.precision });
     state = engine.metadata<TrainState>();
-    if (state.state === 'done') {
-      engine.dispose();
-      throw new IntraError('INTRA_INVALID_STATE', `Model ${options.out} has finished training; nothing to resume`);
-    }
-    state.state = 'training';
-    // A resumed run may be given a new limit; everything else comes from the checkpoint.
+    // A resumed run may be given new limits; everything else comes from the checkpoint.
     if (options.epochs !== undefined) state.epochs = options.epochs;
     if (options.patience !== undefined) state.patience = options.patience;
+    if (options.minutes !== undefined) state.minutes = options.minutes;
+    if (state.state === 'done') {
+      // A finished model goes on from its best epoch's weights when the new limits allow more.
+      const reason = stopReason(state);
+      if (reason !== undefined) {
+        engine.dispose();
+        const limit = { epochs: `--epochs above ${state.epochs}`, patience: `--patience above ${state.patience}`, minutes: `--minutes above ${state.minutes}` }[reason];
+        throw new IntraError('INTRA_INVALID_STATE', `Model ${options.out} has finished training (stopped by its ${reason} limit); to go on, give ${limit}`);
+      }
+      delete state.threshold;
+      delete state.thresholdRule;
+    }
+    state.state = 'training';
   } else {
     const channels = await channelsOf(category.train[0]!);
     const preset = options.preset ?? 'paper';
@@ -256,10 +371,12 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
     if (tableSize !== undefined) {
       options.onNote?.(`${category.name} is an MVTec AD category: image size ${tableSize}, the paper's (Table 1); --image-size overrides it`);
     }
-    const imageSize = requestedSize ?? tableSize ?? modelConfig({ preset }).imageSize;
+    const presetConfig = modelConfig({ preset, ...options.model });
+    const imageSize = requestedSize ?? tableSize ?? presetConfig.imageHeight;
+    const shape = await chooseShape(options.shape ?? 'auto', category.train, imageSize, presetConfig, options.onNote);
     const split = splitValidation(category.train, seed);
     engine = Engine.create(
-      { preset, attention: options.attention ?? recipe.attention, channels, imageSize, longResiduals: options.longResiduals ?? recipe.longResiduals },
+      { preset, ...options.model, attention: options.attention ?? recipe.attention, channels, imageHeight: shape.height, imageWidth: shape.width, longResiduals: options.longResiduals ?? recipe.longResiduals },
       {
         seed,
         batchSize: options.batchSize ?? recipe.batchSize,
@@ -275,12 +392,16 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       state: 'training',
       category: category.dir,
       imageSize,
+      imageWidth: shape.width,
+      imageHeight: shape.height,
       channels,
       validationFiles: split.validation,
       trainFiles: split.train,
       recipe: options.recipe ?? 'paper',
       epochs: options.epochs ?? recipe.epochs,
       patience: options.patience ?? recipe.patience,
+      ...(options.minutes !== undefined ? { minutes: options.minutes } : {}),
+      trainingSeconds: 0,
       windowsPerImage: options.windowsPerImage ?? 600,
       epoch: 0,
       bestEpoch: 0,
@@ -292,17 +413,18 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
   }
 
   try {
-    const { imageSize, channels } = state;
+    const { channels } = state;
+    const shape = stateShape(state);
     const { windowSize, patchSize } = engine.describe().model;
-    const train = packImages(await decodeAll(state.trainFiles, imageSize, channels, windowSize * patchSize), imageSize, channels);
-    const validation = packImages(await decodeAll(state.validationFiles, imageSize, channels, windowSize * patchSize), imageSize, channels);
+    const train = packImages(await decodeAll(state.trainFiles, shape, channels, windowSize * patchSize), shape, channels);
+    const validation = packImages(await decodeAll(state.validationFiles, shape, channels, windowSize * patchSize), shape, channels);
     await engine.setTrainingImages(train);
     await engine.setValidationImages(validation);
     const batch = engine.describe().train.batchSize;
     const stepsPerEpoch = Math.max(1, Math.ceil((state.windowsPerImage * train.count) / batch));
     const chunk = Math.max(1, Math.min(stepsPerEpoch, 4));
 
-    while (state.epoch < state.epochs && state.epoch - state.bestEpoch < state.patience) {
+    while (stopReason(state) === undefined) {
       const epoch = state.epoch + 1;
       const sums = state.partial?.sums ?? { loss: 0, l2: 0, gms: 0, ssim: 0, windows: 0, seconds: 0 };
       let step = state.partial?.step ?? 0;
@@ -353,11 +475,13 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
         windowsPerSecond: sums.windows / Math.max(1e-9, sums.seconds),
       };
       state.epoch = epoch;
+      state.trainingSeconds = (state.trainingSeconds ?? 0) + record.seconds;
       state.history.push(record);
       await engine.save(options.out, state);
       await appendFile(log, `${JSON.stringify(record)}\n`);
       options.onEpoch?.(record);
     }
+    state.stopped = stopReason(state);
     if (options.trial) return { out: options.out, interrupted: false, state };
 
     // The best epoch's weights, the training images' mean diff map, and a threshold.

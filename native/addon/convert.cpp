@@ -71,7 +71,14 @@ ModelConfig modelConfigFrom(const Napi::Object& o) {
   c.patchSize = integerField(o, "patchSize", c.patchSize);
   c.windowSize = integerField(o, "windowSize", c.windowSize);
   c.channels = integerField(o, "channels", c.channels);
-  c.imageSize = integerField(o, "imageSize", c.imageSize);
+  if (has(o, "imageSize")) {
+    if (has(o, "imageHeight") || has(o, "imageWidth")) {
+      throw invalidArgument("Expected imageSize (a square) or imageHeight and imageWidth, not both");
+    }
+    c.setImageSize(integerField(o, "imageSize", c.imageHeight));
+  }
+  c.imageHeight = integerField(o, "imageHeight", c.imageHeight);
+  c.imageWidth = integerField(o, "imageWidth", c.imageWidth);
   c.dim = integerField(o, "dim", c.dim);
   c.depth = integerField(o, "depth", c.depth);
   c.heads = integerField(o, "heads", c.heads);
@@ -115,7 +122,8 @@ Napi::Object toObject(const Napi::Env& env, const ModelConfig& c) {
   o.Set("patchSize", c.patchSize);
   o.Set("windowSize", c.windowSize);
   o.Set("channels", c.channels);
-  o.Set("imageSize", c.imageSize);
+  o.Set("imageHeight", c.imageHeight);
+  o.Set("imageWidth", c.imageWidth);
   o.Set("dim", c.dim);
   o.Set("depth", c.depth);
   o.Set("heads", c.heads);

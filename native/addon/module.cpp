@@ -67,40 +67,42 @@ Napi::Value modelConfigOf(const Napi::CallbackInfo& info) {
 Napi::Value windowOrigins(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-      throw invalidArgument("Expected (gridSide, windowSize) numbers");
+      throw invalidArgument("Expected (axisLength, windowSize) numbers");
     }
     const int64_t grid = info[0].As<Napi::Number>().Int64Value(), window = info[1].As<Napi::Number>().Int64Value();
-    if (grid <= 0 || window <= 0) throw invalidArgument("Expected positive gridSide and windowSize");
+    if (grid <= 0 || window <= 0) throw invalidArgument("Expected positive axisLength and windowSize");
     Napi::Int32Array out = Napi::Int32Array::New(info.Env(), static_cast<size_t>(grid));
     for (int64_t t = 0; t < grid; ++t) out[static_cast<size_t>(t)] = static_cast<int32_t>(windowOrigin(t, window, grid));
     return out;
   });
 }
 
-// turnedWindowOrigins(gridSide, windowSize, rows: Int32Array, cols: Int32Array, transforms: Int32Array)
+// turnedWindowOrigins(gridRows, gridCols, windowSize, rows: Int32Array, cols: Int32Array, transforms: Int32Array)
 // -> { rows, cols }: where windows land when the whole grid undergoes each symmetry (augmentation).
 Napi::Value turnedWindowOriginsJs(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto isInt32 = [&](size_t k) {
       return info[k].IsTypedArray() && info[k].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
     };
-    if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsNumber() || !isInt32(2) || !isInt32(3) || !isInt32(4)) {
-      throw invalidArgument("Expected (gridSide, windowSize, Int32Array rows, cols, transforms) for turnedWindowOrigins");
+    if (info.Length() < 6 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !isInt32(3) ||
+        !isInt32(4) || !isInt32(5)) {
+      throw invalidArgument("Expected (gridRows, gridCols, windowSize, Int32Array rows, cols, transforms) for turnedWindowOrigins");
     }
-    const int64_t grid = info[0].As<Napi::Number>().Int64Value(), window = info[1].As<Napi::Number>().Int64Value();
-    Napi::Int32Array rows = info[2].As<Napi::Int32Array>(), cols = info[3].As<Napi::Int32Array>(), transforms = info[4].As<Napi::Int32Array>();
+    const int64_t gridRows = info[0].As<Napi::Number>().Int64Value(), gridCols = info[1].As<Napi::Number>().Int64Value();
+    const int64_t window = info[2].As<Napi::Number>().Int64Value();
+    Napi::Int32Array rows = info[3].As<Napi::Int32Array>(), cols = info[4].As<Napi::Int32Array>(), transforms = info[5].As<Napi::Int32Array>();
     const int64_t n = static_cast<int64_t>(rows.ElementLength());
-    if (grid <= 0 || window <= 0 || window > grid || static_cast<int64_t>(cols.ElementLength()) != n ||
+    if (window <= 0 || window > gridRows || window > gridCols || static_cast<int64_t>(cols.ElementLength()) != n ||
         static_cast<int64_t>(transforms.ElementLength()) != n) {
-      throw invalidArgument("Expected 0 < windowSize <= gridSide and rows, cols, transforms of one length for turnedWindowOrigins");
+      throw invalidArgument("Expected 0 < windowSize <= gridRows, gridCols and rows, cols, transforms of one length for turnedWindowOrigins");
     }
     auto tensorOf = [n](const Napi::Int32Array& a) { return torch::from_blob(const_cast<int32_t*>(a.Data()), {n}, torch::kInt).to(torch::kLong); };
     torch::Tensor r = tensorOf(rows), c = tensorOf(cols), t = tensorOf(transforms);
-    if (n > 0 && (r.min().item<int64_t>() < 0 || r.max().item<int64_t>() > grid - window || c.min().item<int64_t>() < 0 ||
-                  c.max().item<int64_t>() > grid - window || t.min().item<int64_t>() < 0 || t.max().item<int64_t>() > 7)) {
+    if (n > 0 && (r.min().item<int64_t>() < 0 || r.max().item<int64_t>() > gridRows - window || c.min().item<int64_t>() < 0 ||
+                  c.max().item<int64_t>() > gridCols - window || t.min().item<int64_t>() < 0 || t.max().item<int64_t>() > 7)) {
       throw invalidArgument("Expected window origins inside the grid and transforms 0-7 for turnedWindowOrigins");
     }
-    auto [turnedRows, turnedCols] = turnedWindowOrigins(r, c, t, window, grid);
+    auto [turnedRows, turnedCols] = turnedWindowOrigins(r, c, t, window, gridRows, gridCols);
     Napi::Env env = info.Env();
     auto out = [&](const torch::Tensor& x) {
       Napi::Int32Array a = Napi::Int32Array::New(env, static_cast<size_t>(n));

@@ -15,6 +15,9 @@ int64_t smoothingKernel(int64_t kernelAt512, int64_t imageSide) {
 at::Tensor multiScaleGmsDiff(const at::Tensor& image, const at::Tensor& reconstruction,
                              kernels::Implementation impl) {
   const int64_t height = image.size(2), width = image.size(3);
+  // Pixels are square whatever the image's aspect, so the smoothing stays isotropic: its size
+  // follows the image's side at the same pixel count, sqrt(H*W) (the side itself when square).
+  const int64_t side = std::llround(std::sqrt(static_cast<double>(height) * static_cast<double>(width)));
   const int64_t factors[] = {2, 4};
   const int64_t kernelsAt512[] = {21, 11};
   at::Tensor total;
@@ -22,7 +25,7 @@ at::Tensor multiScaleGmsDiff(const at::Tensor& image, const at::Tensor& reconstr
     // Downscaling by an integer factor with area averaging (what a resize to 1/f does).
     at::Tensor a = at::avg_pool2d(image, factors[i]);
     at::Tensor b = at::avg_pool2d(reconstruction, factors[i]);
-    const int64_t kernel = smoothingKernel(kernelsAt512[i], height);
+    const int64_t kernel = smoothingKernel(kernelsAt512[i], side);
     at::Tensor m = 1 - kernels::gmsMap(a, b, impl);
     m = kernels::gaussianBlur(kernels::meanFilter(m, kernel, impl), kernel, 2.0, impl);
     m = at::upsample_bilinear2d(m, {height, width}, /*align_corners=*/false);

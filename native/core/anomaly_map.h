@@ -12,7 +12,8 @@ int64_t smoothingKernel(int64_t kernelAt512, int64_t imageSide);
 
 // The diff map before the training mean: for scales 1/2 and 1/4, 1 - GMS of the downscaled
 // images, mean filter then Gaussian blur (sigma 2), resized back, averaged over scales.
-// Kernels are 21 and 11 at 512 pixels. (B, C, H, W) images -> (B, 1, H, W).
+// Kernels are 21 and 11 at 512 pixels (at sqrt(H*W) for an image that is not square: one
+// isotropic size, as its pixels are square). (B, C, H, W) images -> (B, 1, H, W).
 at::Tensor multiScaleGmsDiff(const at::Tensor& image, const at::Tensor& reconstruction,
                              kernels::Implementation impl);
 

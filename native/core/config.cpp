@@ -53,7 +53,8 @@ void ModelConfig::validate() const {
   requireAtMost(requirePositive(patchSize, "patchSize"), 256, "patchSize");
   requireAtMost(requirePositive(windowSize, "windowSize"), 64, "windowSize");
   requirePositive(channels, "channels");
-  requireAtMost(requirePositive(imageSize, "imageSize"), 32768, "imageSize");
+  requireAtMost(requirePositive(imageHeight, "imageHeight"), 32768, "imageHeight");
+  requireAtMost(requirePositive(imageWidth, "imageWidth"), 32768, "imageWidth");
   requireAtMost(requirePositive(dim, "dim"), 65536, "dim");
   requireAtMost(requirePositive(depth, "depth"), 1024, "depth");
   requireAtMost(requirePositive(heads, "heads"), 1024, "heads");
@@ -61,14 +62,16 @@ void ModelConfig::validate() const {
   if (channels != 1 && channels != 3) {
     throw invalidArgument("Expected 1 or 3 for channels but received " + std::to_string(channels));
   }
-  if (imageSize % patchSize != 0) {
-    throw invalidArgument("Expected imageSize to be a multiple of patchSize " +
-                          std::to_string(patchSize) + " but received " + std::to_string(imageSize));
-  }
-  if (gridSide() < windowSize) {
-    throw invalidArgument("Expected a patch grid of at least windowSize " + std::to_string(windowSize) +
-                          " patches per side but imageSize " + std::to_string(imageSize) + " gives " +
-                          std::to_string(gridSide()));
+  for (auto [side, name] : {std::pair{imageHeight, "imageHeight"}, std::pair{imageWidth, "imageWidth"}}) {
+    if (side % patchSize != 0) {
+      throw invalidArgument(std::string("Expected ") + name + " to be a multiple of patchSize " +
+                            std::to_string(patchSize) + " but received " + std::to_string(side));
+    }
+    if (side / patchSize < windowSize) {
+      throw invalidArgument("Expected a patch grid of at least windowSize " + std::to_string(windowSize) +
+                            " patches per side but " + name + " " + std::to_string(side) + " gives " +
+                            std::to_string(side / patchSize));
+    }
   }
   if (queryKeyDim() % heads != 0 || dim % heads != 0) {
     throw invalidArgument("Expected dim (and, for mfsa, dim/2) divisible by heads " +
@@ -94,7 +97,7 @@ ModelConfig presetConfig(const std::string& preset) {
   if (preset == "paper") return c;  // K16 L7 D512, 13 blocks, 8 heads, MFSA, long residuals
   if (preset == "small") {
     // Trains in minutes on a 2-core CPU; keeps the paper's patch and window geometry.
-    c.imageSize = 128;
+    c.setImageSize(128);
     c.dim = 128;
     c.depth = 4;
     c.heads = 4;
@@ -104,7 +107,7 @@ ModelConfig presetConfig(const std::string& preset) {
     // Trains in seconds: 8x8 patches, 5x5 windows, for tests.
     c.patchSize = 8;
     c.windowSize = 5;
-    c.imageSize = 64;
+    c.setImageSize(64);
     c.dim = 64;
     c.depth = 2;
     c.heads = 4;
@@ -121,7 +124,7 @@ int64_t countParameters(const ModelConfig& c) {
                          : 2 * linear(D, D);
   int64_t block = 2 * D /*norm1*/ + queryKey + linear(D, D) /*value*/ + linear(D, D) /*output*/ +
                   2 * D /*norm2*/ + linear(D, hidden) + linear(hidden, D);
-  int64_t embedding = linear(P, D) + c.gridSide() * c.gridSide() * D /*position*/ + D /*inpaint*/;
+  int64_t embedding = linear(P, D) + c.gridPatches() * D /*position*/ + D /*inpaint*/;
   // The thesis reports 41,374,976 for its MSA model at 256x256; ours is 41,900,288. The
   // difference, 525,312, is exactly the patch embedding (393,728) plus the position
   // embedding (131,072) plus the inpaint token (512): its count leaves the embedding stage out.
@@ -133,7 +136,8 @@ std::string serialize(const ModelConfig& c) {
   out << "patchSize=" << c.patchSize << "\n"
       << "windowSize=" << c.windowSize << "\n"
       << "channels=" << c.channels << "\n"
-      << "imageSize=" << c.imageSize << "\n"
+      << "imageHeight=" << c.imageHeight << "\n"
+      << "imageWidth=" << c.imageWidth << "\n"
       << "dim=" << c.dim << "\n"
       << "depth=" << c.depth << "\n"
       << "heads=" << c.heads << "\n"
@@ -168,7 +172,12 @@ ModelConfig deserializeModelConfig(const std::string& text) {
   c.patchSize = integer("patchSize");
   c.windowSize = integer("windowSize");
   c.channels = integer("channels");
-  c.imageSize = integer("imageSize");
+  if (fields.count("imageSize")) {
+    c.setImageSize(integer("imageSize"));  // files from before non-square models
+  } else {
+    c.imageHeight = integer("imageHeight");
+    c.imageWidth = integer("imageWidth");
+  }
   c.dim = integer("dim");
   c.depth = integer("depth");
   c.heads = integer("heads");

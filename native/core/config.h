@@ -18,7 +18,8 @@ struct ModelConfig {
   int64_t patchSize = 16;     // K
   int64_t windowSize = 7;     // L
   int64_t channels = 3;       // C
-  int64_t imageSize = 256;    // H = W
+  int64_t imageHeight = 256;  // H
+  int64_t imageWidth = 256;   // W (square is the default; real parts often are not)
   int64_t dim = 512;          // D
   int64_t depth = 13;         // n blocks
   int64_t heads = 8;
@@ -26,7 +27,11 @@ struct ModelConfig {
   AttentionKind attention = AttentionKind::Mfsa;
   bool longResiduals = true;
 
-  int64_t gridSide() const { return imageSize / patchSize; }  // N = M
+  int64_t gridRows() const { return imageHeight / patchSize; }  // N
+  int64_t gridCols() const { return imageWidth / patchSize; }   // M
+  int64_t gridPatches() const { return gridRows() * gridCols(); }
+  bool square() const { return imageHeight == imageWidth; }
+  void setImageSize(int64_t side) { imageHeight = imageWidth = side; }
   int64_t sequenceLength() const { return windowSize * windowSize; }
   int64_t patchValues() const { return patchSize * patchSize * channels; }
   // Width of queries and keys: MFSA reduces them to D/2 (paper §3.1).

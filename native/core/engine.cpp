@@ -82,28 +82,29 @@ int64_t Engine::parameterCount() const {
 }
 
 torch::Tensor Engine::toPatches(const ImageBatch& images, const char* what) const {
-  const int64_t size = model_.imageSize, C = model_.channels, K = model_.patchSize, G = model_.gridSide();
+  const int64_t H = model_.imageHeight, W = model_.imageWidth, C = model_.channels, K = model_.patchSize;
+  const int64_t rows = model_.gridRows(), cols = model_.gridCols();
   if (images.count <= 0) throw invalidArgument(std::string("Expected at least one image for ") + what);
-  if (images.height != size || images.width != size) {
-    throw invalidArgument(std::string("Expected ") + what + " of " + std::to_string(size) + "x" +
-                          std::to_string(size) + " pixels (the model's image size) but received " +
-                          std::to_string(images.width) + "x" + std::to_string(images.height));
+  if (images.height != H || images.width != W) {
+    throw invalidArgument(std::string("Expected ") + what + " of " + std::to_string(W) + "x" + std::to_string(H) +
+                          " pixels (the model's width x height) but received " + std::to_string(images.width) + "x" +
+                          std::to_string(images.height));
   }
   if (images.channels != C) {
     throw invalidArgument(std::string("Expected ") + what + " with " + std::to_string(C) +
                           " channels (the model's) but received " + std::to_string(images.channels));
   }
   ProfileScope scope("upload");
-  torch::Tensor pixels = torch::from_blob(const_cast<uint8_t*>(images.data), {images.count, size, size, C},
-                                          torch::kByte);
-  // (n, G, K, G, K, C) -> (n, G, G, C, K, K): each patch flattened channel-major.
-  torch::Tensor patches = pixels.view({images.count, G, K, G, K, C}).permute({0, 1, 3, 5, 2, 4});
-  return patches.reshape({images.count, G * G, C * K * K}).contiguous().to(device_);
+  torch::Tensor pixels = torch::from_blob(const_cast<uint8_t*>(images.data), {images.count, H, W, C}, torch::kByte);
+  // (n, rows, K, cols, K, C) -> (n, rows, cols, C, K, K): each patch flattened channel-major.
+  torch::Tensor patches = pixels.view({images.count, rows, K, cols, K, C}).permute({0, 1, 3, 5, 2, 4});
+  return patches.reshape({images.count, rows * cols, C * K * K}).contiguous().to(device_);
 }
 
 torch::Tensor Engine::patchesToImages(const torch::Tensor& patches) const {
-  const int64_t n = patches.size(0), C = model_.channels, K = model_.patchSize, G = model_.gridSide();
-  return patches.view({n, G, G, C, K, K}).permute({0, 3, 1, 4, 2, 5}).reshape({n, C, G * K, G * K});
+  const int64_t n = patches.size(0), C = model_.channels, K = model_.patchSize;
+  const int64_t rows = model_.gridRows(), cols = model_.gridCols();
+  return patches.view({n, rows, cols, C, K, K}).permute({0, 3, 1, 4, 2, 5}).reshape({n, C, rows * K, cols * K});
 }
 
 void Engine::setTrainingImages(const ImageBatch& images) {

@@ -126,7 +126,7 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, const EngineOption
   const int64_t expected = countParameters(model);
   if (stored != expected) {
     throw unusable("its config (dim " + std::to_string(model.dim) + ", depth " + std::to_string(model.depth) + ", image " +
-                   std::to_string(model.imageSize) + ") needs " + std::to_string(expected) + " weights but the file holds " +
+                   std::to_string(model.imageWidth) + "x" + std::to_string(model.imageHeight) + ") needs " + std::to_string(expected) + " weights but the file holds " +
                    std::to_string(stored));
   }
   TrainConfig train = deserializeTrainConfig(text("train"), path);
@@ -170,7 +170,7 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, const EngineOption
   ++engine->weightsVersion_;
   auto diff = contents.tensors.find("diff_mean");
   if (diff != contents.tensors.end()) {
-    engine->diffMean_ = shaped("diff_mean", torch::empty({model.imageSize, model.imageSize})).to(engine->device_);
+    engine->diffMean_ = shaped("diff_mean", torch::empty({model.imageHeight, model.imageWidth})).to(engine->device_);
   }
   auto generator = contents.tensors.find("generator");
   if (generator != contents.tensors.end()) {

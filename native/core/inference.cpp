@@ -9,13 +9,13 @@ namespace intra {
 
 torch::Tensor Engine::reconstructPatches(const torch::Tensor& source) {
   // Every patch of every image, each from its own window (eq. 4-5), in large batches.
-  const int64_t n = source.size(0), G = model_.gridSide(), perImage = G * G;
-  InferenceWindows table = inferenceWindows(G, model_.windowSize);
+  const int64_t n = source.size(0), perImage = model_.gridPatches();
+  InferenceWindows table = inferenceWindows(model_.gridRows(), model_.gridCols(), model_.windowSize);
   torch::Tensor indices = table.patchIndices.to(device_), slots = table.coveredSlot.to(device_);
   torch::Tensor out = torch::empty({n * perImage, model_.patchValues()}, torch::TensorOptions().device(device_));
   InTraModel& net = inferenceNet();
   const auto type = net->parameters().front().scalar_type();
-  torch::Tensor embedded = net->embedPatches(source.to(type).div(255.0));  // (n, G*G, D)
+  torch::Tensor embedded = net->embedPatches(source.to(type).div(255.0));  // (n, N*M, D)
   const int64_t total = n * perImage;
   for (int64_t from = 0; from < total; from += options_.inferenceBatch) {
     const int64_t to = std::min(total, from + options_.inferenceBatch);
@@ -103,10 +103,10 @@ void Engine::fitNormalStatistics() {
   if (!trainPatches_.defined()) throw invalidState("No training images: call setTrainingImages first");
   torch::InferenceMode inference;
   net_->eval();
-  const int64_t n = trainPatches_.size(0), G = model_.gridSide();
+  const int64_t n = trainPatches_.size(0);
   // Images per chunk so that one chunk's windows fill about one inference batch.
-  const int64_t chunk = std::max<int64_t>(1, options_.inferenceBatch / (G * G));
-  torch::Tensor sum = torch::zeros({model_.imageSize, model_.imageSize}, torch::TensorOptions().device(device_));
+  const int64_t chunk = std::max<int64_t>(1, options_.inferenceBatch / model_.gridPatches());
+  torch::Tensor sum = torch::zeros({model_.imageHeight, model_.imageWidth}, torch::TensorOptions().device(device_));
   for (int64_t from = 0; from < n; from += chunk) {
     torch::Tensor patches = trainPatches_.slice(0, from, std::min(n, from + chunk));
     torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));

@@ -87,9 +87,8 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
 
 InTraModelImpl::InTraModelImpl(const ModelConfig& c) : config_(c) {
   c.validate();
-  const int64_t grid = c.gridSide();
   patchEmbedding_ = register_module("patch_embedding", nn::Linear(c.patchValues(), c.dim));
-  positionEmbedding_ = register_parameter("position_embedding", torch::zeros({grid * grid, c.dim}));
+  positionEmbedding_ = register_parameter("position_embedding", torch::zeros({c.gridPatches(), c.dim}));
   inpaintToken_ = register_parameter("inpaint_token", torch::zeros({c.dim}));
   for (int64_t i = 0; i < c.depth; ++i) {
     blocks_.push_back(register_module("block" + std::to_string(i), Block(c, i)));

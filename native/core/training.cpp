@@ -14,14 +14,15 @@ namespace intra {
 
 Engine::Windows Engine::sampleWindows(int64_t count, int64_t imageCount, bool augment,
                                       at::Generator& generator) const {
-  const int64_t L = model_.windowSize, origins = model_.gridSide() - L + 1;
+  const int64_t L = model_.windowSize;
   auto draw = [&](int64_t high) { return torch::randint(high, {count}, generator, torch::kLong); };
   Windows w;
   w.image = draw(imageCount);
-  w.row = draw(origins);
-  w.col = draw(origins);
+  w.row = draw(model_.gridRows() - L + 1);
+  w.col = draw(model_.gridCols() - L + 1);
   w.slot = draw(L * L);
-  w.transform = augment ? draw(8) : torch::zeros({count}, torch::kLong);
+  // A rectangle keeps its shape under half turns and flips only (t = 0, 2, 4, 6).
+  w.transform = !augment ? torch::zeros({count}, torch::kLong) : model_.square() ? draw(8) : draw(4) * 2;
   return w;
 }
 
@@ -32,10 +33,10 @@ torch::Tensor Engine::augmented(const torch::Tensor& pictures, const torch::Tens
 }
 
 torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows, bool training) {
-  const int64_t L = model_.windowSize, K = model_.patchSize, C = model_.channels, G = model_.gridSide();
+  const int64_t L = model_.windowSize, K = model_.patchSize, C = model_.channels, M = model_.gridCols();
   const int64_t B = windows.image.size(0), S = L * L;
   std::optional<ProfileScope> sampling(std::in_place, "sampling");
-  torch::Tensor positions = windowPatchIndices(windows.row, windows.col, L, G).to(device_);  // (B, S)
+  torch::Tensor positions = windowPatchIndices(windows.row, windows.col, L, M).to(device_);  // (B, S)
   torch::Tensor images = windows.image.to(device_);
   torch::Tensor patches = source.index({images.unsqueeze(1), positions}).to(torch::kFloat).div_(255.0);  // (B,S,P)
 
@@ -46,8 +47,8 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
     torch::Tensor picture = patches.view({B, L, L, C, K, K}).permute({0, 3, 1, 4, 2, 5}).reshape({B, C, L * K * L * K});
     torch::Tensor transformed = augmented(picture, windows.transform.to(device_));
     patches = transformed.view({B, C, L, K, L, K}).permute({0, 2, 4, 1, 3, 5}).reshape({B, S, C * K * K});
-    auto [row, col] = turnedWindowOrigins(windows.row, windows.col, windows.transform, L, G);
-    positions = windowPatchIndices(row, col, L, G).to(device_);
+    auto [row, col] = turnedWindowOrigins(windows.row, windows.col, windows.transform, L, model_.gridRows(), M);
+    positions = windowPatchIndices(row, col, L, M).to(device_);
   }
   torch::Tensor slots = windows.slot.to(device_);
   torch::Tensor target = patches.index({torch::arange(B, slots.options()), slots});  // (B, P)
