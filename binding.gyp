@@ -18,6 +18,7 @@
         "native/kernels/filters/fused_cpu.cpp",
         "native/kernels/filters/fused_cuda_emulated.cpp",
         "native/core/config.cpp",
+        "native/core/config_fields.cpp",
         "native/core/model.cpp",
         "native/core/windows.cpp",
         "native/core/checkpoint.cpp",

@@ -5,7 +5,7 @@
  * @example import type { ModelConfig } from './native-types.js';
  */
 export const ATTENTION_KINDS = ['msa', 'mfsa', 'linear'] as const;
-export const PRESETS = ['paper', 'small', 'tiny'] as const;
+export const PRESETS = ['paper', 'small', 'cpu', 'tiny'] as const;
 export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
 export const PRECISIONS = ['fp32', 'bf16'] as const;
 export const KERNELS = ['auto', 'fused', 'reference', 'cuda-emulated'] as const;
@@ -63,6 +63,17 @@ export interface TrainConfig {
   seed: number;
   validationWindowsPerImage: number;
   trainPrecision: Precision;
+}
+/** One field of a config table, as the engine describes it (native/core/config_fields.h). */
+export interface ConfigField {
+  name: string;
+  type: 'integer' | 'number' | 'boolean' | 'choice';
+}
+export interface ConfigFields {
+  model: ConfigField[];
+  train: ConfigField[];
+  /** the engine's training defaults (what a field left out gets) */
+  trainDefaults: TrainConfig;
 }
 export interface EngineOptions {
   device?: Device;

@@ -24,6 +24,7 @@ import {
   type ModelConfigInput,
   type ModelConfig,
   type TrainConfig,
+  type ConfigFields,
   type EngineOptions,
   type Capabilities,
   type LossParts,
@@ -61,6 +62,7 @@ interface NativeAddon {
   loadEngine(path: string, options: object): Promise<NativeEngine>;
   capabilities(threads: number): Capabilities;
   modelConfig(input: object): ModelConfig & { parameters: number };
+  configFields(): ConfigFields;
   windowOrigins(axisLength: number, windowSize: number): Int32Array;
   turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
@@ -166,6 +168,16 @@ export function matmulCeiling(n = 2048, dtype: KernelDtype = 'float32', repeats 
 export function modelConfig(input: ModelConfigInput): ModelConfig & { parameters: number } {
   checkModelInput(input, presetPatchSize);
   return syncWithCallerStack(() => addon().modelConfig(input));
+}
+
+/**
+ * The engine's config tables: every field's name and type, and the training defaults. The one
+ * description of the configs; TypeScript's types are tested against it.
+ *
+ * @example configFields().trainDefaults.validationWindowsPerImage // 256
+ */
+export function configFields(): ConfigFields {
+  return addon().configFields();
 }
 
 /** What a benchmark record says of the machine, so that figures from two CPUs are never compared blind. */

@@ -34,7 +34,7 @@ describe('model configs and parameter counts', () => {
 
   it('rejects bad configs with precise messages', () => {
     expect(() => modelConfig({ attention: 'cosine' as never })).toThrow("Expected one of msa, mfsa, linear for attention but received 'cosine'");
-    expect(() => modelConfig({ preset: 'huge' as never })).toThrow("Expected one of paper, small, tiny for preset but received 'huge'");
+    expect(() => modelConfig({ preset: 'huge' as never })).toThrow("Expected one of paper, small, cpu, tiny for preset but received 'huge'");
     expect(() => modelConfig({ imageSize: 250 })).toThrow('Expected a multiple of the patch size 16 for imageSize but received 250');
     expect(() => modelConfig({ channels: 2 })).toThrow('Expected 1 or 3 for channels but received 2');
     expect(() => modelConfig({ imageSize: 96 })).toThrow(/at least windowSize 7 patches per side/);

@@ -9,12 +9,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 
 import { benchKernels, crossover, kernelTable, sweepChart, type KernelRecord } from '../bench/kernels.js';
+import { accuracyCurve, curveTable } from '../bench/curve.js';
 import { benchFleet, fleetSummary } from '../bench/fleet.js';
 import { scoreMemory } from '../bench/memory.js';
 import { kernelsPage } from '../bench/pages.js';
 import { validationNoise } from '../bench/validation.js';
 import { benchScore, benchTrain, throughputTable, type ThroughputRecord } from '../bench/throughput.js';
 import { IntraError } from '../errors.js';
+import { percent } from '../format.js';
+import { parseShape } from './options.js';
 import { ATTENTION_KINDS, KERNEL_DEVICES, KERNEL_DTYPES, PRECISIONS, PRESETS, type Precision } from '../native.js';
 
 /** Records written by an earlier `intra bench kernels` run, checked enough to be drawn. */
@@ -167,6 +170,36 @@ export function register(cli: Argv): Argv {
           });
         },
       )
-      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory, fleet or validation'),
+      .command(
+        'curve <category>',
+        'accuracy against training minutes: one run stopped at each budget and evaluated there (image and pixel AUROC, AUPRO)',
+        (k) =>
+          k
+            .positional('category', { type: 'string', demandOption: true })
+            .option('out', { type: 'string', default: 'curve-out', describe: 'folder for the model and one evaluation per budget' })
+            .option('preset', { choices: PRESETS, default: 'cpu' as const })
+            .option('minutes', { type: 'string', default: '10,20,30', describe: 'comma-separated, increasing training budgets' })
+            .option('batch', { type: 'number', describe: "windows per step (default: the preset's training, else 256)" })
+            .option('lr', { type: 'number', describe: "Adam learning rate (default: the preset's, else the recipe's)" })
+            .option('windows-per-image', { type: 'number' })
+            .option('train-precision', { choices: PRECISIONS })
+            .option('image-size', { type: 'number', describe: 'the pixel budget\'s side (default: the preset\'s)' })
+            .option('shape', { type: 'string', default: 'auto', describe: 'auto, square or WxH (as intra train)' })
+            .option('seed', { type: 'number', default: 0 })
+            .option('threads', { type: 'number', default: 0 })
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per budget' }),
+        async (args) => {
+          const minutes = args.minutes.split(',').map((m) => Number(m.trim()));
+          if (!args.json) process.stderr.write(`training ${args.category} with the ${args.preset} preset to ${minutes.join(', ')} minutes, evaluating at each\n`);
+          const records = await accuracyCurve({
+            category: args.category, out: args.out, preset: args.preset, minutes, batchSize: args.batch, learningRate: args.lr,
+            windowsPerImage: args.windowsPerImage, trainPrecision: args.trainPrecision, imageSize: args.imageSize, shape: parseShape(args.shape),
+            seed: args.seed, threads: args.threads,
+            onRecord: (r) => (args.json ? console.log(JSON.stringify(r)) : process.stderr.write(`  ${r.budget_minutes} min: image ${percent(r.image_auroc)} pixel ${percent(r.pixel_auroc)} AUPRO ${percent(r.aupro)}\n`)),
+          });
+          if (!args.json) console.log(`${curveTable(records)}\n(${records[0]!.machine.cpu}, ${records[0]!.threads || 'all'} threads)`);
+        },
+      )
+      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory, fleet, validation or curve'),
   );
 }

@@ -1,6 +1,8 @@
 // Options shared by several commands.
 import type { Options } from 'yargs';
 
+import type { ImageShape } from '../data/images.js';
+import { IntraError } from '../errors.js';
 import { ATTENTION_KINDS, DEVICES, PRECISIONS, PRESETS } from '../native.js';
 
 export const engineOptions = {
@@ -19,4 +21,12 @@ export function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
   return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** `auto`, `square` or `WxH` (e.g. 128x256) from the command line. */
+export function parseShape(text: string): 'auto' | 'square' | ImageShape {
+  if (text === 'auto' || text === 'square') return text;
+  const match = /^(\d+)x(\d+)$/.exec(text);
+  if (!match) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected auto, square or WxH (e.g. 128x256) for --shape but received '${text}'`);
+  return { width: Number(match[1]), height: Number(match[2]) };
 }

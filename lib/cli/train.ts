@@ -6,20 +6,11 @@
  */
 import type { Argv } from 'yargs';
 
-import { shapeText, type ImageShape } from '../data/images.js';
-import { IntraError } from '../errors.js';
+import { shapeText } from '../data/images.js';
 import { PRECISIONS } from '../native.js';
 import { RECIPES } from '../train/recipes.js';
 import { stateShape, trainCategory, type Progress } from '../train/train.js';
-import { duration, engineOptions, modelOptions } from './options.js';
-
-/** `auto`, `square` or `WxH` (e.g. 128x256) from the command line. */
-export function parseShape(text: string): 'auto' | 'square' | ImageShape {
-  if (text === 'auto' || text === 'square') return text;
-  const match = /^(\d+)x(\d+)$/.exec(text);
-  if (!match) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected auto, square or WxH (e.g. 128x256) for --shape but received '${text}'`);
-  return { width: Number(match[1]), height: Number(match[2]) };
-}
+import { duration, engineOptions, modelOptions, parseShape } from './options.js';
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -34,15 +25,15 @@ export function register(cli: Argv): Argv {
         .option('image-size', { type: 'string', describe: 'pixels per side, or auto (256/320/512 by the paper\'s rule)' })
         .option('shape', { type: 'string', default: 'auto', describe: "the model's shape: auto (the training images' median aspect at about image-size² pixels; square for square data), square, or WxH in pixels" })
         .option('recipe', { choices: RECIPES, default: 'paper' as const, describe: "whose defaults: the paper's, or the thesis's MSA-vs-linear set-up (msa or linear, no long residuals, lr 1e-3, patience 150, no augmentation, multi-scale GMS loss)" })
-        .option('batch', { type: 'number', describe: 'windows per step (default 256)' })
-        .option('lr', { type: 'number', describe: 'Adam learning rate (default: paper 1e-4, thesis 1e-3)' })
+        .option('batch', { type: 'number', describe: 'windows per step (default 256; cpu preset 64)' })
+        .option('lr', { type: 'number', describe: 'Adam learning rate (default: paper 1e-4, thesis 1e-3; cpu preset 5e-4)' })
         .option('epochs', { type: 'number', describe: 'most epochs (default: paper 1000, thesis 20000; with --resume, changes the stored limit)' })
         .option('patience', { type: 'number', describe: 'epochs without improvement before stopping (default: paper 50, thesis 150)' })
-        .option('minutes', { type: 'number', describe: 'training-time budget: no epoch starts that would end past it (over all resumes; raise it with --resume to go on)' })
-        .option('windows-per-image', { type: 'number', default: 600 })
+        .option('minutes', { type: 'number', describe: 'training-time budget: no epoch starts that would end past it (over all resumes; raise it with --resume to go on; cpu preset: 30)' })
+        .option('windows-per-image', { type: 'number', describe: 'training windows per image per epoch (default 600; cpu preset 32)' })
         .option('augment', { type: 'boolean', describe: 'random rotations and flips of windows, positions turned with them (default off: it cost accuracy on real data, see README)' })
         .option('seed', { type: 'number', default: 0 })
-        .option('train-precision', { choices: PRECISIONS, default: 'fp32' as const, describe: 'bf16 = bf16 matrix products, fp32 master weights' })
+        .option('train-precision', { choices: PRECISIONS, describe: 'bf16 = bf16 matrix products, fp32 master weights (default fp32; cpu preset: bf16 where the CPU has it)' })
         .option('long-residuals', { type: 'boolean', describe: "the paper's long residual connections (default: paper on, thesis off; --no-long-residuals: the paper's ablation)" })
         .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint at --out' })
         .option('log', { type: 'string', describe: 'JSON lines per epoch (default <out>.log.jsonl)' }),

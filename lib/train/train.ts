@@ -13,8 +13,8 @@ import { channelsOf, loadImage, packImages, shapeOf, shapeText, type DecodedImag
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
-import { Engine, modelConfig, type AttentionKind, type Device, type LossParts, type ModelConfigInput, type Precision, type Preset } from '../native.js';
-import { checkRecipeAttention, recipeDefaults, type Recipe } from './recipes.js';
+import { capabilities, Engine, modelConfig, type AttentionKind, type Device, type LossParts, type ModelConfigInput, type Precision, type Preset } from '../native.js';
+import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
 
 export interface TrainOptions {
   category: string;
@@ -366,6 +366,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
     const channels = await channelsOf(category.train[0]!);
     const preset = options.preset ?? 'paper';
     const recipe = recipeDefaults(options.recipe);
+    const byPreset = presetTraining(preset);
     // The paper preset on a category with an MVTec AD name takes the paper's size for it.
     const tableSize = requestedSize === undefined && preset === 'paper' ? paperImageSize(category.name) : undefined;
     if (tableSize !== undefined) {
@@ -379,12 +380,13 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       { preset, ...options.model, attention: options.attention ?? recipe.attention, channels, imageHeight: shape.height, imageWidth: shape.width, longResiduals: options.longResiduals ?? recipe.longResiduals },
       {
         seed,
-        batchSize: options.batchSize ?? recipe.batchSize,
-        learningRate: options.learningRate ?? recipe.learningRate,
+        batchSize: options.batchSize ?? byPreset.batchSize ?? recipe.batchSize,
+        learningRate: options.learningRate ?? byPreset.learningRate ?? recipe.learningRate,
         augment: options.augment ?? recipe.augment,
         gmsScales: options.gmsScales ?? recipe.gmsScales,
-        validationWindowsPerImage: options.validationWindowsPerImage ?? 256,
-        trainPrecision: options.trainPrecision ?? 'fp32',
+        // Left out, a field takes the engine's default (configFields().trainDefaults).
+        validationWindowsPerImage: options.validationWindowsPerImage,
+        trainPrecision: options.trainPrecision ?? presetPrecision(byPreset, capabilities().bf16),
       },
       { threads: options.threads, device: options.device, precision: options.precision },
     );
@@ -400,9 +402,9 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       recipe: options.recipe ?? 'paper',
       epochs: options.epochs ?? recipe.epochs,
       patience: options.patience ?? recipe.patience,
-      ...(options.minutes !== undefined ? { minutes: options.minutes } : {}),
+      ...((options.minutes ?? byPreset.minutes) !== undefined ? { minutes: options.minutes ?? byPreset.minutes } : {}),
       trainingSeconds: 0,
-      windowsPerImage: options.windowsPerImage ?? 600,
+      windowsPerImage: options.windowsPerImage ?? byPreset.windowsPerImage ?? 600,
       epoch: 0,
       bestEpoch: 0,
       bestLoss: null,

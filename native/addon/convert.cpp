@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include "../common/errors.h"
+#include "../core/config_fields.h"
 
 namespace intra::addon {
 
@@ -66,44 +67,76 @@ std::string stringField(const Napi::Object& o, const char* key, const std::strin
 }
 
 
+namespace {
+
+// Each field of the table that the object has, read by its type (an error names a field of
+// another type); absent fields keep the value `config` holds.
+template <typename Config>
+void readFields(const Napi::Object& o, const std::vector<Field<Config>>& fields, Config& config) {
+  for (const auto& field : fields) {
+    if (!has(o, field.name)) continue;
+    switch (field.type) {
+      case FieldType::Integer: field.set(config, integerField(o, field.name, 0)); break;
+      case FieldType::Number: field.set(config, numberField(o, field.name, 0)); break;
+      case FieldType::Boolean: field.set(config, boolField(o, field.name, false)); break;
+      case FieldType::Choice: field.set(config, stringField(o, field.name, "")); break;
+    }
+  }
+}
+
+template <typename Config>
+Napi::Object fieldsObject(const Napi::Env& env, const Config& config, const std::vector<Field<Config>>& fields) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto& field : fields) {
+    std::visit([&](const auto& v) {
+      using V = std::decay_t<decltype(v)>;
+      if constexpr (std::is_same_v<V, int64_t>) o.Set(field.name, static_cast<double>(v));
+      else o.Set(field.name, v);
+    }, field.get(config));
+  }
+  return o;
+}
+
+template <typename Config>
+Napi::Array describeFields(const Napi::Env& env, const std::vector<Field<Config>>& fields) {
+  Napi::Array out = Napi::Array::New(env, fields.size());
+  for (size_t i = 0; i < fields.size(); ++i) {
+    Napi::Object f = Napi::Object::New(env);
+    f.Set("name", fields[i].name);
+    f.Set("type", toString(fields[i].type));
+    out.Set(static_cast<uint32_t>(i), f);
+  }
+  return out;
+}
+
+}  // namespace
+
 ModelConfig modelConfigFrom(const Napi::Object& o) {
   ModelConfig c = presetConfig(stringField(o, "preset", "paper"));
-  c.patchSize = integerField(o, "patchSize", c.patchSize);
-  c.windowSize = integerField(o, "windowSize", c.windowSize);
-  c.channels = integerField(o, "channels", c.channels);
-  if (has(o, "imageSize")) {
+  if (has(o, "imageSize")) {  // a square's side, the shorthand for both
     if (has(o, "imageHeight") || has(o, "imageWidth")) {
       throw invalidArgument("Expected imageSize (a square) or imageHeight and imageWidth, not both");
     }
     c.setImageSize(integerField(o, "imageSize", c.imageHeight));
   }
-  c.imageHeight = integerField(o, "imageHeight", c.imageHeight);
-  c.imageWidth = integerField(o, "imageWidth", c.imageWidth);
-  c.dim = integerField(o, "dim", c.dim);
-  c.depth = integerField(o, "depth", c.depth);
-  c.heads = integerField(o, "heads", c.heads);
-  c.mlpRatio = integerField(o, "mlpRatio", c.mlpRatio);
-  c.attention = attentionKindFromString(stringField(o, "attention", toString(c.attention)));
-  c.longResiduals = boolField(o, "longResiduals", c.longResiduals);
+  readFields(o, modelFields(), c);
   c.validate();
   return c;
 }
 
 TrainConfig trainConfigFrom(const Napi::Object& o) {
   TrainConfig t;
-  t.batchSize = integerField(o, "batchSize", t.batchSize);
-  t.learningRate = numberField(o, "learningRate", t.learningRate);
-  t.alpha = numberField(o, "alpha", t.alpha);
-  t.gmsScales = integerField(o, "gmsScales", t.gmsScales);
-  t.beta = numberField(o, "beta", t.beta);
-  t.augment = boolField(o, "augment", t.augment);
-  const int64_t seed = integerField(o, "seed", 0);
-  if (seed < 0) throw invalidArgument("Expected a non-negative integer for seed");
-  t.seed = static_cast<uint64_t>(seed);
-  t.validationWindowsPerImage = integerField(o, "validationWindowsPerImage", t.validationWindowsPerImage);
-  t.trainPrecision = precisionFromString(stringField(o, "trainPrecision", "fp32"));
+  readFields(o, trainFields(), t);
   t.validate();
   return t;
+}
+
+Napi::Object configFieldsObject(const Napi::Env& env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("model", describeFields(env, modelFields()));
+  o.Set("train", describeFields(env, trainFields()));
+  o.Set("trainDefaults", fieldsObject(env, TrainConfig{}, trainFields()));
+  return o;
 }
 
 EngineOptions engineOptionsFrom(const Napi::Object& o) {
@@ -117,35 +150,9 @@ EngineOptions engineOptionsFrom(const Napi::Object& o) {
   return e;
 }
 
-Napi::Object toObject(const Napi::Env& env, const ModelConfig& c) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("patchSize", c.patchSize);
-  o.Set("windowSize", c.windowSize);
-  o.Set("channels", c.channels);
-  o.Set("imageHeight", c.imageHeight);
-  o.Set("imageWidth", c.imageWidth);
-  o.Set("dim", c.dim);
-  o.Set("depth", c.depth);
-  o.Set("heads", c.heads);
-  o.Set("mlpRatio", c.mlpRatio);
-  o.Set("attention", toString(c.attention));
-  o.Set("longResiduals", c.longResiduals);
-  return o;
-}
+Napi::Object toObject(const Napi::Env& env, const ModelConfig& c) { return fieldsObject(env, c, modelFields()); }
 
-Napi::Object toObject(const Napi::Env& env, const TrainConfig& t) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("batchSize", t.batchSize);
-  o.Set("learningRate", t.learningRate);
-  o.Set("alpha", t.alpha);
-  o.Set("gmsScales", static_cast<double>(t.gmsScales));
-  o.Set("beta", t.beta);
-  o.Set("augment", t.augment);
-  o.Set("seed", static_cast<double>(t.seed));
-  o.Set("validationWindowsPerImage", t.validationWindowsPerImage);
-  o.Set("trainPrecision", toString(t.trainPrecision));
-  return o;
-}
+Napi::Object toObject(const Napi::Env& env, const TrainConfig& t) { return fieldsObject(env, t, trainFields()); }
 
 Napi::Object toObject(const Napi::Env& env, const LossParts& l) {
   Napi::Object o = Napi::Object::New(env);

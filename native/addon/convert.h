@@ -33,6 +33,9 @@ EngineOptions engineOptionsFrom(const Napi::Object& object);
 Napi::Object toObject(const Napi::Env& env, const ModelConfig& config);
 Napi::Object toObject(const Napi::Env& env, const TrainConfig& config);
 Napi::Object toObject(const Napi::Env& env, const LossParts& loss);
+// The config tables (config_fields.h) for TypeScript: { model: [{ name, type }], train: [...],
+// trainDefaults }, so that its types are tested against them and its defaults asked from here.
+Napi::Object configFieldsObject(const Napi::Env& env);
 // A typed array over the tensor's memory; the tensor lives until the array is collected.
 Napi::Value float32ArrayOf(const Napi::Env& env, const torch::Tensor& tensor);
 

@@ -64,6 +64,10 @@ Napi::Value modelConfigOf(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value configFields(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return configFieldsObject(info.Env()); });
+}
+
 Napi::Value windowOrigins(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
@@ -147,6 +151,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadEngine", Napi::Function::New(env, loadEngine));
   exports.Set("capabilities", Napi::Function::New(env, capabilitiesOf));
   exports.Set("modelConfig", Napi::Function::New(env, modelConfigOf));
+  exports.Set("configFields", Napi::Function::New(env, configFields));
   exports.Set("checkKernel", Napi::Function::New(env, checkKernel));
   exports.Set("gradcheckKernel", Napi::Function::New(env, gradcheckKernel));
   exports.Set("toleranceViolations", Napi::Function::New(env, toleranceViolations));

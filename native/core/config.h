@@ -67,15 +67,17 @@ struct EngineOptions {
   std::string kernels = "auto";  // auto (fused on the CPU, reference elsewhere) | fused | reference
 };
 
-ModelConfig presetConfig(const std::string& preset);  // paper | small | tiny
+ModelConfig presetConfig(const std::string& preset);  // paper | small | cpu | tiny
 const char* const* presetNames();                     // null-terminated
 
 // Learnable parameters of the model this config builds; a test keeps it equal to
 // the sum over the real module's parameters.
 int64_t countParameters(const ModelConfig& config);
 
-// Serialised as "key=value" lines for checkpoints.
+// Serialised as "key=value" lines for checkpoints (config_fields.h); errors are INTRA_CHECKPOINT.
 std::string serialize(const ModelConfig& config);
 ModelConfig deserializeModelConfig(const std::string& text);
+std::string serialize(const TrainConfig& config);
+TrainConfig deserializeTrainConfig(const std::string& text);
 
 }  // namespace intra

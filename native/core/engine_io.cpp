@@ -24,58 +24,13 @@ N parseNumber(const std::string& text, const std::string& path, const std::strin
   return value;
 }
 
-std::string serialize(const TrainConfig& t) {
-  std::ostringstream out;
-  out.precision(17);
-  out << "batchSize=" << t.batchSize << "\nlearningRate=" << t.learningRate << "\nalpha=" << t.alpha
-      << "\nbeta=" << t.beta << "\ngmsScales=" << t.gmsScales << "\naugment=" << (t.augment ? 1 : 0) << "\nseed=" << t.seed
-      << "\nvalidationWindowsPerImage=" << t.validationWindowsPerImage
-      << "\ntrainPrecision=" << toString(t.trainPrecision) << "\n";
-  return out.str();
-}
-
-TrainConfig deserializeTrainConfig(const std::string& text, const std::string& path) {
-  std::map<std::string, std::string> fields;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto eq = line.find('=');
-    if (eq != std::string::npos) fields[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  auto get = [&](const char* key) -> const std::string& {
-    auto it = fields.find(key);
-    if (it == fields.end()) {
-      throw checkpointError("Checkpoint " + path + " is not usable: its training config has no '" + key + "'");
-    }
-    return it->second;
-  };
-  auto integer = [&](const char* key) {
-    return parseNumber<int64_t>(get(key), path, std::string("training config field '") + key + "'");
-  };
-  auto real = [&](const char* key) {
-    return parseNumber<double>(get(key), path, std::string("training config field '") + key + "'");
-  };
-  TrainConfig t;
-  t.batchSize = integer("batchSize");
-  t.learningRate = real("learningRate");
-  t.alpha = real("alpha");
-  t.beta = real("beta");
-  // Checkpoints from before the thesis recipe have no gmsScales: theirs was the paper's loss.
-  if (fields.count("gmsScales")) t.gmsScales = integer("gmsScales");
-  t.augment = get("augment") == "1";
-  t.seed = static_cast<uint64_t>(parseNumber<uint64_t>(get("seed"), path, "training config field 'seed'"));
-  t.validationWindowsPerImage = integer("validationWindowsPerImage");
-  t.trainPrecision = precisionFromString(get("trainPrecision"));
-  return t;
-}
-
 }  // namespace
 
 void Engine::save(const std::string& path, const std::string& metadataJson) {
   std::lock_guard<std::mutex> lock(mutex_);
   CheckpointContents contents;
   contents.texts["config"] = intra::serialize(model_);
-  contents.texts["train"] = serialize(train_);
+  contents.texts["train"] = intra::serialize(train_);
   contents.texts["metadata"] = metadataJson;
   contents.texts["steps"] = std::to_string(stepsDone_);
   auto named = net_->named_parameters();
@@ -129,7 +84,12 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, const EngineOption
                    std::to_string(model.imageWidth) + "x" + std::to_string(model.imageHeight) + ") needs " + std::to_string(expected) + " weights but the file holds " +
                    std::to_string(stored));
   }
-  TrainConfig train = deserializeTrainConfig(text("train"), path);
+  TrainConfig train;
+  try {
+    train = deserializeTrainConfig(text("train"));
+  } catch (const IntraError& e) {
+    throw unusable(e.what());
+  }
   try {
     train.validate();
   } catch (const IntraError& e) {

@@ -1,0 +1,60 @@
+// The configs are described once, in the engine's field tables (native/core/config_fields.h):
+// TypeScript's types are held against them here, so that a field added on one side and not the
+// other fails this test, and its defaults are the engine's.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { configFields, Engine, modelConfig, type ConfigField } from '../lib/native.js';
+
+const typesSource = readFileSync(join(import.meta.dirname, '..', 'lib', 'native-types.ts'), 'utf8');
+
+/** The fields of `export interface Name { ... }` in lib/native-types.ts, with their written types. */
+function interfaceFields(name: string): Map<string, string> {
+  const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`).exec(typesSource)?.[1];
+  if (body === undefined) throw new Error(`no interface ${name} in lib/native-types.ts`);
+  const fields = new Map<string, string>();
+  for (const match of body.matchAll(/^\s{2}(\w+)\??: ([^;]+);/gm)) fields.set(match[1]!, match[2]!);
+  return fields;
+}
+
+const tsType = (field: ConfigField) => ({ integer: 'number', number: 'number', boolean: 'boolean', choice: 'choice' })[field.type];
+
+function expectSameFields(name: string, fields: ConfigField[], extra: string[] = []): void {
+  const declared = interfaceFields(name);
+  expect([...declared.keys()].sort(), name).toEqual([...fields.map((f) => f.name), ...extra].sort());
+  for (const field of fields) {
+    const written = declared.get(field.name)!;
+    // A choice is a string union type named after its values (AttentionKind, Precision).
+    if (tsType(field) === 'choice') expect(written, `${name}.${field.name}`).toMatch(/^[A-Z]\w+$/);
+    else expect(written, `${name}.${field.name}`).toBe(tsType(field));
+  }
+}
+
+describe('the config tables', () => {
+  it('ModelConfig and ModelConfigInput have exactly the engine\'s model fields (the input adds the preset and the square shorthand)', () => {
+    const { model } = configFields();
+    expect(model.map((f) => f.name)).toContain('imageWidth');
+    expectSameFields('ModelConfig', model);
+    expectSameFields('ModelConfigInput', model, ['preset', 'imageSize']);
+  });
+
+  it('TrainConfig has exactly the engine\'s training fields, and its defaults are the engine\'s', () => {
+    const { train, trainDefaults } = configFields();
+    expectSameFields('TrainConfig', train);
+    expect(Object.keys(trainDefaults).sort()).toEqual(train.map((f) => f.name).sort());
+    const engine = Engine.create({ preset: 'tiny' });
+    expect(engine.describe().train).toEqual(trainDefaults);
+    engine.dispose();
+    expect(trainDefaults).toMatchObject({ batchSize: 256, learningRate: 1e-4, validationWindowsPerImage: 256, augment: false, trainPrecision: 'fp32' });
+  });
+
+  it('checks every integer field against its bounds with one message form', () => {
+    expect(() => modelConfig({ preset: 'tiny', depth: 2000 })).toThrow('Expected at most 1024 for depth but received 2000');
+    expect(() => modelConfig({ preset: 'tiny', heads: 0 })).toThrow('Expected a positive integer for heads but received 0');
+    expect(() => Engine.create({ preset: 'tiny' }, { gmsScales: 4 })).toThrow('Expected at most 3 for gmsScales but received 4');
+    expect(() => Engine.create({ preset: 'tiny' }, { validationWindowsPerImage: 0 })).toThrow('Expected a positive integer for validationWindowsPerImage but received 0');
+    expect(() => Engine.create({ preset: 'tiny' }, { alpha: -1 })).toThrow('Expected a non-negative number for alpha but received');
+  });
+});

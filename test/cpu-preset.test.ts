@@ -1,0 +1,67 @@
+// The `cpu` preset's recipe kept honest on small data: its geometry and training defaults (as a
+// user gets them from `--preset cpu`) detect and localise a synthetic category's defects. The
+// epochs are bounded so that the test's time is; nothing here is timed.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { accuracyCurve, curveTable } from '../lib/bench/curve.js';
+import { synthesize } from '../lib/data/synth.js';
+import { evaluateCategory } from '../lib/eval/evaluate.js';
+import { capabilities, Engine, modelConfig } from '../lib/native.js';
+import { presetTraining } from '../lib/train/recipes.js';
+import { trainCategory } from '../lib/train/train.js';
+
+describe('the cpu preset', () => {
+  it('brings its training defaults, each overridable', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-cpu-defaults-'));
+    await synthesize(join(root, 'data'), { seed: 2, categories: ['grain'], size: modelConfig({ preset: 'cpu' }).imageHeight, train: 4, testGood: 1, testPerDefect: 1 });
+    const category = join(root, 'data', 'grain');
+    const bare = await trainCategory({ category, out: join(root, 'bare.intra'), preset: 'cpu', epochs: 1, threads: 2 });
+    expect(bare.state).toMatchObject({ windowsPerImage: presetTraining('cpu').windowsPerImage, minutes: presetTraining('cpu').minutes });
+    const engine = await Engine.load(bare.out);
+    expect(engine.describe().train).toMatchObject({
+      batchSize: presetTraining('cpu').batchSize,
+      learningRate: presetTraining('cpu').learningRate,
+      trainPrecision: capabilities().bf16 ? 'bf16' : 'fp32',
+    });
+    engine.dispose();
+    const told = await trainCategory({ category, out: join(root, 'told.intra'), preset: 'cpu', epochs: 1, threads: 2, batchSize: 16, windowsPerImage: 4, trainPrecision: 'fp32', minutes: 5 });
+    expect(told.state).toMatchObject({ windowsPerImage: 4, minutes: 5 });
+    const toldEngine = await Engine.load(told.out);
+    expect(toldEngine.describe().train).toMatchObject({ batchSize: 16, trainPrecision: 'fp32' });
+    toldEngine.dispose();
+  });
+
+  it('detects and localises a synthetic category\'s defects (image and pixel AUROC >= 0.95)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-cpu-recipe-'));
+    const size = modelConfig({ preset: 'cpu' }).imageHeight;
+    await synthesize(join(root, 'data'), { seed: 11, categories: ['weave'], size, train: 24, testGood: 8, testPerDefect: 4 });
+    const category = join(root, 'data', 'weave');
+    await trainCategory({ category, out: join(root, 'weave.intra'), preset: 'cpu', epochs: 24, patience: 24, threads: 2 });
+    const report = await evaluateCategory({ model: join(root, 'weave.intra'), category, outDir: join(root, 'eval'), threads: 2 });
+    expect(report.image_auroc).toBeGreaterThanOrEqual(0.95);
+    expect(report.pixel_auroc).toBeGreaterThanOrEqual(0.95);
+  }, 600_000);
+});
+
+describe('intra bench curve', () => {
+  it('trains one run to each budget, evaluating at each, and refuses budgets that do not increase', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-curve-'));
+    await synthesize(join(root, 'data'), { seed: 3, categories: ['grain'], size: 64, train: 4, testGood: 2, testPerDefect: 1 });
+    const common = { category: join(root, 'data', 'grain'), out: join(root, 'curve'), preset: 'tiny' as const, windowsPerImage: 4, batchSize: 16, threads: 1 };
+    const records = await accuracyCurve({ ...common, minutes: [0.02, 0.04] });
+    expect(records.map((r) => r.budget_minutes)).toEqual([0.02, 0.04]);
+    expect(records[1]!.epochs).toBeGreaterThan(records[0]!.epochs);
+    expect(records[1]!.windows).toBeGreaterThan(records[0]!.windows);
+    for (const r of records) {
+      expect(r).toMatchObject({ bench: 'curve', preset: 'tiny', image_width: 64, image_height: 64, category: 'grain' });
+      expect(r.image_auroc).toBeGreaterThanOrEqual(0);
+      expect(r.machine.cpu.length).toBeGreaterThan(0);
+    }
+    expect(curveTable(records).split('\n')).toHaveLength(3);
+    await expect(accuracyCurve({ ...common, minutes: [0.04, 0.02] })).rejects.toThrow('Expected increasing positive minutes but received 0.04, 0.02');
+  }, 120_000);
+});
