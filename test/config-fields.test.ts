@@ -58,3 +58,14 @@ describe('the config tables', () => {
     expect(() => Engine.create({ preset: 'tiny' }, { alpha: -1 })).toThrow('Expected a non-negative number for alpha but received');
   });
 });
+
+describe('intra info', () => {
+  it('shows each preset\'s geometry and the training defaults from the engine\'s tables', async () => {
+    const { infoReport } = await import('../lib/cli/info.js');
+    const report = infoReport(1);
+    expect(Object.keys(report.presets)).toEqual(['paper', 'small', 'cpu', 'tiny']);
+    expect(report.presets.cpu).toEqual((({ parameters: _, ...c }) => c)(modelConfig({ preset: 'cpu' })));
+    expect(Object.keys(report.presets.paper!).sort()).toEqual(configFields().model.map((f) => f.name).sort());
+    expect(report.trainDefaults).toEqual(configFields().trainDefaults);
+  });
+});

@@ -5,7 +5,7 @@
  */
 import type { Argv } from 'yargs';
 
-import { ATTENTION_KINDS, capabilities, modelConfig, PRESETS } from '../native.js';
+import { ATTENTION_KINDS, capabilities, configFields, modelConfig, PRESETS, type ModelConfig, type TrainConfig } from '../native.js';
 
 export interface InfoReport {
   libtorch: string;
@@ -19,6 +19,10 @@ export interface InfoReport {
   fusedKernels: { cpu: string; cuda: string | null };
   /** params[preset][attention] at 256x256, 3 channels */
   params: Record<string, Record<string, number>>;
+  /** each preset's geometry: the model config's fields (the engine's table) */
+  presets: Record<string, ModelConfig>;
+  /** the training config's fields and their defaults (the engine's table) */
+  trainDefaults: TrainConfig;
 }
 
 /** The capabilities and parameter counts that `intra info` prints. */
@@ -32,7 +36,13 @@ export function infoReport(threads = 0): InfoReport {
     }
     params[preset] = counts;
   }
-  return { libtorch: caps.libtorch, blas: caps.blas, threads: caps.threads, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, cpu: caps.cpu, params };
+  const presets: Record<string, ModelConfig> = {};
+  for (const preset of PRESETS) {
+    const { parameters: _, ...config } = modelConfig({ preset });
+    presets[preset] = config;
+  }
+  const { trainDefaults } = configFields();
+  return { libtorch: caps.libtorch, blas: caps.blas, threads: caps.threads, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, cpu: caps.cpu, params, presets, trainDefaults };
 }
 
 export function register(cli: Argv): Argv {
@@ -61,6 +71,15 @@ export function register(cli: Argv): Argv {
       for (const [preset, counts] of Object.entries(report.params)) {
         console.log([preset, ...ATTENTION_KINDS.map((k) => (counts[k] ?? 0).toLocaleString('en-US'))].map((s) => s.padStart(12)).join(''));
       }
+      // Both tables come from the engine's field tables (native/core/config_fields.h).
+      const { model: modelFields } = configFields();
+      console.log('\npreset geometry');
+      console.log(['field', ...PRESETS].map((s) => s.padStart(14)).join(''));
+      for (const { name } of modelFields) {
+        console.log([name, ...PRESETS.map((p) => String(report.presets[p]![name as keyof ModelConfig]))].map((s) => s.padStart(14)).join(''));
+      }
+      console.log('\ntraining defaults (the recipe and the preset may set others; intra train --help)');
+      for (const [name, value] of Object.entries(report.trainDefaults)) console.log(`${name.padStart(26)}  ${String(value)}`);
     },
   );
 }
