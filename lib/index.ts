@@ -1,6 +1,7 @@
 /** The public API of intra-engine; the CLI is built on it. */
 export * from './errors.js';
 export * from './native.js';
+export { Engine } from './engine.js';
 export { readCategory, listImages, type Category, type TestItem } from './data/dataset.js';
 export { loadImage, loadMask, channelsOf, packImages, type DecodedImage } from './data/images.js';
 export { synthesize, renderSample, SYNTH_CATEGORIES, type SynthCategory, type SynthDefect } from './data/synth.js';

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { NativeEngine } from './engine.js';
 import { IntraError, invalidArgument, requireInteger, requireOneOf, syncWithCallerStack, withCallerStack } from './errors.js';
 import { checkModelInput, checkShape, checkTarget, checkOptions, checkImages } from './native-checks.js';
 import {
@@ -40,23 +41,6 @@ import {
 } from './native-types.js';
 
 export * from './native-types.js';
-interface NativeEngine {
-  setTrainingImages(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<void>;
-  setValidationImages(data: Uint8Array, n: number, h: number, w: number, c: number, windowsPerImage?: number, windowSeed?: number): Promise<void>;
-  trainSteps(steps: number): Promise<LossParts>;
-  validate(): Promise<LossParts>;
-  reconstruct(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
-  anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean, withMaps?: boolean): Promise<AnomalyMaps>;
-  validationScores(): Promise<Float32Array>;
-  fitNormalStatistics(): Promise<void>;
-  keepBest(): Promise<void>;
-  restoreBest(): Promise<void>;
-  save(path: string, metadata: string): Promise<void>;
-  describe(): EngineDescription;
-  setProfiling(on: boolean): void;
-  takeProfile(): ProfileEvent[];
-  dispose(): void;
-}
 interface NativeAddon {
   Engine: new (model: object, train: object, options: object) => NativeEngine;
   loadEngine(path: string, options: object): Promise<NativeEngine>;
@@ -267,175 +251,11 @@ export function heatPictures(map: Float32Array, image: Uint8Array, size: { width
 }
 
 /**
- * One InTra model with its optimiser, images and statistics. Heavy calls return promises
- * and run off the event loop; calls on one engine run one at a time, in order.
- * Input buffers are read while a call runs: do not change them until it settles.
+ * The addon's engine constructors for lib/engine.ts (the Engine class), so that this module
+ * stays the only one that loads the addon.
  */
-export class Engine {
-  #native: NativeEngine | undefined;
-  // The last queued call, settled either way: calls on one engine run one at a time, in the
-  // order they were made, each starting when the one before has finished. Queued here rather
-  // than on a native mutex, so that no libuv pool thread (which sharp's decoding also needs)
-  // ever waits on another call of this engine.
-  #tail: Promise<unknown> = Promise.resolve();
-
-  private constructor(native: NativeEngine) {
-    this.#native = native;
-  }
-
-  /**
-   * @example const engine = Engine.create({ preset: 'small', attention: 'linear' }, { seed: 7 }, { threads: 2 });
-   */
-  static create(model: ModelConfigInput, train: Partial<TrainConfig> = {}, options: EngineOptions = {}): Engine {
-    checkModelInput(model, presetPatchSize);
-    checkOptions(options);
-    if (train.batchSize !== undefined) requireInteger(train.batchSize, 'batchSize');
-    if (train.seed !== undefined) requireInteger(train.seed, 'seed', 0);
-    if (train.learningRate !== undefined && !(train.learningRate > 0)) invalidArgument('a positive number', 'learningRate', train.learningRate);
-    if (train.trainPrecision !== undefined) requireOneOf(train.trainPrecision, 'trainPrecision', PRECISIONS);
-    const native = syncWithCallerStack(() => new (addon().Engine)(model, train, options));
-    return new Engine(native);
-  }
-
-  /**
-   * Loads a checkpoint; a truncated, foreign or mismatched file is rejected with INTRA_CHECKPOINT.
-   *
-   * @example const engine = await Engine.load('model.intra', { precision: 'bf16' });
-   */
-  static async load(path: string, options: EngineOptions = {}): Promise<Engine> {
-    if (typeof path !== 'string' || path.length === 0) invalidArgument('a file path', 'path', path);
-    checkOptions(options);
-    return new Engine(await withCallerStack(() => addon().loadEngine(path, options)));
-  }
-
-  // The native engine, private: every call goes through #queue (or is synchronous), so the
-  // queue's order guarantee cannot be bypassed.
-  #live(): NativeEngine {
-    if (!this.#native) throw new IntraError('INTRA_DISPOSED', 'Engine is disposed');
-    return this.#native;
-  }
-
-  get disposed(): boolean {
-    return this.#native === undefined;
-  }
-
-  describe(): EngineDescription {
-    return syncWithCallerStack(() => this.#live().describe());
-  }
-
-  setTrainingImages(images: ImageSet): Promise<void> {
-    checkImages(images, 'images');
-    return this.#queue((n) => n.setTrainingImages(images.data, images.count, images.height, images.width, images.channels));
-  }
-
-  /**
-   * The validation images and their fixed windows: by default the training config's count per
-   * image, drawn from a seed derived from the training seed; `windowsPerImage` and
-   * `windowSeed` override them (to measure how noisy the validation loss is).
-   */
-  setValidationImages(images: ImageSet, options: { windowsPerImage?: number; windowSeed?: number } = {}): Promise<void> {
-    checkImages(images, 'images');
-    if (options.windowsPerImage !== undefined) requireInteger(options.windowsPerImage, 'windowsPerImage');
-    if (options.windowSeed !== undefined) requireInteger(options.windowSeed, 'windowSeed', 0);
-    return this.#queue((n) => n.setValidationImages(images.data, images.count, images.height, images.width, images.channels, options.windowsPerImage, options.windowSeed));
-  }
-
-  /** Runs `steps` optimiser steps on windows the engine samples; returns the mean loss parts. */
-  trainSteps(steps: number): Promise<LossParts> {
-    requireInteger(steps, 'steps');
-    return this.#queue((n) => n.trainSteps(steps));
-  }
-
-  /** The loss over the fixed validation windows (deterministic for a seed). */
-  validate(): Promise<LossParts> {
-    return this.#queue((n) => n.validate());
-  }
-
-  /** Whole-image reconstructions, (count, H, W, C) in [0, 1]. */
-  reconstruct(images: ImageSet): Promise<Float32Array> {
-    checkImages(images, 'images');
-    return this.#queue((n) => n.reconstruct(images.data, images.count, images.height, images.width, images.channels));
-  }
-
-  /** Anomaly maps (eq. 7) and scores (their maxima); needs fitNormalStatistics first. */
-  anomalyMaps(images: ImageSet, options: { withReconstruction?: boolean } = {}): Promise<AnomalyMaps> {
-    checkImages(images, 'images');
-    return this.#queue((n) =>
-      n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, options.withReconstruction === true),
-    );
-  }
-
-  /** Anomaly scores of the validation images the engine holds (for the threshold), without sending them again. */
-  validationScores(): Promise<Float32Array> {
-    return this.#queue((n) => n.validationScores());
-  }
-
-  /** The anomaly scores alone (the maps' maxima): the maps are not copied back. */
-  anomalyScores(images: ImageSet): Promise<Float32Array> {
-    checkImages(images, 'images');
-    return this.#queue((n) => n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, false, false)).then((r) => r.scores);
-  }
-
-  /** Computes the mean diff map over the training images with the current weights. */
-  fitNormalStatistics(): Promise<void> {
-    return this.#queue((n) => n.fitNormalStatistics());
-  }
-
-  keepBest(): Promise<void> {
-    return this.#queue((n) => n.keepBest());
-  }
-
-  restoreBest(): Promise<void> {
-    return this.#queue((n) => n.restoreBest());
-  }
-
-  /** Writes one checkpoint file atomically, with `metadata` stored as JSON. */
-  save(path: string, metadata: unknown = {}): Promise<void> {
-    if (typeof path !== 'string' || path.length === 0) invalidArgument('a file path', 'path', path);
-    return this.#queue((n) => n.save(path, JSON.stringify(metadata)));
-  }
-
-  /** Records the engine's phases (sampling, embedding, each block's attention, MLP and norms, loss parts, backward, optimizer, maps...) from now on. */
-  setProfiling(on: boolean): void {
-    this.#live().setProfiling(on);
-  }
-
-  /** The phases recorded since the last call. */
-  takeProfile(): ProfileEvent[] {
-    return syncWithCallerStack(() => this.#live().takeProfile());
-  }
-
-  /** The metadata stored by the last save or load. */
-  metadata<T = unknown>(): T {
-    return JSON.parse(this.describe().metadata) as T;
-  }
-
-  /**
-   * Runs `call` after every call made before it on this engine has settled. Throws at once
-   * (INTRA_DISPOSED) on a disposed engine; errors carry the caller's stack.
-   */
-  #queue<T>(call: (native: NativeEngine) => Promise<T>): Promise<T> {
-    const native = this.#live();
-    const previous = this.#tail;
-    const result = withCallerStack(async () => {
-      await previous;
-      return call(native);
-    });
-    this.#tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-
-  /**
-   * Frees the engine: later calls throw "Engine is disposed"; calls already made still run
-   * to the end, and the native engine is freed after the last of them.
-   */
-  dispose(): void {
-    const native = this.#native;
-    this.#native = undefined;
-    if (native) void this.#tail.then(() => native.dispose());
-  }
-
-}
+export const engineBindings = {
+  create: (model: ModelConfigInput, train: Partial<TrainConfig>, options: EngineOptions): NativeEngine => new (addon().Engine)(model, train, options),
+  load: (path: string, options: EngineOptions): Promise<NativeEngine> => addon().loadEngine(path, options),
+  presetPatchSize: (preset: string): number => presetPatchSize(preset),
+};

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { Engine } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { stripes } from './fixtures.js';
 
 type Text = { name: string; kind: 'text'; text: string };

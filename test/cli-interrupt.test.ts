@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { synthesize } from '../lib/data/synth.js';
-import { Engine } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
 const root = mkdtempSync(join(tmpdir(), 'intra-sigint-'));

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { parseCli } from '../lib/cli/index.js';
 import { synthesize } from '../lib/data/synth.js';
-import { Engine } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { recipeDefaults } from '../lib/train/recipes.js';
 import { stopReason, trainCategory } from '../lib/train/train.js';
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { configFields, Engine, modelConfig, type ConfigField } from '../lib/native.js';
+import { configFields, modelConfig, type ConfigField } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 
 const typesSource = readFileSync(join(import.meta.dirname, '..', 'lib', 'native-types.ts'), 'utf8');
 

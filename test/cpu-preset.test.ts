@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { accuracyCurve, curveTable } from '../lib/bench/curve.js';
 import { synthesize } from '../lib/data/synth.js';
 import { evaluateCategory } from '../lib/eval/evaluate.js';
-import { capabilities, Engine, modelConfig } from '../lib/native.js';
+import { capabilities, modelConfig } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { presetTraining } from '../lib/train/recipes.js';
 import { trainCategory } from '../lib/train/train.js';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { capabilities, Engine } from '../lib/native.js';
+import { capabilities } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { stripes, withDefect } from './fixtures.js';
 
 describe('bf16', () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Engine } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { pick, stripes, withDefect } from './fixtures.js';
 
 const SIZE = 64;
@@ -84,7 +84,8 @@ describe('the thesis\'s multi-scale GMS loss', () => {
     expect(three.gms).not.toBe(one.gms);
     expect(three.gms).toBeGreaterThanOrEqual(one.gms / 3);
     expect(three.gms).toBeLessThanOrEqual(one.gms / 3 + (2 / 2 + 2 / 3) / 3);
-    expect(() => Engine.create({ preset: 'tiny', channels: 1 }, { gmsScales: 4 }, { threads: 1 })).toThrow(/Expected 1 \(the paper\) or up to 3/);
+    expect(() => Engine.create({ preset: 'tiny', channels: 1 }, { gmsScales: 4 }, { threads: 1 })).toThrow('Expected at most 3 for gmsScales but received 4');
+    expect(() => Engine.create({ preset: 'tiny', channels: 1 }, { gmsScales: 0 }, { threads: 1 })).toThrow('Expected a positive integer for gmsScales but received 0');
   });
 });
 

@@ -46,7 +46,7 @@ export function pick(set: ImageSet, index: number): ImageSet {
  * files of those stripes in `dir` (img-000.png ...) plus `broken.png`, which is not a PNG.
  */
 export async function tinyModelAndImages(model: string, dir: string, count: number): Promise<void> {
-  const { Engine } = await import('../lib/native.js');
+  const { Engine } = await import('../lib/engine.js');
   const { default: sharp } = await import('sharp');
   const { mkdirSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { listImages } from '../lib/data/dataset.js';
 import { loadImage } from '../lib/data/images.js';
 import { scoreFiles } from '../lib/infer/score.js';
-import { Engine } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { stripes } from './fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'intra-hostile-'));

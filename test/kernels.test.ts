@@ -5,18 +5,8 @@ import { spawnSync } from 'node:child_process';
 
 import { describe, expect, it } from 'vitest';
 
-import {
-  capabilities,
-  checkKernel,
-  type CheckedImplementation,
-  Engine,
-  gradcheckKernel,
-  type KernelDevice,
-  type KernelErrors,
-  type KernelOp,
-  KERNEL_OPS,
-  toleranceViolations,
-} from '../lib/native.js';
+import { capabilities, checkKernel, type CheckedImplementation, gradcheckKernel, type KernelDevice, type KernelErrors, type KernelOp, KERNEL_OPS, toleranceViolations } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { stripes } from './fixtures.js';
 
 const attentionShapes = [

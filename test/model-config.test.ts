@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { ATTENTION_KINDS, Engine, modelConfig, PRESETS } from '../lib/native.js';
+import { ATTENTION_KINDS, modelConfig, PRESETS } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 
 describe('model configs and parameter counts', () => {
   it('lands near the papers for the paper preset at 256x256', () => {

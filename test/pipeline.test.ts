@@ -9,7 +9,8 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../lib/cli/index.js';
 import { synthesize } from '../lib/data/synth.js';
 import { evaluateCategory, type Report } from '../lib/eval/evaluate.js';
-import { capabilities, Engine } from '../lib/native.js';
+import { capabilities } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { trainCategory, type TrainOptions } from '../lib/train/train.js';
 
 const root = mkdtempSync(join(tmpdir(), 'intra-e2e-'));

@@ -17,7 +17,8 @@ import { profileTrain } from '../lib/bench/profile.js';
 import { CHART_SIZE } from '../lib/eval/charts.js';
 import type { Report } from '../lib/eval/evaluate.js';
 import { synthesize } from '../lib/data/synth.js';
-import { Engine, machineLabel } from '../lib/native.js';
+import { machineLabel } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { trainCategory } from '../lib/train/train.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../lib/data/synth.js';
 import { evaluateCategory, type Report } from '../lib/eval/evaluate.js';
 import { scoreFiles, type ScoreLine } from '../lib/infer/score.js';
-import { Engine } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { medianAspect, shapeForAspect, stateShape, trainCategory, type TrainOptions, type TrainState } from '../lib/train/train.js';
 
 const root = mkdtempSync(join(tmpdir(), 'intra-shape-'));

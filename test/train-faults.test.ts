@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { synthesize } from '../lib/data/synth.js';
-import { Engine } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { stripes } from './fixtures.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');

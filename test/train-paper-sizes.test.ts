@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { synthesize } from '../lib/data/synth.js';
-import { Engine } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { paperImageSize, smoothedBestLoss, trainCategory } from '../lib/train/train.js';
 
 describe('image size per MVTec AD category', () => {

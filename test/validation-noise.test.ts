@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import { validationNoise } from '../lib/bench/validation.js';
 import { synthesize } from '../lib/data/synth.js';
-import { Engine } from '../lib/native.js';
+import { Engine } from '../lib/engine.js';
 import { trainCategory } from '../lib/train/train.js';
 import { stripes } from './fixtures.js';
 

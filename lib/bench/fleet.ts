@@ -16,7 +16,8 @@ import { IntraError } from '../errors.js';
 import { startRedis } from '../fleet/local-redis.js';
 import { openRedis, runKeys } from '../fleet/redis.js';
 import { submitRun } from '../fleet/submit.js';
-import { capabilities, Engine, machineLabel, modelConfig, packageRoot, type MachineLabel, type Precision, type Preset } from '../native.js';
+import { capabilities, machineLabel, modelConfig, packageRoot, type MachineLabel, type Precision, type Preset } from '../native.js';
+import { Engine } from '../engine.js';
 import { linkedImages, tinyModel } from './memory.js';
 import { sampleImages } from './throughput.js';
 

@@ -15,7 +15,8 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 
 import { IntraError } from '../errors.js';
-import { Engine, packageRoot } from '../native.js';
+import { packageRoot } from '../native.js';
+import { Engine } from '../engine.js';
 
 export interface MemoryRecord {
   images: number;

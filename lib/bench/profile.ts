@@ -14,7 +14,8 @@ import { presetOf } from '../eval/evaluate.js';
 import { PixelMetrics, rocAuc } from '../eval/metrics.js';
 import { percent } from '../format.js';
 import { splitValidation } from '../train/train.js';
-import { Engine, modelConfig, resizeMap, type AttentionKind, type ImageSet, type Preset, type ProfileEvent } from '../native.js';
+import { modelConfig, resizeMap, type AttentionKind, type ImageSet, type Preset, type ProfileEvent } from '../native.js';
+import { Engine } from '../engine.js';
 
 export interface Phase {
   name: string;

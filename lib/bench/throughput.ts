@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { listImages } from '../data/dataset.js';
 import { renderSample } from '../data/synth.js';
 import { scoreFiles } from '../infer/score.js';
-import { capabilities, Engine, machineLabel, matmulCeiling, modelConfig, type AttentionKind, type ImageSet, type MachineLabel, type Precision, type Preset } from '../native.js';
+import { capabilities, machineLabel, matmulCeiling, modelConfig, type AttentionKind, type ImageSet, type MachineLabel, type Precision, type Preset } from '../native.js';
+import { Engine } from '../engine.js';
 import sharp from 'sharp';
 import { inferenceFlops, trainingFlops } from './flops.js';
 

@@ -8,7 +8,8 @@
  */
 import { modelShape, packImages } from '../data/images.js';
 import { IntraError } from '../errors.js';
-import { Engine, machineLabel, type MachineLabel } from '../native.js';
+import { machineLabel, type MachineLabel } from '../native.js';
+import { Engine } from '../engine.js';
 import { decodeAll, type TrainState } from '../train/train.js';
 
 /** The margin by which a validation loss must improve to count (best epoch, early stopping, --image-size auto). */

@@ -11,7 +11,7 @@ import type { Argv } from 'yargs';
 import { listImages } from '../data/dataset.js';
 import { IntraError } from '../errors.js';
 import { scoreFiles } from '../infer/score.js';
-import { Engine } from '../native.js';
+import { Engine } from '../engine.js';
 import type { TrainState } from '../train/train.js';
 import { duration, engineOptions } from './options.js';
 

@@ -20,7 +20,8 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 
 import { IntraError } from '../errors.js';
 import { scoreFiles, type ScoreLine } from '../infer/score.js';
-import { Engine, type Device, type Precision } from '../native.js';
+import { type Device, type Precision } from '../native.js';
+import { Engine } from '../engine.js';
 import type { TrainState } from '../train/train.js';
 import { openRedis, QUEUE_NAME, QUEUE_PREFIX, redisOptions, runKeys, type FleetRedis, type ScoreJobData } from './redis.js';
 import { fileChecksum } from './submit.js';

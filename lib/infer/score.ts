@@ -10,7 +10,7 @@ import { basename, extname, join, relative } from 'node:path';
 
 import { loadImage, modelShape, packImages, type DecodedImage, type ImageShape } from '../data/images.js';
 import { IntraError } from '../errors.js';
-import type { Engine } from '../native.js';
+import type { Engine } from '../engine.js';
 import { writeMapPictures } from './heatmap.js';
 
 export interface ScoreLine {

@@ -13,7 +13,8 @@ import { channelsOf, loadImage, packImages, shapeOf, shapeText, type DecodedImag
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
-import { capabilities, Engine, modelConfig, type AttentionKind, type Device, type LossParts, type ModelConfigInput, type Precision, type Preset } from '../native.js';
+import { capabilities, modelConfig, type AttentionKind, type Device, type LossParts, type ModelConfigInput, type Precision, type Preset } from '../native.js';
+import { Engine } from '../engine.js';
 import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
 
 export interface TrainOptions {
