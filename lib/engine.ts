@@ -4,11 +4,10 @@
  *
  * @example const engine = Engine.create({ preset: 'small' }, { seed: 7 }, { threads: 2 });
  */
-import { IntraError, invalidArgument, requireInteger, requireOneOf, syncWithCallerStack, withCallerStack } from './errors.js';
+import { IntraError, invalidArgument, requireInteger, syncWithCallerStack, withCallerStack } from './errors.js';
 import { checkImages, checkModelInput, checkOptions } from './native-checks.js';
 import { engineBindings } from './native.js';
 import {
-  PRECISIONS,
   type AnomalyMaps,
   type EngineDescription,
   type EngineOptions,
@@ -61,10 +60,8 @@ export class Engine {
   static create(model: ModelConfigInput, train: Partial<TrainConfig> = {}, options: EngineOptions = {}): Engine {
     checkModelInput(model, engineBindings.presetPatchSize);
     checkOptions(options);
-    if (train.batchSize !== undefined) requireInteger(train.batchSize, 'batchSize');
-    if (train.seed !== undefined) requireInteger(train.seed, 'seed', 0);
-    if (train.learningRate !== undefined && !(train.learningRate > 0)) invalidArgument('a positive number', 'learningRate', train.learningRate);
-    if (train.trainPrecision !== undefined) requireOneOf(train.trainPrecision, 'trainPrecision', PRECISIONS);
+    if (typeof train !== 'object' || train === null) invalidArgument('an object', 'training config', train);
+    // The training fields' rules live in the engine's config table (one place, one message).
     const native = syncWithCallerStack(() => engineBindings.create(model, train, options));
     return new Engine(native);
   }

@@ -70,3 +70,18 @@ describe('intra info', () => {
     expect(report.trainDefaults).toEqual(configFields().trainDefaults);
   });
 });
+
+describe('training config fields from JavaScript', () => {
+  it.each([
+    [{ batchSize: 0 }, 'Expected a positive integer for batchSize but received 0'],
+    [{ batchSize: 2.5 }, 'Expected an integer for batchSize but received 2.5'],
+    [{ batchSize: '64' }, "Expected an integer for batchSize but received '64'"],
+    [{ learningRate: 0 }, 'Expected a positive number for learningRate but received 0'],
+    [{ learningRate: Number.NaN }, 'Expected a finite number for learningRate but received nan'],
+    [{ seed: -1 }, 'Expected a non-negative integer for seed but received -1'],
+    [{ augment: 1 }, 'Expected a boolean for augment but received 1'],
+    [{ trainPrecision: 'fp16' }, "Expected one of fp32, bf16 for precision but received 'fp16'"],
+  ])('%o is refused: %s', (train, message) => {
+    expect(() => Engine.create({ preset: 'tiny' }, train as never)).toThrow(message);
+  });
+});

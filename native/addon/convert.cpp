@@ -2,6 +2,9 @@
 
 #include <c10/util/Exception.h>
 
+#include <cmath>
+#include <sstream>
+
 #include "../common/errors.h"
 #include "../core/config_fields.h"
 
@@ -34,36 +37,52 @@ static bool has(const Napi::Object& o, const char* key) {
   return o.Has(key) && !o.Get(key).IsUndefined() && !o.Get(key).IsNull();
 }
 
+// A JS value as messages show it (sharp's form): 'text', 2.5, true, null, an object.
+static std::string describeValue(const Napi::Value& v) {
+  if (v.IsString()) return "'" + v.As<Napi::String>().Utf8Value() + "'";
+  if (v.IsNumber()) {
+    std::ostringstream out;
+    out << v.As<Napi::Number>().DoubleValue();
+    return out.str();
+  }
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true" : "false";
+  if (v.IsNull()) return "null";
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsArray()) return "an array";
+  if (v.IsFunction()) return "a function";
+  return "an object";
+}
+
+static Napi::Value fieldValue(const Napi::Object& o, const char* key, bool ok(const Napi::Value&), const char* want) {
+  Napi::Value v = o.Get(key);
+  if (!ok(v)) throw invalidArgument(std::string("Expected ") + want + " for " + key + " but received " + describeValue(v));
+  return v;
+}
+
 int64_t integerField(const Napi::Object& o, const char* key, int64_t fallback) {
   if (!has(o, key)) return fallback;
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throw invalidArgument(std::string("Expected a number for ") + key);
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d))) {
-    throw invalidArgument(std::string("Expected an integer for ") + key + " but received " + std::to_string(d));
-  }
-  return static_cast<int64_t>(d);
+  auto isInteger = [](const Napi::Value& v) {
+    if (!v.IsNumber()) return false;
+    const double d = v.As<Napi::Number>().DoubleValue();
+    return std::isfinite(d) && d == std::trunc(d) && std::fabs(d) <= 9007199254740991.0;
+  };
+  return static_cast<int64_t>(fieldValue(o, key, isInteger, "an integer").As<Napi::Number>().DoubleValue());
 }
 
 double numberField(const Napi::Object& o, const char* key, double fallback) {
   if (!has(o, key)) return fallback;
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throw invalidArgument(std::string("Expected a number for ") + key);
-  return v.As<Napi::Number>().DoubleValue();
+  auto isNumber = [](const Napi::Value& v) { return v.IsNumber() && std::isfinite(v.As<Napi::Number>().DoubleValue()); };
+  return fieldValue(o, key, isNumber, "a finite number").As<Napi::Number>().DoubleValue();
 }
 
 bool boolField(const Napi::Object& o, const char* key, bool fallback) {
   if (!has(o, key)) return fallback;
-  Napi::Value v = o.Get(key);
-  if (!v.IsBoolean()) throw invalidArgument(std::string("Expected a boolean for ") + key);
-  return v.As<Napi::Boolean>().Value();
+  return fieldValue(o, key, [](const Napi::Value& v) { return v.IsBoolean(); }, "a boolean").As<Napi::Boolean>().Value();
 }
 
 std::string stringField(const Napi::Object& o, const char* key, const std::string& fallback) {
   if (!has(o, key)) return fallback;
-  Napi::Value v = o.Get(key);
-  if (!v.IsString()) throw invalidArgument(std::string("Expected a string for ") + key);
-  return v.As<Napi::String>().Utf8Value();
+  return fieldValue(o, key, [](const Napi::Value& v) { return v.IsString(); }, "a string").As<Napi::String>().Utf8Value();
 }
 
 

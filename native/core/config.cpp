@@ -55,12 +55,18 @@ void ModelConfig::validate() const {
   }
 }
 
+static std::string shortest(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
 void TrainConfig::validate() const {
   // gmsScales: 1 is the paper's loss, up to 3 the thesis's MSGMS (bounds in the table).
   checkBounds(*this, trainFields());
-  if (!(learningRate > 0)) throw invalidArgument("Expected a positive number for learningRate but received " + std::to_string(learningRate));
-  if (!(alpha >= 0)) throw invalidArgument("Expected a non-negative number for alpha but received " + std::to_string(alpha));
-  if (!(beta >= 0)) throw invalidArgument("Expected a non-negative number for beta but received " + std::to_string(beta));
+  if (!(learningRate > 0)) throw invalidArgument("Expected a positive number for learningRate but received " + shortest(learningRate));
+  if (!(alpha >= 0)) throw invalidArgument("Expected a non-negative number for alpha but received " + shortest(alpha));
+  if (!(beta >= 0)) throw invalidArgument("Expected a non-negative number for beta but received " + shortest(beta));
 }
 
 static const char* const kPresetNames[] = {"paper", "small", "cpu", "tiny", nullptr};
