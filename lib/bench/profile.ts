@@ -1,20 +1,23 @@
 /**
  * Where the time goes: one epoch of training, or a scoring pass, with every phase timed
- * (JavaScript's decode and resize, the engine's upload, sampling, embedding, each block's
+ * (JavaScript's decode with its resize, the engine's upload, sampling, embedding, each block's
  * attention, MLP and norms, head, loss parts, backward, optimizer, maps), a breakdown by
  * phase with its share of wall-clock, and a Chrome trace (Perfetto, chrome://tracing).
  *
  * @example const report = await profileTrain({ category: 'data/weave', preset: 'small' });
  */
-import sharp from 'sharp';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { readCategory, listImages } from '../data/dataset.js';
-import { channelsOf, loadMask, modelShape, type ImageShape } from '../data/images.js';
-import { presetOf } from '../eval/evaluate.js';
-import { PixelMetrics, rocAuc } from '../eval/metrics.js';
+import { channelsOf, modelShape, packImages } from '../data/images.js';
+import { evaluateCategory, presetOf } from '../eval/evaluate.js';
+import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
-import { splitValidation } from '../train/train.js';
-import { modelConfig, resizeMap, type AttentionKind, type ImageSet, type Preset, type ProfileEvent } from '../native.js';
+import { scoreFiles } from '../infer/score.js';
+import { decodeAll, splitValidation } from '../train/train.js';
+import { modelConfig, type AttentionKind, type Preset, type ProfileEvent } from '../native.js';
 import { Engine } from '../engine.js';
 
 export interface Phase {
@@ -56,27 +59,6 @@ class Recorder {
       this.events.push({ name, startNs: start, durationNs: now() - start, depth: 0, source: 'js' });
     }
   }
-}
-
-/** Decode then resize, as two timed phases (sharp decodes and resizes in one pass otherwise). */
-async function loadTimed(recorder: Recorder, files: readonly string[], shape: ImageShape, channels: 1 | 3): Promise<ImageSet> {
-  const one = shape.width * shape.height * channels;
-  const data = new Uint8Array(files.length * one);
-  for (let i = 0; i < files.length; i++) {
-    const file = files[i]!;
-    const decoded = await recorder.time('decode', () =>
-      sharp(file).flatten({ background: '#000' }).toColourspace(channels === 1 ? 'b-w' : 'srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }),
-    );
-    const resized = await recorder.time('resize', () =>
-      sharp(decoded.data, { raw: { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels } })
-        .resize(shape.width, shape.height, { fit: 'fill', kernel: 'lanczos3' })
-        .toColourspace(channels === 1 ? 'b-w' : 'srgb')
-        .raw()
-        .toBuffer(),
-    );
-    data.set(resized, i * one);
-  }
-  return { data, count: files.length, height: shape.height, width: shape.width, channels };
 }
 
 /** Self time per event: its duration less that of the events nested directly inside it. */
@@ -132,8 +114,10 @@ export async function profileTrain(options: ProfileTrainOptions): Promise<Profil
   });
   try {
     engine.setProfiling(true);
-    const train = await loadTimed(recorder, split.train, modelShape(config), channels);
-    const validation = await loadTimed(recorder, split.validation, modelShape(config), channels);
+    // The training path's own loading (trainCategory's decodeAll: checks, decode and resize in one pass).
+    const shape = modelShape(config), window = config.windowSize * config.patchSize;
+    const train = packImages(await recorder.time('decode', () => decodeAll(split.train, shape, channels, window)), shape, channels);
+    const validation = packImages(await recorder.time('decode', () => decodeAll(split.validation, shape, channels, window)), shape, channels);
     await call(() => engine.setTrainingImages(train));
     await call(() => engine.setValidationImages(validation));
     const batch = engine.describe().train.batchSize;
@@ -161,7 +145,11 @@ export interface ProfileScoreOptions {
   threads?: number;
 }
 
-/** Scoring a set of images (and, with `evaluate`, a category's metrics), profiled. */
+/**
+ * Scoring a set of images (and, with `evaluate`, a category's evaluation), profiled: it runs the
+ * scoring path itself (scoreImages, as `intra score` does; evaluateCategory, as `intra eval`
+ * does) with the recorder as its phase timer, so that what is profiled is what runs.
+ */
 export async function profileScore(options: ProfileScoreOptions): Promise<ProfileReport> {
   const recorder = new Recorder();
   const start = now();
@@ -169,37 +157,19 @@ export async function profileScore(options: ProfileScoreOptions): Promise<Profil
   try {
     engine.setProfiling(true);
     const { model } = engine.describe();
-    const items = await recorder.time('setup', async () => {
-      if (!options.evaluate) return (await listImages(options.inputs)).map((file) => ({ file, defect: 'good', mask: undefined as string | undefined }));
-      if (options.inputs.length !== 1) throw new Error('Expected one category folder to evaluate');
-      return (await readCategory(options.inputs[0]!, { requireTest: true })).test;
-    });
-    const batch = options.batch ?? 8;
-    const pixels = new PixelMetrics();
-    const scores: number[] = [], labels: number[] = [];
-    for (let i = 0; i < items.length; i += batch) {
-      const chunk = items.slice(i, i + batch);
-      const set = await loadTimed(recorder, chunk.map((t) => t.file), modelShape(model), model.channels as 1 | 3);
-      const result = await recorder.time('engine call', () => engine.anomalyMaps(set));
-      if (!options.evaluate) continue;
-      for (let k = 0; k < chunk.length; k++) {
-        const item = chunk[k]!;
-        const size = modelShape(model);
-        const meta = await recorder.time('decode', () => sharp(item.file).metadata());
-        const to = { width: meta.width ?? size.width, height: meta.height ?? size.height };
-        const map = await recorder.time('maps', () => resizeMap(result.maps.subarray(k * size.width * size.height, (k + 1) * size.width * size.height), size, to));
-        const mask = item.mask ? (await recorder.time('decode', () => loadMask(item.mask!, { ...to, image: item.file }))).mask : undefined;
-        await recorder.time('metrics', async () => pixels.add(map, mask, to.width, to.height));
-        scores.push(result.scores[k]!);
-        labels.push(item.defect === 'good' ? 0 : 1);
-      }
-    }
     if (options.evaluate) {
-      await recorder.time('metrics', async () => {
-        rocAuc(scores, labels);
-        pixels.rocAuc();
-        pixels.aupro(0.3);
-      });
+      if (options.inputs.length !== 1) throw new IntraError('INTRA_INVALID_ARGUMENT', 'Expected one category folder to evaluate');
+      const outDir = await mkdtemp(join(tmpdir(), 'intra-profile-eval-'));
+      try {
+        await evaluateCategory({ model: options.model, category: options.inputs[0]!, outDir, batch: options.batch, engine, timer: recorder });
+      } finally {
+        await rm(outDir, { recursive: true, force: true });
+      }
+    } else {
+      const files = await recorder.time('setup', () => listImages(options.inputs));
+      for await (const line of scoreFiles(engine, files, { batch: options.batch }, recorder)) {
+        if (line.error !== undefined) throw new IntraError(line.code ?? 'INTRA_IMAGE', line.error);
+      }
     }
     const events = [...recorder.events, ...engine.takeProfile()];
     const wallNs = now() - start;

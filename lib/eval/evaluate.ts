@@ -11,10 +11,11 @@ import { join } from 'node:path';
 
 import { readCategory, type TestItem } from '../data/dataset.js';
 import { percent } from '../format.js';
-import { loadImage, loadMask, modelShape, packImages } from '../data/images.js';
+import { loadMask, modelShape } from '../data/images.js';
 import { IntraError } from '../errors.js';
 import { machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
+import { scoreImages, type PhaseTimer } from '../infer/score.js';
 import type { TrainState } from '../train/train.js';
 import type { HistogramBin } from './charts.js';
 import { buildGallery, GallerySelection, type GalleryEntry } from './gallery.js';
@@ -67,6 +68,10 @@ export interface EvaluateOptions {
   batch?: number;
   /** gallery pictures per group (worst false positives, worst false negatives, best detections) */
   panels?: number;
+  /** the profiler's phase timer (scoring phases, and "metrics") */
+  timer?: PhaseTimer;
+  /** an engine already holding `model` (the profiler's, recording its phases); not disposed here */
+  engine?: Engine;
 }
 
 interface Scored {
@@ -90,7 +95,7 @@ function metricsOf(scored: readonly Scored[], pixels: PixelMetrics | undefined):
 export async function evaluateCategory(options: EvaluateOptions): Promise<Report> {
   const started = Date.now();
   const category = await readCategory(options.category, { requireTest: true });
-  const engine = await Engine.load(options.model, { threads: options.threads, device: options.device, precision: options.precision });
+  const engine = options.engine ?? (await Engine.load(options.model, { threads: options.threads, device: options.device, precision: options.precision }));
   try {
     const { model } = engine.describe();
     if (!engine.describe().hasNormalStatistics) {
@@ -103,80 +108,82 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
     const perDefect = new Map(defects.map((d) => [d, new PixelMetrics()]));
     const scored: Scored[] = [];
     const selection = new GallerySelection(options.panels ?? 3);
-    const batch = options.batch ?? 8;
-    for (let i = 0; i < category.test.length; i += batch) {
-      const items = category.test.slice(i, i + batch);
-      const images = await Promise.all(items.map((item) => loadImage(item.file, { size, channels, window: model.windowSize * model.patchSize })));
-      const { maps, scores, reconstruction } = await engine.anomalyMaps(packImages(images, size, channels), { withReconstruction: true });
-      for (let k = 0; k < items.length; k++) {
-        const item = items[k]!, image = images[k]!;
-        const one: Scored = { item, score: scores[k]! };
-        scored.push(one);
-        const area = size.width * size.height, pixels = area * channels;
-        selection.offer(one, () => ({
-          pixels: image.pixels,
-          map: maps.slice(k * area, (k + 1) * area),
-          reconstruction: reconstruction!.slice(k * pixels, (k + 1) * pixels),
-        }));
-        const to = { width: image.originalWidth, height: image.originalHeight };
-        const map = await resizeMap(maps.subarray(k * area, (k + 1) * area), size, to);
+    const timer = options.timer;
+    // The scoring path itself (as intra score runs it), keeping maps and reconstructions.
+    const scoring = scoreImages(engine, category.test.map((t) => t.file), { batch: options.batch, keep: { maps: true, reconstruction: true }, timer });
+    let index = 0;
+    for await (const { line, image, map: modelMap, reconstruction } of scoring) {
+      const item = category.test[index++]!;
+      if (line.error !== undefined) throw new IntraError(line.code ?? 'INTRA_IMAGE', line.error);
+      const one: Scored = { item, score: line.score! };
+      scored.push(one);
+      // Copies: the gallery keeps a few past this batch, whose buffers the next one replaces.
+      selection.offer(one, () => ({ pixels: image!.pixels, map: modelMap!.slice(), reconstruction: reconstruction!.slice() }));
+      const to = { width: image!.originalWidth, height: image!.originalHeight };
+      const measure = async (): Promise<void> => {
+        const map = await resizeMap(modelMap!, size, to);
         const mask = item.mask ? (await loadMask(item.mask, { ...to, image: item.file })).mask : undefined;
         overall.add(map, mask, to.width, to.height);
         if (item.defect === 'good') for (const m of perDefect.values()) m.add(map, undefined, to.width, to.height);
         else perDefect.get(item.defect)!.add(map, mask, to.width, to.height);
+      };
+      await (timer ? timer.time('metrics', measure) : measure());
+    }
+    // Metrics over the whole set, the gallery and the report files ("report" when profiled).
+    const finish = async (): Promise<Report> => {
+      const byDefect: Record<string, Metrics> = {};
+      for (const d of defects) {
+        byDefect[d] = metricsOf(scored.filter((s) => s.item.defect === d || s.item.defect === 'good'), perDefect.get(d));
       }
-    }
-    const byDefect: Record<string, Metrics> = {};
-    for (const d of defects) {
-      byDefect[d] = metricsOf(scored.filter((s) => s.item.defect === d || s.item.defect === 'good'), perDefect.get(d));
-    }
-    await mkdir(options.outDir, { recursive: true });
-    const state = engine.metadata<Partial<TrainState>>();
-    const overallMetrics = metricsOf(scored, overall);
-    const labels = scored.map((s) => (s.item.defect === 'good' ? 0 : 1)), scoreValues = scored.map((s) => s.score);
-    const { threshold, rule } = state.threshold !== undefined
-      ? { threshold: state.threshold, rule: state.thresholdRule ?? 'fitted at training' }
-      : { threshold: overallMetrics.image_f1_threshold, rule: 'F1-max on this test set (the model holds none)' };
-    const gallery = threshold === null ? [] : await buildGallery(selection, { size, channels, threshold, outDir: options.outDir });
-    const counts: Record<string, number> = {};
-    for (const s of scored) counts[s.item.defect] = (counts[s.item.defect] ?? 0) + 1;
-    const report: Report = {
-      category: category.name,
-      model: options.model,
-      image_width: size.width,
-      image_height: size.height,
-      attention: model.attention,
-      ...overallMetrics,
-      by_defect: byDefect,
-      scores: scored.map((s) => ({ file: s.item.file, defect: s.item.defect, score: s.score })),
-      panels: gallery.map((g) => g.panel),
-      seconds: 0,
-      threshold,
-      threshold_rule: rule,
-      model_info: {
-        ...model,
-        preset: presetOf(model),
-        epochs_trained: state.epoch ?? null,
-        best_epoch: state.bestEpoch ?? null,
-        best_loss: state.bestLoss ?? null,
-        training: state.state ?? null,
-      },
-      counts,
-      curves: { image_roc: rocCurve(scoreValues, labels), pixel_roc: overall.rocCurve(), pro: overall.proCurve(0.3)?.points ?? null },
-      histogram: scoreHistogram(scored, threshold),
-      history: (state.history ?? []).map((h) => ({ epoch: h.epoch, train: h.train.loss, validation: h.validation.loss })),
-      gallery: gallery.map(({ tiles: _, ...entry }) => entry),
-      machine: machineLabel(),
-      finished_at: new Date().toISOString(),
-      html: join(options.outDir, 'report.html'),
+      await mkdir(options.outDir, { recursive: true });
+      const state = engine.metadata<Partial<TrainState>>();
+      const overallMetrics = metricsOf(scored, overall);
+      const labels = scored.map((s) => (s.item.defect === 'good' ? 0 : 1)), scoreValues = scored.map((s) => s.score);
+      const { threshold, rule } = state.threshold !== undefined
+        ? { threshold: state.threshold, rule: state.thresholdRule ?? 'fitted at training' }
+        : { threshold: overallMetrics.image_f1_threshold, rule: 'F1-max on this test set (the model holds none)' };
+      const gallery = threshold === null ? [] : await buildGallery(selection, { size, channels, threshold, outDir: options.outDir });
+      const counts: Record<string, number> = {};
+      for (const s of scored) counts[s.item.defect] = (counts[s.item.defect] ?? 0) + 1;
+      const report: Report = {
+        category: category.name,
+        model: options.model,
+        image_width: size.width,
+        image_height: size.height,
+        attention: model.attention,
+        ...overallMetrics,
+        by_defect: byDefect,
+        scores: scored.map((s) => ({ file: s.item.file, defect: s.item.defect, score: s.score })),
+        panels: gallery.map((g) => g.panel),
+        seconds: 0,
+        threshold,
+        threshold_rule: rule,
+        model_info: {
+          ...model,
+          preset: presetOf(model),
+          epochs_trained: state.epoch ?? null,
+          best_epoch: state.bestEpoch ?? null,
+          best_loss: state.bestLoss ?? null,
+          training: state.state ?? null,
+        },
+        counts,
+        curves: { image_roc: rocCurve(scoreValues, labels), pixel_roc: overall.rocCurve(), pro: overall.proCurve(0.3)?.points ?? null },
+        histogram: scoreHistogram(scored, threshold),
+        history: (state.history ?? []).map((h) => ({ epoch: h.epoch, train: h.train.loss, validation: h.validation.loss })),
+        gallery: gallery.map(({ tiles: _, ...entry }) => entry),
+        machine: machineLabel(),
+        finished_at: new Date().toISOString(),
+        html: join(options.outDir, 'report.html'),
+      };
+      report.seconds = (Date.now() - started) / 1000;
+      await writeFile(join(options.outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+      await writeFile(join(options.outDir, 'report.md'), reportMarkdown(report));
+      await writeReportHtml(report, gallery, report.html);
+      return report;
     };
-    report.seconds = (Date.now() - started) / 1000;
-    await writeFile(join(options.outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-    await writeFile(join(options.outDir, 'report.md'), reportMarkdown(report));
-    await writeReportHtml(report, gallery, report.html);
-    return report;
+    return await (timer ? timer.time('report', finish) : finish());
   } finally {
-    engine.dispose();
+    if (options.engine === undefined) engine.dispose();
   }
 }
 

@@ -76,10 +76,38 @@ function pictureName(file: string, used: Set<string>): string {
   return name;
 }
 
-export async function* scoreFiles(engine: Engine, files: readonly string[], options: ScoreOptions = {}): AsyncGenerator<ScoreLine> {
+/** Times the phases of a run (the profiler's recorder); the default runs them untimed. */
+export interface PhaseTimer {
+  time<T>(phase: string, run: () => Promise<T>): Promise<T>;
+}
+const untimed: PhaseTimer = { time: (_, run) => run() };
+
+/** One image through the scoring path, with what the caller asked to keep. */
+export interface ScoredImage {
+  line: ScoreLine;
+  /** the decoded image (absent when it could not be read) */
+  image?: DecodedImage;
+  /** its anomaly map at the model's shape (with `keep.maps` or `mapsDir`) */
+  map?: Float32Array;
+  /** its reconstruction, (H, W, C) in [0, 1] (with `keep.reconstruction`) */
+  reconstruction?: Float32Array;
+}
+
+export interface ScoreImagesOptions extends ScoreOptions {
+  keep?: { maps?: boolean; reconstruction?: boolean };
+  /** phases: "decode" (the wait for the next batch, whose decoding overlaps compute), "engine call", "pictures" */
+  timer?: PhaseTimer;
+}
+
+/**
+ * The scoring path itself: `intra score`, `intra eval`, the fleet's workers and `intra profile
+ * score` all run it, so what is profiled is what runs.
+ */
+export async function* scoreImages(engine: Engine, files: readonly string[], options: ScoreImagesOptions = {}): AsyncGenerator<ScoredImage> {
   const { model } = engine.describe();
   const size = modelShape(model), channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;
-  const batch = options.batch ?? 8;
+  const area = size.width * size.height, batch = options.batch ?? 8, timer = options.timer ?? untimed;
+  const wantMaps = options.mapsDir !== undefined || options.keep?.maps === true, wantReconstruction = options.keep?.reconstruction === true;
   const used = new Set<string>();
   if (options.mapsDir) await mkdir(options.mapsDir, { recursive: true });
   const batches: string[][] = [];
@@ -87,18 +115,18 @@ export async function* scoreFiles(engine: Engine, files: readonly string[], opti
 
   let pending = batches.length > 0 ? decodeBatch(batches[0]!, size, channels, window) : undefined;
   for (let b = 0; b < batches.length; b++) {
-    const decoded = await pending!;
+    const decoded = await timer.time('decode', () => pending!);
     pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, size, channels, window) : undefined;
     const good = decoded.filter((d) => d.image);
-    let scores: Float32Array | undefined, maps: Float32Array | undefined, computeMs = 0;
+    let scores: Float32Array | undefined, maps: Float32Array | undefined, reconstruction: Float32Array | undefined, computeMs = 0;
     let batchError: IntraError | undefined;
     if (good.length > 0) {
       const started = performance.now();
       try {
         const packed = packImages(good.map((d) => d.image!), size, channels);
-        // The maps cross back only when pictures are drawn from them.
-        if (options.mapsDir) ({ scores, maps } = await engine.anomalyMaps(packed));
-        else scores = await engine.anomalyScores(packed);
+        // The maps cross back only when they are used.
+        if (wantMaps || wantReconstruction) ({ scores, maps, reconstruction } = await timer.time('engine call', () => engine.anomalyMaps(packed, { withReconstruction: wantReconstruction })));
+        else scores = await timer.time('engine call', () => engine.anomalyScores(packed));
       } catch (cause) {
         batchError = cause instanceof IntraError ? cause : new IntraError('INTRA_NATIVE', String(cause));
       }
@@ -108,7 +136,7 @@ export async function* scoreFiles(engine: Engine, files: readonly string[], opti
     for (const d of decoded) {
       if (!d.image || batchError) {
         const error = d.error ?? batchError!;
-        yield { file: d.file, error: error.message, code: error.code };
+        yield { line: { file: d.file, error: error.message, code: error.code } };
         continue;
       }
       const score = scores![k]!;
@@ -116,16 +144,16 @@ export async function* scoreFiles(engine: Engine, files: readonly string[], opti
       if (options.threshold !== undefined) line.anomalous = score > options.threshold;
       const warning = aspectWarning({ width: d.image.originalWidth, height: d.image.originalHeight }, size);
       if (warning !== undefined) line.warning = warning;
+      const map = maps?.subarray(k * area, (k + 1) * area);
       if (options.mapsDir) {
-        const map = maps!.subarray(k * size.width * size.height, (k + 1) * size.width * size.height);
         const scale = options.mapScale ?? (options.threshold !== undefined ? 2 * options.threshold : Math.max(score, 1e-12));
         const name = pictureName(d.file, used);
         try {
-          await writeMapPictures(map, d.image, size, channels, {
+          await timer.time('pictures', () => writeMapPictures(map!, d.image!, size, channels, {
             scale,
-            mapFile: join(options.mapsDir, `${name}.map.png`),
-            overlayFile: join(options.mapsDir, `${name}.overlay.png`),
-          });
+            mapFile: join(options.mapsDir!, `${name}.map.png`),
+            overlayFile: join(options.mapsDir!, `${name}.overlay.png`),
+          }));
         } catch (cause) {
           // The score stands; the pictures could not be written: this image's line says so
           // and the run goes on.
@@ -134,8 +162,14 @@ export async function* scoreFiles(engine: Engine, files: readonly string[], opti
         }
       }
       line.ms = Math.round((d.ms + computeMs) * 100) / 100;
+      const pixels = area * channels;
+      yield { line, image: d.image, map, reconstruction: reconstruction?.subarray(k * pixels, (k + 1) * pixels) };
       k++;
-      yield line;
     }
   }
+}
+
+/** The scoring path's JSON lines (see scoreImages); `timer` times its phases (the profiler). */
+export async function* scoreFiles(engine: Engine, files: readonly string[], options: ScoreOptions = {}, timer?: PhaseTimer): AsyncGenerator<ScoreLine> {
+  for await (const scored of scoreImages(engine, files, { ...options, timer })) yield scored.line;
 }
