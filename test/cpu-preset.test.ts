@@ -66,3 +66,15 @@ describe('intra bench curve', () => {
     await expect(accuracyCurve({ ...common, minutes: [0.04, 0.02] })).rejects.toThrow('Expected increasing positive minutes but received 0.04, 0.02');
   }, 120_000);
 });
+
+describe('a model trained with the cpu preset', () => {
+  it('names its preset in the evaluation report, though its geometry is the small preset\'s', async () => {
+    expect((({ parameters: _, ...c }) => c)(modelConfig({ preset: 'cpu' }))).toEqual((({ parameters: _, ...c }) => c)(modelConfig({ preset: 'small' })));
+    const root = mkdtempSync(join(tmpdir(), 'intra-cpu-name-'));
+    await synthesize(join(root, 'data'), { seed: 5, categories: ['grain'], size: 128, train: 4, testGood: 1, testPerDefect: 1 });
+    const category = join(root, 'data', 'grain');
+    await trainCategory({ category, out: join(root, 'm.intra'), preset: 'cpu', epochs: 1, windowsPerImage: 2, threads: 2 });
+    const report = await evaluateCategory({ model: join(root, 'm.intra'), category, outDir: join(root, 'eval'), threads: 2 });
+    expect(report.model_info.preset).toBe('cpu');
+  }, 120_000);
+});

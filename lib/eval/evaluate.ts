@@ -160,7 +160,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
         threshold_rule: rule,
         model_info: {
           ...model,
-          preset: presetOf(model),
+          preset: state.preset ?? presetOf(model),
           epochs_trained: state.epoch ?? null,
           best_epoch: state.bestEpoch ?? null,
           best_loss: state.bestLoss ?? null,

@@ -134,6 +134,8 @@ export interface TrainState {
   category: string;
   /** absent in models from before recipes: the paper's */
   recipe?: Recipe;
+  /** the preset it was created with (two presets may share a geometry: small and cpu) */
+  preset?: Preset;
   /** the pixel budget's side (the paper's image size) */
   imageSize: number;
   /** the model's shape; absent in models from before non-square shapes: imageSize square */
@@ -401,6 +403,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       validationFiles: split.validation,
       trainFiles: split.train,
       recipe: options.recipe ?? 'paper',
+      preset,
       epochs: options.epochs ?? recipe.epochs,
       patience: options.patience ?? recipe.patience,
       ...((options.minutes ?? byPreset.minutes) !== undefined ? { minutes: options.minutes ?? byPreset.minutes } : {}),

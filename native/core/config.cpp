@@ -84,10 +84,9 @@ ModelConfig presetConfig(const std::string& preset) {
     return c;
   }
   if (preset == "cpu") {
-    // Chosen by measurement on magnetic tile (README, Real data): the small width and depth with
-    // 8x8 patches, so that a 7x7 window sees 56x56 pixels of a 128x128 image and the model
-    // paints back finer detail in the same time per window.
-    c.patchSize = 8;
+    // The small geometry: on magnetic tile (README, Real data) neither 8x8 patches nor 192x192
+    // pixels did better in the same minutes, and both cost more to score. What makes the preset
+    // is its training (lib/train/recipes.ts).
     c.setImageSize(128);
     c.dim = 128;
     c.depth = 4;
