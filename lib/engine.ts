@@ -58,7 +58,7 @@ export class Engine {
    * @example const engine = Engine.create({ preset: 'small', attention: 'linear' }, { seed: 7 }, { threads: 2 });
    */
   static create(model: ModelConfigInput, train: Partial<TrainConfig> = {}, options: EngineOptions = {}): Engine {
-    checkModelInput(model, engineBindings.presetPatchSize);
+    checkModelInput(model);
     checkOptions(options);
     if (typeof train !== 'object' || train === null) invalidArgument('an object', 'training config', train);
     // The training fields' rules live in the engine's config table (one place, one message).

@@ -7,27 +7,13 @@
 import { invalidArgument, requireInteger, requireOneOf } from './errors.js';
 import { ATTENTION_KINDS, DEVICES, KERNEL_DEVICES, KERNEL_OPS, KERNELS, PRECISIONS, PRESETS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type ModelConfigInput } from './native-types.js';
 
-/** `presetPatchSize` asks the engine for a preset's patch size: its presets are the one source. */
-export function checkModelInput(input: ModelConfigInput, presetPatchSize: (preset: string) => number): void {
+/**
+ * Only that the config is an object: every field's rules (types, bounds, the patch grid, the
+ * presets and attention kinds) live in the engine's config table and validate(), one place with
+ * one message each.
+ */
+export function checkModelInput(input: ModelConfigInput): void {
   if (typeof input !== 'object' || input === null) invalidArgument('an object', 'model config', input);
-  if (input.preset !== undefined) requireOneOf(input.preset, 'preset', PRESETS);
-  if (input.attention !== undefined) requireOneOf(input.attention, 'attention', ATTENTION_KINDS);
-  for (const key of ['patchSize', 'windowSize', 'imageSize', 'imageHeight', 'imageWidth', 'dim', 'depth', 'heads', 'mlpRatio'] as const) {
-    if (input[key] !== undefined) requireInteger(input[key], key);
-  }
-  if (input.channels !== undefined && input.channels !== 1 && input.channels !== 3) {
-    invalidArgument('1 or 3', 'channels', input.channels);
-  }
-  if (input.imageSize !== undefined && (input.imageHeight !== undefined || input.imageWidth !== undefined)) {
-    invalidArgument('imageSize (a square) or imageHeight and imageWidth, not both', 'model config', input);
-  }
-  for (const key of ['imageSize', 'imageHeight', 'imageWidth'] as const) {
-    const side = input[key];
-    if (side === undefined) continue;
-    // The preset's patch size unless one is given: the engine's presets are the one source.
-    const patch = input.patchSize ?? presetPatchSize(input.preset ?? 'paper');
-    if (side % patch !== 0) invalidArgument(`a multiple of the patch size ${patch}`, key, side);
-  }
 }
 
 export function checkShape(op: unknown, shape: unknown): void {

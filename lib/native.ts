@@ -74,7 +74,6 @@ export function packageRoot(): string {
 
 let loaded: NativeAddon | undefined;
 
-const presetPatchSize = (preset: string): number => addon().modelConfig({ preset }).patchSize;
 
 function addon(): NativeAddon {
   if (loaded) return loaded;
@@ -150,7 +149,7 @@ export function matmulCeiling(n = 2048, dtype: KernelDtype = 'float32', repeats 
  * @example modelConfig({ preset: 'paper', attention: 'mfsa' }).parameters // 55551744
  */
 export function modelConfig(input: ModelConfigInput): ModelConfig & { parameters: number } {
-  checkModelInput(input, presetPatchSize);
+  checkModelInput(input);
   return syncWithCallerStack(() => addon().modelConfig(input));
 }
 
@@ -257,5 +256,4 @@ export function heatPictures(map: Float32Array, image: Uint8Array, size: { width
 export const engineBindings = {
   create: (model: ModelConfigInput, train: Partial<TrainConfig>, options: EngineOptions): NativeEngine => new (addon().Engine)(model, train, options),
   load: (path: string, options: EngineOptions): Promise<NativeEngine> => addon().loadEngine(path, options),
-  presetPatchSize: (preset: string): number => presetPatchSize(preset),
 };

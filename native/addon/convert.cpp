@@ -139,7 +139,15 @@ ModelConfig modelConfigFrom(const Napi::Object& o) {
     c.setImageSize(integerField(o, "imageSize", c.imageHeight));
   }
   readFields(o, modelFields(), c);
-  c.validate();
+  try {
+    c.validate();
+  } catch (const IntraError& e) {
+    // The square shorthand's value broke a side's rule: name what the caller wrote.
+    std::string message = e.what();
+    const auto at = message.find(" for imageHeight ");
+    if (!has(o, "imageSize") || at == std::string::npos) throw;
+    throw invalidArgument(message.replace(at, 17, " for imageSize "));
+  }
   return c;
 }
 

@@ -40,13 +40,13 @@ void ModelConfig::validate() const {
   }
   for (auto [side, name] : {std::pair{imageHeight, "imageHeight"}, std::pair{imageWidth, "imageWidth"}}) {
     if (side % patchSize != 0) {
-      throw invalidArgument(std::string("Expected ") + name + " to be a multiple of patchSize " +
-                            std::to_string(patchSize) + " but received " + std::to_string(side));
+      throw invalidArgument("Expected a multiple of the patch size " + std::to_string(patchSize) + " for " + name +
+                            " but received " + std::to_string(side));
     }
     if (side / patchSize < windowSize) {
-      throw invalidArgument("Expected a patch grid of at least windowSize " + std::to_string(windowSize) +
-                            " patches per side but " + name + " " + std::to_string(side) + " gives " +
-                            std::to_string(side / patchSize));
+      throw invalidArgument("Expected at least windowSize " + std::to_string(windowSize) + " patches per side (" +
+                            std::to_string(windowSize * patchSize) + " pixels) for " + name + " but received " +
+                            std::to_string(side) + " (" + std::to_string(side / patchSize) + " patches)");
     }
   }
   if (queryKeyDim() % heads != 0 || dim % heads != 0) {
