@@ -157,3 +157,16 @@ describe('a training-time budget (--minutes)', () => {
     await expect(trainCategory({ ...common, minutes: 0 })).rejects.toThrow('Expected a positive number of minutes for minutes but received 0');
   });
 });
+
+describe('intra train --shape', () => {
+  it('parses auto, square and WxH, and refuses anything else by name before any work', async () => {
+    const { parseShape } = await import('../lib/cli/options.js');
+    expect(parseShape('auto')).toBe('auto');
+    expect(parseShape('square')).toBe('square');
+    expect(parseShape('128x256')).toEqual({ width: 128, height: 256 });
+    const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
+    const run = spawnSync(process.execPath, [cli, 'train', 'no-such-category', '--out', join(tmpdir(), 'never.intra'), '--shape', 'wide'], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("Expected auto, square or WxH (e.g. 128x256) for --shape but received 'wide'");
+  });
+});

@@ -87,11 +87,7 @@ ModelConfig presetConfig(const std::string& preset) {
     // The small geometry: on magnetic tile (README, Real data) neither 8x8 patches nor 192x192
     // pixels did better in the same minutes, and both cost more to score. What makes the preset
     // is its training (lib/train/recipes.ts).
-    c.setImageSize(128);
-    c.dim = 128;
-    c.depth = 4;
-    c.heads = 4;
-    return c;
+    return presetConfig("small");
   }
   if (preset == "tiny") {
     // Trains in seconds: 8x8 patches, 5x5 windows, for tests.
