@@ -31,6 +31,7 @@
         "native/addon/convert.cpp",
         "native/addon/engine_wrap.cpp",
         "native/addon/harness.cpp",
+        "native/addon/model_api.cpp",
         "native/addon/module.cpp",
         "native/addon/pictures.cpp"
       ],

@@ -1,0 +1,107 @@
+#include "model_api.h"
+
+#include <algorithm>
+
+#include "../common/errors.h"
+#include "../core/windows.h"
+#include "convert.h"
+
+namespace intra::addon {
+
+Napi::Value capabilitiesOf(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const int64_t threads = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 0;
+    Capabilities caps = capabilities(threads);
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("libtorch", caps.libtorch);
+    o.Set("blas", caps.blas);
+    o.Set("parallel", caps.parallel);
+    o.Set("threads", static_cast<double>(caps.threads));
+    o.Set("bf16", caps.bf16);
+    Napi::Object cuda = Napi::Object::New(env);
+    cuda.Set("built", caps.cudaBuilt);
+    cuda.Set("available", caps.cudaAvailable);
+    o.Set("cuda", cuda);
+    o.Set("defaultDevice", caps.device);
+    Napi::Object fused = Napi::Object::New(env);
+    fused.Set("cpu", caps.fusedCpu);
+    fused.Set("cuda", caps.fusedCuda.empty() ? env.Null() : Napi::String::New(env, caps.fusedCuda));
+    o.Set("fusedKernels", fused);
+    Napi::Object cpu = Napi::Object::New(env);
+    cpu.Set("model", caps.cpuModel);
+    Napi::Array features = Napi::Array::New(env, caps.cpuFeatures.size());
+    for (size_t i = 0; i < caps.cpuFeatures.size(); ++i) features.Set(static_cast<uint32_t>(i), caps.cpuFeatures[i]);
+    cpu.Set("features", features);
+    o.Set("cpu", cpu);
+    return o;
+  });
+}
+
+Napi::Value modelConfigOf(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) throw invalidArgument("Expected a config object");
+    ModelConfig c = modelConfigFrom(info[0].As<Napi::Object>());
+    Napi::Object o = toObject(info.Env(), c);
+    o.Set("parameters", static_cast<double>(countParameters(c)));
+    return o;
+  });
+}
+
+Napi::Value configFields(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return configFieldsObject(info.Env()); });
+}
+
+Napi::Value windowOrigins(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+      throw invalidArgument("Expected (axisLength, windowSize) numbers");
+    }
+    const int64_t grid = info[0].As<Napi::Number>().Int64Value(), window = info[1].As<Napi::Number>().Int64Value();
+    if (grid <= 0 || window <= 0) throw invalidArgument("Expected positive axisLength and windowSize");
+    Napi::Int32Array out = Napi::Int32Array::New(info.Env(), static_cast<size_t>(grid));
+    for (int64_t t = 0; t < grid; ++t) out[static_cast<size_t>(t)] = static_cast<int32_t>(windowOrigin(t, window, grid));
+    return out;
+  });
+}
+
+// Where windows land when the whole grid undergoes each symmetry (augmentation).
+Napi::Value turnedWindowOriginsJs(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto isInt32 = [&](size_t k) {
+      return info[k].IsTypedArray() && info[k].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
+    };
+    if (info.Length() < 6 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !isInt32(3) ||
+        !isInt32(4) || !isInt32(5)) {
+      throw invalidArgument("Expected (gridRows, gridCols, windowSize, Int32Array rows, cols, transforms) for turnedWindowOrigins");
+    }
+    const int64_t gridRows = info[0].As<Napi::Number>().Int64Value(), gridCols = info[1].As<Napi::Number>().Int64Value();
+    const int64_t window = info[2].As<Napi::Number>().Int64Value();
+    Napi::Int32Array rows = info[3].As<Napi::Int32Array>(), cols = info[4].As<Napi::Int32Array>(), transforms = info[5].As<Napi::Int32Array>();
+    const int64_t n = static_cast<int64_t>(rows.ElementLength());
+    if (window <= 0 || window > gridRows || window > gridCols || static_cast<int64_t>(cols.ElementLength()) != n ||
+        static_cast<int64_t>(transforms.ElementLength()) != n) {
+      throw invalidArgument("Expected 0 < windowSize <= gridRows, gridCols and rows, cols, transforms of one length for turnedWindowOrigins");
+    }
+    auto tensorOf = [n](const Napi::Int32Array& a) { return torch::from_blob(const_cast<int32_t*>(a.Data()), {n}, torch::kInt).to(torch::kLong); };
+    torch::Tensor r = tensorOf(rows), c = tensorOf(cols), t = tensorOf(transforms);
+    if (n > 0 && (r.min().item<int64_t>() < 0 || r.max().item<int64_t>() > gridRows - window || c.min().item<int64_t>() < 0 ||
+                  c.max().item<int64_t>() > gridCols - window || t.min().item<int64_t>() < 0 || t.max().item<int64_t>() > 7)) {
+      throw invalidArgument("Expected window origins inside the grid and transforms 0-7 for turnedWindowOrigins");
+    }
+    auto [turnedRows, turnedCols] = turnedWindowOrigins(r, c, t, window, gridRows, gridCols);
+    Napi::Env env = info.Env();
+    auto out = [&](const torch::Tensor& x) {
+      Napi::Int32Array a = Napi::Int32Array::New(env, static_cast<size_t>(n));
+      torch::Tensor ints = x.to(torch::kInt).contiguous();
+      std::copy_n(ints.data_ptr<int32_t>(), n, a.Data());
+      return a;
+    };
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("rows", out(turnedRows));
+    result.Set("cols", out(turnedCols));
+    return result;
+  });
+}
+
+}  // namespace intra::addon
