@@ -386,41 +386,46 @@ inline size_t softmaxKeyShared(int dqk, int dv, size_t element) {
   return (size_t(kRows) * (dqk + dv + 1) + size_t(kTile) * (dqk + dv + 2)) * element;
 }
 
+// The problem's element types and compiled head widths, with the softmax kernels' grid (one
+// block per head and kRows query rows), for the launchers below.
+template <typename F>
+void withSoftmaxShape(const AttentionProblem& p, F&& f) {
+  withTypes(p.type, [&](auto types) {
+    withWidths(p.dqk, p.dv, [&](auto widths) {
+      f(types, widths, dim3(static_cast<unsigned>(p.heads), static_cast<unsigned>((p.S + kRows - 1) / kRows)));
+    });
+  });
+}
+
 inline void softmaxForward(const AttentionProblem& p, const void* q, HeadLayout ql, const void* k, HeadLayout kl,
                            const void* v, HeadLayout vl, void* out, void* lse, void* stream) {
-  withTypes(p.type, [&](auto types) {
+  withSoftmaxShape(p, [&](auto types, auto widths, dim3 grid) {
     using T = typename decltype(types)::T;
     using A = typename decltype(types)::A;
-    withWidths(p.dqk, p.dv, [&](auto widths) {
-      constexpr int DQK = decltype(widths)::dqk, DV = decltype(widths)::dv;
-      const dim3 grid(static_cast<unsigned>(p.heads), static_cast<unsigned>((p.S + kRows - 1) / kRows));
-      INTRA_LAUNCH((softmaxForwardKernel<T, A, DQK, DV>), grid, dim3(kRows), softmaxForwardShared(DQK, DV, sizeof(A)),
-                   stream, static_cast<const T*>(q), ql, static_cast<const T*>(k), kl, static_cast<const T*>(v), vl,
-                   static_cast<T*>(out), static_cast<A*>(lse), p.S, p.dqk, p.dv, inverseSqrt<A>(p.dqk));
-    });
+    constexpr int DQK = decltype(widths)::dqk, DV = decltype(widths)::dv;
+    INTRA_LAUNCH((softmaxForwardKernel<T, A, DQK, DV>), grid, dim3(kRows), softmaxForwardShared(DQK, DV, sizeof(A)),
+                 stream, static_cast<const T*>(q), ql, static_cast<const T*>(k), kl, static_cast<const T*>(v), vl,
+                 static_cast<T*>(out), static_cast<A*>(lse), p.S, p.dqk, p.dv, inverseSqrt<A>(p.dqk));
   });
 }
 
 inline void softmaxBackward(const AttentionProblem& p, const void* q, HeadLayout ql, const void* k, HeadLayout kl,
                             const void* v, HeadLayout vl, const void* out, const void* dout, HeadLayout gl,
                             const void* lse, void* rowDot, void* dq, void* dk, void* dv, void* stream) {
-  withTypes(p.type, [&](auto types) {
+  withSoftmaxShape(p, [&](auto types, auto widths, dim3 grid) {
     using T = typename decltype(types)::T;
     using A = typename decltype(types)::A;
-    withWidths(p.dqk, p.dv, [&](auto widths) {
-      constexpr int DQK = decltype(widths)::dqk, DV = decltype(widths)::dv;
-      const dim3 grid(static_cast<unsigned>(p.heads), static_cast<unsigned>((p.S + kRows - 1) / kRows));
-      const A scale = inverseSqrt<A>(p.dqk);
-      INTRA_LAUNCH((softmaxBackwardQueryKernel<T, A, DQK, DV>), grid, dim3(kRows),
-                   softmaxForwardShared(DQK, DV, sizeof(A)), stream, static_cast<const T*>(q), ql,
-                   static_cast<const T*>(k), kl, static_cast<const T*>(v), vl, static_cast<const T*>(out),
-                   static_cast<const T*>(dout), gl, static_cast<const A*>(lse), static_cast<A*>(rowDot),
-                   static_cast<T*>(dq), p.S, p.dqk, p.dv, scale);
-      INTRA_LAUNCH((softmaxBackwardKeyKernel<T, A, DQK, DV>), grid, dim3(kRows), softmaxKeyShared(DQK, DV, sizeof(A)),
-                   stream, static_cast<const T*>(q), ql, static_cast<const T*>(k), kl, static_cast<const T*>(v), vl,
-                   static_cast<const T*>(dout), gl, static_cast<const A*>(lse), static_cast<const A*>(rowDot),
-                   static_cast<T*>(dk), static_cast<T*>(dv), p.S, p.dqk, p.dv, scale);
-    });
+    constexpr int DQK = decltype(widths)::dqk, DV = decltype(widths)::dv;
+    const A scale = inverseSqrt<A>(p.dqk);
+    INTRA_LAUNCH((softmaxBackwardQueryKernel<T, A, DQK, DV>), grid, dim3(kRows),
+                 softmaxForwardShared(DQK, DV, sizeof(A)), stream, static_cast<const T*>(q), ql,
+                 static_cast<const T*>(k), kl, static_cast<const T*>(v), vl, static_cast<const T*>(out),
+                 static_cast<const T*>(dout), gl, static_cast<const A*>(lse), static_cast<A*>(rowDot),
+                 static_cast<T*>(dq), p.S, p.dqk, p.dv, scale);
+    INTRA_LAUNCH((softmaxBackwardKeyKernel<T, A, DQK, DV>), grid, dim3(kRows), softmaxKeyShared(DQK, DV, sizeof(A)),
+                 stream, static_cast<const T*>(q), ql, static_cast<const T*>(k), kl, static_cast<const T*>(v), vl,
+                 static_cast<const T*>(dout), gl, static_cast<const A*>(lse), static_cast<const A*>(rowDot),
+                 static_cast<T*>(dk), static_cast<T*>(dv), p.S, p.dqk, p.dv, scale);
   });
 }
 

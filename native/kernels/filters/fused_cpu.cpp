@@ -111,31 +111,40 @@ struct Planes {  // per-thread scratch: `count` planes of n = H*W, and the smoot
 
 // ---- GMS -------------------------------------------------------------------------------
 
-template <typename T>
-at::Tensor gmsForward(const at::Tensor& a, const at::Tensor& b) {
+// A per-pixel similarity of a and b, (B, C, H, W), averaged over channels into (B, 1, H, W):
+// each thread takes whole images with `planes` planes of scratch (and `extra` more), and
+// `addChannel(a, b, H, W, scratch, out, weight)` adds one channel's similarity times weight.
+template <typename T, typename AddChannel>
+at::Tensor channelMeanMap(const at::Tensor& a, const at::Tensor& b, int planes, int64_t extra, AddChannel addChannel) {
   const int64_t B = a.size(0), C = a.size(1), H = a.size(2), W = a.size(3), n = H * W;
   at::Tensor out = at::zeros({B, 1, H, W}, a.options());
   const T *ap = a.data_ptr<T>(), *bp = b.data_ptr<T>();
   T* op = out.data_ptr<T>();
-  const T c0 = T(kGmsConstant), invC = T(1) / T(C);
+  const T weight = T(1) / T(C);
   at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
-    Planes<T> s(n, 4);
-    for (int64_t i = begin; i < end; ++i) {
-      for (int64_t c = 0; c < C; ++c) {
-        prewittPlane(ap + (i * C + c) * n, H, W, s[0], s[1]);
-        prewittPlane(bp + (i * C + c) * n, H, W, s[2], s[3]);
-        T* o = op + i * n;
-        const T *ax = s[0], *ay = s[1], *bx = s[2], *by = s[3];
-#pragma omp simd
-        for (int64_t p = 0; p < n; ++p) {
-          const T ma = std::sqrt(ax[p] * ax[p] + ay[p] * ay[p] + T(kGradientEpsilon));
-          const T mb = std::sqrt(bx[p] * bx[p] + by[p] * by[p] + T(kGradientEpsilon));
-          o[p] += invC * (2 * ma * mb + c0) / (ma * ma + mb * mb + c0);
-        }
-      }
-    }
+    Planes<T> scratch(n, planes, extra);
+    for (int64_t i = begin; i < end; ++i)
+      for (int64_t c = 0; c < C; ++c)
+        addChannel(ap + (i * C + c) * n, bp + (i * C + c) * n, H, W, scratch, op + i * n, weight);
   });
   return out;
+}
+
+template <typename T>
+at::Tensor gmsForward(const at::Tensor& a, const at::Tensor& b) {
+  const T c0 = T(kGmsConstant);
+  auto addChannel = [&](const T* ac, const T* bc, int64_t H, int64_t W, Planes<T>& s, T* o, T weight) {
+    prewittPlane(ac, H, W, s[0], s[1]);
+    prewittPlane(bc, H, W, s[2], s[3]);
+    const T *ax = s[0], *ay = s[1], *bx = s[2], *by = s[3];
+#pragma omp simd
+    for (int64_t p = 0; p < H * W; ++p) {
+      const T ma = std::sqrt(ax[p] * ax[p] + ay[p] * ay[p] + T(kGradientEpsilon));
+      const T mb = std::sqrt(bx[p] * bx[p] + by[p] * by[p] + T(kGradientEpsilon));
+      o[p] += weight * (2 * ma * mb + c0) / (ma * ma + mb * mb + c0);
+    }
+  };
+  return channelMeanMap<T>(a, b, 4, 0, addChannel);
 }
 
 // In double whatever T (as the SSIM backward): the Prewitt responses are differences of
@@ -215,29 +224,20 @@ void ssimStatistics(const T* a, const T* b, int64_t H, int64_t W, const T* taps,
 
 template <typename T>
 at::Tensor ssimForward(const at::Tensor& a, const at::Tensor& b) {
-  const int64_t B = a.size(0), C = a.size(1), H = a.size(2), W = a.size(3), n = H * W;
-  at::Tensor out = at::zeros({B, 1, H, W}, a.options());
-  const T *ap = a.data_ptr<T>(), *bp = b.data_ptr<T>();
-  T* op = out.data_ptr<T>();
   const std::vector<T> taps = ssimTaps<T>();
-  const T c1 = T(kSsimC1), c2 = T(kSsimC2), invC = T(1) / T(C);
-  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
-    Planes<T> s(n, 8, separableScratch(H, W, kSsimWindow));
-    for (int64_t i = begin; i < end; ++i) {
-      for (int64_t c = 0; c < C; ++c) {
-        ssimStatistics(ap + (i * C + c) * n, bp + (i * C + c) * n, H, W, taps.data(), s);
-        T* o = op + i * n;
-        const T *ma = s[0], *mb = s[1], *eaa = s[2], *ebb = s[3], *eab = s[4];
+  const T c1 = T(kSsimC1), c2 = T(kSsimC2);
+  auto addChannel = [&](const T* ac, const T* bc, int64_t H, int64_t W, Planes<T>& s, T* o, T weight) {
+    ssimStatistics(ac, bc, H, W, taps.data(), s);
+    const T *ma = s[0], *mb = s[1], *eaa = s[2], *ebb = s[3], *eab = s[4];
 #pragma omp simd
-        for (int64_t p = 0; p < n; ++p) {
-          const T a1 = 2 * ma[p] * mb[p] + c1, a2 = 2 * (eab[p] - ma[p] * mb[p]) + c2;
-          const T b1 = ma[p] * ma[p] + mb[p] * mb[p] + c1, b2 = eaa[p] - ma[p] * ma[p] + ebb[p] - mb[p] * mb[p] + c2;
-          o[p] += invC * (a1 * a2) / (b1 * b2);
-        }
-      }
+    for (int64_t p = 0; p < H * W; ++p) {
+      const T a1 = 2 * ma[p] * mb[p] + c1, a2 = 2 * (eab[p] - ma[p] * mb[p]) + c2;
+      const T b1 = ma[p] * ma[p] + mb[p] * mb[p] + c1,
+              b2 = eaa[p] - ma[p] * ma[p] + ebb[p] - mb[p] * mb[p] + c2;
+      o[p] += weight * (a1 * a2) / (b1 * b2);
     }
-  });
-  return out;
+  };
+  return channelMeanMap<T>(a, b, 8, separableScratch(a.size(2), a.size(3), kSsimWindow), addChannel);
 }
 
 // The SSIM gradient divides by local variances formed as E[a^2] - E[a]^2; in float that
@@ -334,7 +334,7 @@ at::Tensor separableEntry(const at::Tensor& image, const at::Tensor& tapsTensor)
 
 const FilterFunctions& cpuFusedFilters() {
   static const FilterFunctions functions{prepare, gmsForwardEntry, gmsBackwardEntry, ssimForwardEntry,
-                                         ssimBackwardEntry, separableEntry};
+                ssimBackwardEntry, separableEntry};
   return functions;
 }
 
