@@ -46,7 +46,7 @@ Napi::Value loadEngine(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
-  installCountingAllocator();
+  installCachingCountingAllocator();
   auto* data = new AddonData();
   Napi::Function engineClass = EngineWrap::define(env);
   data->engineClass = Napi::Persistent(engineClass);

@@ -23,7 +23,7 @@ constexpr int64_t kCacheMinimum = 1 << 20;
 constexpr int64_t kCacheLimit = int64_t(4) << 30;
 c10::DeleterFnPtr innerDeleter = nullptr;
 
-void countingDelete(void* pointer) {
+void cachingCountingDelete(void* pointer) {
   if (pointer == nullptr) return;
   int64_t bytes = 0;
   bool kept = false;
@@ -58,9 +58,9 @@ void* takeCached(int64_t bytes) {
 
 // Wraps the default CPU allocator. Some ATen code asserts that a CPU DataPtr's context
 // is its data pointer, so sizes are kept aside rather than in the context.
-class CountingAllocator final : public c10::Allocator {
+class CachingCountingAllocator final : public c10::Allocator {
  public:
-  explicit CountingAllocator(c10::Allocator* inner) : inner_(inner) {}
+  explicit CachingCountingAllocator(c10::Allocator* inner) : inner_(inner) {}
 
   c10::DataPtr allocate(size_t bytes) const override {
     void* raw = takeCached(static_cast<int64_t>(bytes));
@@ -70,7 +70,7 @@ class CountingAllocator final : public c10::Allocator {
       raw = data.get();
       if (raw == nullptr) return data;
       device = data.device();
-      data.release_context();  // ownership passes to countingDelete
+      data.release_context();  // ownership passes to cachingCountingDelete
       std::lock_guard<std::mutex> lock(sizesMutex);
       (*sizes)[raw] = static_cast<int64_t>(bytes);
     }
@@ -78,10 +78,10 @@ class CountingAllocator final : public c10::Allocator {
     int64_t seen = peak.load();
     while (now > seen && !peak.compare_exchange_weak(seen, now)) {
     }
-    return {raw, raw, &countingDelete, device};
+    return {raw, raw, &cachingCountingDelete, device};
   }
 
-  c10::DeleterFnPtr raw_deleter() const override { return &countingDelete; }
+  c10::DeleterFnPtr raw_deleter() const override { return &cachingCountingDelete; }
 
  private:
   c10::Allocator* inner_;
@@ -89,7 +89,7 @@ class CountingAllocator final : public c10::Allocator {
 
 }  // namespace
 
-void installCountingAllocator() {
+void installCachingCountingAllocator() {
   if (installed.exchange(true)) return;
   c10::Allocator* inner = c10::GetCPUAllocator();
   innerDeleter = inner->raw_deleter();
@@ -97,13 +97,13 @@ void installCountingAllocator() {
     installed.store(false);
     return;
   }
-  static CountingAllocator allocator(inner);
+  static CachingCountingAllocator allocator(inner);
   c10::SetCPUAllocator(&allocator, /*priority=*/1);
 }
 
 void resetPeakBytes() { peak.store(live.load()); }
 int64_t peakBytes() { return peak.load(); }
 int64_t liveBytes() { return live.load(); }
-bool countingAllocatorInstalled() { return installed.load(); }
+bool cachingCountingAllocatorInstalled() { return installed.load(); }
 
 }  // namespace intra

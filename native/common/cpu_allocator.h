@@ -6,10 +6,10 @@
 
 namespace intra {
 
-void installCountingAllocator();
+void installCachingCountingAllocator();
 void resetPeakBytes();   // the peak becomes the bytes alive now
 int64_t peakBytes();     // since the last reset
 int64_t liveBytes();
-bool countingAllocatorInstalled();
+bool cachingCountingAllocatorInstalled();
 
 }  // namespace intra

@@ -58,7 +58,7 @@ int64_t devicePeakBytes(const at::Device& device) {
 #ifdef INTRA_CUDA_KERNELS
   if (device.is_cuda()) return cudaAllocated(device, true) - cudaBaseline;
 #endif
-  if (!device.is_cpu() || !countingAllocatorInstalled()) return -1;
+  if (!device.is_cpu() || !cachingCountingAllocatorInstalled()) return -1;
   return peakBytes() - cpuBaseline;
 }
 
