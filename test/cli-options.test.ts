@@ -26,6 +26,14 @@ const commands: string[][] = [
   ['bench', 'train'],
   ['profile', 'train'],
   ['profile', 'score', 'm.intra', 'image.png'],
+  ['bench', 'memory'],
+  ['bench', 'fleet'],
+  ['bench', 'validation', 'm.intra'],
+  ['bench', 'curve', 'category'],
+  ['queue', 'submit', 'm.intra', 'image.png', '--redis', 'redis://127.0.0.1:1'],
+  ['queue', 'status', 'run', '--redis', 'redis://127.0.0.1:1'],
+  ['queue', 'results', 'run', '--redis', 'redis://127.0.0.1:1'],
+  ['worker', '--redis', 'redis://127.0.0.1:1'],
 ];
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
