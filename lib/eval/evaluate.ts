@@ -15,7 +15,7 @@ import { loadMask, modelShape } from '../data/images.js';
 import { IntraError } from '../errors.js';
 import { machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
-import { scoreImages, type PhaseTimer } from '../infer/score.js';
+import { scoreImages, untimed, type PhaseTimer } from '../infer/score.js';
 import type { TrainState } from '../train/train.js';
 import type { HistogramBin } from './charts.js';
 import { buildGallery, GallerySelection, type GalleryEntry } from './gallery.js';
@@ -68,7 +68,7 @@ export interface EvaluateOptions {
   batch?: number;
   /** gallery pictures per group (worst false positives, worst false negatives, best detections) */
   panels?: number;
-  /** the profiler's phase timer (scoring phases, and "metrics") */
+  /** the profiler's phase timer (setup, the scoring phases, gallery, metrics, report) */
   timer?: PhaseTimer;
   /** an engine already holding `model` (the profiler's, recording its phases); not disposed here */
   engine?: Engine;
@@ -94,7 +94,8 @@ function metricsOf(scored: readonly Scored[], pixels: PixelMetrics | undefined):
 
 export async function evaluateCategory(options: EvaluateOptions): Promise<Report> {
   const started = Date.now();
-  const category = await readCategory(options.category, { requireTest: true });
+  const timer = options.timer ?? untimed;
+  const category = await timer.time('setup', () => readCategory(options.category, { requireTest: true }));
   const engine = options.engine ?? (await Engine.load(options.model, { threads: options.threads, device: options.device, precision: options.precision }));
   try {
     const { model } = engine.describe();
@@ -108,7 +109,6 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
     const perDefect = new Map(defects.map((d) => [d, new PixelMetrics()]));
     const scored: Scored[] = [];
     const selection = new GallerySelection(options.panels ?? 3);
-    const timer = options.timer;
     // The scoring path itself (as intra score runs it), keeping maps and reconstructions.
     const scoring = scoreImages(engine, category.test.map((t) => t.file), { batch: options.batch, keep: { maps: true, reconstruction: true }, timer });
     let index = 0;
@@ -118,7 +118,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
       const one: Scored = { item, score: line.score! };
       scored.push(one);
       // Copies: the gallery keeps a few past this batch, whose buffers the next one replaces.
-      selection.offer(one, () => ({ pixels: image!.pixels, map: modelMap!.slice(), reconstruction: reconstruction!.slice() }));
+      await timer.time('gallery', async () => selection.offer(one, () => ({ pixels: image!.pixels, map: modelMap!.slice(), reconstruction: reconstruction!.slice() })));
       const to = { width: image!.originalWidth, height: image!.originalHeight };
       const measure = async (): Promise<void> => {
         const map = await resizeMap(modelMap!, size, to);
@@ -127,7 +127,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
         if (item.defect === 'good') for (const m of perDefect.values()) m.add(map, undefined, to.width, to.height);
         else perDefect.get(item.defect)!.add(map, mask, to.width, to.height);
       };
-      await (timer ? timer.time('metrics', measure) : measure());
+      await timer.time('metrics', measure);
     }
     // Metrics over the whole set, the gallery and the report files ("report" when profiled).
     const finish = async (): Promise<Report> => {
@@ -181,7 +181,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
       await writeReportHtml(report, gallery, report.html);
       return report;
     };
-    return await (timer ? timer.time('report', finish) : finish());
+    return await timer.time('report', finish);
   } finally {
     if (options.engine === undefined) engine.dispose();
   }
