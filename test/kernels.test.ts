@@ -16,6 +16,11 @@ const attentionShapes = [
   [1, 2, 50, 32, 64],  // MFSA: queries and keys D/2 wide
   [2, 1, 97, 17, 9],
   [1, 1, 1024, 16, 16],
+  // The CPU kernel picks a 7- or 8-row tile where it pads less (S = 49, 112, 64) and then
+  // reads operands and writes gradients in place: across two query blocks (112), with a
+  // padded V beside in-place Q and K (64 x 64 x 40).
+  [1, 2, 112, 32, 32],
+  [2, 1, 64, 64, 40],
 ];
 const filterShapes: Record<string, number[][]> = {
   gms: [[2, 3, 16, 16], [3, 1, 17, 9], [1, 3, 8, 31], [2, 1, 5, 5]],
@@ -89,6 +94,26 @@ describe('intra-kernel-check (the node-free tool for GPU machines)', () => {
     expect(new Set(records.map((r) => r.op ?? r.gradcheck))).toEqual(new Set(KERNEL_OPS));
     expect(records.every((r) => r.pass)).toBe(true);
     expect(run.status).toBe(0);
+  });
+
+  // The CPU runs its best set; INTRA_CPU_KERNELS narrows it, so that every set this CPU can
+  // run (AVX2 and baseline ones on an AVX-512 machine) is held to the same float64 checks.
+  const sets = ['avx512', 'avx2', 'generic'];
+  const runnable = sets.slice(Math.max(0, sets.indexOf(caps.fusedKernels.cpu)));
+  it.each(runnable)('holds the %s CPU kernel set to the same checks', (set) => {
+    const run = spawnSync('build/intra-kernel-check', ['--threads', '2'], { encoding: 'utf8', env: { ...process.env, INTRA_CPU_KERNELS: set } });
+    expect(run.stderr).toBe('');
+    const lines = run.stdout.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^\d+ passed, 0 failed$/);
+    const records = lines.slice(0, -1).map((l) => JSON.parse(l) as { pass: boolean; cpuKernels?: string });
+    expect(new Set(records.filter((r) => r.cpuKernels !== undefined).map((r) => r.cpuKernels))).toEqual(new Set([set]));
+    expect(run.status).toBe(0);
+  });
+
+  it('refuses an unknown CPU kernel set by name', () => {
+    const run = spawnSync('build/intra-kernel-check', [], { encoding: 'utf8', env: { ...process.env, INTRA_CPU_KERNELS: 'sse9' } });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/Expected one of avx512, avx2, generic for INTRA_CPU_KERNELS but received 'sse9'/);
   });
 
   it('refuses an unknown device with a clear error and exit code 2', () => {

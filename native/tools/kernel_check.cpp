@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../common/errors.h"
+#include "../kernels/attention/attention.h"
 #include "../kernels/harness.h"
 
 namespace {
@@ -50,7 +51,8 @@ std::vector<Case> checkCases() {
   std::vector<Case> cases;
   for (const char* op : {"softmax_attention", "linear_attention"}) {
     for (auto shape : std::vector<std::vector<int64_t>>{
-             {1, 1, 1, 1, 1}, {2, 3, 13, 8, 5}, {3, 2, 49, 64, 64}, {1, 2, 50, 32, 64}, {2, 1, 97, 17, 9}, {1, 1, 1024, 16, 16}}) {
+             {1, 1, 1, 1, 1}, {2, 3, 13, 8, 5}, {3, 2, 49, 64, 64}, {1, 2, 50, 32, 64}, {2, 1, 97, 17, 9}, {1, 1, 1024, 16, 16},
+             {1, 2, 112, 32, 32}, {2, 1, 64, 64, 40}}) {
       cases.push_back({op, shape});
     }
   }
@@ -67,6 +69,8 @@ std::vector<Case> checkCases() {
 
 int runChecks(const std::string& device, const std::string& impl) {
   int failures = 0, total = 0;
+  // Which CPU kernel set ran (INTRA_CPU_KERNELS may narrow it): its records name it.
+  const std::string cpuKernels = device == "cpu" && impl == "fused" ? intra::kernels::fusedInstructionSet() : "";
   for (const Case& c : checkCases()) {
     CheckRequest request{c.op, c.shape, 11, device, impl};
     for (const auto& [name, e] : intra::kernels::checkKernel(request)) {
@@ -74,10 +78,11 @@ int runChecks(const std::string& device, const std::string& impl) {
       failures += violations.empty() ? 0 : 1;
       ++total;
       std::printf(
-          "{\"op\":\"%s\",\"shape\":%s,\"device\":\"%s\",\"impl\":\"%s\",\"output\":\"%s\",\"scale\":%.3g,"
+          "{\"op\":\"%s\",\"shape\":%s,\"device\":\"%s\",\"impl\":\"%s\",\"cpuKernels\":\"%s\",\"output\":\"%s\",\"scale\":%.3g,"
           "\"fused32\":%.3g,\"reference32\":%.3g,\"fused64\":%.3g,\"fusedBf16\":%.3g,\"referenceBf16\":%.3g,"
           "\"fusedF16\":%.3g,\"referenceF16\":%.3g,\"pass\":%s,\"violations\":%s}\n",
-          c.op.c_str(), shapeText(c.shape).c_str(), device.c_str(), impl.c_str(), name.c_str(), e.scale, e.fused32,
+          c.op.c_str(), shapeText(c.shape).c_str(), device.c_str(), impl.c_str(), cpuKernels.c_str(), name.c_str(), e.scale,
+          e.fused32,
           e.reference32, e.fused64, e.fusedBf16, e.referenceBf16, e.fusedF16, e.referenceF16,
           violations.empty() ? "true" : "false", quoted(violations).c_str());
     }

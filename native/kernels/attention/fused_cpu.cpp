@@ -3,8 +3,11 @@
 // instruction set; dispatch.cpp wires these functions into autograd.
 #include <ATen/Parallel.h>
 
+#include <cstdlib>
+#include <string>
 #include <tuple>
 
+#include "../../common/errors.h"
 #include "attention.h"
 #include "fused_kernels.h"
 
@@ -12,18 +15,39 @@ namespace intra::kernels {
 
 namespace fused {
 
-const KernelSet& bestKernels() {
-  static const KernelSet chosen = [] {
+namespace {
+
 #if defined(INTRA_X86_KERNELS)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
-      return avx512Kernels();
-    }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2Kernels();
+bool hasAvx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vl");
+}
+bool hasAvx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 #endif
-    return genericKernels();
-  }();
+
+// INTRA_CPU_KERNELS=avx512|avx2|generic runs a narrower set than the CPU's best, so that
+// tests and benches reach every set on one machine; a set the CPU cannot run is an error.
+KernelSet chooseKernels() {
+  const char* forced = std::getenv("INTRA_CPU_KERNELS");
+  const std::string asked = forced ? forced : "";
+#if defined(INTRA_X86_KERNELS)
+  __builtin_cpu_init();
+  if (asked.empty()) return hasAvx512() ? avx512Kernels() : hasAvx2() ? avx2Kernels() : genericKernels();
+  if (asked == "avx512" && hasAvx512()) return avx512Kernels();
+  if (asked == "avx2" && hasAvx2()) return avx2Kernels();
+#else
+  if (asked.empty()) return genericKernels();
+#endif
+  if (asked == "generic") return genericKernels();
+  if (asked == "avx512" || asked == "avx2")
+    throw unsupported("INTRA_CPU_KERNELS asks for the " + asked + " kernels, but this CPU (or build) cannot run them");
+  throw invalidArgument("Expected one of avx512, avx2, generic for INTRA_CPU_KERNELS but received '" + asked + "'");
+}
+
+}  // namespace
+
+const KernelSet& bestKernels() {
+  static const KernelSet chosen = chooseKernels();
   return chosen;
 }
 
