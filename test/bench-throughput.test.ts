@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { flopCount, inferenceFlops, trainingFlops } from '../lib/bench/flops.js';
-import { breakdown, chromeTrace, compareTable, profileScore, profileTrain } from '../lib/bench/profile.js';
+import { breakdown, chromeTrace, compareTable, profileScore, profileTable, profileTrain } from '../lib/bench/profile.js';
 import { benchScore, benchTrain } from '../lib/bench/throughput.js';
 import { synthesize } from '../lib/data/synth.js';
-import { machineLabel, modelConfig } from '../lib/native.js';
+import { capabilities, machineLabel, modelConfig } from '../lib/native.js';
 import { trainCategory } from '../lib/train/train.js';
 
 describe('the FLOP count', () => {
@@ -83,6 +83,21 @@ describe('the profiler', () => {
     expect(complete.length).toBeGreaterThan(50);
     expect(complete.every((e) => e.ts >= 0 && e.dur >= 0)).toBe(true);
     expect(compareTable(reports)).toMatch(/epoch seconds/);
+  }, 120_000);
+
+  it.runIf(capabilities().bf16)('profiles bf16 training and scoring as intra train and intra score run them', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-profile-bf16-'));
+    await synthesize(root, { seed: 3, categories: ['grain'], size: 64, train: 4, testGood: 2, testPerDefect: 1 });
+    const train = await profileTrain({ category: join(root, 'grain'), preset: 'tiny', precision: 'bf16', windowsPerImage: 16, batchSize: 16, threads: 2 });
+    // The engine's own account of its training precision, not the option echoed back.
+    expect(train.precision).toBe('bf16');
+    expect(train.coverage).toBeGreaterThanOrEqual(0.95);
+    expect(profileTable(train)).toMatch(/^train tiny mfsa bf16: /);
+    const model = join(root, 'grain.intra');
+    await trainCategory({ category: join(root, 'grain'), out: model, preset: 'tiny', epochs: 1, windowsPerImage: 8, batchSize: 16, threads: 2 });
+    const scoring = await profileScore({ model, inputs: [join(root, 'grain', 'test')], precision: 'bf16', threads: 2 });
+    expect(scoring.precision).toBe('bf16');
+    expect(scoring.coverage).toBeGreaterThanOrEqual(0.95);
   }, 120_000);
 
   it('profiles scoring and the evaluation metrics of a category', async () => {

@@ -17,7 +17,7 @@ import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
 import { scoreFiles } from '../infer/score.js';
 import { decodeAll, splitValidation } from '../train/train.js';
-import { modelConfig, type AttentionKind, type Preset, type ProfileEvent } from '../native.js';
+import { modelConfig, type AttentionKind, type Precision, type Preset, type ProfileEvent } from '../native.js';
 import { Engine } from '../engine.js';
 
 export interface Phase {
@@ -33,6 +33,8 @@ export interface ProfileReport {
   attention: AttentionKind;
   /** the preset whose geometry the model has; custom for none */
   preset: Preset | 'custom';
+  /** the matrix products' precision: training's (bf16: bf16 products, fp32 weights) or scoring's */
+  precision: Precision;
   wallMs: number;
   /** sum of all phases' self time over wall-clock */
   coverage: number;
@@ -90,6 +92,8 @@ export interface ProfileTrainOptions {
   attention?: AttentionKind;
   imageSize?: number;
   batchSize?: number;
+  /** bf16: bf16 matrix products with fp32 master weights, as `intra train --train-precision bf16` */
+  precision?: Precision;
   /** windows per training image in the epoch (the paper: 600) */
   windowsPerImage?: number;
   threads?: number;
@@ -109,7 +113,7 @@ export async function profileTrain(options: ProfileTrainOptions): Promise<Profil
     const preset = options.preset ?? 'small';
     const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels });
     const split = splitValidation(category.train, options.seed ?? 0);
-    const engine = Engine.create({ ...config }, { seed: options.seed ?? 0, batchSize: options.batchSize ?? 64 }, { threads: options.threads });
+    const engine = Engine.create({ ...config }, { seed: options.seed ?? 0, batchSize: options.batchSize ?? 64, trainPrecision: options.precision ?? 'fp32' }, { threads: options.threads });
     return { engine, config, split, channels, preset };
   });
   try {
@@ -129,7 +133,7 @@ export async function profileTrain(options: ProfileTrainOptions): Promise<Profil
     const epochSeconds = (now() - epochStart) / 1e9;
     const events = [...recorder.events, ...engine.takeProfile()];
     const wallNs = now() - start;
-    return { kind: 'train', attention: config.attention, preset, wallMs: wallNs / 1e6, windows: steps * batch, epochSeconds, ...breakdown(events, wallNs), events };
+    return { kind: 'train', attention: config.attention, preset, precision: engine.describe().train.trainPrecision, wallMs: wallNs / 1e6, windows: steps * batch, epochSeconds, ...breakdown(events, wallNs), events };
   } finally {
     engine.dispose();
   }
@@ -143,6 +147,8 @@ export interface ProfileScoreOptions {
   evaluate?: boolean;
   batch?: number;
   threads?: number;
+  /** bf16: score with bf16 matrix products, as `intra score --precision bf16` */
+  precision?: Precision;
 }
 
 /**
@@ -153,7 +159,7 @@ export interface ProfileScoreOptions {
 export async function profileScore(options: ProfileScoreOptions): Promise<ProfileReport> {
   const recorder = new Recorder();
   const start = now();
-  const engine = await recorder.time('setup', () => Engine.load(options.model, { threads: options.threads }));
+  const engine = await recorder.time('setup', () => Engine.load(options.model, { threads: options.threads, precision: options.precision }));
   try {
     engine.setProfiling(true);
     const { model } = engine.describe();
@@ -173,7 +179,7 @@ export async function profileScore(options: ProfileScoreOptions): Promise<Profil
     }
     const events = [...recorder.events, ...engine.takeProfile()];
     const wallNs = now() - start;
-    return { kind: 'score', attention: model.attention, preset: presetOf(model) ?? 'custom', wallMs: wallNs / 1e6, ...breakdown(events, wallNs), events };
+    return { kind: 'score', attention: model.attention, preset: presetOf(model) ?? 'custom', precision: options.precision ?? 'fp32', wallMs: wallNs / 1e6, ...breakdown(events, wallNs), events };
   } finally {
     engine.dispose();
   }
@@ -195,7 +201,7 @@ export function chromeTrace(reports: readonly ProfileReport[]): { traceEvents: o
 
 export function profileTable(report: ProfileReport, rows = 20): string {
   const lines = [
-    `${report.kind} ${report.preset} ${report.attention}: wall-clock ${(report.wallMs / 1000).toFixed(2)} s, phases account for ${percent(report.coverage, { unit: true })}` +
+    `${report.kind} ${report.preset} ${report.attention} ${report.precision}: wall-clock ${(report.wallMs / 1000).toFixed(2)} s, phases account for ${percent(report.coverage, { unit: true })}` +
       (report.epochSeconds !== undefined ? `; one epoch (${report.windows} windows) ${report.epochSeconds.toFixed(2)} s` : ''),
     'phase                          ms     share',
   ];

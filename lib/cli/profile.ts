@@ -13,7 +13,7 @@ import { profilePage } from '../bench/pages.js';
 import { chromeTrace, compareTable, profileScore, profileTable, profileTrain, type ProfileReport } from '../bench/profile.js';
 import { synthesize } from '../data/synth.js';
 import { IntraError } from '../errors.js';
-import { ATTENTION_KINDS, machineLabel, PRESETS, type AttentionKind } from '../native.js';
+import { ATTENTION_KINDS, machineLabel, PRECISIONS, PRESETS, type AttentionKind } from '../native.js';
 
 export function register(cli: Argv): Argv {
   return cli.command('profile', 'where the time goes (see `intra profile train --help`)', (y) =>
@@ -29,6 +29,7 @@ export function register(cli: Argv): Argv {
             .option('compare', { type: 'string', describe: 'attention kinds to compare, e.g. msa,linear' })
             .option('image-size', { type: 'number' })
             .option('batch', { type: 'number', default: 64 })
+            .option('precision', { choices: PRECISIONS, default: 'fp32' as const, describe: 'bf16: bf16 matrix products, fp32 master weights (as intra train --train-precision bf16)' })
             .option('windows-per-image', { type: 'number', default: 600 })
             .option('threads', { type: 'number', default: 0 })
             .option('trace', { type: 'string', default: 'profile-trace.json', describe: 'Chrome trace event file' })
@@ -49,7 +50,7 @@ export function register(cli: Argv): Argv {
           }
           const reports: ProfileReport[] = [];
           for (const attention of kinds) {
-            reports.push(await profileTrain({ category, preset: args.preset, attention: attention as AttentionKind | undefined, imageSize: args.imageSize, batchSize: args.batch, windowsPerImage: args.windowsPerImage, threads: args.threads }));
+            reports.push(await profileTrain({ category, preset: args.preset, attention: attention as AttentionKind | undefined, imageSize: args.imageSize, batchSize: args.batch, precision: args.precision, windowsPerImage: args.windowsPerImage, threads: args.threads }));
           }
           await writeFile(args.trace, JSON.stringify(chromeTrace(reports)));
           await writeFile(args.html, await profilePage(reports, machineLabel()));
@@ -71,12 +72,13 @@ export function register(cli: Argv): Argv {
             .positional('inputs', { type: 'string', array: true, demandOption: true })
             .option('evaluate', { type: 'boolean', default: false, describe: 'the input is one MVTec AD category: also time the metrics' })
             .option('batch', { type: 'number', default: 8 })
+            .option('precision', { choices: PRECISIONS, default: 'fp32' as const, describe: 'as intra score --precision' })
             .option('threads', { type: 'number', default: 0 })
             .option('trace', { type: 'string', default: 'profile-trace.json' })
             .option('html', { type: 'string', default: 'profile.html', describe: 'a page with the phase breakdown' })
             .option('json', { type: 'boolean', default: false }),
         async (args) => {
-          const report = await profileScore({ model: args.model, inputs: args.inputs, evaluate: args.evaluate, batch: args.batch, threads: args.threads });
+          const report = await profileScore({ model: args.model, inputs: args.inputs, evaluate: args.evaluate, batch: args.batch, precision: args.precision, threads: args.threads });
           await writeFile(args.trace, JSON.stringify(chromeTrace([report])));
           await writeFile(args.html, await profilePage([report], machineLabel()));
           if (args.json) {
