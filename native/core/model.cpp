@@ -24,21 +24,32 @@ AttentionImpl::AttentionImpl(const ModelConfig& c) : kind_(c.attention), heads_(
   output_ = register_module("output", nn::Linear(D, D));
 }
 
+// Sub-phases (nested in the block's "attention"): the profiler splits the matrix products
+// from the attention itself, and MFSA's query/key MLPs from the plain projections.
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), S = x.size(1);
-  torch::Tensor q, k;
+  torch::Tensor q, k, v;
   if (kind_ == AttentionKind::Mfsa) {
+    ProfileScope scope("attention / query-key mlp");
     q = query_(torch::gelu(queryHidden_(x)));
     k = key_(torch::gelu(keyHidden_(x)));
-  } else {
-    q = query_(x);
-    k = key_(x);
   }
-  torch::Tensor v = value_(x);
+  {
+    ProfileScope scope("attention / projections");
+    if (kind_ != AttentionKind::Mfsa) {
+      q = query_(x);
+      k = key_(x);
+    }
+    v = value_(x);
+  }
   auto split = [&](const torch::Tensor& t) { return t.view({B, S, heads_, -1}).transpose(1, 2); };
-  torch::Tensor out = kind_ == AttentionKind::Linear
-                          ? kernels::linearAttention(split(q), split(k), split(v), kernels)
-                          : kernels::softmaxAttention(split(q), split(k), split(v), kernels);
+  torch::Tensor out;
+  {
+    ProfileScope scope("attention / core");
+    out = kind_ == AttentionKind::Linear ? kernels::linearAttention(split(q), split(k), split(v), kernels)
+                                         : kernels::softmaxAttention(split(q), split(k), split(v), kernels);
+  }
+  ProfileScope scope("attention / output");
   return output_(out.transpose(1, 2).reshape({B, S, -1}));
 }
 
@@ -82,7 +93,12 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
     normed = layerNorm(norm2_, y);
   }
   ProfileScope scope(mlpName_);
-  return y + projection_(torch::gelu(hidden_(normed)));
+  torch::Tensor hidden = hidden_(normed);
+  {
+    ProfileScope gelu("mlp / gelu");
+    hidden = torch::gelu(hidden);
+  }
+  return y + projection_(hidden);
 }
 
 InTraModelImpl::InTraModelImpl(const ModelConfig& c) : config_(c) {
