@@ -9,7 +9,7 @@ describe('intra bench kernels', () => {
   it('measures every family, fused and reference in the same run, as JSON records and a chart', async () => {
     const records = await benchKernels({ quick: true, windows: [3, 7], repeats: 1, threads: 2 });
     const ops = new Set(records.map((r) => r.op));
-    expect([...ops].sort()).toEqual(['blur', 'gms', 'linear_attention', 'mean_filter', 'softmax_attention', 'ssim']);
+    expect([...ops].sort()).toEqual(['adam', 'blur', 'gms', 'linear_attention', 'mean_filter', 'softmax_attention', 'ssim']);
     for (const r of records) {
       expect(['reference', 'fused']).toContain(r.impl);
       expect(r.device).toBe('cpu');
@@ -26,6 +26,8 @@ describe('intra bench kernels', () => {
         expect(r.gflops_per_s).toBeGreaterThan(0);
         expect(r.peak_bytes).toBeGreaterThan(0);
       }
+      // Adam is memory-bound: its rate is bytes (4 tensors read, 3 written per element).
+      if (r.op === 'adam') expect(r.gb_per_s).toBeCloseTo((4 * 7 * (4096 * 4 + 7 * 6)) / r.ms / 1e6, 6);
     }
     // Each fused record's speedup is the reference time of the same run over its own.
     const pairs = records.filter((r) => r.impl === 'fused').map((f) => [f, records.find((r) => r.impl === 'reference' && r.op === f.op && r.pass === f.pass && r.seq === f.seq)!] as const);

@@ -84,6 +84,40 @@ describe.each(targets)('$name', ({ device, impl, skip }) => {
   });
 });
 
+// Adam's fused update (one pass over every parameter) against libtorch's own step, with
+// float64 as the truth: parameters and moments after three steps, ragged sizes (one element;
+// 3 x ~70k, so that one thread's range crosses parameters). The CPU's only for now.
+describe('adam', () => {
+  it.each([[[1, 1]], [[5, 1001]], [[3, 70_001]]])('matches the float64 reference at %j', async (shape) => {
+    const errors = await checkKernel('adam', shape, 7);
+    expect(Object.keys(errors).sort()).toEqual(['exp_avg', 'exp_avg_sq', 'param']);
+    expectClose(errors);
+    // The parameters moved: a check of nothing cannot pass.
+    expect(errors.param!.scale).toBeGreaterThan(0);
+  });
+
+  it('is not built for the emulated CUDA kernels, and says so', async () => {
+    await expect(checkKernel('adam', [2, 10], 1, { impl: 'cuda-emulated' })).rejects.toMatchObject({ code: 'INTRA_UNSUPPORTED', message: expect.stringMatching(/Adam/) });
+  });
+
+  it('refuses a shape that is not [parameters, elements], before crossing into the addon', () => {
+    expect(() => checkKernel('adam', [2, 3, 4], 1)).toThrow(/Expected a shape \[parameters, elements\] of positive integers for shape/);
+  });
+
+  it('steps an engine on the CPU where the kernels are fused, and libtorch steps it otherwise', () => {
+    const config = { preset: 'tiny' as const, imageSize: 64 };
+    const cases = [['auto', 'fused'], ['reference', 'reference'], ['cuda-emulated', 'reference']] as const;
+    for (const [kernels, optimizer] of cases) {
+      const engine = Engine.create(config, {}, { kernels, threads: 1 });
+      try {
+        expect(engine.describe().optimizer, kernels).toBe(optimizer);
+      } finally {
+        engine.dispose();
+      }
+    }
+  });
+});
+
 describe('intra-kernel-check (the node-free tool for GPU machines)', () => {
   it('checks the CPU kernels at other seeds than these tests, prints JSON lines and a closing count, exits 0', () => {
     const run = spawnSync('build/intra-kernel-check', ['--threads', '2'], { encoding: 'utf8' });

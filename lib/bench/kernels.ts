@@ -127,6 +127,9 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
   }
   const maps = options.quick ? [2, 1, 64, 64, 11] : gpu ? [256, 1, 256, 256, 11] : [16, 1, 128, 128, 11];
   for (const op of ['blur', 'mean_filter'] as const) await measure(op, 'forward', maps, {});
+  // One Adam update over 64 parameters (8.4M elements, a third of the paper preset's): the
+  // fused pass against libtorch's per-parameter ops. The CPU's only: there is no CUDA Adam yet.
+  if (!gpu) await measure('adam', 'forward', options.quick ? [4, 4096] : [64, 131072], {});
   return records;
 }
 

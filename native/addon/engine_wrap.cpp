@@ -223,6 +223,7 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("device", e->deviceName());
     o.Set("deviceNote", e->deviceNote());
     o.Set("kernels", kernels::toString(e->kernels()));
+    o.Set("optimizer", kernels::toString(e->optimizerKernels()));
     return o;
   });
 }

@@ -10,6 +10,7 @@
 #include "../common/errors.h"
 #include "../kernels/attention/attention.h"
 #include "../kernels/filters/filters.h"
+#include "../kernels/optim/adam.h"
 #include "machine.h"
 #include "windows.h"
 
@@ -55,6 +56,10 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   }
   useThreads();
   kernels_ = chooseKernels(options_.kernels, device_);
+  const kernels::Device where = device_.is_cuda() ? kernels::Device::Cuda : kernels::Device::Cpu;
+  optimizerKernels_ = kernels_ != kernels::Implementation::Reference && kernels::fusedOptimizer(where, kernels_) != nullptr
+                          ? kernels_
+                          : kernels::Implementation::Reference;
   generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
   net_ = InTraModel(model_);
   net_->setKernels(kernels_);

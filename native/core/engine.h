@@ -81,6 +81,9 @@ class Engine {
   const std::string& deviceNote() const { return deviceNote_; }
   Profiler& profiler() { return profiler_; }
   kernels::Implementation kernels() const { return kernels_; }
+  // Adam's update: fused where the kernels asked for have an optimizer on this device (the
+  // CPU's), else libtorch's own step.
+  kernels::Implementation optimizerKernels() const { return optimizerKernels_; }
 
  private:
   AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps);
@@ -98,6 +101,7 @@ class Engine {
   torch::Tensor reconstructPatches(const torch::Tensor& patches);  // float (n, G*G, P)
   torch::Tensor patchesToImages(const torch::Tensor& patches) const;  // (n, G*G, P) -> (n, C, H, W)
   void useThreads() const;
+  void stepOptimizer();  // one Adam step with optimizerKernels_
   InTraModel& inferenceNet();  // the net inference runs: net_, or its bf16 copy
 
   ModelConfig model_;
@@ -106,6 +110,7 @@ class Engine {
   torch::Device device_{torch::kCPU};
   std::string deviceNote_;
   kernels::Implementation kernels_ = kernels::Implementation::Fused;
+  kernels::Implementation optimizerKernels_ = kernels::Implementation::Reference;
   InTraModel net_{nullptr};
   // bf16 inference runs a bf16 copy of the weights, refreshed when they change: no per-call
   // casts, and half the memory traffic of the element-wise work between the products.

@@ -6,6 +6,7 @@
 
 #include "../common/errors.h"
 #include "../kernels/filters/filters.h"
+#include "../kernels/optim/adam.h"
 #include "engine.h"
 #include "machine.h"
 #include "windows.h"
@@ -30,6 +31,40 @@ torch::Tensor Engine::augmented(const torch::Tensor& pictures, const torch::Tens
   const int64_t B = pictures.size(0), C = pictures.size(1), P = pictures.size(2);
   torch::Tensor sources = symmetrySources_.index_select(0, transforms);  // (B, X*X)
   return pictures.gather(2, sources.unsqueeze(1).expand({B, C, P}));
+}
+
+// libtorch's Adam keeps the state (moments and step counts, which checkpoints store); the
+// fused path creates it as Adam::step would and updates every parameter in one pass.
+void Engine::stepOptimizer() {
+  if (optimizerKernels_ == kernels::Implementation::Reference) {
+    optimizer_->step();
+    return;
+  }
+  torch::NoGradGuard noGrad;
+  for (auto& group : optimizer_->param_groups()) {
+    std::vector<kernels::AdamTensors> tensors;
+    const auto& options = static_cast<const torch::optim::AdamOptions&>(group.options());
+    if (options.weight_decay() != 0 || options.amsgrad()) {
+      throw unsupported("the fused Adam implements neither weight decay nor AMSGrad");
+    }
+    const kernels::AdamHyper hyper{options.lr(), std::get<0>(options.betas()), std::get<1>(options.betas()), options.eps()};
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      auto& states = optimizer_->state();
+      if (states.find(key) == states.end()) {
+        auto fresh = std::make_unique<torch::optim::AdamParamState>();
+        fresh->step(0);
+        fresh->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        fresh->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        states[key] = std::move(fresh);
+      }
+      auto& state = static_cast<torch::optim::AdamParamState&>(*states[key]);
+      state.step(state.step() + 1);
+      tensors.push_back({p, p.grad(), state.exp_avg(), state.exp_avg_sq(), state.step()});
+    }
+    kernels::adamUpdate(tensors, hyper, optimizerKernels_);
+  }
 }
 
 torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows, bool training) {
@@ -93,7 +128,7 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
       total.backward();
     }
     ProfileScope scope("optimizer");
-    optimizer_->step();
+    stepOptimizer();
   }
   return torch::stack({total, l2, gms, ssim}).detach().to(torch::kDouble);
 }

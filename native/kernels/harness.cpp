@@ -13,6 +13,7 @@
 #include "attention/attention.h"
 #include "device_timing.h"
 #include "filters/filters.h"
+#include "optim/adam.h"
 
 namespace intra::kernels {
 
@@ -39,11 +40,73 @@ Op opFor(const std::string& name, Implementation impl, const std::vector<int64_t
   const int64_t kernel = shape.size() > 4 ? shape[4] : 11;
   if (name == "blur") return [impl, kernel](const Inputs& x) { return gaussianBlur(x[0], kernel, 2.0, impl); };
   if (name == "mean_filter") return [impl, kernel](const Inputs& x) { return meanFilter(x[0], kernel, impl); };
-  throw invalidArgument("Expected one of softmax_attention, linear_attention, gms, ssim, blur, mean_filter for op but received '" + name + "'");
+  throw invalidArgument("Expected one of softmax_attention, linear_attention, gms, ssim, blur, mean_filter, adam for op but received '" + name + "'");
 }
 
 bool isAttention(const std::string& op) { return op == "softmax_attention" || op == "linear_attention"; }
-bool hasBackward(const std::string& op) { return op != "blur" && op != "mean_filter"; }
+bool hasBackward(const std::string& op) { return op != "blur" && op != "mean_filter" && op != "adam"; }
+
+// Adam: shape [P, N] is P parameters of N, N + 7, N + 14, ... elements (ragged, so that the
+// fused kernel's one range crosses parameters mid-task), updated `steps` times with fresh
+// gradients drawn in double on the CPU. Returns the parameters and both moments afterwards.
+struct AdamOutcome {
+  at::Tensor param, expAvg, expAvgSq;  // each parameter's, concatenated, double on the CPU
+};
+std::vector<AdamTensors> adamTensors(const std::vector<int64_t>& shape, uint64_t seed, at::ScalarType type,
+                                     at::Device device) {
+  if (shape.size() != 2 || shape[0] < 1 || shape[1] < 1) throw invalidArgument("Expected adam shape [P, N]");
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  std::vector<AdamTensors> tensors;
+  for (int64_t i = 0; i < shape[0]; ++i) {
+    const int64_t n = shape[1] + 7 * i;
+    at::Tensor param = at::randn({n}, gen, at::TensorOptions().dtype(at::kDouble)).to(device, type);
+    tensors.push_back({param, at::zeros_like(param), at::zeros_like(param), at::zeros_like(param), 0});
+  }
+  return tensors;
+}
+const AdamHyper kCheckedAdam{1e-2, 0.9, 0.999, 1e-8};
+AdamOutcome runAdam(const std::vector<int64_t>& shape, uint64_t seed, at::ScalarType type, at::Device device,
+                    Implementation impl, int steps = 3) {
+  torch::NoGradGuard noGrad;
+  std::vector<AdamTensors> tensors = adamTensors(shape, seed, type, device);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
+  for (int step = 1; step <= steps; ++step) {
+    for (AdamTensors& t : tensors) {
+      t.grad.copy_(at::randn({t.param.numel()}, gen, at::TensorOptions().dtype(at::kDouble)));
+      t.step = step;
+    }
+    adamUpdate(tensors, kCheckedAdam, impl);
+  }
+  auto gather = [&](at::Tensor AdamTensors::*member) {
+    std::vector<at::Tensor> parts;
+    for (const AdamTensors& t : tensors) parts.push_back((t.*member).to(at::kCPU, at::kDouble));
+    return at::cat(parts);
+  };
+  return {gather(&AdamTensors::param), gather(&AdamTensors::expAvg), gather(&AdamTensors::expAvgSq)};
+}
+
+// Adam's check: float32 and float64 against the float64 reference (parameters are fp32
+// master weights, so the bf16 and fp16 rows do not apply and stay 0).
+std::map<std::string, ErrorStats> checkAdam(const CheckRequest& request, at::Device device, Implementation impl) {
+  const AdamOutcome ref64 = runAdam(request.shape, request.seed, at::kDouble, at::kCPU, Implementation::Reference);
+  const AdamOutcome f32 = runAdam(request.shape, request.seed, at::kFloat, device, impl);
+  const AdamOutcome r32 = runAdam(request.shape, request.seed, at::kFloat, device, Implementation::Reference);
+  const AdamOutcome f64 = runAdam(request.shape, request.seed, at::kDouble, device, impl);
+  std::map<std::string, ErrorStats> stats;
+  auto record = [&](const std::string& name, at::Tensor AdamOutcome::*member) {
+    const at::Tensor& ref = ref64.*member;
+    ErrorStats s;
+    s.scale = ref.abs().max().item<double>();
+    s.fused32 = (f32.*member - ref).abs().max().item<double>();
+    s.reference32 = (r32.*member - ref).abs().max().item<double>();
+    s.fused64 = (f64.*member - ref).abs().max().item<double>();
+    stats[name] = s;
+  };
+  record("param", &AdamOutcome::param);
+  record("exp_avg", &AdamOutcome::expAvg);
+  record("exp_avg_sq", &AdamOutcome::expAvgSq);
+  return stats;
+}
 
 // Drawn on the CPU in double whatever the device, so every device and type sees the same values.
 Inputs randomInputs(const std::string& op, const std::vector<int64_t>& shape, uint64_t seed, at::ScalarType type) {
@@ -110,6 +173,7 @@ std::map<std::string, ErrorStats> checkKernel(const CheckRequest& request) {
   if (impl == Implementation::Reference) throw invalidArgument("Expected a fused implementation to check, not the reference");
   // The float reference on a GPU must be a float reference: no TF32 in its convolutions.
   TF32Off noTf32;
+  if (request.op == "adam") return checkAdam(request, device, impl);
   const bool backward = hasBackward(request.op);
   Inputs x64 = randomInputs(request.op, request.shape, request.seed, at::kDouble);
   Op fused = opFor(request.op, impl, request.shape), reference = opFor(request.op, Implementation::Reference, request.shape);
@@ -188,6 +252,40 @@ double gradcheckKernel(const CheckRequest& request) {
   return worst;
 }
 
+namespace {
+
+// One Adam update of P parameters (shape [P, N]), timed; its traffic is 4 tensors read and 3
+// written per element.
+BenchResult benchAdam(const BenchRequest& request, at::Device device, at::ScalarType type) {
+  if (type != at::kFloat) throw invalidArgument("Expected float32 for adam's dtype (fp32 master weights)");
+  torch::NoGradGuard noGrad;
+  const Implementation impl = implementationFromString(request.impl);
+  std::vector<AdamTensors> tensors = adamTensors(request.shape, 1, type, device);
+  int64_t elements = 0;
+  for (AdamTensors& t : tensors) {
+    t.grad.normal_();
+    elements += t.param.numel();
+  }
+  int64_t step = 0;
+  auto once = [&] {
+    ++step;
+    for (AdamTensors& t : tensors) t.step = step;
+    adamUpdate(tensors, kCheckedAdam, impl);
+  };
+  for (int64_t i = 0; i < request.warmup; ++i) once();
+  std::vector<double> times;
+  for (int64_t i = 0; i < request.repeats; ++i) times.push_back(timeOnDevice(device, once));
+  std::sort(times.begin(), times.end());
+  BenchResult result;
+  result.medianMs = times[times.size() / 2];
+  result.minMs = times.front();
+  result.peakBytes = -1;
+  result.bytes = static_cast<double>(elements) * 4 * 7;
+  return result;
+}
+
+}  // namespace
+
 BenchResult benchKernel(const BenchRequest& request) {
   const bool backward = request.pass == "forward+backward";
   if (!backward && request.pass != "forward") {
@@ -199,6 +297,7 @@ BenchResult benchKernel(const BenchRequest& request) {
   if (request.impl == "sdpa" && request.op != "softmax_attention") {
     throw invalidArgument("Expected softmax_attention for impl sdpa but received '" + request.op + "'");
   }
+  if (request.op == "adam") return benchAdam(request, device, type);
   Op op = request.impl == "sdpa" ? sdpaOp() : opFor(request.op, implementationFromString(request.impl), request.shape);
   Inputs x = cast(randomInputs(request.op, request.shape, 1, at::kDouble), type, device);
   for (auto& t : x) t.requires_grad_(backward);

@@ -9,8 +9,9 @@
 namespace intra::kernels {
 
 struct CheckRequest {
-  std::string op;  // softmax_attention | linear_attention | gms | ssim | blur | mean_filter
-  std::vector<int64_t> shape;  // attention: B, heads, S, dqk, dv; filters: B, C, H, W (+ kernel)
+  std::string op;  // softmax_attention | linear_attention | gms | ssim | blur | mean_filter | adam
+  // attention: B, heads, S, dqk, dv; filters: B, C, H, W (+ kernel); adam: P parameters of N, N + 7, ... elements
+  std::vector<int64_t> shape;
   uint64_t seed = 0;
   std::string device = "cpu";  // where the kernel under test and the float references run
   std::string impl = "fused";  // the implementation under test: fused | cuda-emulated
@@ -20,7 +21,8 @@ struct CheckRequest {
 // largest |x - ref64| of the kernel under test in float, of the reference in float (same
 // device), of the kernel in double, of the kernel on bf16 inputs and of the reference on
 // bf16-rounded inputs computed in float, the same two for fp16; and max |ref64| for scale.
-// Names: "out", "grad0", "grad1", ...
+// Names: "out", "grad0", "grad1", ...; Adam's: "param", "exp_avg", "exp_avg_sq" after three
+// steps (its bf16 and fp16 fields stay 0: parameters are fp32 master weights).
 struct ErrorStats {
   double fused32 = 0, reference32 = 0, fused64 = 0, fusedBf16 = 0, referenceBf16 = 0, fusedF16 = 0,
          referenceF16 = 0, scale = 0;

@@ -1,0 +1,34 @@
+// Adam's parameter update: the ATen reference (the ops of libtorch's own Adam step, tensor
+// by tensor) and each device's fused kernel (one pass over every parameter: read p, g, m, v,
+// write p, m, v), at one dispatch point keyed by device and implementation like the others.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "../dispatch.h"
+
+namespace intra::kernels {
+
+// One parameter: its value, gradient and moments (one dtype, float or double, contiguous,
+// one device), and its step count after this update (1 on the first).
+struct AdamTensors {
+  at::Tensor param, grad, expAvg, expAvgSq;
+  int64_t step;
+};
+struct AdamHyper {
+  double lr, beta1, beta2, eps;
+};
+
+// Updates every parameter in place. Reference: libtorch 1.13's Adam::step arithmetic.
+void adamUpdate(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper, Implementation impl);
+void adamUpdateReference(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper);
+
+struct OptimizerFunctions {
+  void (*adam)(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper);
+};
+const OptimizerFunctions& cpuFusedOptimizer();  // fused_cpu.cpp
+// The fused optimizer for (device, implementation), or null when this build has none.
+const OptimizerFunctions* fusedOptimizer(Device device, Implementation implementation);
+
+}  // namespace intra::kernels

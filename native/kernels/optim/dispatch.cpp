@@ -1,0 +1,32 @@
+// The one dispatch point of the optimizer: the table keyed by (device, implementation).
+// The CUDA slot is empty until a CUDA Adam exists: an engine on a GPU steps with the reference.
+#include "adam.h"
+
+namespace intra::kernels {
+
+namespace {
+
+const KernelTable<OptimizerFunctions>& table() {
+  static const KernelTable<OptimizerFunctions> entries = [] {
+    KernelTable<OptimizerFunctions> t;
+    t.set(Device::Cpu, Implementation::Fused, &cpuFusedOptimizer());
+    return t;
+  }();
+  return entries;
+}
+
+}  // namespace
+
+const OptimizerFunctions* fusedOptimizer(Device device, Implementation implementation) {
+  return table().find(device, implementation);
+}
+
+void adamUpdate(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper, Implementation impl) {
+  if (impl == Implementation::Reference || tensors.empty()) return adamUpdateReference(tensors, hyper);
+  const Device device = deviceOf(tensors[0].param);
+  const OptimizerFunctions* functions = fusedOptimizer(device, impl);
+  if (functions == nullptr) notBuilt("Adam", device, impl);
+  functions->adam(tensors, hyper);
+}
+
+}  // namespace intra::kernels
