@@ -104,6 +104,12 @@ export interface Capabilities {
   fusedKernels: { cpu: string; cuda: string | null };
   /** the CPU's model string and its flags among avx2, fma, avx512*, amx_* */
   cpu: { model: string; features: string[] };
+  /**
+   * What runs the model's matrix products, with which instructions: fp32 through the BLAS
+   * loaded ("openblas Zen", OpenBLAS's core name), bf16 through oneDNN ("onednn avx512_core_bf16",
+   * "onednn avx512_core_amx" on AMX CPUs).
+   */
+  matrixProducts: { fp32: string; bf16: string };
 }
 export interface LossParts {
   loss: number;

@@ -171,12 +171,14 @@ export interface MachineLabel {
   kernel_isa: string;
   /** OpenBLAS's core type when pinned (these machines pin it), else "auto" */
   blas_coretype: string;
+  /** what runs the matrix products per precision, with which instructions (capabilities().matrixProducts) */
+  matrix_products: { fp32: string; bf16: string };
 }
 
 /** The machine label of benchmark records. @example machineLabel().cpu // 'AMD EPYC' */
 export function machineLabel(): MachineLabel {
   const caps = capabilities();
-  return { cpu: caps.cpu.model, cpu_features: caps.cpu.features, kernel_isa: caps.fusedKernels.cpu, blas_coretype: process.env.OPENBLAS_CORETYPE ?? 'auto' };
+  return { cpu: caps.cpu.model, cpu_features: caps.cpu.features, kernel_isa: caps.fusedKernels.cpu, blas_coretype: process.env.OPENBLAS_CORETYPE ?? 'auto', matrix_products: caps.matrixProducts };
 }
 
 /**

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { benchKernels, crossover, kernelTable, sweepBatch, sweepChart } from '../lib/bench/kernels.js';
+import { machineText } from '../lib/format.js';
 import { capabilities, machineLabel } from '../lib/native.js';
 
 describe('intra bench kernels', () => {
@@ -74,5 +75,16 @@ describe('the machine behind a figure', () => {
     expect(cpu.features).toEqual(relevant.filter((f) => flags.has(f)));
     expect(bf16).toBe(cpu.features.includes('avx512_bf16') || cpu.features.includes('amx_bf16'));
     expect(machineLabel().blas_coretype).toBe(process.env.OPENBLAS_CORETYPE ?? 'auto');
+  });
+
+  it('names what runs the matrix products: the BLAS and its core for fp32, oneDNN and its ISA for bf16', () => {
+    const { blas, bf16, cpu, matrixProducts } = capabilities();
+    // OpenBLAS names the kernels it picked (OPENBLAS_CORETYPE pins them): Haswell, Zen, Cooperlake, SapphireRapids...
+    if (blas.startsWith('openblas')) expect(matrixProducts.fp32).toMatch(/^openblas [A-Za-z0-9]+$/);
+    if (!bf16) expect(matrixProducts.bf16).toBe('none (no bf16 instructions)');
+    // oneDNN's ISA follows the CPU's flags: AMX tiles where the CPU has them, else AVX-512 bf16.
+    else if (matrixProducts.bf16.startsWith('onednn ')) expect(matrixProducts.bf16).toMatch(cpu.features.includes('amx_bf16') ? /^onednn avx512_core_amx/ : /^onednn avx512_core_bf16$/);
+    expect(machineLabel().matrix_products).toEqual(matrixProducts);
+    expect(machineText(machineLabel())).toContain(`fp32 products ${matrixProducts.fp32}, bf16 ${matrixProducts.bf16}`);
   });
 });

@@ -8,6 +8,7 @@ import type { TopLevelSpec } from 'vega-lite';
 
 import { renderChart } from '../eval/charts.js';
 import { IntraError } from '../errors.js';
+import { machineText } from '../format.js';
 import { benchKernel, capabilities, machineLabel, matmulCeiling, type KernelDevice, type KernelDtype, type KernelOp, type MachineLabel } from '../native.js';
 
 export interface KernelRecord {
@@ -136,7 +137,7 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
 /** A table for people. */
 export function kernelTable(records: readonly KernelRecord[]): string {
   const lines = [
-    `${records[0]?.machine?.cpu ?? 'unknown CPU'} (${records[0]?.machine?.cpu_features.join(' ') ?? ''}; kernels ${records[0]?.machine?.kernel_isa ?? '?'}; OpenBLAS core ${records[0]?.machine?.blas_coretype ?? '?'})`,
+    machineText(records[0]?.machine),
     `device ${records[0]?.device}, ${records[0]?.dtype}; ceiling (${records[0]?.dtype} matrix product through libtorch): ${records[0]?.ceiling_gflops_per_s.toFixed(1)} GFLOP/s, ${records[0]?.threads} threads`,
     'op                 pass              seq  shape                 impl        ms     GFLOP/s   GB/s   peak MB  speedup',
   ];

@@ -9,14 +9,14 @@ import type { TopLevelSpec } from 'vega-lite';
 
 import { renderChart } from '../eval/charts.js';
 import { escapeHtml, htmlPage } from '../eval/html.js';
-import { percent } from '../format.js';
+import { machineText, percent } from '../format.js';
 import type { MachineLabel } from '../native.js';
 import { crossover, sweepChart, type KernelRecord } from './kernels.js';
 import type { ProfileReport } from './profile.js';
 
 function machineLine(machine: MachineLabel | undefined, threads: number | undefined): string {
   if (!machine) return '';
-  return `<p id="machine">${escapeHtml(machine.cpu)} (${escapeHtml(machine.cpu_features.join(' '))}; our kernels ${escapeHtml(machine.kernel_isa ?? '–')}; OpenBLAS core ${escapeHtml(machine.blas_coretype)})${threads ? `, ${threads} threads` : ''}</p>`;
+  return `<p id="machine">${escapeHtml(machineText(machine))}${threads ? `, ${threads} threads` : ''}</p>`;
 }
 
 export async function kernelsPage(records: readonly KernelRecord[]): Promise<string> {

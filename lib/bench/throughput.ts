@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { listImages } from '../data/dataset.js';
 import { renderSample } from '../data/synth.js';
 import { scoreFiles } from '../infer/score.js';
+import { machineText } from '../format.js';
 import { capabilities, machineLabel, matmulCeiling, modelConfig, type AttentionKind, type ImageSet, type MachineLabel, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import sharp from 'sharp';
@@ -169,7 +170,7 @@ export async function benchTrain(options: ThroughputOptions = {}): Promise<Throu
 export function throughputTable(records: readonly ThroughputRecord[]): string {
   const m = records[0]?.machine;
   const lines = [
-    `${m?.cpu ?? 'unknown CPU'} (${m?.cpu_features.join(' ') ?? ''}; kernels ${m?.kernel_isa ?? '?'}; OpenBLAS core ${m?.blas_coretype ?? '?'}), ${records[0]?.threads ?? '?'} threads`,
+    `${machineText(m)}, ${records[0]?.threads ?? '?'} threads`,
     'bench  preset  attention  precision  path    windows/s  images/s   GFLOP/s  ceiling  % of ceiling',
   ];
   for (const r of records) {

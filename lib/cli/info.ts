@@ -10,6 +10,8 @@ import { ATTENTION_KINDS, capabilities, configFields, modelConfig, PRESETS, type
 export interface InfoReport {
   libtorch: string;
   blas: string;
+  /** what runs the fp32 and bf16 matrix products, with which instructions */
+  matrixProducts: { fp32: string; bf16: string };
   threads: number;
   bf16: boolean;
   cuda: { built: boolean; available: boolean };
@@ -42,7 +44,7 @@ export function infoReport(threads = 0): InfoReport {
     presets[preset] = config;
   }
   const { trainDefaults } = configFields();
-  return { libtorch: caps.libtorch, blas: caps.blas, threads: caps.threads, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, cpu: caps.cpu, params, presets, trainDefaults };
+  return { libtorch: caps.libtorch, blas: caps.blas, matrixProducts: caps.matrixProducts, threads: caps.threads, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, cpu: caps.cpu, params, presets, trainDefaults };
 }
 
 export function register(cli: Argv): Argv {
@@ -62,6 +64,7 @@ export function register(cli: Argv): Argv {
       console.log(`cpu       ${report.cpu.model} (${report.cpu.features.join(' ')})`);
       console.log(`libtorch  ${report.libtorch}`);
       console.log(`blas      ${report.blas}`);
+      console.log(`products  fp32: ${report.matrixProducts.fp32}; bf16: ${report.matrixProducts.bf16}`);
       console.log(`threads   ${report.threads}`);
       console.log(`bf16      ${report.bf16 ? 'yes' : 'no'}`);
       console.log(`cuda      built: ${report.cuda.built ? 'yes' : 'no'}, device: ${report.cuda.available ? 'yes' : 'no'}`);

@@ -28,6 +28,10 @@ Napi::Value capabilitiesOf(const Napi::CallbackInfo& info) {
     fused.Set("cpu", caps.fusedCpu);
     fused.Set("cuda", caps.fusedCuda.empty() ? env.Null() : Napi::String::New(env, caps.fusedCuda));
     o.Set("fusedKernels", fused);
+    Napi::Object products = Napi::Object::New(env);
+    products.Set("fp32", caps.fp32Products);
+    products.Set("bf16", caps.bf16Products);
+    o.Set("matrixProducts", products);
     Napi::Object cpu = Napi::Object::New(env);
     cpu.Set("model", caps.cpuModel);
     Napi::Array features = Napi::Array::New(env, caps.cpuFeatures.size());

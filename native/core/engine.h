@@ -42,6 +42,9 @@ struct Capabilities {
   // The CPU's model string and its flags among avx2, fma, avx512*, amx_* (from /proc/cpuinfo).
   std::string cpuModel;
   std::vector<std::string> cpuFeatures;
+  // What runs the matrix products and with which instructions: fp32 through the BLAS loaded
+  // ("openblas Zen"), bf16 through oneDNN ("onednn avx512_core_bf16"; "amx" on AMX CPUs).
+  std::string fp32Products, bf16Products;
   int64_t threads = 0;
   bool bf16 = false, cudaBuilt = false, cudaAvailable = false;
 };

@@ -1,7 +1,9 @@
 #include "machine.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -57,6 +59,53 @@ std::string loadedBlas() {
   return "none found";
 }
 
+namespace {
+
+// A function of a library this process already mapped (never loads one), or null.
+template <typename Function>
+Function loadedFunction(const char* library, const char* name) {
+  void* handle = dlopen(library, RTLD_LAZY | RTLD_NOLOAD);
+  if (handle == nullptr) return nullptr;
+  auto function = reinterpret_cast<Function>(dlsym(handle, name));
+  dlclose(handle);  // RTLD_NOLOAD took a reference; the library stays mapped
+  return function;
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+// The BLAS's own word for the kernels it picked (OpenBLAS: its core name, which
+// OPENBLAS_CORETYPE pins) — what every fp32 product of the model runs.
+std::string fp32Products(const std::string& blas) {
+  const auto open = blas.find('('), close = blas.rfind(')');
+  const std::string file = open == std::string::npos ? "" : blas.substr(open + 1, close - open - 1);
+  if (blas.rfind("openblas", 0) == 0) {
+    auto corename = loadedFunction<char* (*)()>(file.c_str(), "openblas_get_corename");
+    return corename ? "openblas " + trimmed(corename()) : "openblas";
+  }
+  return blas.substr(0, open == std::string::npos ? blas.size() : open - 1);
+}
+
+// libtorch sends bf16 products to oneDNN where it has it; oneDNN says which ISA it dispatches.
+std::string bf16Products() {
+  if (!cpuHasBf16()) return "none (no bf16 instructions)";
+  if (!at::hasMKLDNN()) return "aten (no oneDNN in this libtorch)";
+  using EffectiveIsa = int (*)();
+  using IsaName = const char* (*)(int);
+  auto effective = loadedFunction<EffectiveIsa>("libdnnl.so.2", "dnnl_get_effective_cpu_isa");
+  auto name = loadedFunction<IsaName>("libdnnl.so.2", "dnnl_cpu_isa2str");
+  if (effective == nullptr || name == nullptr) return "onednn";
+  const char* isa = name(effective());
+  if (isa == nullptr) return "onednn";
+  std::string text = isa;
+  if (text.rfind("cpu_isa_", 0) == 0) text = text.substr(8);
+  return "onednn " + text;
+}
+
+}  // namespace
+
 int64_t resolveThreads(int64_t requested) {
   if (requested > 0) return requested;
   unsigned cores = std::thread::hardware_concurrency();
@@ -95,6 +144,8 @@ Capabilities capabilities(int64_t threads) {
   caps.cudaAvailable = torch::cuda::is_available();
   caps.device = caps.cudaAvailable ? "cuda" : "cpu";
   caps.fusedCpu = kernels::fusedInstructionSet();
+  caps.fp32Products = fp32Products(caps.blas);
+  caps.bf16Products = bf16Products();
   caps.fusedCuda = kernels::cudaKernelTargets();
   return caps;
 }
