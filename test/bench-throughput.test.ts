@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { flopCount, inferenceFlops, trainingFlops } from '../lib/bench/flops.js';
 import { breakdown, chromeTrace, compareTable, profileScore, profileTable, profileTrain } from '../lib/bench/profile.js';
-import { benchScore, benchTrain } from '../lib/bench/throughput.js';
+import { benchScore, benchTrain, kernelShares, throughputTable } from '../lib/bench/throughput.js';
 import { synthesize } from '../lib/data/synth.js';
 import { capabilities, machineLabel, modelConfig } from '../lib/native.js';
 import { trainCategory } from '../lib/train/train.js';
@@ -37,8 +37,17 @@ describe('throughput benchmarks', () => {
       expect(r.machine).toEqual(machineLabel());
     }
     const train = await benchTrain({ preset: 'tiny', precisions: ['fp32'], batch: 16, steps: 1, repeats: 1, threads: 2 });
-    expect(train[0]).toMatchObject({ bench: 'train', path: 'whole' });
+    expect(train[0]).toMatchObject({ bench: 'train', path: 'whole', kernels: 'fused' });
     expect(train[0]!.windows_per_s).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('runs each configuration with our kernels and with the reference when asked, and says what ours take off', async () => {
+    const records = await benchTrain({ preset: 'tiny', precisions: ['fp32'], kernels: ['fused', 'reference'], batch: 16, steps: 1, repeats: 1, threads: 2 });
+    expect(records.map((r) => r.kernels)).toEqual(['fused', 'reference']);
+    const shares = kernelShares(records);
+    expect(shares).toHaveLength(1);
+    expect(shares[0]!.speedup).toBeCloseTo(records[1]!.seconds / records[0]!.seconds, 9);
+    expect(throughputTable(records)).toMatch(/train fp32 whole: the reference takes \d+\.\d\dx as long as our kernels/);
   }, 120_000);
 });
 

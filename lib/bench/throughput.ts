@@ -24,6 +24,8 @@ export interface ThroughputRecord {
   preset: Preset;
   attention: AttentionKind;
   precision: Precision;
+  /** fused: our kernels (attention, filters, Adam); reference: ATen's ops and libtorch's Adam step */
+  kernels: BenchKernels;
   path: 'model' | 'whole';
   image_size: number;
   windows_per_s: number;
@@ -38,10 +40,15 @@ export interface ThroughputRecord {
   machine: MachineLabel;
 }
 
+export const BENCH_KERNELS = ['fused', 'reference'] as const;
+export type BenchKernels = (typeof BENCH_KERNELS)[number];
+
 export interface ThroughputOptions {
   preset?: Preset;
   attention?: AttentionKind;
   precisions?: Precision[];
+  /** each configuration runs once per entry (default fused): both show what our kernels take off */
+  kernels?: BenchKernels[];
   imageSize?: number;
   /** images per timed run (score) */
   images?: number;
@@ -79,7 +86,7 @@ export async function sampleImages(size: number, count: number, dir: string): Pr
   return { set: { data, count, height: size, width: size, channels: 3 }, files: await listImages([dir]) };
 }
 
-type RecordLabels = Pick<ThroughputRecord, 'bench' | 'preset' | 'attention' | 'precision' | 'path' | 'image_size' | 'threads'>;
+type RecordLabels = Pick<ThroughputRecord, 'bench' | 'preset' | 'attention' | 'precision' | 'kernels' | 'path' | 'image_size' | 'threads'>;
 
 /** Rates of one timed run: `images` whole images (or their equivalent in windows) in `seconds`. */
 function throughputRecord(labels: RecordLabels, run: { seconds: number; windows: number; images: number; flops: number; ceiling: number }): ThroughputRecord {
@@ -97,15 +104,16 @@ function throughputRecord(labels: RecordLabels, run: { seconds: number; windows:
 }
 
 /**
- * Runs `measure` once per precision with a fresh engine made by `create`, the ceiling at that
- * precision measured just before, sample images in a temporary folder that is removed after.
+ * Runs `measure` once per precision and kernels with a fresh engine made by `create`, the
+ * ceiling at that precision measured just before, sample images in a temporary folder that is
+ * removed after.
  */
 async function perPrecision(
   options: ThroughputOptions,
   size: number,
   imageCount: number,
-  create: (precision: Precision) => Engine,
-  measure: (engine: Engine, precision: Precision, ceiling: number, images: { set: ImageSet; files: string[] }) => Promise<ThroughputRecord[]>,
+  create: (precision: Precision, kernels: BenchKernels) => Engine,
+  measure: (engine: Engine, precision: Precision, kernels: BenchKernels, ceiling: number, images: { set: ImageSet; files: string[] }) => Promise<ThroughputRecord[]>,
 ): Promise<ThroughputRecord[]> {
   const dir = await mkdtemp(join(tmpdir(), 'intra-bench-'));
   const records: ThroughputRecord[] = [];
@@ -113,14 +121,16 @@ async function perPrecision(
     const images = await sampleImages(size, imageCount, dir);
     for (const precision of options.precisions ?? ['fp32', 'bf16']) {
       const ceiling = await matmulCeiling(2048, precision === 'bf16' ? 'bfloat16' : 'float32', 5, options.threads ?? 0);
-      const engine = create(precision);
-      try {
-        for (const record of await measure(engine, precision, ceiling, images)) {
-          records.push(record);
-          options.onRecord?.(record);
+      for (const kernels of options.kernels ?? ['fused']) {
+        const engine = create(precision, kernels);
+        try {
+          for (const record of await measure(engine, precision, kernels, ceiling, images)) {
+            records.push(record);
+            options.onRecord?.(record);
+          }
+        } finally {
+          engine.dispose();
         }
-      } finally {
-        engine.dispose();
       }
     }
   } finally {
@@ -135,8 +145,8 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
   const images = options.images ?? 1, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
   const usedThreads = capabilities(threads).threads;
   const grid = config.imageHeight / config.patchSize;
-  return perPrecision(options, config.imageHeight, images, (precision) => Engine.create({ ...config }, { seed: 1 }, { threads, precision }),
-    async (engine, precision, ceiling, { set, files }) => {
+  return perPrecision(options, config.imageHeight, images, (precision, kernels) => Engine.create({ ...config }, { seed: 1 }, { threads, precision, kernels }),
+    async (engine, precision, kernels, ceiling, { set, files }) => {
       await engine.setTrainingImages(set);
       await engine.fitNormalStatistics();  // untrained weights cost the same as trained ones
       const model = await median(repeats, async () => void (await engine.reconstruct(set)));
@@ -146,7 +156,7 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
         }
       });
       return ([['model', model], ['whole', whole]] as const).map(([path, seconds]) =>
-        throughputRecord({ bench: 'score', preset, attention: config.attention, precision, path, image_size: config.imageHeight, threads: usedThreads },
+        throughputRecord({ bench: 'score', preset, attention: config.attention, precision, kernels, path, image_size: config.imageHeight, threads: usedThreads },
           { seconds, windows: images * grid * grid, images, flops: inferenceFlops(config, images), ceiling }));
     });
 }
@@ -157,12 +167,12 @@ export async function benchTrain(options: ThroughputOptions = {}): Promise<Throu
   const batch = options.batch ?? 32, steps = options.steps ?? 2, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
   const usedThreads = capabilities(threads).threads;
   return perPrecision(options, config.imageHeight, 4,
-    (precision) => Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads }),
-    async (engine, precision, ceiling, { set }) => {
+    (precision, kernels) => Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads, kernels }),
+    async (engine, precision, kernels, ceiling, { set }) => {
       await engine.setTrainingImages(set);
       const seconds = await median(repeats, async () => void (await engine.trainSteps(steps)));
       const windows = batch * steps;
-      return [throughputRecord({ bench: 'train', preset, attention: config.attention, precision, path: 'whole', image_size: config.imageHeight, threads: usedThreads },
+      return [throughputRecord({ bench: 'train', preset, attention: config.attention, precision, kernels, path: 'whole', image_size: config.imageHeight, threads: usedThreads },
         { seconds, windows, images: windows / (config.imageHeight / config.patchSize) ** 2, flops: trainingFlops(config, windows), ceiling })];
     });
 }
@@ -171,12 +181,24 @@ export function throughputTable(records: readonly ThroughputRecord[]): string {
   const m = records[0]?.machine;
   const lines = [
     `${machineText(m)}, ${records[0]?.threads ?? '?'} threads`,
-    'bench  preset  attention  precision  path    windows/s  images/s   GFLOP/s  ceiling  % of ceiling',
+    'bench  preset  attention  precision  kernels    path    windows/s  images/s   GFLOP/s  ceiling  % of ceiling',
   ];
   for (const r of records) {
     lines.push(
-      `${r.bench.padEnd(6)} ${r.preset.padEnd(7)} ${r.attention.padEnd(10)} ${r.precision.padEnd(10)} ${r.path.padEnd(6)} ${r.windows_per_s.toFixed(1).padStart(10)} ${r.images_per_s.toFixed(3).padStart(9)} ${r.gflops_per_s.toFixed(1).padStart(9)} ${r.ceiling_gflops_per_s.toFixed(1).padStart(8)} ${r.percent_of_ceiling.toFixed(1).padStart(12)}`,
+      `${r.bench.padEnd(6)} ${r.preset.padEnd(7)} ${r.attention.padEnd(10)} ${r.precision.padEnd(10)} ${r.kernels.padEnd(10)} ${r.path.padEnd(6)} ${r.windows_per_s.toFixed(1).padStart(10)} ${r.images_per_s.toFixed(3).padStart(9)} ${r.gflops_per_s.toFixed(1).padStart(9)} ${r.ceiling_gflops_per_s.toFixed(1).padStart(8)} ${r.percent_of_ceiling.toFixed(1).padStart(12)}`,
     );
   }
+  const shares = kernelShares(records);
+  if (shares.length) lines.push('', ...shares.map((s) => `${s.bench} ${s.precision} ${s.path}: the reference takes ${s.speedup.toFixed(2)}x as long as our kernels`));
   return lines.join('\n');
+}
+
+/** Where a run measured both: how much longer the same configuration takes with the reference ops (same run, same machine). */
+export function kernelShares(records: readonly ThroughputRecord[]): { bench: string; precision: Precision; path: string; speedup: number }[] {
+  return records
+    .filter((r) => r.kernels === 'fused')
+    .flatMap((f) => {
+      const r = records.find((x) => x.kernels === 'reference' && x.bench === f.bench && x.precision === f.precision && x.path === f.path && x.preset === f.preset && x.attention === f.attention);
+      return r ? [{ bench: f.bench, precision: f.precision, path: f.path, speedup: r.seconds / f.seconds }] : [];
+    });
 }

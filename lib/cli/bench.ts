@@ -14,7 +14,7 @@ import { benchFleet, fleetSummary } from '../bench/fleet.js';
 import { scoreMemory } from '../bench/memory.js';
 import { kernelsPage } from '../bench/pages.js';
 import { validationNoise } from '../bench/validation.js';
-import { benchScore, benchTrain, throughputTable, type ThroughputRecord } from '../bench/throughput.js';
+import { BENCH_KERNELS, benchScore, benchTrain, throughputTable, type BenchKernels, type ThroughputRecord } from '../bench/throughput.js';
 import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
 import { parseShape } from './options.js';
@@ -87,6 +87,7 @@ export function register(cli: Argv): Argv {
             .option('preset', { choices: PRESETS, default: 'paper' as const })
             .option('attention', { choices: ATTENTION_KINDS })
             .option('precision', { type: 'string', default: 'fp32,bf16', describe: 'comma-separated: fp32, bf16' })
+            .option('kernels', { type: 'string', default: 'fused', describe: 'comma-separated: fused, reference (both: the share our kernels take off, in one run)' })
             .option('image-size', { type: 'number', describe: 'default: the preset\'s (paper: 256)' })
             .option('images', { type: 'number', default: 1, describe: 'score: images per timed run' })
             .option('batch', { type: 'number', default: 32, describe: 'train: windows per step' })
@@ -99,9 +100,13 @@ export function register(cli: Argv): Argv {
           for (const p of precisions) {
             if (!(PRECISIONS as readonly string[]).includes(p)) throw new Error(`Expected fp32 or bf16 for precision but received '${p}'`);
           }
+          const kernels = args.kernels.split(',').map((k) => k.trim());
+          for (const k of kernels) {
+            if (!(BENCH_KERNELS as readonly string[]).includes(k)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected one of ${BENCH_KERNELS.join(', ')} for kernels but received '${k}'`);
+          }
           const which = args._[1] === 'train' ? 'train' : 'score';
           const options = {
-            preset: args.preset, attention: args.attention, precisions: precisions as Precision[], imageSize: args.imageSize,
+            preset: args.preset, attention: args.attention, precisions: precisions as Precision[], kernels: kernels as BenchKernels[], imageSize: args.imageSize,
             images: args.images, batch: args.batch, steps: args.steps, repeats: args.repeats, threads: args.threads,
             onRecord: (r: ThroughputRecord) => {
               if (args.json) console.log(JSON.stringify(r));
