@@ -34,6 +34,7 @@ torch::Tensor Engine::reconstructPatches(const torch::Tensor& source) {
 InTraModel& Engine::inferenceNet() {
   if (options_.inferencePrecision != Precision::Bf16) return net_;
   if (bf16Version_ != weightsVersion_) {
+    ProfileScope scope("weights to bf16");  // once per change of the weights, not per call
     torch::NoGradGuard noGrad;
     if (!bf16Net_) {
       bf16Net_ = InTraModel(model_);
