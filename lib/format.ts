@@ -1,3 +1,5 @@
+import type { MachineLabel } from './native.js';
+
 /**
  * Number formatting shared by the tables, reports and pages: one rule for percentages.
  *
@@ -8,23 +10,13 @@ export function percent(value: number | null | undefined, options: { unit?: bool
   return options.width ? text.padStart(options.width) : text;
 }
 
-/** The part of a machine label that says what the figures ran on (machineLabel() in native.ts). */
-export interface MachineText {
-  cpu: string;
-  cpu_features: string[];
-  kernel_isa?: string;
-  blas_coretype: string;
-  /** absent in records written before it was added */
-  matrix_products?: { fp32: string; bf16: string };
-}
-
 /**
  * One line naming the machine of a set of figures: CPU, its flags, our kernels' instruction
  * set, what runs the fp32 and bf16 matrix products. Tables and pages print the same line.
  *
  * @example machineText(machineLabel()) // 'AMD EPYC (avx2 ... avx512_bf16; our kernels avx512; fp32 products openblas Zen, bf16 onednn avx512_core_bf16; OPENBLAS_CORETYPE auto)'
  */
-export function machineText(machine: MachineText | undefined): string {
+export function machineText(machine: MachineLabel | undefined): string {
   if (!machine) return 'unknown CPU';
   const products = machine.matrix_products ? `fp32 products ${machine.matrix_products.fp32}, bf16 ${machine.matrix_products.bf16}; ` : '';
   return `${machine.cpu} (${machine.cpu_features.join(' ')}; our kernels ${machine.kernel_isa ?? '?'}; ${products}OPENBLAS_CORETYPE ${machine.blas_coretype})`;

@@ -171,8 +171,8 @@ export interface MachineLabel {
   kernel_isa: string;
   /** OpenBLAS's core type when pinned (these machines pin it), else "auto" */
   blas_coretype: string;
-  /** what runs the matrix products per precision, with which instructions (capabilities().matrixProducts) */
-  matrix_products: { fp32: string; bf16: string };
+  /** what runs the matrix products per precision, with which instructions (capabilities().matrixProducts); absent in records written before it was added */
+  matrix_products?: { fp32: string; bf16: string };
 }
 
 /** The machine label of benchmark records. @example machineLabel().cpu // 'AMD EPYC' */

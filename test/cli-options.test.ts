@@ -133,6 +133,14 @@ describe('intra bench kernels --with', () => {
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toContain(`--with ${other}: expected a JSON array of kernel records (as --out writes)`);
   });
+
+  it('intra bench train --kernels refuses a name it does not know, before benchmarking', () => {
+    const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
+    const run = spawnSync(process.execPath, [cli, 'bench', 'train', '--preset', 'tiny', '--kernels', 'fused,fast'], { encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("Expected one of fused, reference for kernels but received 'fast'");
+    expect(run.stdout).toBe('');
+  });
 });
 
 describe('a training-time budget (--minutes)', () => {

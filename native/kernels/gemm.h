@@ -70,20 +70,6 @@ void gemmTile(const T* __restrict A, int64_t lda, const T* __restrict B, int64_t
   }
 }
 
-// C[M x N] (+)= A[M x K] * B[K x N]
-template <typename T>
-void gemm(const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc, int64_t M, int64_t N, int64_t K,
-          bool accumulate) {
-  gemmTile<T, false>(A, lda, B, ldb, C, ldc, M, N, K, accumulate);
-}
-
-// C[M x N] (+)= A^T * B, A stored [K x M'] with M' >= M columns readable.
-template <typename T>
-void gemmTransposedA(const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc, int64_t M, int64_t N,
-                     int64_t K, bool accumulate) {
-  gemmTile<T, true>(A, lda, B, ldb, C, ldc, M, N, K, accumulate);
-}
-
 // The row tile (6, 7 or 8 rows) that pads n rows least; ties go to the smaller tile. With a
 // 7 x 7 window (S = 49) a 7-row tile pads nothing where 6 rows pad to 54.
 inline int64_t rowTileFor(int64_t n) {
@@ -93,15 +79,29 @@ inline int64_t rowTileFor(int64_t n) {
   return best;
 }
 
-// gemm / gemmTransposedA with the row tile chosen at run time (M a multiple of mr).
+// gemmTile with the row tile chosen at run time (M a multiple of mr).
 template <typename T, bool transposedA>
-void gemmRows(int64_t mr, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc, int64_t M, int64_t N,
-              int64_t K, bool accumulate) {
+void gemmWithRowTile(int64_t mr, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc, int64_t M,
+                     int64_t N, int64_t K, bool accumulate) {
   if constexpr (kWideRowTiles) {
     if (mr == 7) return gemmTile<T, transposedA, 7>(A, lda, B, ldb, C, ldc, M, N, K, accumulate);
     if (mr == 8) return gemmTile<T, transposedA, 8>(A, lda, B, ldb, C, ldc, M, N, K, accumulate);
   }
   gemmTile<T, transposedA, kMr>(A, lda, B, ldb, C, ldc, M, N, K, accumulate);
+}
+
+// C[M x N] (+)= A[M x K] * B[K x N], in tiles of mr rows (M a multiple of mr).
+template <typename T>
+void gemm(const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc, int64_t M, int64_t N, int64_t K,
+          bool accumulate, int64_t mr = kMr) {
+  gemmWithRowTile<T, false>(mr, A, lda, B, ldb, C, ldc, M, N, K, accumulate);
+}
+
+// C[M x N] (+)= A^T * B, A stored [K x M'] with M' >= M columns readable.
+template <typename T>
+void gemmTransposedA(const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc, int64_t M, int64_t N,
+                     int64_t K, bool accumulate, int64_t mr = kMr) {
+  gemmWithRowTile<T, true>(mr, A, lda, B, ldb, C, ldc, M, N, K, accumulate);
 }
 
 // Copies a (rows x cols) block into a zeroed (rowsPad x colsPad) buffer.

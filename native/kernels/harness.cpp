@@ -254,6 +254,26 @@ double gradcheckKernel(const CheckRequest& request) {
 
 namespace {
 
+// Runs `once` request.warmup times, then request.repeats timed runs: their median and minimum,
+// and the peak of tensor memory a run allocates above what was alive before it.
+template <typename Run>
+BenchResult timedRuns(const BenchRequest& request, at::Device device, const Run& once) {
+  for (int64_t i = 0; i < request.warmup; ++i) once();
+  std::vector<double> times;
+  int64_t peak = 0;
+  for (int64_t i = 0; i < request.repeats; ++i) {
+    resetDevicePeak(device);
+    times.push_back(timeOnDevice(device, once));
+    peak = std::max(peak, devicePeakBytes(device));
+  }
+  std::sort(times.begin(), times.end());
+  BenchResult result;
+  result.medianMs = times[times.size() / 2];
+  result.minMs = times.front();
+  result.peakBytes = peak;
+  return result;
+}
+
 // One Adam update of P parameters (shape [P, N]), timed; its traffic is 4 tensors read and 3
 // written per element.
 BenchResult benchAdam(const BenchRequest& request, at::Device device, at::ScalarType type) {
@@ -272,14 +292,7 @@ BenchResult benchAdam(const BenchRequest& request, at::Device device, at::Scalar
     for (AdamTensors& t : tensors) t.step = step;
     adamUpdate(tensors, kCheckedAdam, impl);
   };
-  for (int64_t i = 0; i < request.warmup; ++i) once();
-  std::vector<double> times;
-  for (int64_t i = 0; i < request.repeats; ++i) times.push_back(timeOnDevice(device, once));
-  std::sort(times.begin(), times.end());
-  BenchResult result;
-  result.medianMs = times[times.size() / 2];
-  result.minMs = times.front();
-  result.peakBytes = -1;
+  BenchResult result = timedRuns(request, device, once);
   result.bytes = static_cast<double>(elements) * 4 * 7;
   return result;
 }
@@ -311,19 +324,7 @@ BenchResult benchKernel(const BenchRequest& request) {
       for (auto& t : x) t.mutable_grad() = at::Tensor();
     }
   };
-  for (int64_t i = 0; i < request.warmup; ++i) once();
-  std::vector<double> times;
-  int64_t peak = 0;
-  for (int64_t i = 0; i < request.repeats; ++i) {
-    resetDevicePeak(device);
-    times.push_back(timeOnDevice(device, once));
-    peak = std::max(peak, devicePeakBytes(device));
-  }
-  std::sort(times.begin(), times.end());
-  BenchResult result;
-  result.medianMs = times[times.size() / 2];
-  result.minMs = times.front();
-  result.peakBytes = peak;
+  BenchResult result = timedRuns(request, device, once);
   const auto& s = request.shape;
   if (isAttention(request.op)) {
     const double B = s[0] * s[1], S = s[2], dqk = s[3], dv = s[4];

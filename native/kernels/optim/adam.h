@@ -4,6 +4,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <vector>
 
 #include "../dispatch.h"
@@ -19,6 +20,13 @@ struct AdamTensors {
 struct AdamHyper {
   double lr, beta1, beta2, eps;
 };
+// 1 - beta^step for both moments, in double as libtorch computes them.
+struct AdamCorrections {
+  double first, second;
+};
+inline AdamCorrections adamCorrections(const AdamHyper& h, int64_t step) {
+  return {1 - std::pow(h.beta1, static_cast<double>(step)), 1 - std::pow(h.beta2, static_cast<double>(step))};
+}
 
 // Updates every parameter in place. Reference: libtorch 1.13's Adam::step arithmetic.
 void adamUpdate(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper, Implementation impl);

@@ -20,10 +20,9 @@ struct Coefficients {
 
 template <typename T>
 Coefficients<T> coefficientsFor(const AdamHyper& h, int64_t step) {
-  const double correction1 = 1 - std::pow(h.beta1, static_cast<double>(step));
-  const double correction2 = 1 - std::pow(h.beta2, static_cast<double>(step));
-  return {T(h.beta1), T(1 - h.beta1), T(h.beta2), T(1 - h.beta2), T(std::sqrt(correction2)), T(h.eps),
-          T(-h.lr / correction1)};
+  const AdamCorrections correction = adamCorrections(h, step);
+  return {T(h.beta1), T(1 - h.beta1), T(h.beta2), T(1 - h.beta2), T(std::sqrt(correction.second)), T(h.eps),
+          T(-h.lr / correction.first)};
 }
 
 // The reference's arithmetic, element by element and in its order.

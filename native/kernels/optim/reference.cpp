@@ -1,20 +1,17 @@
 // Adam's update as libtorch 1.13's Adam::step computes it (no weight decay, no AMSGrad):
 // six ATen ops per parameter, each a pass over memory.
-#include <cmath>
-
 #include "adam.h"
 
 namespace intra::kernels {
 
 void adamUpdateReference(const std::vector<AdamTensors>& tensors, const AdamHyper& h) {
   for (const AdamTensors& t : tensors) {
-    const double correction1 = 1 - std::pow(h.beta1, static_cast<double>(t.step));
-    const double correction2 = 1 - std::pow(h.beta2, static_cast<double>(t.step));
+    const AdamCorrections correction = adamCorrections(h, t.step);
     at::Tensor expAvg = t.expAvg, expAvgSq = t.expAvgSq, param = t.param;
     expAvg.mul_(h.beta1).add_(t.grad, 1 - h.beta1);
     expAvgSq.mul_(h.beta2).addcmul_(t.grad, t.grad, 1 - h.beta2);
-    at::Tensor denom = (expAvgSq.sqrt() / std::sqrt(correction2)).add_(h.eps);
-    param.addcdiv_(expAvg, denom, -h.lr / correction1);
+    at::Tensor denom = (expAvgSq.sqrt() / std::sqrt(correction.second)).add_(h.eps);
+    param.addcdiv_(expAvg, denom, -h.lr / correction.first);
   }
 }
 
