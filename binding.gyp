@@ -69,7 +69,8 @@
       ],
       "dependencies": [
         "intra_avx2",
-        "intra_avx512"
+        "intra_avx512",
+        "intra_avx512_bf16"
       ],
       "ldflags": [
         "-fopenmp"
@@ -127,6 +128,34 @@
         "-fno-trapping-math",
         "-fopenmp-simd",
         "-march=x86-64-v4"
+      ]
+    },
+    {
+      "type": "static_library",
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "/usr/include/torch/csrc/api/include"
+      ],
+      "defines": [
+        "NAPI_VERSION=8"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-fno-rtti"
+      ],
+      "target_name": "intra_avx512_bf16",
+      "sources": [
+        "native/kernels/attention/isa_avx512_bf16.cpp"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O3",
+        "-fPIC",
+        "-fno-math-errno",
+        "-fno-trapping-math",
+        "-fopenmp-simd",
+        "-march=x86-64-v4",
+        "-mavx512bf16"
       ]
     }
   ]

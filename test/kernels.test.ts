@@ -132,7 +132,7 @@ describe('intra-kernel-check (the node-free tool for GPU machines)', () => {
 
   // The CPU runs its best set; INTRA_CPU_KERNELS narrows it, so that every set this CPU can
   // run (AVX2 and baseline ones on an AVX-512 machine) is held to the same float64 checks.
-  const sets = ['avx512', 'avx2', 'generic'];
+  const sets = ['avx512_bf16', 'avx512', 'avx2', 'generic'];
   const runnable = sets.slice(Math.max(0, sets.indexOf(caps.fusedKernels.cpu)));
   it.each(runnable)('holds the %s CPU kernel set to the same checks', (set) => {
     const run = spawnSync('build/intra-kernel-check', ['--threads', '2'], { encoding: 'utf8', env: { ...process.env, INTRA_CPU_KERNELS: set } });
@@ -147,7 +147,7 @@ describe('intra-kernel-check (the node-free tool for GPU machines)', () => {
   it('refuses an unknown CPU kernel set by name', () => {
     const run = spawnSync('build/intra-kernel-check', [], { encoding: 'utf8', env: { ...process.env, INTRA_CPU_KERNELS: 'sse9' } });
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/Expected one of avx512, avx2, generic for INTRA_CPU_KERNELS but received 'sse9'/);
+    expect(run.stderr).toMatch(/Expected one of avx512_bf16, avx512, avx2, generic for INTRA_CPU_KERNELS but received 'sse9'/);
   });
 
   it('refuses an unknown device with a clear error and exit code 2', () => {
@@ -181,7 +181,13 @@ describe('the engine with fused and reference kernels', () => {
     const reference = Engine.create({ preset: 'tiny', channels: 1 }, {}, { threads: 1, kernels: 'reference' });
     expect(reference.describe().kernels).toBe('reference');
     reference.dispose();
-    expect(['avx512', 'avx2', 'generic']).toContain(capabilities().fusedKernels.cpu);
+    expect(['avx512_bf16', 'avx512', 'avx2', 'generic']).toContain(capabilities().fusedKernels.cpu);
+  });
+
+  it('reads bf16 with bf16 dot products on every CPU that has them', () => {
+    const features = caps.cpu.features;
+    const expected = features.includes('avx512_bf16') ? 'avx512_bf16' : features.includes('avx512bw') ? 'avx512' : features.includes('avx2') ? 'avx2' : 'generic';
+    expect(caps.fusedKernels.cpu).toBe(expected);
   });
 
   it.each(['msa', 'mfsa', 'linear'] as const)('trains and scores alike with %s attention', async (attention) => {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace intra::kernels {
 namespace {  // internal linkage: compiled once per instruction set
@@ -111,10 +112,13 @@ void padCopy(const T* in, int64_t rows, int64_t cols, int64_t ldIn, T* out, int6
   for (int64_t r = 0; r < rows; ++r) std::memcpy(out + r * colsPad, in + r * ldIn, sizeof(T) * cols);
 }
 
-// An 8 x 8 float block transposed in registers (three rounds of shuffles), times `scale`:
-// element-wise copies cost ~1.6 cycles per element here, most of a head's non-product time.
-inline void transpose8x8(const float* in, int64_t ldIn, float* out, int64_t ldOut, float scale) {
-  typedef float V8 __attribute__((vector_size(32)));
+// An 8 x 8 block of 32-bit elements transposed in registers (three rounds of shuffles), floats
+// times `scale` (other types are moved bit for bit: bf16 pairs travel as uint32): element-wise
+// copies cost ~1.6 cycles per element here, most of a head's non-product time.
+template <typename T>
+inline void transpose8x8(const T* in, int64_t ldIn, T* out, int64_t ldOut, T scale) {
+  static_assert(sizeof(T) == 4, "transpose8x8 moves 32-bit elements");
+  typedef T V8 __attribute__((vector_size(32)));
   V8 r[8], t[8], u[8];
   for (int i = 0; i < 8; ++i) std::memcpy(&r[i], in + i * ldIn, sizeof(V8));
   for (int i = 0; i < 8; i += 2) {
@@ -128,8 +132,12 @@ inline void transpose8x8(const float* in, int64_t ldIn, float* out, int64_t ldOu
     u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
   }
   for (int i = 0; i < 4; ++i) {
-    const V8 low = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11) * scale;
-    const V8 high = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15) * scale;
+    V8 low = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    V8 high = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    if constexpr (std::is_floating_point_v<T>) {
+      low *= scale;
+      high *= scale;
+    }
     std::memcpy(out + i * ldOut, &low, sizeof(V8));
     std::memcpy(out + (i + 4) * ldOut, &high, sizeof(V8));
   }

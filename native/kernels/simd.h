@@ -48,5 +48,15 @@ inline T dot(int64_t n, const T* __restrict x, const T* __restrict y) {
   return sum;
 }
 
+// Asks for the next head's rows while this one computes: in the model's (B, S, heads, d)
+// layout one head's rows are a few cache lines each, heads*d apart, and the first touch of
+// each (K's transposition) otherwise waits on memory.
+template <typename T>
+void prefetchRows(const T* rows, int64_t count, int64_t cols, int64_t stride) {
+  constexpr int64_t lineElements = 64 / sizeof(T);
+  for (int64_t r = 0; r < count; ++r)
+    for (int64_t c = 0; c < cols; c += lineElements) __builtin_prefetch(rows + r * stride + c);
+}
+
 }  // namespace
 }  // namespace intra::kernels

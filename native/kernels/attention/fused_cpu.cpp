@@ -22,26 +22,39 @@ bool hasAvx512() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
          __builtin_cpu_supports("avx512vl");
 }
+bool hasAvx512Bf16() { return hasAvx512() && __builtin_cpu_supports("avx512bf16"); }
 bool hasAvx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+// The AVX-512 set with softmax's bf16 forward on bf16 dot products.
+KernelSet avx512Bf16Kernels() {
+  static const Bf16SoftmaxKernels bf16 = avx512Bf16SoftmaxKernels();
+  KernelSet set = avx512Kernels();
+  set.isa = "avx512_bf16";
+  set.bf16Softmax = &bf16;
+  return set;
+}
 #endif
 
-// INTRA_CPU_KERNELS=avx512|avx2|generic runs a narrower set than the CPU's best, so that
-// tests and benches reach every set on one machine; a set the CPU cannot run is an error.
+// INTRA_CPU_KERNELS=avx512_bf16|avx512|avx2|generic runs a narrower set than the CPU's best,
+// so that tests and benches reach every set on one machine; a set the CPU cannot run is an error.
 KernelSet chooseKernels() {
   const char* forced = std::getenv("INTRA_CPU_KERNELS");
   const std::string asked = forced ? forced : "";
 #if defined(INTRA_X86_KERNELS)
   __builtin_cpu_init();
-  if (asked.empty()) return hasAvx512() ? avx512Kernels() : hasAvx2() ? avx2Kernels() : genericKernels();
+  if (asked.empty())
+    return hasAvx512Bf16() ? avx512Bf16Kernels() : hasAvx512() ? avx512Kernels() : hasAvx2() ? avx2Kernels() : genericKernels();
+  if (asked == "avx512_bf16" && hasAvx512Bf16()) return avx512Bf16Kernels();
   if (asked == "avx512" && hasAvx512()) return avx512Kernels();
   if (asked == "avx2" && hasAvx2()) return avx2Kernels();
 #else
   if (asked.empty()) return genericKernels();
 #endif
   if (asked == "generic") return genericKernels();
-  if (asked == "avx512" || asked == "avx2")
+  if (asked == "avx512_bf16" || asked == "avx512" || asked == "avx2")
     throw unsupported("INTRA_CPU_KERNELS asks for the " + asked + " kernels, but this CPU (or build) cannot run them");
-  throw invalidArgument("Expected one of avx512, avx2, generic for INTRA_CPU_KERNELS but received '" + asked + "'");
+  throw invalidArgument("Expected one of avx512_bf16, avx512, avx2, generic for INTRA_CPU_KERNELS but received '" + asked +
+                        "'");
 }
 
 }  // namespace
@@ -140,32 +153,57 @@ std::vector<at::Tensor> linearBackward(const at::Tensor& q, const at::Tensor& k,
   return {dq, dk, dv};
 }
 
+// bf16 inputs of softmax attention's forward, read by bf16 dot products where the CPU has
+// them: -> {out (B, heads, S, dv) bf16, lse (B, heads, S) fp32}.
+std::vector<at::Tensor> softmaxForwardBf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                           const fused::Bf16SoftmaxKernels& kernels) {
+  const Dims d = dimsOf(q, v);
+  at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options().memory_format(at::MemoryFormat::Contiguous));
+  at::Tensor lse = at::empty({q.size(0), q.size(1), d.S}, q.options().dtype(at::kFloat).memory_format(at::MemoryFormat::Contiguous));
+  auto bits = [](const at::Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>()); };
+  const int64_t scratchBytes = kernels.scratchBytes(d.S, d.dqk, d.dv);
+  at::parallel_for(0, d.heads, 1, [&](int64_t begin, int64_t end) {
+    at::Tensor scratch = at::empty({scratchBytes}, at::TensorOptions().dtype(at::kByte));
+    kernels.forward(bits(q), layoutOf(q), bits(k), layoutOf(k), bits(v), layoutOf(v),
+                    reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>()), lse.data_ptr<float>(), d.S, d.dqk, d.dv,
+                    begin, end, scratch.data_ptr());
+  });
+  return {out, lse};
+}
+
 at::ScalarType computeType(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
+bool readsBf16(const at::Tensor& t) { return t.scalar_type() == at::kBFloat16 && fused::bestKernels().bf16Softmax; }
 
 // The kernels read any layout whose last dimension is dense (the model's (B, S, heads, d)
-// views included) in place; anything else, or another type, is copied once. bf16 and fp16
-// inputs (autocast) are computed in float.
+// views included) in place; anything else is copied once. bf16 inputs stay bf16 where the
+// CPU has bf16 dot products (softmax's forward reads them so; the other kernels convert
+// them to float on entry); otherwise bf16 and fp16 (autocast) become float here.
 at::Tensor prepare(const at::Tensor& t) {
-  const at::ScalarType type = computeType(t);
+  const at::ScalarType type = readsBf16(t) ? at::kBFloat16 : computeType(t);
   if (t.scalar_type() == type && t.stride(3) == 1) return t;
   return t.to(type).contiguous();
 }
 
+// A prepared tensor in the type the float kernels compute in (strides kept).
+at::Tensor computed(const at::Tensor& t) { return t.scalar_type() == computeType(t) ? t : t.to(computeType(t)); }
+
 std::vector<at::Tensor> softmaxForwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  if (readsBf16(q)) return softmaxForwardBf16(q, k, v, *fused::bestKernels().bf16Softmax);
   return q.scalar_type() == at::kDouble ? softmaxForward<double>(q, k, v) : softmaxForward<float>(q, k, v);
 }
 std::vector<at::Tensor> softmaxBackwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                              const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout) {
-  return q.scalar_type() == at::kDouble ? softmaxBackward<double>(q, k, v, out, lse, dout)
-                                        : softmaxBackward<float>(q, k, v, out, lse, dout);
+  if (q.scalar_type() == at::kDouble) return softmaxBackward<double>(q, k, v, out, lse, dout);
+  return softmaxBackward<float>(computed(q), computed(k), computed(v), computed(out), lse, computed(dout));
 }
 at::Tensor linearForwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-  return q.scalar_type() == at::kDouble ? linearForward<double>(q, k, v) : linearForward<float>(q, k, v);
+  if (q.scalar_type() == at::kDouble) return linearForward<double>(q, k, v);
+  return linearForward<float>(computed(q), computed(k), computed(v));
 }
 std::vector<at::Tensor> linearBackwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                             const at::Tensor& out, const at::Tensor& dout) {
-  return q.scalar_type() == at::kDouble ? linearBackward<double>(q, k, v, out, dout)
-                                        : linearBackward<float>(q, k, v, out, dout);
+  if (q.scalar_type() == at::kDouble) return linearBackward<double>(q, k, v, out, dout);
+  return linearBackward<float>(computed(q), computed(k), computed(v), computed(out), computed(dout));
 }
 
 }  // namespace

@@ -27,15 +27,28 @@ struct AttentionKernels {
                          int64_t dvSize, int64_t begin, int64_t end, T* scratch);
 };
 
+// Softmax attention's forward on bf16 inputs with bf16 dot products (isa_avx512_bf16.cpp):
+// q, k, v bf16 (as uint16_t) read through their layouts; out (heads, S, dv) bf16, lse
+// (heads, S) fp32, both contiguous; the scratch is in bytes, 64-byte aligned.
+struct Bf16SoftmaxKernels {
+  int64_t (*scratchBytes)(int64_t S, int64_t dqk, int64_t dv);
+  void (*forward)(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLayout kl, const uint16_t* v, HeadLayout vl,
+                  uint16_t* out, float* lse, int64_t S, int64_t dqk, int64_t dv, int64_t begin, int64_t end,
+                  void* scratch);
+};
+
 struct KernelSet {
   const char* isa;
   AttentionKernels<float> f32;
   AttentionKernels<double> f64;
+  // Set where the CPU has bf16 dot products; otherwise bf16 inputs are computed in float.
+  const Bf16SoftmaxKernels* bf16Softmax = nullptr;
 };
 
 KernelSet avx2Kernels();
 KernelSet avx512Kernels();
 KernelSet genericKernels();
+Bf16SoftmaxKernels avx512Bf16SoftmaxKernels();
 // The widest set this CPU runs (AVX-512, AVX2, or the portable build).
 const KernelSet& bestKernels();
 

@@ -1,0 +1,245 @@
+// Softmax attention's forward with bf16 inputs, its products as bf16 dot products
+// (vdpbf16ps: two bf16 products summed into each fp32 lane) rather than converting every
+// operand to float. Built with -march=x86-64-v4 -mavx512bf16 and chosen where the CPU has
+// avx512_bf16 (AMD Zen 4, Intel Cooper Lake and Sapphire Rapids on). No ATen in here.
+//
+// What it computes, per head, as the bf16 reference does (bf16 operands, fp32 sums):
+// scores = q k^T in fp32; e = exp(scale * (scores - rowmax)) rounded to bf16; out = (e v) / sum(e)
+// rounded to bf16 once; lse = scale * rowmax + log(sum(e)) in fp32 for the backward.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#define INTRA_VECTOR_BYTES 64
+#include "../gemm.h"
+#include "../simd.h"
+#include "fused_kernels.h"
+
+namespace intra::kernels::fused {
+namespace {
+
+constexpr int64_t kLanes = 16;             // fp32 lanes of one zmm
+constexpr int64_t kTileColumns = 2 * kLanes;  // a register tile's columns: two vectors
+constexpr int64_t kBlockTiles = 8;         // row tiles per block, so a block's scores stay in cache
+
+// bf16 values travel as uint16_t and bf16 pairs (two neighbours along a product's inner
+// dimension, the lower index in the low half) as uint32_t: vdpbf16ps's operand layout.
+using Pair = uint32_t;
+
+inline __m512bh asBf16(__m512i v) { return (__m512bh)v; }
+inline __m512i asBits(__m512bh v) { return (__m512i)v; }
+inline __m256i asBits(__m256bh v) { return (__m256i)v; }
+
+// C[M x N] = A[M x K2 pairs] * B[K2 pairs x N] in fp32, M a multiple of Mr, N of kTileColumns.
+// A row i's pairs at A + i*lda; B row k (pairs of inner indices 2k, 2k+1) at B + k*ldb.
+template <int64_t Mr>
+void pairProductTile(const Pair* __restrict A, int64_t lda, const Pair* __restrict B, int64_t ldb, float* __restrict C,
+                     int64_t ldc, int64_t M, int64_t N, int64_t K2) {
+  for (int64_t j = 0; j < N; j += kTileColumns) {
+    for (int64_t i = 0; i < M; i += Mr) {
+      __m512 acc0[Mr], acc1[Mr];
+      for (int64_t r = 0; r < Mr; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+      for (int64_t k = 0; k < K2; ++k) {
+        const __m512bh b0 = asBf16(_mm512_loadu_si512(B + k * ldb + j));
+        const __m512bh b1 = asBf16(_mm512_loadu_si512(B + k * ldb + j + kLanes));
+        for (int64_t r = 0; r < Mr; ++r) {
+          const __m512bh a = asBf16(_mm512_set1_epi32(static_cast<int>(A[(i + r) * lda + k])));
+          acc0[r] = _mm512_dpbf16_ps(acc0[r], a, b0);
+          acc1[r] = _mm512_dpbf16_ps(acc1[r], a, b1);
+        }
+      }
+      for (int64_t r = 0; r < Mr; ++r) {
+        _mm512_storeu_ps(C + (i + r) * ldc + j, acc0[r]);
+        _mm512_storeu_ps(C + (i + r) * ldc + j + kLanes, acc1[r]);
+      }
+    }
+  }
+}
+
+void pairProduct(int64_t mr, const Pair* A, int64_t lda, const Pair* B, int64_t ldb, float* C, int64_t ldc, int64_t M,
+                 int64_t N, int64_t K2) {
+  if (mr == 7) return pairProductTile<7>(A, lda, B, ldb, C, ldc, M, N, K2);
+  if (mr == 8) return pairProductTile<8>(A, lda, B, ldb, C, ldc, M, N, K2);
+  pairProductTile<kMr>(A, lda, B, ldb, C, ldc, M, N, K2);
+}
+
+// Where one head's buffers lie in the caller's scratch (bytes, 64-byte aligned).
+struct Bf16SoftmaxScratch {
+  int64_t S, dqk, dv, mr, blockRows, dqkPairs, sPairs, nPad, dvPad;
+  Pair *kPairsT, *vPairs, *qCopy, *kCopy;
+  float *scores, *outBlock, *rowScale;
+  uint16_t* expBlock;
+
+  Bf16SoftmaxScratch(int64_t S, int64_t dqk, int64_t dv)
+      : S(S), dqk(dqk), dv(dv), mr(rowTileFor(S)), blockRows(kBlockTiles * mr), dqkPairs((dqk + 1) / 2),
+        sPairs((S + 1) / 2), nPad(roundUp(S, kTileColumns)), dvPad(roundUp(dv, kTileColumns)) {}
+
+  // Carves the buffers from `memory` (or, with null, only counts the bytes).
+  int64_t carve(char* memory) {
+    int64_t used = 0;
+    auto take = [&](int64_t bytes) {
+      char* p = memory ? memory + used : nullptr;
+      used += roundUp(bytes, 64);
+      return p;
+    };
+    kPairsT = reinterpret_cast<Pair*>(take(4 * dqkPairs * nPad));
+    vPairs = reinterpret_cast<Pair*>(take(4 * sPairs * dvPad));
+    qCopy = reinterpret_cast<Pair*>(take(4 * blockRows * dqkPairs));
+    kCopy = reinterpret_cast<Pair*>(take(4 * S * dqkPairs));
+    scores = reinterpret_cast<float*>(take(4 * blockRows * nPad));
+    expBlock = reinterpret_cast<uint16_t*>(take(2 * blockRows * nPad));
+    outBlock = reinterpret_cast<float*>(take(4 * blockRows * dvPad));
+    rowScale = reinterpret_cast<float*>(take(4 * blockRows));
+    return used;
+  }
+};
+
+// Rows of bf16 (rows x cols, row stride ld) as rows of pairs: in place when every row starts
+// on a pair and holds whole pairs; otherwise copied into `copy` (rowsPad x ceil(cols/2)),
+// the odd column and rows past `rows` zero.
+struct PairRows {
+  const Pair* data;
+  int64_t ld;  // in pairs
+};
+PairRows pairRows(const uint16_t* in, int64_t rows, int64_t rowsPad, int64_t cols, int64_t ld, Pair* copy) {
+  if (rows == rowsPad && cols % 2 == 0 && ld % 2 == 0 && reinterpret_cast<uintptr_t>(in) % 4 == 0)
+    return {reinterpret_cast<const Pair*>(in), ld / 2};
+  const int64_t pairs = (cols + 1) / 2;
+  std::memset(copy, 0, 4 * rowsPad * pairs);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(copy + r * pairs, in + r * ld, 2 * cols);
+  return {copy, pairs};
+}
+
+// v (S x dv bf16, row stride vs) as B of e v: row t holds the pairs (v[2t][c], v[2t+1][c]);
+// the row past S (odd S) and the columns past dv are zero.
+void packRowPairs(const uint16_t* v, int64_t vs, int64_t S, int64_t dv, int64_t dvPad, Pair* out) {
+  static const __m512i low = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38,
+                                              6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  static const __m512i high = _mm512_set_epi16(63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25, 56, 24, 55, 23,
+                                               54, 22, 53, 21, 52, 20, 51, 19, 50, 18, 49, 17, 48, 16);
+  for (int64_t t = 0; 2 * t < S; ++t) {
+    const uint16_t* even = v + 2 * t * vs;
+    const uint16_t* odd = 2 * t + 1 < S ? even + vs : nullptr;
+    for (int64_t c = 0; c < dvPad; c += kTileColumns) {
+      const int64_t valid = dv - c < kTileColumns ? (dv - c > 0 ? dv - c : 0) : kTileColumns;
+      const __mmask32 mask = valid == kTileColumns ? ~__mmask32(0) : (__mmask32(1) << valid) - 1;
+      const __m512i a = _mm512_maskz_loadu_epi16(mask, even + c);
+      const __m512i b = odd ? _mm512_maskz_loadu_epi16(mask, odd + c) : _mm512_setzero_si512();
+      _mm512_storeu_si512(out + t * dvPad + c, _mm512_permutex2var_epi16(a, low, b));
+      _mm512_storeu_si512(out + t * dvPad + c + kLanes, _mm512_permutex2var_epi16(a, high, b));
+    }
+  }
+}
+
+typedef float Floats __attribute__((vector_size(64)));
+
+// The lanes of v folded in halves by shuffles (four dependent steps, all in registers).
+template <typename Op>
+float foldLanes(Floats v, Op op) {
+  typedef float Floats8 __attribute__((vector_size(32)));
+  typedef float Floats4 __attribute__((vector_size(16)));
+  const Floats8 v8 = op(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7),
+                        __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
+  const Floats4 v4 = op(__builtin_shufflevector(v8, v8, 0, 1, 2, 3), __builtin_shufflevector(v8, v8, 4, 5, 6, 7));
+  const Floats4 v2 = op(v4, __builtin_shufflevector(v4, v4, 2, 3, 0, 1));
+  const Floats4 v1 = op(v2, __builtin_shufflevector(v2, v2, 1, 0, 3, 2));
+  return v1[0];
+}
+
+// max of s[0:n] by whole vectors (s is readable to a whole vector past n).
+float rowMaximum(const float* s, int64_t n) {
+  __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const __mmask16 valid = n - j >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
+    best = _mm512_mask_max_ps(best, valid, best, _mm512_loadu_ps(s + j));
+  }
+  return foldLanes((Floats)best, [](auto a, auto b) { return a > b ? a : b; });
+}
+
+// Each of the block's rows: e = exp(scale * (s - max)) over the first S scores, as bf16 with
+// zeros to nPad; lse = scale * max + log(sum e); rowScale = 1 / sum e.
+void exponentiateRows(const Bf16SoftmaxScratch& w, int64_t rows, float scale, float* lse) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* s = w.scores + r * w.nPad;
+    const float shift = scale * rowMaximum(s, w.S);
+#pragma omp simd
+    for (int64_t j = 0; j < w.S; ++j) s[j] = vexp(scale * s[j] - shift);
+    for (int64_t j = w.S; j < w.nPad; ++j) s[j] = 0.0f;
+    // Sum what the product will see: e rounded to bf16, so that out is a weighted mean.
+    uint16_t* e = w.expBlock + r * w.nPad;
+    // (GCC vector operations rather than GCC 12's shift and reduce intrinsics, whose
+    // _mm512_undefined operands draw false "may be used uninitialized" warnings.)
+    typedef int32_t Words __attribute__((vector_size(64)));
+    Floats total{};
+    for (int64_t j = 0; j < w.nPad; j += kTileColumns) {
+      const __m512i bits = asBits(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + j + kLanes), _mm512_loadu_ps(s + j)));
+      _mm512_storeu_si512(e + j, bits);
+      // bf16 -> fp32 is a 16-bit shift: the low halves, then the high halves.
+      const Words words = (Words)bits;
+      total += (Floats)(words << 16);
+      total += (Floats)(words & int32_t(0xFFFF0000u));
+    }
+    const float sum = foldLanes(total, [](auto a, auto b) { return a + b; });
+    lse[r] = shift + std::log(sum);
+    w.rowScale[r] = 1.0f / sum;
+  }
+}
+
+// out rows (bf16, dv wide, contiguous) = outBlock rows * rowScale, rounded once.
+void storeRows(const Bf16SoftmaxScratch& w, int64_t rows, uint16_t* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const __m512 scale = _mm512_set1_ps(w.rowScale[r]);
+    for (int64_t c = 0; c < w.dv; c += kLanes) {
+      const int64_t valid = w.dv - c < kLanes ? w.dv - c : kLanes;
+      const __mmask16 mask = valid == kLanes ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
+      const __m256bh v = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(w.outBlock + r * w.dvPad + c), scale));
+      _mm256_mask_storeu_epi16(out + r * w.dv + c, mask, asBits(v));
+    }
+  }
+}
+
+void softmaxForwardHead(const uint16_t* q, int64_t qs, const uint16_t* k, int64_t ks, const uint16_t* v, int64_t vs,
+                        uint16_t* out, float* lse, float scale, Bf16SoftmaxScratch& w) {
+  // k^T as B of q k^T: row p holds k's pair p of every key, keys past S zero.
+  const PairRows kRows = pairRows(k, w.S, w.S, w.dqk, ks, w.kCopy);
+  padTranspose(kRows.data, w.S, w.dqkPairs, kRows.ld, w.kPairsT, w.dqkPairs, w.nPad);
+  packRowPairs(v, vs, w.S, w.dv, w.dvPad, w.vPairs);
+  for (int64_t i0 = 0; i0 < w.S; i0 += w.blockRows) {
+    const int64_t rows = w.blockRows < w.S - i0 ? w.blockRows : w.S - i0, m = roundUp(rows, w.mr);
+    const PairRows qRows = pairRows(q + i0 * qs, rows, m, w.dqk, qs, w.qCopy);
+    pairProduct(w.mr, qRows.data, qRows.ld, w.kPairsT, w.nPad, w.scores, w.nPad, m, w.nPad, w.dqkPairs);
+    exponentiateRows(w, rows, scale, lse + i0);
+    // Rows of a partial tile past `rows` are never stored; zeros keep them finite.
+    std::memset(w.expBlock + rows * w.nPad, 0, 2 * (m - rows) * w.nPad);
+    pairProduct(w.mr, reinterpret_cast<const Pair*>(w.expBlock), w.nPad / 2, w.vPairs, w.dvPad, w.outBlock, w.dvPad, m,
+                w.dvPad, w.sPairs);
+    storeRows(w, rows, out + i0 * w.dv);
+  }
+}
+
+int64_t softmaxScratchBytes(int64_t S, int64_t dqk, int64_t dv) { return Bf16SoftmaxScratch(S, dqk, dv).carve(nullptr); }
+
+void softmaxForward(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLayout kl, const uint16_t* v, HeadLayout vl,
+                    uint16_t* out, float* lse, int64_t S, int64_t dqk, int64_t dv, int64_t begin, int64_t end,
+                    void* scratch) {
+  Bf16SoftmaxScratch w(S, dqk, dv);
+  w.carve(static_cast<char*>(scratch));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dqk));
+  for (int64_t b = begin; b < end; ++b) {
+    if (b + 1 < end) {
+      prefetchRows(k + kl.offset(b + 1), S, dqk, kl.rowStride);
+      prefetchRows(v + vl.offset(b + 1), S, dv, vl.rowStride);
+      prefetchRows(q + ql.offset(b + 1), S, dqk, ql.rowStride);
+    }
+    softmaxForwardHead(q + ql.offset(b), ql.rowStride, k + kl.offset(b), kl.rowStride, v + vl.offset(b), vl.rowStride,
+                       out + b * S * dv, lse + b * S, scale, w);
+  }
+}
+
+}  // namespace
+
+Bf16SoftmaxKernels avx512Bf16SoftmaxKernels() { return {&softmaxScratchBytes, &softmaxForward}; }
+
+}  // namespace intra::kernels::fused
