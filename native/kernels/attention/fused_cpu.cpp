@@ -153,22 +153,44 @@ std::vector<at::Tensor> linearBackward(const at::Tensor& q, const at::Tensor& k,
   return {dq, dk, dv};
 }
 
-// bf16 inputs of softmax attention's forward, read by bf16 dot products where the CPU has
-// them: -> {out (B, heads, S, dv) bf16, lse (B, heads, S) fp32}.
+// bf16 inputs of softmax attention, read by bf16 dot products where the CPU has them.
+const uint16_t* bf16Bits(const at::Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>()); }
+
+// Runs `body(begin, end, scratch)` over heads on libtorch's threads, `bytes` of scratch per chunk.
+template <typename Body>
+void overHeadsBytes(int64_t heads, int64_t bytes, const Body& body) {
+  at::parallel_for(0, heads, 1, [&](int64_t begin, int64_t end) {
+    at::Tensor scratch = at::empty({bytes}, at::TensorOptions().dtype(at::kByte));
+    body(begin, end, scratch.data_ptr());
+  });
+}
+
+// -> {out (B, heads, S, dv) bf16, lse (B, heads, S) fp32}
 std::vector<at::Tensor> softmaxForwardBf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                            const fused::Bf16SoftmaxKernels& kernels) {
   const Dims d = dimsOf(q, v);
   at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options().memory_format(at::MemoryFormat::Contiguous));
   at::Tensor lse = at::empty({q.size(0), q.size(1), d.S}, q.options().dtype(at::kFloat).memory_format(at::MemoryFormat::Contiguous));
-  auto bits = [](const at::Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>()); };
-  const int64_t scratchBytes = kernels.scratchBytes(d.S, d.dqk, d.dv);
-  at::parallel_for(0, d.heads, 1, [&](int64_t begin, int64_t end) {
-    at::Tensor scratch = at::empty({scratchBytes}, at::TensorOptions().dtype(at::kByte));
-    kernels.forward(bits(q), layoutOf(q), bits(k), layoutOf(k), bits(v), layoutOf(v),
+  overHeadsBytes(d.heads, kernels.forwardScratchBytes(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, void* scratch) {
+    kernels.forward(bf16Bits(q), layoutOf(q), bf16Bits(k), layoutOf(k), bf16Bits(v), layoutOf(v),
                     reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>()), lse.data_ptr<float>(), d.S, d.dqk, d.dv,
-                    begin, end, scratch.data_ptr());
+                    b, e, scratch);
   });
   return {out, lse};
+}
+
+// -> {dq, dk, dv} in bf16, from bf16 q, k, v, out (contiguous) and dout.
+std::vector<at::Tensor> softmaxBackwardBf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                            const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout,
+                                            const fused::Bf16SoftmaxKernels& kernels) {
+  const Dims d = dimsOf(q, v);
+  auto [dq, dk, dv] = contiguousLike(q, k, v);
+  auto bits = [](at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()); };
+  overHeadsBytes(d.heads, kernels.backwardScratchBytes(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, void* scratch) {
+    kernels.backward(bf16Bits(q), layoutOf(q), bf16Bits(k), layoutOf(k), bf16Bits(v), layoutOf(v), bf16Bits(out),
+                     bf16Bits(dout), layoutOf(dout), lse.data_ptr<float>(), bits(dq), bits(dk), bits(dv), d.S, d.dqk, d.dv, b, e, scratch);
+  });
+  return {dq, dk, dv};
 }
 
 at::ScalarType computeType(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
@@ -194,6 +216,8 @@ std::vector<at::Tensor> softmaxForwardEntry(const at::Tensor& q, const at::Tenso
 std::vector<at::Tensor> softmaxBackwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                              const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout) {
   if (q.scalar_type() == at::kDouble) return softmaxBackward<double>(q, k, v, out, lse, dout);
+  if (readsBf16(q) && out.scalar_type() == at::kBFloat16 && dout.scalar_type() == at::kBFloat16)
+    return softmaxBackwardBf16(q, k, v, out.contiguous(), lse, dout, *fused::bestKernels().bf16Softmax);
   return softmaxBackward<float>(computed(q), computed(k), computed(v), computed(out), lse, computed(dout));
 }
 at::Tensor linearForwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {

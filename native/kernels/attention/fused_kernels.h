@@ -27,14 +27,18 @@ struct AttentionKernels {
                          int64_t dvSize, int64_t begin, int64_t end, T* scratch);
 };
 
-// Softmax attention's forward on bf16 inputs with bf16 dot products (isa_avx512_bf16.cpp):
-// q, k, v bf16 (as uint16_t) read through their layouts; out (heads, S, dv) bf16, lse
-// (heads, S) fp32, both contiguous; the scratch is in bytes, 64-byte aligned.
+// Softmax attention on bf16 inputs with bf16 dot products (isa_avx512_bf16.cpp): q, k, v
+// and dout bf16 (as uint16_t) read through their layouts; out (heads, S, dv) bf16, lse
+// (heads, S) fp32 and the bf16 gradients contiguous; scratch in bytes, 64-byte aligned.
 struct Bf16SoftmaxKernels {
-  int64_t (*scratchBytes)(int64_t S, int64_t dqk, int64_t dv);
+  int64_t (*forwardScratchBytes)(int64_t S, int64_t dqk, int64_t dv);
   void (*forward)(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLayout kl, const uint16_t* v, HeadLayout vl,
                   uint16_t* out, float* lse, int64_t S, int64_t dqk, int64_t dv, int64_t begin, int64_t end,
                   void* scratch);
+  int64_t (*backwardScratchBytes)(int64_t S, int64_t dqk, int64_t dv);
+  void (*backward)(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLayout kl, const uint16_t* v, HeadLayout vl,
+                   const uint16_t* out, const uint16_t* dout, HeadLayout gl, const float* lse, uint16_t* dq,
+                   uint16_t* dk, uint16_t* dv, int64_t S, int64_t dqk, int64_t dvSize, int64_t begin, int64_t end, void* scratch);
 };
 
 struct KernelSet {

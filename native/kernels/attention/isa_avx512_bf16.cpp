@@ -32,20 +32,25 @@ inline __m512bh asBf16(__m512i v) { return (__m512bh)v; }
 inline __m512i asBits(__m512bh v) { return (__m512i)v; }
 inline __m256i asBits(__m256bh v) { return (__m256i)v; }
 
-// C[M x N] = A[M x K2 pairs] * B[K2 pairs x N] in fp32, M a multiple of Mr, N of kTileColumns.
-// A row i's pairs at A + i*lda; B row k (pairs of inner indices 2k, 2k+1) at B + k*ldb.
-template <int64_t Mr>
+// C[M x N] (+)= op(A) * B in fp32, M a multiple of Mr, N of kTileColumns, the inner dimension
+// in K2 pairs. op(A) = A[M x K2 pairs] (row i's pairs at A + i*lda) or, transposedA, A stored
+// [K2 x M] (pair k of row i at A + k*lda + i). B row k (pairs of inner indices 2k, 2k+1) at B + k*ldb.
+template <int64_t Mr, bool transposedA>
 void pairProductTile(const Pair* __restrict A, int64_t lda, const Pair* __restrict B, int64_t ldb, float* __restrict C,
-                     int64_t ldc, int64_t M, int64_t N, int64_t K2) {
+                     int64_t ldc, int64_t M, int64_t N, int64_t K2, bool accumulate) {
   for (int64_t j = 0; j < N; j += kTileColumns) {
     for (int64_t i = 0; i < M; i += Mr) {
       __m512 acc0[Mr], acc1[Mr];
-      for (int64_t r = 0; r < Mr; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+      for (int64_t r = 0; r < Mr; ++r) {
+        acc0[r] = accumulate ? _mm512_loadu_ps(C + (i + r) * ldc + j) : _mm512_setzero_ps();
+        acc1[r] = accumulate ? _mm512_loadu_ps(C + (i + r) * ldc + j + kLanes) : _mm512_setzero_ps();
+      }
       for (int64_t k = 0; k < K2; ++k) {
         const __m512bh b0 = asBf16(_mm512_loadu_si512(B + k * ldb + j));
         const __m512bh b1 = asBf16(_mm512_loadu_si512(B + k * ldb + j + kLanes));
         for (int64_t r = 0; r < Mr; ++r) {
-          const __m512bh a = asBf16(_mm512_set1_epi32(static_cast<int>(A[(i + r) * lda + k])));
+          const Pair x = transposedA ? A[k * lda + i + r] : A[(i + r) * lda + k];
+          const __m512bh a = asBf16(_mm512_set1_epi32(static_cast<int>(x)));
           acc0[r] = _mm512_dpbf16_ps(acc0[r], a, b0);
           acc1[r] = _mm512_dpbf16_ps(acc1[r], a, b1);
         }
@@ -58,11 +63,12 @@ void pairProductTile(const Pair* __restrict A, int64_t lda, const Pair* __restri
   }
 }
 
+template <bool transposedA = false>
 void pairProduct(int64_t mr, const Pair* A, int64_t lda, const Pair* B, int64_t ldb, float* C, int64_t ldc, int64_t M,
-                 int64_t N, int64_t K2) {
-  if (mr == 7) return pairProductTile<7>(A, lda, B, ldb, C, ldc, M, N, K2);
-  if (mr == 8) return pairProductTile<8>(A, lda, B, ldb, C, ldc, M, N, K2);
-  pairProductTile<kMr>(A, lda, B, ldb, C, ldc, M, N, K2);
+                 int64_t N, int64_t K2, bool accumulate = false) {
+  if (mr == 7) return pairProductTile<7, transposedA>(A, lda, B, ldb, C, ldc, M, N, K2, accumulate);
+  if (mr == 8) return pairProductTile<8, transposedA>(A, lda, B, ldb, C, ldc, M, N, K2, accumulate);
+  pairProductTile<kMr, transposedA>(A, lda, B, ldb, C, ldc, M, N, K2, accumulate);
 }
 
 // Where one head's buffers lie in the caller's scratch (bytes, 64-byte aligned).
@@ -112,23 +118,24 @@ PairRows pairRows(const uint16_t* in, int64_t rows, int64_t rowsPad, int64_t col
   return {copy, pairs};
 }
 
-// v (S x dv bf16, row stride vs) as B of e v: row t holds the pairs (v[2t][c], v[2t+1][c]);
-// the row past S (odd S) and the columns past dv are zero.
-void packRowPairs(const uint16_t* v, int64_t vs, int64_t S, int64_t dv, int64_t dvPad, Pair* out) {
+// Rows of bf16 (rows x cols, row stride ld) paired down the columns, as B of a product over
+// those rows (v of e v, dO of P^T dO): row t holds the pairs (in[2t][c], in[2t+1][c]) for c
+// to colsPad; the row past `rows` (odd rows) and the columns past cols are zero.
+void packRowPairs(const uint16_t* in, int64_t ld, int64_t rows, int64_t cols, int64_t colsPad, Pair* out) {
   static const __m512i low = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38,
                                               6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
   static const __m512i high = _mm512_set_epi16(63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25, 56, 24, 55, 23,
                                                54, 22, 53, 21, 52, 20, 51, 19, 50, 18, 49, 17, 48, 16);
-  for (int64_t t = 0; 2 * t < S; ++t) {
-    const uint16_t* even = v + 2 * t * vs;
-    const uint16_t* odd = 2 * t + 1 < S ? even + vs : nullptr;
-    for (int64_t c = 0; c < dvPad; c += kTileColumns) {
-      const int64_t valid = dv - c < kTileColumns ? (dv - c > 0 ? dv - c : 0) : kTileColumns;
+  for (int64_t t = 0; 2 * t < rows; ++t) {
+    const uint16_t* even = in + 2 * t * ld;
+    const uint16_t* odd = 2 * t + 1 < rows ? even + ld : nullptr;
+    for (int64_t c = 0; c < colsPad; c += kTileColumns) {
+      const int64_t valid = cols - c < kTileColumns ? (cols - c > 0 ? cols - c : 0) : kTileColumns;
       const __mmask32 mask = valid == kTileColumns ? ~__mmask32(0) : (__mmask32(1) << valid) - 1;
       const __m512i a = _mm512_maskz_loadu_epi16(mask, even + c);
       const __m512i b = odd ? _mm512_maskz_loadu_epi16(mask, odd + c) : _mm512_setzero_si512();
-      _mm512_storeu_si512(out + t * dvPad + c, _mm512_permutex2var_epi16(a, low, b));
-      _mm512_storeu_si512(out + t * dvPad + c + kLanes, _mm512_permutex2var_epi16(a, high, b));
+      _mm512_storeu_si512(out + t * colsPad + c, _mm512_permutex2var_epi16(a, low, b));
+      _mm512_storeu_si512(out + t * colsPad + c + kLanes, _mm512_permutex2var_epi16(a, high, b));
     }
   }
 }
@@ -187,15 +194,17 @@ void exponentiateRows(const Bf16SoftmaxScratch& w, int64_t rows, float scale, fl
   }
 }
 
-// out rows (bf16, dv wide, contiguous) = outBlock rows * rowScale, rounded once.
-void storeRows(const Bf16SoftmaxScratch& w, int64_t rows, uint16_t* out) {
+// Rows of fp32 (row stride ldIn), each times its rowScale (or 1 without), rounded once to
+// bf16 rows of `cols` (row stride ldOut).
+void storeBf16Rows(const float* in, int64_t ldIn, const float* rowScale, int64_t rows, int64_t cols, uint16_t* out,
+                   int64_t ldOut) {
   for (int64_t r = 0; r < rows; ++r) {
-    const __m512 scale = _mm512_set1_ps(w.rowScale[r]);
-    for (int64_t c = 0; c < w.dv; c += kLanes) {
-      const int64_t valid = w.dv - c < kLanes ? w.dv - c : kLanes;
+    const __m512 scale = _mm512_set1_ps(rowScale ? rowScale[r] : 1.0f);
+    for (int64_t c = 0; c < cols; c += kLanes) {
+      const int64_t valid = cols - c < kLanes ? cols - c : kLanes;
       const __mmask16 mask = valid == kLanes ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
-      const __m256bh v = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(w.outBlock + r * w.dvPad + c), scale));
-      _mm256_mask_storeu_epi16(out + r * w.dv + c, mask, asBits(v));
+      const __m256bh v = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(in + r * ldIn + c), scale));
+      _mm256_mask_storeu_epi16(out + r * ldOut + c, mask, asBits(v));
     }
   }
 }
@@ -215,7 +224,156 @@ void softmaxForwardHead(const uint16_t* q, int64_t qs, const uint16_t* k, int64_
     std::memset(w.expBlock + rows * w.nPad, 0, 2 * (m - rows) * w.nPad);
     pairProduct(w.mr, reinterpret_cast<const Pair*>(w.expBlock), w.nPad / 2, w.vPairs, w.dvPad, w.outBlock, w.dvPad, m,
                 w.dvPad, w.sPairs);
-    storeRows(w, rows, out + i0 * w.dv);
+    storeBf16Rows(w.outBlock, w.dvPad, w.rowScale, rows, w.dv, out + i0 * w.dv, w.dv);
+  }
+}
+
+// ---- backward ------------------------------------------------------------------------
+
+// 16 bf16 values (the lanes of `mask`, others 0) widened to fp32: a 16-bit shift.
+inline __m512 loadBf16(const uint16_t* p, __mmask16 mask) {
+  typedef uint16_t Halves __attribute__((vector_size(32)));
+  typedef uint32_t Words __attribute__((vector_size(64)));
+  const Halves halves = (Halves)_mm256_maskz_loadu_epi16(mask, p);
+  return (__m512)(__builtin_convertvector(halves, Words) << 16);
+}
+
+// sum of a[e] * b[e] over n bf16 values, in fp32.
+float dotBf16(const uint16_t* a, const uint16_t* b, int64_t n) {
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t e = 0; e < n; e += kLanes) {
+    const __mmask16 mask = n - e >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << (n - e)) - 1);
+    total = _mm512_fmadd_ps(loadBf16(a + e, mask), loadBf16(b + e, mask), total);
+  }
+  return foldLanes((Floats)total, [](auto x, auto y) { return x + y; });
+}
+
+// in[0:n] (n a multiple of kTileColumns) rounded to bf16.
+void roundToBf16(const float* in, int64_t n, uint16_t* out) {
+  for (int64_t j = 0; j < n; j += kTileColumns)
+    _mm512_storeu_si512(out + j, asBits(_mm512_cvtne2ps_pbh(_mm512_loadu_ps(in + j + kLanes), _mm512_loadu_ps(in + j))));
+}
+
+// One head's backward buffers: the forward's operands again (k^T as pairs), v^T and k as the
+// other products want them, and each block's P and dS in fp32, bf16 and paired down the rows.
+struct Bf16SoftmaxBackwardScratch {
+  int64_t S, dqk, dv, mr, blockRows, blockPairs, dqkPairs, dvPairs, sPairs, nPad, dqkPad, dvPad;
+  Pair *qCopy, *gCopy, *kCopy, *vCopy, *kPairsT, *vPairsT, *kRowPairs, *pPairsT, *dsPairsT, *qRowPairs, *gRowPairs;
+  float *scores, *dScores, *dvAcc, *dkAcc, *dqBlock;
+  uint16_t *pBf16, *dsBf16;
+
+  Bf16SoftmaxBackwardScratch(int64_t S, int64_t dqk, int64_t dv)
+      : S(S), dqk(dqk), dv(dv), mr(rowTileFor(S)), blockRows(kBlockTiles * mr), blockPairs((blockRows + 1) / 2),
+        dqkPairs((dqk + 1) / 2), dvPairs((dv + 1) / 2), sPairs((S + 1) / 2), nPad(roundUp(S, kTileColumns)),
+        dqkPad(roundUp(dqk, kTileColumns)), dvPad(roundUp(dv, kTileColumns)) {}
+
+  int64_t carve(char* memory) {
+    int64_t used = 0;
+    auto take = [&](int64_t bytes) {
+      char* p = memory ? memory + used : nullptr;
+      used += roundUp(bytes, 64);
+      return p;
+    };
+    auto pairs = [&](int64_t n) { return reinterpret_cast<Pair*>(take(4 * n)); };
+    auto floats = [&](int64_t n) { return reinterpret_cast<float*>(take(4 * n)); };
+    auto halves = [&](int64_t n) { return reinterpret_cast<uint16_t*>(take(2 * n)); };
+    qCopy = pairs(blockRows * dqkPairs);
+    gCopy = pairs(blockRows * dvPairs);
+    kCopy = pairs(S * dqkPairs);
+    vCopy = pairs(S * dvPairs);
+    kPairsT = pairs(dqkPairs * nPad);
+    vPairsT = pairs(dvPairs * nPad);
+    kRowPairs = pairs(sPairs * dqkPad);
+    pPairsT = pairs(blockPairs * nPad);
+    dsPairsT = pairs(blockPairs * nPad);
+    qRowPairs = pairs(blockPairs * dqkPad);
+    gRowPairs = pairs(blockPairs * dvPad);
+    scores = floats(blockRows * nPad);
+    dScores = floats(blockRows * nPad);
+    dvAcc = floats(nPad * dvPad);
+    dkAcc = floats(nPad * dqkPad);
+    dqBlock = floats(blockRows * dqkPad);
+    pBf16 = halves(blockRows * nPad);
+    dsBf16 = halves(blockRows * nPad);
+    return used;
+  }
+};
+
+// dq, dk, dv (bf16, contiguous S x d, rounded once from fp32 sums) of one head from q, k, v, out, dO (bf16) and the
+// forward's lse: P = exp(scale * q k^T - lse); dP = dO v^T; dS = P (dP - rowsum(dO * out)) * scale;
+// dV = P^T dO, dK = dS^T q, dQ = dS k, with P and dS rounded to bf16 as operands (as the
+// bf16 reference's autograd rounds them) and every sum in fp32.
+void softmaxBackwardHead(const uint16_t* q, int64_t qs, const uint16_t* k, int64_t ks, const uint16_t* v, int64_t vs,
+                         const uint16_t* out, const uint16_t* dout, int64_t gs, const float* lse, uint16_t* dq,
+                         uint16_t* dk, uint16_t* dvOut, float scale, Bf16SoftmaxBackwardScratch& w) {
+  const int64_t S = w.S, dqk = w.dqk, dv = w.dv, nPad = w.nPad, mr = w.mr, keyRows = roundUp(S, mr);
+  const PairRows kRows = pairRows(k, S, S, dqk, ks, w.kCopy);
+  padTranspose(kRows.data, S, w.dqkPairs, kRows.ld, w.kPairsT, w.dqkPairs, nPad);
+  const PairRows vRows = pairRows(v, S, S, dv, vs, w.vCopy);
+  padTranspose(vRows.data, S, w.dvPairs, vRows.ld, w.vPairsT, w.dvPairs, nPad);
+  packRowPairs(k, ks, S, dqk, w.dqkPad, w.kRowPairs);
+  for (int64_t i0 = 0; i0 < S; i0 += w.blockRows) {
+    const int64_t rows = w.blockRows < S - i0 ? w.blockRows : S - i0, m = roundUp(rows, mr), rowPairs = (rows + 1) / 2;
+    const bool accumulate = i0 > 0;
+    // P again, from q k^T and the saved log-sum-exp.
+    const PairRows qA = pairRows(q + i0 * qs, rows, m, dqk, qs, w.qCopy);
+    pairProduct(mr, qA.data, qA.ld, w.kPairsT, nPad, w.scores, nPad, m, nPad, w.dqkPairs);
+    const PairRows gA = pairRows(dout + i0 * gs, rows, m, dv, gs, w.gCopy);
+    pairProduct(mr, gA.data, gA.ld, w.vPairsT, nPad, w.dScores, nPad, m, nPad, w.dvPairs);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* p = w.scores + r * nPad;
+      float* ds = w.dScores + r * nPad;
+      const float l = lse[i0 + r];
+#pragma omp simd
+      for (int64_t j = 0; j < S; ++j) p[j] = vexp(scale * p[j] - l);
+      for (int64_t j = S; j < nPad; ++j) p[j] = 0.0f;
+      const float rowDot = dotBf16(dout + (i0 + r) * gs, out + (i0 + r) * dv, dv);
+#pragma omp simd
+      for (int64_t j = 0; j < nPad; ++j) ds[j] = p[j] * (ds[j] - rowDot) * scale;
+      roundToBf16(p, nPad, w.pBf16 + r * nPad);
+      roundToBf16(ds, nPad, w.dsBf16 + r * nPad);
+    }
+    // Rows of a partial tile past `rows` are zero: they add nothing to dK and dV.
+    std::memset(w.pBf16 + rows * nPad, 0, 2 * (m - rows) * nPad);
+    std::memset(w.dsBf16 + rows * nPad, 0, 2 * (m - rows) * nPad);
+    // dV (+)= P^T dO and dK (+)= dS^T q, over this block's queries in pairs.
+    packRowPairs(w.pBf16, nPad, rows, nPad, nPad, w.pPairsT);
+    packRowPairs(w.dsBf16, nPad, rows, nPad, nPad, w.dsPairsT);
+    packRowPairs(dout + i0 * gs, gs, rows, dv, w.dvPad, w.gRowPairs);
+    packRowPairs(q + i0 * qs, qs, rows, dqk, w.dqkPad, w.qRowPairs);
+    pairProduct<true>(mr, w.pPairsT, nPad, w.gRowPairs, w.dvPad, w.dvAcc, w.dvPad, keyRows, w.dvPad, rowPairs, accumulate);
+    pairProduct<true>(mr, w.dsPairsT, nPad, w.qRowPairs, w.dqkPad, w.dkAcc, w.dqkPad, keyRows, w.dqkPad, rowPairs,
+                      accumulate);
+    // dQ = dS k, over the keys in pairs.
+    pairProduct(mr, reinterpret_cast<const Pair*>(w.dsBf16), nPad / 2, w.kRowPairs, w.dqkPad, w.dqBlock, w.dqkPad, m,
+                w.dqkPad, w.sPairs);
+    storeBf16Rows(w.dqBlock, w.dqkPad, nullptr, rows, dqk, dq + i0 * dqk, dqk);
+  }
+  storeBf16Rows(w.dvAcc, w.dvPad, nullptr, S, dv, dvOut, dv);
+  storeBf16Rows(w.dkAcc, w.dqkPad, nullptr, S, dqk, dk, dqk);
+}
+
+int64_t softmaxBackwardScratchBytes(int64_t S, int64_t dqk, int64_t dv) {
+  return Bf16SoftmaxBackwardScratch(S, dqk, dv).carve(nullptr);
+}
+
+void softmaxBackward(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLayout kl, const uint16_t* v,
+                     HeadLayout vl, const uint16_t* out, const uint16_t* dout, HeadLayout gl, const float* lse, uint16_t* dq,
+                     uint16_t* dk, uint16_t* dv, int64_t S, int64_t dqk, int64_t dvSize, int64_t begin, int64_t end,
+                     void* scratch) {
+  Bf16SoftmaxBackwardScratch w(S, dqk, dvSize);
+  w.carve(static_cast<char*>(scratch));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dqk));
+  for (int64_t b = begin; b < end; ++b) {
+    if (b + 1 < end) {
+      prefetchRows(k + kl.offset(b + 1), S, dqk, kl.rowStride);
+      prefetchRows(v + vl.offset(b + 1), S, dvSize, vl.rowStride);
+      prefetchRows(q + ql.offset(b + 1), S, dqk, ql.rowStride);
+      prefetchRows(dout + gl.offset(b + 1), S, dvSize, gl.rowStride);
+    }
+    softmaxBackwardHead(q + ql.offset(b), ql.rowStride, k + kl.offset(b), kl.rowStride, v + vl.offset(b), vl.rowStride,
+                        out + b * S * dvSize, dout + gl.offset(b), gl.rowStride, lse + b * S, dq + b * S * dqk,
+                        dk + b * S * dqk, dv + b * S * dvSize, scale, w);
   }
 }
 
@@ -240,6 +398,8 @@ void softmaxForward(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLay
 
 }  // namespace
 
-Bf16SoftmaxKernels avx512Bf16SoftmaxKernels() { return {&softmaxScratchBytes, &softmaxForward}; }
+Bf16SoftmaxKernels avx512Bf16SoftmaxKernels() {
+  return {&softmaxScratchBytes, &softmaxForward, &softmaxBackwardScratchBytes, &softmaxBackward};
+}
 
 }  // namespace intra::kernels::fused
