@@ -66,6 +66,21 @@ describe('the profiler', () => {
     expect(coverage).toBeCloseTo(19 / 20, 9);
   });
 
+  it('keeps the phases inside validation as validation, apart from the training step', () => {
+    const ms = 1e6;
+    const events = [
+      { name: 'mlp', startNs: 0, durationNs: 4 * ms, depth: 0 },
+      { name: 'validation', startNs: 5 * ms, durationNs: 10 * ms, depth: 0 },
+      { name: 'engine call', startNs: 5 * ms, durationNs: 9 * ms, depth: 1 },
+      { name: 'mlp', startNs: 6 * ms, durationNs: 6 * ms, depth: 2 },
+    ];
+    const { summary, coverage } = breakdown(events, 15 * ms);
+    expect(summary.find((p) => p.name === 'mlp')?.ms).toBeCloseTo(4, 9);
+    expect(summary.find((p) => p.name === 'validation')?.ms).toBeCloseTo(10, 9);
+    expect(summary.map((p) => p.name)).not.toContain('engine call');
+    expect(coverage).toBeCloseTo(14 / 15, 9);
+  });
+
   it('accounts for at least 95% of an epoch and writes a Chrome trace', async () => {
     const root = mkdtempSync(join(tmpdir(), 'intra-profile-'));
     await synthesize(root, { seed: 1, categories: ['grain'], size: 64, train: 6 });
@@ -78,7 +93,7 @@ describe('the profiler', () => {
       expect(r.coverage).toBeLessThanOrEqual(1.0001);
       const names = r.summary.map((p) => p.name);
       // decode: the training path's own loading (decode and resize in one sharp pass, as training runs it)
-      for (const phase of ['decode', 'upload', 'sampling', 'embedding', 'attention', 'mlp', 'norm', 'head', 'loss / gms', 'loss / ssim', 'backward', 'optimizer']) {
+      for (const phase of ['decode', 'upload', 'sampling', 'embedding', 'attention', 'mlp', 'norm', 'head', 'loss / gms', 'loss / ssim', 'backward', 'optimizer', 'validation']) {
         expect(names, phase).toContain(phase);
       }
       expect(r.epochSeconds).toBeGreaterThan(0);

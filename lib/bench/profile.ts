@@ -71,6 +71,9 @@ export function breakdown(events: readonly ProfileEvent[], wallNs: number): { ph
   for (const e of sorted) {
     while (stack.length && stack[stack.length - 1]!.end <= e.startNs) stack.pop();
     const parent = stack[stack.length - 1];
+    // Validation runs the same forward phases as training: inside it they stay validation's,
+    // so that the training step's own split is not blended with the validation pass.
+    if (parent?.name === 'validation') continue;
     if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - e.durationNs);
     self.set(e.name, (self.get(e.name) ?? 0) + e.durationNs);
     stack.push({ end: e.startNs + e.durationNs, name: e.name });
@@ -129,7 +132,7 @@ export async function profileTrain(options: ProfileTrainOptions): Promise<Profil
     const steps = Math.max(1, Math.ceil(windows / batch));
     const epochStart = now();
     for (let done = 0; done < steps; done += 8) await call(() => engine.trainSteps(Math.min(8, steps - done)));
-    await call(() => engine.validate());
+    await recorder.time('validation', () => call(() => engine.validate()));
     const epochSeconds = (now() - epochStart) / 1e9;
     const events = [...recorder.events, ...engine.takeProfile()];
     const wallNs = now() - start;
