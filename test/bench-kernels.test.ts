@@ -39,6 +39,13 @@ describe('intra bench kernels', () => {
     expect(kernelTable(records).split('\n')[0]).toContain(capabilities().cpu.model);
   }, 120_000);
 
+  it.runIf(capabilities().bf16)('measures bf16 attention on the CPU and says the filters and Adam are float32 there', async () => {
+    const records = await benchKernels({ quick: true, windows: [7], repeats: 1, threads: 2, dtype: 'bfloat16' });
+    expect(new Set(records.map((r) => r.op))).toEqual(new Set(['softmax_attention', 'linear_attention']));
+    expect(records.every((r) => r.dtype === 'bfloat16' && r.ms > 0)).toBe(true);
+    expect(kernelTable(records).split('\n')[1]).toMatch(/bfloat16; .* filters and Adam: float32 only on the CPU/);
+  }, 120_000);
+
   it('finds the crossover where linear attention starts to win', async () => {
     const record = (op: 'softmax_attention' | 'linear_attention', seq: number, ms: number, device: 'cpu' | 'cuda' = 'cpu') => ({
       op, impl: 'fused' as const, device, dtype: 'float32' as const, pass: 'forward+backward' as const, seq, window: Math.sqrt(seq), shape: [10, 8, seq, 64, 64], ms,
