@@ -14,7 +14,7 @@ export function percent(value: number | null | undefined, options: { unit?: bool
  * One line naming the machine of a set of figures: CPU, its flags, our kernels' instruction
  * set, what runs the fp32 and bf16 matrix products. Tables and pages print the same line.
  *
- * @example machineText(machineLabel()) // 'AMD EPYC (avx2 ... avx512_bf16; our kernels avx512; fp32 products openblas Zen, bf16 onednn avx512_core_bf16; OPENBLAS_CORETYPE auto)'
+ * @example machineText(machineLabel()) // 'AMD EPYC (avx2 ... avx512_bf16; our kernels avx512_bf16; fp32 products openblas Zen, bf16 onednn avx512_core_bf16; OPENBLAS_CORETYPE auto)'
  */
 export function machineText(machine: MachineLabel | undefined): string {
   if (!machine) return 'unknown CPU';

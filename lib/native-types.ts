@@ -98,8 +98,9 @@ export interface Capabilities {
   cuda: { built: boolean; available: boolean };
   defaultDevice: 'cpu' | 'cuda';
   /**
-   * Which fused kernels this build has, per device: the CPU's instruction set (avx512, avx2,
-   * generic), and the CUDA targets (e.g. "sm_90+compute_75") or null when none are built.
+   * Which fused kernels this build has, per device: the CPU kernel set (avx512_bf16, i.e.
+   * AVX-512 with softmax attention on bf16 dot products; avx512; avx2; generic), and the CUDA
+   * targets (e.g. "sm_90+compute_75") or null when none are built.
    */
   fusedKernels: { cpu: string; cuda: string | null };
   /** the CPU's model string and its flags among avx2, fma, avx512*, amx_* */
