@@ -84,6 +84,41 @@ describe.each(targets)('$name', ({ device, impl, skip }) => {
   });
 });
 
+// Layer norm's fused CPU kernel (bf16 rows read and written as they are, fp32 statistics)
+// against float64: values and the gradients of x, weight and bias; odd widths, one element.
+describe('layer_norm', () => {
+  it.each([[[1, 1]], [[7, 5]], [[33, 512]], [[100, 129]]])('matches the float64 reference, values and gradients, at %j', async (shape) => {
+    const errors = await checkKernel('layer_norm', shape, 9);
+    expect(Object.keys(errors).sort()).toEqual(['grad0', 'grad1', 'grad2', 'out']);
+    expectClose(errors);
+  });
+
+  it('passes a central-difference gradient check in double', async () => {
+    expect(await gradcheckKernel('layer_norm', [5, 9], 3)).toBeLessThan(1e-6);
+    expect(await gradcheckKernel('layer_norm', [3, 64], 4)).toBeLessThan(1e-6);
+  });
+
+  it('is not built for the emulated CUDA kernels, and says so', async () => {
+    await expect(checkKernel('layer_norm', [2, 10], 1, { impl: 'cuda-emulated' })).rejects.toMatchObject({ code: 'INTRA_UNSUPPORTED', message: expect.stringMatching(/layer norm/) });
+  });
+
+  it('refuses a shape that is not [rows, features], before crossing into the addon', () => {
+    expect(() => checkKernel('layer_norm', [2, 3, 4], 1)).toThrow(/Expected a shape \[rows, features\] of positive integers for shape/);
+  });
+
+  it('normalises the blocks of an engine with it on the CPU where the kernels are fused, and with ATen otherwise', () => {
+    const config = { preset: 'tiny' as const, imageSize: 64 };
+    for (const [kernels, norm] of [['auto', 'fused'], ['reference', 'reference'], ['cuda-emulated', 'reference']] as const) {
+      const engine = Engine.create(config, {}, { kernels, threads: 1 });
+      try {
+        expect(engine.describe().norm, kernels).toBe(norm);
+      } finally {
+        engine.dispose();
+      }
+    }
+  });
+});
+
 // Adam's fused update (one pass over every parameter) against libtorch's own step, with
 // float64 as the truth: parameters and moments after three steps, ragged sizes (one element;
 // 3 x ~70k, so that one thread's range crosses parameters). The CPU's only for now.

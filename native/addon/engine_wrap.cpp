@@ -224,6 +224,7 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("deviceNote", e->deviceNote());
     o.Set("kernels", kernels::toString(e->kernels()));
     o.Set("optimizer", kernels::toString(e->optimizerKernels()));
+    o.Set("norm", kernels::toString(e->normKernels()));
     return o;
   });
 }

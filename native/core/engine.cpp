@@ -10,6 +10,7 @@
 #include "../common/errors.h"
 #include "../kernels/attention/attention.h"
 #include "../kernels/filters/filters.h"
+#include "../kernels/norm/layer_norm.h"
 #include "../kernels/optim/adam.h"
 #include "machine.h"
 #include "windows.h"
@@ -62,7 +63,10 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
                           : kernels::Implementation::Reference;
   generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
   net_ = InTraModel(model_);
-  net_->setKernels(kernels_);
+  normKernels_ = kernels_ != kernels::Implementation::Reference && kernels::fusedNorm(where, kernels_) != nullptr
+                     ? kernels_
+                     : kernels::Implementation::Reference;
+  net_->setKernels(kernels_, normKernels_);
   net_->initialise(generator_);  // on the CPU from the engine's generator: same weights on any device
   net_->to(device_);
   optimizer_ = std::make_unique<torch::optim::Adam>(net_->parameters(),

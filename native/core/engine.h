@@ -87,6 +87,8 @@ class Engine {
   // Adam's update: fused where the kernels asked for have an optimizer on this device (the
   // CPU's), else libtorch's own step.
   kernels::Implementation optimizerKernels() const { return optimizerKernels_; }
+  // Layer norm: fused where the kernels asked for have one on this device (the CPU's), else ATen's.
+  kernels::Implementation normKernels() const { return normKernels_; }
 
  private:
   AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps);
@@ -114,6 +116,7 @@ class Engine {
   std::string deviceNote_;
   kernels::Implementation kernels_ = kernels::Implementation::Fused;
   kernels::Implementation optimizerKernels_ = kernels::Implementation::Reference;
+  kernels::Implementation normKernels_ = kernels::Implementation::Reference;
   InTraModel net_{nullptr};
   // bf16 inference runs a bf16 copy of the weights, refreshed when they change: no per-call
   // casts, and half the memory traffic of the element-wise work between the products.

@@ -30,6 +30,7 @@ class BlockImpl : public torch::nn::Module {
   BlockImpl(const ModelConfig& config, int64_t index);
   torch::Tensor forward(const torch::Tensor& x);
   Attention& attention() { return attention_; }
+  kernels::Implementation normKernels = kernels::Implementation::Reference;
 
  private:
   std::string norm1Name_, norm2Name_, attentionName_, mlpName_;  // profile phase names
@@ -54,7 +55,8 @@ class InTraModelImpl : public torch::nn::Module {
 
   // Deterministic initialisation from the engine's own generator.
   void initialise(at::Generator& generator);
-  void setKernels(kernels::Implementation impl);
+  // The attention's kernels, and the layer norms' (fused only where the device has them).
+  void setKernels(kernels::Implementation attention, kernels::Implementation norm);
   const ModelConfig& config() const { return config_; }
   std::vector<Block>& blocks() { return blocks_; }
 

@@ -13,6 +13,7 @@
 #include "attention/attention.h"
 #include "device_timing.h"
 #include "filters/filters.h"
+#include "norm/layer_norm.h"
 #include "optim/adam.h"
 
 namespace intra::kernels {
@@ -32,6 +33,8 @@ Op sdpaOp() {
 #endif
 }
 
+constexpr double kLayerNormEps = 1e-5;  // the model's (torch::nn::LayerNorm's default)
+
 Op opFor(const std::string& name, Implementation impl, const std::vector<int64_t>& shape) {
   if (name == "softmax_attention") return [impl](const Inputs& x) { return softmaxAttention(x[0], x[1], x[2], impl); };
   if (name == "linear_attention") return [impl](const Inputs& x) { return linearAttention(x[0], x[1], x[2], impl); };
@@ -40,7 +43,8 @@ Op opFor(const std::string& name, Implementation impl, const std::vector<int64_t
   const int64_t kernel = shape.size() > 4 ? shape[4] : 11;
   if (name == "blur") return [impl, kernel](const Inputs& x) { return gaussianBlur(x[0], kernel, 2.0, impl); };
   if (name == "mean_filter") return [impl, kernel](const Inputs& x) { return meanFilter(x[0], kernel, impl); };
-  throw invalidArgument("Expected one of softmax_attention, linear_attention, gms, ssim, blur, mean_filter, adam for op but received '" + name + "'");
+  if (name == "layer_norm") return [impl](const Inputs& x) { return layerNorm(x[0], x[1], x[2], kLayerNormEps, impl); };
+  throw invalidArgument("Expected one of softmax_attention, linear_attention, gms, ssim, blur, mean_filter, layer_norm, adam for op but received '" + name + "'");
 }
 
 bool isAttention(const std::string& op) { return op == "softmax_attention" || op == "linear_attention"; }
@@ -118,6 +122,14 @@ Inputs randomInputs(const std::string& op, const std::vector<int64_t>& shape, ui
     // Laid out as the model makes them: (B, S, heads, d) viewed as (B, heads, S, d), not contiguous.
     auto make = [&](int64_t d) { return at::randn({B, S, H, d}, gen, options).to(type).transpose(1, 2); };
     return {make(dqk), make(dqk), make(dv)};
+  }
+  if (op == "layer_norm") {
+    if (shape.size() != 2) throw invalidArgument("Expected layer_norm shape [rows, D]");
+    // Rows off centre and wider than 1, weights near 1: what the model's residual stream meets.
+    const int64_t D = shape[1];
+    at::Tensor x = 0.5 + 2.0 * at::randn({shape[0], D}, gen, options);
+    at::Tensor weight = 1.0 + 0.2 * at::randn({D}, gen, options), bias = 0.2 * at::randn({D}, gen, options);
+    return {x.to(type), weight.to(type), bias.to(type)};
   }
   if (shape.size() < 4) throw invalidArgument("Expected filter shape [B, C, H, W(, kernel)]");
   const std::vector<int64_t> image(shape.begin(), shape.begin() + 4);
@@ -331,6 +343,10 @@ BenchResult benchKernel(const BenchRequest& request) {
     // softmax: QK^T and PV; linear: phi(K)^T V and phi(Q) KV (+ the normaliser): 2 flops per MAC.
     const double forward = request.op == "softmax_attention" ? 2 * B * S * S * (dqk + dv) : 2 * B * S * dqk * (2 * dv + 2);
     result.flops = backward ? 3.5 * forward : forward;  // backward recomputes scores: ~2.5x the forward
+  } else if (request.op == "layer_norm") {
+    // x read and y written; the backward reads dy and x (twice, from cache) and writes dx.
+    const double size = request.dtype == "float32" ? 4 : 2;
+    result.bytes = static_cast<double>(s[0]) * s[1] * size * (backward ? 5 : 2);
   } else {
     double elements = 1;
     for (int i = 0; i < 4; ++i) elements *= static_cast<double>(s[i]);

@@ -1,0 +1,78 @@
+// The one dispatch point of layer norm: the table keyed by (device, implementation), and an
+// autograd Function that calls the chosen forward and backward. The CUDA slot is empty: a GPU
+// engine normalises with the reference.
+#include <torch/torch.h>
+
+#include "../../common/errors.h"
+#include "layer_norm.h"
+
+namespace intra::kernels {
+
+namespace {
+
+const KernelTable<NormFunctions>& table() {
+  static const KernelTable<NormFunctions> entries = [] {
+    KernelTable<NormFunctions> t;
+    t.set(Device::Cpu, Implementation::Fused, &cpuFusedNorm());
+    return t;
+  }();
+  return entries;
+}
+
+const NormFunctions& chosen(const at::Tensor& x, Implementation impl) {
+  const Device device = deviceOf(x);
+  const NormFunctions* functions = table().find(device, impl);
+  if (functions == nullptr) notBuilt("layer norm", device, impl);
+  return *functions;
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+at::ScalarType computeType(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
+
+class LayerNormFunction : public torch::autograd::Function<LayerNormFunction> {
+ public:
+  // x (..., D) -> (..., D); weight and bias (D) in any floating type.
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            double eps, int64_t impl) {
+    const NormFunctions& functions = chosen(x, static_cast<Implementation>(impl));
+    const at::ScalarType type = computeType(x);
+    // The kernels read float, double and bf16 as they are; other types (fp16) as float.
+    const bool readable = x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble || x.scalar_type() == at::kBFloat16;
+    const at::Tensor rows = x.reshape({-1, x.size(-1)}).to(readable ? x.scalar_type() : at::kFloat).contiguous();
+    const at::Tensor w = weight.to(type).contiguous(), b = bias.to(type).contiguous();
+    std::vector<at::Tensor> r = functions.forward(rows, w, b, eps);
+    ctx->save_for_backward({rows, w, r[1], r[2]});
+    ctx->saved_data["impl"] = impl;
+    ctx->saved_data["weightType"] = static_cast<int64_t>(weight.scalar_type());
+    ctx->saved_data["biasType"] = static_cast<int64_t>(bias.scalar_type());
+    return r[0].view(x.sizes()).to(x.scalar_type());
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto s = ctx->get_saved_variables();
+    const NormFunctions& functions = chosen(s[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
+    const at::Tensor dy = grads[0].reshape({-1, s[0].size(1)}).to(s[0].scalar_type()).contiguous();
+    std::vector<at::Tensor> d = functions.backward(dy, s[0], s[1], s[2], s[3]);
+    const auto weightType = static_cast<at::ScalarType>(ctx->saved_data["weightType"].toInt());
+    const auto biasType = static_cast<at::ScalarType>(ctx->saved_data["biasType"].toInt());
+    return {d[0].view(grads[0].sizes()).to(grads[0].scalar_type()), d[1].to(weightType), d[2].to(biasType), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+const NormFunctions* fusedNorm(Device device, Implementation implementation) {
+  return table().find(device, implementation);
+}
+
+at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
+                     Implementation impl) {
+  TORCH_CHECK(x.dim() >= 1 && weight.dim() == 1 && bias.dim() == 1 && weight.size(0) == x.size(-1) &&
+                  bias.size(0) == x.size(-1),
+              "layer norm expects x (..., D) with weight and bias (D)");
+  if (impl == Implementation::Reference) return layerNormReference(x, weight, bias, eps);
+  return LayerNormFunction::apply(x, weight, bias, eps, static_cast<int64_t>(impl));
+}
+
+}  // namespace intra::kernels

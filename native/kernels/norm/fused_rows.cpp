@@ -1,0 +1,127 @@
+// Layer norm's row loops, left to the vectoriser and built three times (AVX-512, AVX2 + FMA,
+// baseline) through function target attributes; fused_cpu.cpp picks the set that matches the
+// attention kernels' (INTRA_CPU_KERNELS narrows both). No ATen in here.
+#include "fused_rows.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace intra::kernels::norm {
+
+namespace {
+
+// bf16 <-> fp32: the upper half of the float's bits, rounded to nearest even (NaN stays NaN).
+inline float widen(uint16_t x) {
+  const uint32_t bits = static_cast<uint32_t>(x) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+inline uint16_t narrow(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  return f != f ? static_cast<uint16_t>((bits >> 16) | 0x40u) : static_cast<uint16_t>(rounded);
+}
+template <typename A>
+inline A load(float x) { return x; }
+template <typename A>
+inline A load(double x) { return x; }
+template <typename A>
+inline A load(uint16_t x) { return widen(x); }
+inline void store(float v, float* p) { *p = v; }
+inline void store(double v, double* p) { *p = v; }
+inline void store(float v, uint16_t* p) { *p = narrow(v); }
+
+template <typename X, typename A>
+__attribute__((always_inline)) inline void forwardRowsOf(const X* __restrict x, const A* __restrict w,
+                                                         const A* __restrict b, A eps, int64_t D, int64_t begin,
+                                                         int64_t end, X* __restrict y, A* __restrict mean,
+                                                         A* __restrict rstd) {
+  for (int64_t r = begin; r < end; ++r) {
+    const X* __restrict xr = x + r * D;
+    X* __restrict yr = y + r * D;
+    A sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t c = 0; c < D; ++c) sum += load<A>(xr[c]);
+    const A mu = sum / A(D);
+    A squares = 0;  // two passes over a row in cache: no cancellation in the variance
+#pragma omp simd reduction(+ : squares)
+    for (int64_t c = 0; c < D; ++c) {
+      const A d = load<A>(xr[c]) - mu;
+      squares += d * d;
+    }
+    const A inv = A(1) / std::sqrt(squares / A(D) + eps);
+#pragma omp simd
+    for (int64_t c = 0; c < D; ++c) store((load<A>(xr[c]) - mu) * inv * w[c] + b[c], yr + c);
+    mean[r] = mu;
+    rstd[r] = inv;
+  }
+}
+
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * w, xhat = (x - mean) * rstd.
+template <typename X, typename A>
+__attribute__((always_inline)) inline void backwardRowsOf(const X* __restrict dy, const X* __restrict x,
+                                                          const A* __restrict w, const A* __restrict mean,
+                                                          const A* __restrict rstd, int64_t D, int64_t begin,
+                                                          int64_t end, X* __restrict dx, A* __restrict dw,
+                                                          A* __restrict db) {
+  for (int64_t r = begin; r < end; ++r) {
+    const X* __restrict dyr = dy + r * D;
+    const X* __restrict xr = x + r * D;
+    X* __restrict dxr = dx + r * D;
+    const A mu = mean[r], inv = rstd[r];
+    A sumG = 0, sumGXhat = 0;
+#pragma omp simd reduction(+ : sumG, sumGXhat)
+    for (int64_t c = 0; c < D; ++c) {
+      const A g = load<A>(dyr[c]) * w[c];
+      const A xhat = (load<A>(xr[c]) - mu) * inv;
+      sumG += g;
+      sumGXhat += g * xhat;
+    }
+    const A meanG = sumG / A(D), meanGXhat = sumGXhat / A(D);
+#pragma omp simd
+    for (int64_t c = 0; c < D; ++c) {
+      const A d = load<A>(dyr[c]);
+      const A xhat = (load<A>(xr[c]) - mu) * inv;
+      store(inv * (d * w[c] - meanG - xhat * meanGXhat), dxr + c);
+      dw[c] += d * xhat;
+      db[c] += d;
+    }
+  }
+}
+
+// Each set's entry points: the same loops compiled for its instructions (a function's target
+// may inline the plain templates above, whose own target is the baseline).
+#define INTRA_ROW_SET(Name, Target)                                                                      \
+  template <typename X, typename A>                                                                      \
+  Target void forward##Name(const X* x, const A* w, const A* b, A eps, int64_t D, int64_t begin,         \
+                            int64_t end, X* y, A* mean, A* rstd) {                                       \
+    forwardRowsOf(x, w, b, eps, D, begin, end, y, mean, rstd);                                           \
+  }                                                                                                      \
+  template <typename X, typename A>                                                                      \
+  Target void backward##Name(const X* dy, const X* x, const A* w, const A* mean, const A* rstd, int64_t D, \
+                             int64_t begin, int64_t end, X* dx, A* dw, A* db) {                          \
+    backwardRowsOf(dy, x, w, mean, rstd, D, begin, end, dx, dw, db);                                     \
+  }                                                                                                      \
+  RowKernels Name##Set() {                                                                               \
+    return {&forward##Name<float, float>,         &forward##Name<double, double>,                       \
+            &forward##Name<uint16_t, float>,      &backward##Name<float, float>,                        \
+            &backward##Name<double, double>,      &backward##Name<uint16_t, float>};                    \
+  }
+
+#if defined(INTRA_X86_KERNELS)
+INTRA_ROW_SET(Avx512, __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,prefer-vector-width=512"))))
+INTRA_ROW_SET(Avx2, __attribute__((target("avx2,fma"))))
+#endif
+INTRA_ROW_SET(Generic, )
+
+}  // namespace
+
+#if defined(INTRA_X86_KERNELS)
+RowKernels avx512RowKernels() { return Avx512Set(); }
+RowKernels avx2RowKernels() { return Avx2Set(); }
+#endif
+RowKernels genericRowKernels() { return GenericSet(); }
+
+}  // namespace intra::kernels::norm

@@ -1,0 +1,31 @@
+// Layer norm's row loops on raw pointers (no ATen), built for several instruction sets
+// (fused_rows.cpp). Rows are D contiguous elements; bf16
+// travels as uint16_t. Statistics and sums are in the compute type A (float; double for double).
+#pragma once
+#include <cstdint>
+
+namespace intra::kernels::norm {
+
+// One instruction set's row loops. Forward: y = (x - mean) * rstd * w + b for rows
+// [begin, end), mean and rstd saved per row. Backward: dx for rows [begin, end), and
+// dw += dy * xhat, db += dy over those rows (the caller's partials).
+template <typename X, typename A>
+using ForwardRows = void (*)(const X* x, const A* w, const A* b, A eps, int64_t D, int64_t begin, int64_t end, X* y,
+                             A* mean, A* rstd);
+template <typename X, typename A>
+using BackwardRows = void (*)(const X* dy, const X* x, const A* w, const A* mean, const A* rstd, int64_t D,
+                              int64_t begin, int64_t end, X* dx, A* dw, A* db);
+struct RowKernels {
+  ForwardRows<float, float> forwardF32;
+  ForwardRows<double, double> forwardF64;
+  ForwardRows<uint16_t, float> forwardBf16;
+  BackwardRows<float, float> backwardF32;
+  BackwardRows<double, double> backwardF64;
+  BackwardRows<uint16_t, float> backwardBf16;
+};
+
+RowKernels avx512RowKernels();  // x86 builds only
+RowKernels avx2RowKernels();    // x86 builds only
+RowKernels genericRowKernels();
+
+}  // namespace intra::kernels::norm

@@ -1,0 +1,34 @@
+// Layer norm over the last dimension: the ATen reference and each device's fused kernel, at
+// one dispatch point keyed by device and implementation like the other families. The fused
+// CPU kernel reads and writes bf16 rows itself (one pass, fp32 statistics), where the
+// reference converts bf16 to fp32 and back around ATen's fp32 layer norm (ATen 1.13's own bf16
+// layer norm on the CPU is several times slower still).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "../dispatch.h"
+
+namespace intra::kernels {
+
+// x (..., D); weight, bias (D) -> (..., D) in x's type. Autograd gives dx, dweight, dbias.
+at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
+                     Implementation impl);
+// Reference: at::layer_norm in fp32 (fp64 for double), the result in x's type.
+at::Tensor layerNormReference(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
+
+// One device's fused layer norm on (rows, D) contiguous x; weight and bias in the compute type
+// (float, or double for double x).
+struct NormFunctions {
+  // -> {y (rows, D) in x's type, mean (rows), rstd (rows) in the compute type}
+  std::vector<at::Tensor> (*forward)(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
+  // -> {dx (rows, D) in x's type, dweight, dbias (D) in the compute type}
+  std::vector<at::Tensor> (*backward)(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& weight,
+                                      const at::Tensor& mean, const at::Tensor& rstd);
+};
+const NormFunctions& cpuFusedNorm();  // fused_cpu.cpp
+// The fused layer norm for (device, implementation), or null when this build has none.
+const NormFunctions* fusedNorm(Device device, Implementation implementation);
+
+}  // namespace intra::kernels
