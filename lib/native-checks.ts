@@ -19,9 +19,9 @@ export function checkModelInput(input: ModelConfigInput): void {
 export function checkShape(op: unknown, shape: unknown): void {
   requireOneOf(op, 'op', KERNEL_OPS);
   const attention = op === 'softmax_attention' || op === 'linear_attention';
-  const lengths = attention ? [5] : op === 'blur' || op === 'mean_filter' ? [4, 5] : op === 'adam' || op === 'layer_norm' ? [2] : [4];
+  const lengths = attention ? [5] : op === 'blur' || op === 'mean_filter' ? [4, 5] : op === 'adam' || op === 'layer_norm' || op === 'bias_gelu' ? [2] : [4];
   if (!Array.isArray(shape) || !lengths.includes(shape.length) || !shape.every((v) => Number.isInteger(v) && v > 0)) {
-    const expected = attention ? 'a shape [B, heads, S, dqk, dv]' : op === 'adam' ? 'a shape [parameters, elements]' : op === 'layer_norm' ? 'a shape [rows, features]' : 'a shape [B, C, H, W]';
+    const expected = attention ? 'a shape [B, heads, S, dqk, dv]' : op === 'adam' ? 'a shape [parameters, elements]' : op === 'layer_norm' || op === 'bias_gelu' ? 'a shape [rows, features]' : 'a shape [B, C, H, W]';
     invalidArgument(`${expected} of positive integers`, 'shape', shape);
   }
 }

@@ -11,7 +11,7 @@ export const PRECISIONS = ['fp32', 'bf16'] as const;
 export const KERNELS = ['auto', 'fused', 'reference', 'cuda-emulated'] as const;
 /** Where kernels run in the harness: the CPU, or a CUDA device. */
 export const KERNEL_DEVICES = ['cpu', 'cuda'] as const;
-export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter', 'layer_norm', 'adam'] as const;
+export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter', 'layer_norm', 'bias_gelu', 'adam'] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 export type Preset = (typeof PRESETS)[number];
 export type Device = (typeof DEVICES)[number];
@@ -150,6 +150,8 @@ export interface EngineDescription {
   optimizer: 'fused' | 'reference';
   /** layer norm: fused where the kernels have one on this device (the CPU's), else ATen's */
   norm: 'fused' | 'reference';
+  /** bias + GELU after the MLPs' first products: fused where the kernels have it on this device (the CPU's), else linear-then-GELU */
+  activation: 'fused' | 'reference';
 }
 /** One timed phase of an engine call; startNs is on process.hrtime's clock (CLOCK_MONOTONIC). */
 export interface ProfileEvent {

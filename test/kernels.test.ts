@@ -84,34 +84,39 @@ describe.each(targets)('$name', ({ device, impl, skip }) => {
   });
 });
 
-// Layer norm's fused CPU kernel (bf16 rows read and written as they are, fp32 statistics)
-// against float64: values and the gradients of x, weight and bias; odd widths, one element.
-describe('layer_norm', () => {
+// The element-wise row kernels of the CPU (bf16 rows read and written as they are, fp32
+// arithmetic) against float64: layer norm (values, dx, dweight, dbias) and bias + GELU
+// (values, dx, dbias); odd widths, one element. The engine's blocks use them where fused.
+const rowOps = [
+  { op: 'layer_norm', name: /layer norm/, outputs: ['grad0', 'grad1', 'grad2', 'out'], describes: 'norm' },
+  { op: 'bias_gelu', name: /bias \+ GELU/, outputs: ['grad0', 'grad1', 'out'], describes: 'activation' },
+] as const;
+describe.each(rowOps)('$op', ({ op, name, outputs, describes }) => {
   it.each([[[1, 1]], [[7, 5]], [[33, 512]], [[100, 129]]])('matches the float64 reference, values and gradients, at %j', async (shape) => {
-    const errors = await checkKernel('layer_norm', shape, 9);
-    expect(Object.keys(errors).sort()).toEqual(['grad0', 'grad1', 'grad2', 'out']);
+    const errors = await checkKernel(op, shape, 9);
+    expect(Object.keys(errors).sort()).toEqual([...outputs]);
     expectClose(errors);
   });
 
   it('passes a central-difference gradient check in double', async () => {
-    expect(await gradcheckKernel('layer_norm', [5, 9], 3)).toBeLessThan(1e-6);
-    expect(await gradcheckKernel('layer_norm', [3, 64], 4)).toBeLessThan(1e-6);
+    expect(await gradcheckKernel(op, [5, 9], 3)).toBeLessThan(1e-6);
+    expect(await gradcheckKernel(op, [3, 64], 4)).toBeLessThan(1e-6);
   });
 
   it('is not built for the emulated CUDA kernels, and says so', async () => {
-    await expect(checkKernel('layer_norm', [2, 10], 1, { impl: 'cuda-emulated' })).rejects.toMatchObject({ code: 'INTRA_UNSUPPORTED', message: expect.stringMatching(/layer norm/) });
+    await expect(checkKernel(op, [2, 10], 1, { impl: 'cuda-emulated' })).rejects.toMatchObject({ code: 'INTRA_UNSUPPORTED', message: expect.stringMatching(name) });
   });
 
   it('refuses a shape that is not [rows, features], before crossing into the addon', () => {
-    expect(() => checkKernel('layer_norm', [2, 3, 4], 1)).toThrow(/Expected a shape \[rows, features\] of positive integers for shape/);
+    expect(() => checkKernel(op, [2, 3, 4], 1)).toThrow(/Expected a shape \[rows, features\] of positive integers for shape/);
   });
 
-  it('normalises the blocks of an engine with it on the CPU where the kernels are fused, and with ATen otherwise', () => {
+  it('runs in the blocks of an engine on the CPU where the kernels are fused, and the ATen composite otherwise', () => {
     const config = { preset: 'tiny' as const, imageSize: 64 };
-    for (const [kernels, norm] of [['auto', 'fused'], ['reference', 'reference'], ['cuda-emulated', 'reference']] as const) {
+    for (const [kernels, expected] of [['auto', 'fused'], ['reference', 'reference'], ['cuda-emulated', 'reference']] as const) {
       const engine = Engine.create(config, {}, { kernels, threads: 1 });
       try {
-        expect(engine.describe().norm, kernels).toBe(norm);
+        expect(engine.describe()[describes], kernels).toBe(expected);
       } finally {
         engine.dispose();
       }

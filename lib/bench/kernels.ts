@@ -121,9 +121,12 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
       for (const pass of ['forward', 'forward+backward'] as const) await measure(op, pass, shape, { seq, window: L });
     }
   }
-  // Layer norm over the model's rows (about 4096 tokens of D 512). The CPU's only: a GPU
-  // engine normalises with ATen.
-  if (!gpu) for (const pass of ['forward', 'forward+backward'] as const) await measure('layer_norm', pass, options.quick ? [64, 512] : [4096, 512], {});
+  // Layer norm over the model's rows (about 4096 tokens of D 512), bias + GELU over the MLP's
+  // hidden rows (4D wide). The CPU's only: a GPU engine runs ATen's.
+  if (!gpu) {
+    for (const pass of ['forward', 'forward+backward'] as const) await measure('layer_norm', pass, options.quick ? [64, 512] : [4096, 512], {});
+    for (const pass of ['forward', 'forward+backward'] as const) await measure('bias_gelu', pass, options.quick ? [64, 2048] : [4096, 2048], {});
+  }
   // On the CPU the loss, the maps and Adam's master weights are fp32 whatever the products'
   // precision (and ATen 1.13 has no bf16 padding there for the references): those rows are float32's.
   if (!gpu && dtype !== 'float32') return records;

@@ -225,6 +225,7 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("kernels", kernels::toString(e->kernels()));
     o.Set("optimizer", kernels::toString(e->optimizerKernels()));
     o.Set("norm", kernels::toString(e->normKernels()));
+    o.Set("activation", kernels::toString(e->activationKernels()));
     return o;
   });
 }

@@ -9,6 +9,7 @@
 
 #include "../common/errors.h"
 #include "../kernels/attention/attention.h"
+#include "../kernels/activation/bias_gelu.h"
 #include "../kernels/filters/filters.h"
 #include "../kernels/norm/layer_norm.h"
 #include "../kernels/optim/adam.h"
@@ -66,7 +67,11 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   normKernels_ = kernels_ != kernels::Implementation::Reference && kernels::fusedNorm(where, kernels_) != nullptr
                      ? kernels_
                      : kernels::Implementation::Reference;
-  net_->setKernels(kernels_, normKernels_);
+  activationKernels_ =
+      kernels_ != kernels::Implementation::Reference && kernels::fusedActivation(where, kernels_) != nullptr
+          ? kernels_
+          : kernels::Implementation::Reference;
+  net_->setKernels(kernels_, normKernels_, activationKernels_);
   net_->initialise(generator_);  // on the CPU from the engine's generator: same weights on any device
   net_->to(device_);
   optimizer_ = std::make_unique<torch::optim::Adam>(net_->parameters(),

@@ -89,6 +89,8 @@ class Engine {
   kernels::Implementation optimizerKernels() const { return optimizerKernels_; }
   // Layer norm: fused where the kernels asked for have one on this device (the CPU's), else ATen's.
   kernels::Implementation normKernels() const { return normKernels_; }
+  // bias + GELU after the MLPs' first products: fused where the device has it, else linear-then-GELU.
+  kernels::Implementation activationKernels() const { return activationKernels_; }
 
  private:
   AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps);
@@ -117,6 +119,7 @@ class Engine {
   kernels::Implementation kernels_ = kernels::Implementation::Fused;
   kernels::Implementation optimizerKernels_ = kernels::Implementation::Reference;
   kernels::Implementation normKernels_ = kernels::Implementation::Reference;
+  kernels::Implementation activationKernels_ = kernels::Implementation::Reference;
   InTraModel net_{nullptr};
   // bf16 inference runs a bf16 copy of the weights, refreshed when they change: no per-call
   // casts, and half the memory traffic of the element-wise work between the products.

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "../kernels/activation/bias_gelu.h"
 #include "../kernels/attention/attention.h"
 #include "../kernels/norm/layer_norm.h"
 #include "../common/profile.h"
@@ -25,6 +26,14 @@ AttentionImpl::AttentionImpl(const ModelConfig& c) : kind_(c.attention), heads_(
   output_ = register_module("output", nn::Linear(D, D));
 }
 
+namespace {
+// GELU(layer(x)): where fused, the product without its bias, then bias and GELU in one pass.
+torch::Tensor geluOfLinear(nn::Linear& layer, const torch::Tensor& x, kernels::Implementation impl) {
+  if (impl == kernels::Implementation::Reference) return torch::gelu(layer(x));
+  return kernels::biasGelu(torch::nn::functional::linear(x, layer->weight), layer->bias, impl);
+}
+}  // namespace
+
 // Sub-phases (nested in the block's "attention"): the profiler splits the matrix products
 // from the attention itself, and MFSA's query/key MLPs from the plain projections.
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
@@ -32,8 +41,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   torch::Tensor q, k, v;
   if (kind_ == AttentionKind::Mfsa) {
     ProfileScope scope("attention / query-key mlp");
-    q = query_(torch::gelu(queryHidden_(x)));
-    k = key_(torch::gelu(keyHidden_(x)));
+    q = query_(geluOfLinear(queryHidden_, x, activationKernels));
+    k = key_(geluOfLinear(keyHidden_, x, activationKernels));
   }
   {
     ProfileScope scope("attention / projections");
@@ -88,10 +97,15 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
     normed = layerNorm(norm2_, y, normKernels);
   }
   ProfileScope scope(mlpName_);
-  torch::Tensor hidden = hidden_(normed);
-  {
+  torch::Tensor hidden;
+  if (activationKernels == kernels::Implementation::Reference) {
+    hidden = hidden_(normed);
     ProfileScope gelu("mlp / gelu");
     hidden = torch::gelu(hidden);
+  } else {
+    hidden = torch::nn::functional::linear(normed, hidden_->weight);
+    ProfileScope gelu("mlp / gelu");  // with the bias, added in the same pass
+    hidden = kernels::biasGelu(hidden, hidden_->bias, activationKernels);
   }
   return y + projection_(hidden);
 }
@@ -123,10 +137,13 @@ void InTraModelImpl::initialise(at::Generator& generator) {
   }
 }
 
-void InTraModelImpl::setKernels(kernels::Implementation attention, kernels::Implementation norm) {
+void InTraModelImpl::setKernels(kernels::Implementation attention, kernels::Implementation norm,
+                                kernels::Implementation activation) {
   for (auto& block : blocks_) {
     block->attention()->kernels = attention;
+    block->attention()->activationKernels = activation;
     block->normKernels = norm;
+    block->activationKernels = activation;
   }
 }
 

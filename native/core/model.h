@@ -15,6 +15,7 @@ class AttentionImpl : public torch::nn::Module {
   explicit AttentionImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // (B, S, D) -> (B, S, D)
   kernels::Implementation kernels = kernels::Implementation::Reference;
+  kernels::Implementation activationKernels = kernels::Implementation::Reference;
 
  private:
   AttentionKind kind_;
@@ -31,6 +32,7 @@ class BlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   Attention& attention() { return attention_; }
   kernels::Implementation normKernels = kernels::Implementation::Reference;
+  kernels::Implementation activationKernels = kernels::Implementation::Reference;
 
  private:
   std::string norm1Name_, norm2Name_, attentionName_, mlpName_;  // profile phase names
@@ -55,8 +57,10 @@ class InTraModelImpl : public torch::nn::Module {
 
   // Deterministic initialisation from the engine's own generator.
   void initialise(at::Generator& generator);
-  // The attention's kernels, and the layer norms' (fused only where the device has them).
-  void setKernels(kernels::Implementation attention, kernels::Implementation norm);
+  // The attention's kernels, the layer norms' and bias + GELU's (each fused only where the
+  // device has it).
+  void setKernels(kernels::Implementation attention, kernels::Implementation norm,
+                  kernels::Implementation activation);
   const ModelConfig& config() const { return config_; }
   std::vector<Block>& blocks() { return blocks_; }
 

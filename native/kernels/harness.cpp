@@ -12,6 +12,7 @@
 #include "../common/errors.h"
 #include "attention/attention.h"
 #include "device_timing.h"
+#include "activation/bias_gelu.h"
 #include "filters/filters.h"
 #include "norm/layer_norm.h"
 #include "optim/adam.h"
@@ -44,7 +45,8 @@ Op opFor(const std::string& name, Implementation impl, const std::vector<int64_t
   if (name == "blur") return [impl, kernel](const Inputs& x) { return gaussianBlur(x[0], kernel, 2.0, impl); };
   if (name == "mean_filter") return [impl, kernel](const Inputs& x) { return meanFilter(x[0], kernel, impl); };
   if (name == "layer_norm") return [impl](const Inputs& x) { return layerNorm(x[0], x[1], x[2], kLayerNormEps, impl); };
-  throw invalidArgument("Expected one of softmax_attention, linear_attention, gms, ssim, blur, mean_filter, layer_norm, adam for op but received '" + name + "'");
+  if (name == "bias_gelu") return [impl](const Inputs& x) { return biasGelu(x[0], x[1], impl); };
+  throw invalidArgument("Expected one of softmax_attention, linear_attention, gms, ssim, blur, mean_filter, layer_norm, bias_gelu, adam for op but received '" + name + "'");
 }
 
 bool isAttention(const std::string& op) { return op == "softmax_attention" || op == "linear_attention"; }
@@ -130,6 +132,12 @@ Inputs randomInputs(const std::string& op, const std::vector<int64_t>& shape, ui
     at::Tensor x = 0.5 + 2.0 * at::randn({shape[0], D}, gen, options);
     at::Tensor weight = 1.0 + 0.2 * at::randn({D}, gen, options), bias = 0.2 * at::randn({D}, gen, options);
     return {x.to(type), weight.to(type), bias.to(type)};
+  }
+  if (op == "bias_gelu") {
+    if (shape.size() != 2) throw invalidArgument("Expected bias_gelu shape [rows, N]");
+    // Products around zero with a spread that reaches both of GELU's tails.
+    at::Tensor x = 2.0 * at::randn({shape[0], shape[1]}, gen, options), bias = 0.5 * at::randn({shape[1]}, gen, options);
+    return {x.to(type), bias.to(type)};
   }
   if (shape.size() < 4) throw invalidArgument("Expected filter shape [B, C, H, W(, kernel)]");
   const std::vector<int64_t> image(shape.begin(), shape.begin() + 4);
@@ -343,6 +351,10 @@ BenchResult benchKernel(const BenchRequest& request) {
     // softmax: QK^T and PV; linear: phi(K)^T V and phi(Q) KV (+ the normaliser): 2 flops per MAC.
     const double forward = request.op == "softmax_attention" ? 2 * B * S * S * (dqk + dv) : 2 * B * S * dqk * (2 * dv + 2);
     result.flops = backward ? 3.5 * forward : forward;  // backward recomputes scores: ~2.5x the forward
+  } else if (request.op == "bias_gelu") {
+    // x read and y written; the backward reads dy and x and writes dx.
+    const double size = request.dtype == "float32" ? 4 : 2;
+    result.bytes = static_cast<double>(s[0]) * s[1] * size * (backward ? 5 : 2);
   } else if (request.op == "layer_norm") {
     // x read and y written; the backward reads dy and x (twice, from cache) and writes dx.
     const double size = request.dtype == "float32" ? 4 : 2;

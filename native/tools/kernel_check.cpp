@@ -18,6 +18,7 @@
 #include "../common/errors.h"
 #include "../kernels/attention/attention.h"
 #include "../kernels/harness.h"
+#include "../kernels/activation/bias_gelu.h"
 #include "../kernels/norm/layer_norm.h"
 #include "../kernels/optim/adam.h"
 
@@ -67,7 +68,10 @@ std::vector<Case> checkCases() {
     for (auto shape : std::vector<std::vector<int64_t>>{{2, 1, 33, 20, 11}, {1, 3, 9, 7, 21}}) cases.push_back({op, shape});
   }
   for (auto shape : std::vector<std::vector<int64_t>>{{1, 1}, {5, 1001}, {3, 70000}}) cases.push_back({"adam", shape});
-  for (auto shape : std::vector<std::vector<int64_t>>{{1, 1}, {7, 5}, {33, 512}, {100, 129}}) cases.push_back({"layer_norm", shape});
+  for (auto shape : std::vector<std::vector<int64_t>>{{1, 1}, {7, 5}, {33, 512}, {100, 129}}) {
+    cases.push_back({"layer_norm", shape});
+    cases.push_back({"bias_gelu", shape});
+  }
   return cases;
 }
 
@@ -77,11 +81,14 @@ int runChecks(const std::string& device, const std::string& impl) {
   const std::string cpuKernels = device == "cpu" && impl == "fused" ? intra::kernels::fusedInstructionSet() : "";
   const bool hasOptimizer = intra::kernels::fusedOptimizer(device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu,
                                                            intra::kernels::implementationFromString(impl)) != nullptr;
+  const bool hasActivation = intra::kernels::fusedActivation(device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu,
+                                                             intra::kernels::implementationFromString(impl)) != nullptr;
   const bool hasNorm = intra::kernels::fusedNorm(device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu,
                                                  intra::kernels::implementationFromString(impl)) != nullptr;
   for (const Case& c : checkCases()) {
     if (c.op == "adam" && !hasOptimizer) continue;  // no fused Adam for this device and implementation yet
     if (c.op == "layer_norm" && !hasNorm) continue;  // nor a fused layer norm
+    if (c.op == "bias_gelu" && !hasActivation) continue;  // nor a fused bias + GELU
     CheckRequest request{c.op, c.shape, 11, device, impl};
     for (const auto& [name, e] : intra::kernels::checkKernel(request)) {
       const std::string violations = intra::kernels::toleranceViolations(name, e);
@@ -98,8 +105,9 @@ int runChecks(const std::string& device, const std::string& impl) {
     }
   }
   for (const Case& c : std::vector<Case>{{"softmax_attention", {2, 2, 7, 5, 3}}, {"linear_attention", {1, 1, 9, 4, 6}},
-                                         {"gms", {2, 3, 7, 6}}, {"ssim", {2, 3, 7, 6}}, {"layer_norm", {5, 9}}}) {
+                                         {"gms", {2, 3, 7, 6}}, {"ssim", {2, 3, 7, 6}}, {"layer_norm", {5, 9}}, {"bias_gelu", {4, 11}}}) {
     if (c.op == "layer_norm" && !hasNorm) continue;
+    if (c.op == "bias_gelu" && !hasActivation) continue;
     const double worst = intra::kernels::gradcheckKernel({c.op, c.shape, 3, device, impl});
     const bool pass = worst < 1e-6;
     failures += pass ? 0 : 1;

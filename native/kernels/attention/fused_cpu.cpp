@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "../../common/errors.h"
+#include "../cpu_sets.h"
 #include "attention.h"
 #include "fused_kernels.h"
 
@@ -239,5 +240,12 @@ const AttentionFunctions& cpuFusedAttention() {
 }
 
 std::string fusedInstructionSet() { return fused::bestKernels().isa; }
+
+CpuVectorSet cpuVectorSet() {
+  const std::string isa = fusedInstructionSet();
+  if (isa == "avx512" || isa == "avx512_bf16") return CpuVectorSet::Avx512;
+  if (isa == "avx2") return CpuVectorSet::Avx2;
+  return CpuVectorSet::Generic;
+}
 
 }  // namespace intra::kernels

@@ -6,7 +6,6 @@
 #include <type_traits>
 
 #include "../../common/errors.h"
-#include "../attention/attention.h"
 #include "fused_rows.h"
 #include "layer_norm.h"
 
@@ -37,17 +36,9 @@ X* dataOf(const at::Tensor& t) {
   return static_cast<X*>(t.data_ptr());
 }
 
-// The row loops built for the attention kernels' instruction set (so that INTRA_CPU_KERNELS
-// narrows both and the tests reach every set).
+// The row loops built for the CPU set every family runs (cpu_sets.h).
 const norm::RowKernels& rowKernels() {
-  static const norm::RowKernels chosen = [] {
-    const std::string isa = fusedInstructionSet();
-#if defined(INTRA_X86_KERNELS)
-    if (isa == "avx512" || isa == "avx512_bf16") return norm::avx512RowKernels();
-    if (isa == "avx2") return norm::avx2RowKernels();
-#endif
-    return norm::genericRowKernels();
-  }();
+  static const norm::RowKernels chosen = norm::rowKernels(cpuVectorSet());
   return chosen;
 }
 

@@ -1,37 +1,15 @@
-// Layer norm's row loops, left to the vectoriser and built three times (AVX-512, AVX2 + FMA,
-// baseline) through function target attributes; fused_cpu.cpp picks the set that matches the
-// attention kernels' (INTRA_CPU_KERNELS narrows both). No ATen in here.
+// Layer norm's row loops, left to the vectoriser and built once per CPU set (cpu_sets.h)
+// through function target attributes. No ATen in here.
 #include "fused_rows.h"
 
+#include "../bf16_bits.h"
+#include "../cpu_sets.h"
+
 #include <cmath>
-#include <cstring>
 
 namespace intra::kernels::norm {
 
 namespace {
-
-// bf16 <-> fp32: the upper half of the float's bits, rounded to nearest even (NaN stays NaN).
-inline float widen(uint16_t x) {
-  const uint32_t bits = static_cast<uint32_t>(x) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-inline uint16_t narrow(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
-  return f != f ? static_cast<uint16_t>((bits >> 16) | 0x40u) : static_cast<uint16_t>(rounded);
-}
-template <typename A>
-inline A load(float x) { return x; }
-template <typename A>
-inline A load(double x) { return x; }
-template <typename A>
-inline A load(uint16_t x) { return widen(x); }
-inline void store(float v, float* p) { *p = v; }
-inline void store(double v, double* p) { *p = v; }
-inline void store(float v, uint16_t* p) { *p = narrow(v); }
 
 template <typename X, typename A>
 __attribute__((always_inline)) inline void forwardRowsOf(const X* __restrict x, const A* __restrict w,
@@ -109,19 +87,16 @@ __attribute__((always_inline)) inline void backwardRowsOf(const X* __restrict dy
             &forward##Name<uint16_t, float>,      &backward##Name<float, float>,                        \
             &backward##Name<double, double>,      &backward##Name<uint16_t, float>};                    \
   }
-
-#if defined(INTRA_X86_KERNELS)
-INTRA_ROW_SET(Avx512, __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,prefer-vector-width=512"))))
-INTRA_ROW_SET(Avx2, __attribute__((target("avx2,fma"))))
-#endif
-INTRA_ROW_SET(Generic, )
+INTRA_FOR_EACH_CPU_SET(INTRA_ROW_SET)
 
 }  // namespace
 
+RowKernels rowKernels(CpuVectorSet set) {
 #if defined(INTRA_X86_KERNELS)
-RowKernels avx512RowKernels() { return Avx512Set(); }
-RowKernels avx2RowKernels() { return Avx2Set(); }
+  if (set == CpuVectorSet::Avx512) return Avx512Set();
+  if (set == CpuVectorSet::Avx2) return Avx2Set();
 #endif
-RowKernels genericRowKernels() { return GenericSet(); }
+  return GenericSet();
+}
 
 }  // namespace intra::kernels::norm

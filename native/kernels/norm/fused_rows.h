@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "../cpu_sets.h"
+
 namespace intra::kernels::norm {
 
 // One instruction set's row loops. Forward: y = (x - mean) * rstd * w + b for rows
@@ -24,8 +26,6 @@ struct RowKernels {
   BackwardRows<uint16_t, float> backwardBf16;
 };
 
-RowKernels avx512RowKernels();  // x86 builds only
-RowKernels avx2RowKernels();    // x86 builds only
-RowKernels genericRowKernels();
+RowKernels rowKernels(CpuVectorSet set);
 
 }  // namespace intra::kernels::norm

@@ -1,0 +1,68 @@
+// The one dispatch point of bias + GELU: the table keyed by (device, implementation), and an
+// autograd Function that calls the chosen forward and backward. The CUDA slot is empty: a GPU
+// engine runs linear-then-GELU.
+#include <torch/torch.h>
+
+#include "../../common/errors.h"
+#include "bias_gelu.h"
+
+namespace intra::kernels {
+
+namespace {
+
+const KernelTable<ActivationFunctions>& table() {
+  static const KernelTable<ActivationFunctions> entries = [] {
+    KernelTable<ActivationFunctions> t;
+    t.set(Device::Cpu, Implementation::Fused, &cpuFusedActivation());
+    return t;
+  }();
+  return entries;
+}
+
+const ActivationFunctions& chosen(const at::Tensor& x, Implementation impl) {
+  const Device device = deviceOf(x);
+  const ActivationFunctions* functions = table().find(device, impl);
+  if (functions == nullptr) notBuilt("bias + GELU", device, impl);
+  return *functions;
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+class BiasGeluFunction : public torch::autograd::Function<BiasGeluFunction> {
+ public:
+  // x (..., N) -> (..., N); bias (N) in any floating type.
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& bias, int64_t impl) {
+    const ActivationFunctions& functions = chosen(x, static_cast<Implementation>(impl));
+    // The kernels read float, double and bf16 as they are; other types (fp16) as float.
+    const bool readable = x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble || x.scalar_type() == at::kBFloat16;
+    const at::Tensor rows = x.reshape({-1, x.size(-1)}).to(readable ? x.scalar_type() : at::kFloat).contiguous();
+    const at::Tensor b = bias.to(rows.scalar_type() == at::kDouble ? at::kDouble : at::kFloat).contiguous();
+    ctx->save_for_backward({rows, b});
+    ctx->saved_data["impl"] = impl;
+    ctx->saved_data["biasType"] = static_cast<int64_t>(bias.scalar_type());
+    return functions.biasGeluForward(rows, b).view(x.sizes()).to(x.scalar_type());
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto s = ctx->get_saved_variables();
+    const ActivationFunctions& functions = chosen(s[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
+    const at::Tensor dy = grads[0].reshape({-1, s[0].size(1)}).to(s[0].scalar_type()).contiguous();
+    std::vector<at::Tensor> d = functions.biasGeluBackward(dy, s[0], s[1]);
+    const auto biasType = static_cast<at::ScalarType>(ctx->saved_data["biasType"].toInt());
+    return {d[0].view(grads[0].sizes()).to(grads[0].scalar_type()), d[1].to(biasType), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+const ActivationFunctions* fusedActivation(Device device, Implementation implementation) {
+  return table().find(device, implementation);
+}
+
+at::Tensor biasGelu(const at::Tensor& x, const at::Tensor& bias, Implementation impl) {
+  TORCH_CHECK(x.dim() >= 1 && bias.dim() == 1 && bias.size(0) == x.size(-1), "bias + GELU expects x (..., N) and bias (N)");
+  if (impl == Implementation::Reference) return biasGeluReference(x, bias);
+  return BiasGeluFunction::apply(x, bias, static_cast<int64_t>(impl));
+}
+
+}  // namespace intra::kernels
