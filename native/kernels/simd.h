@@ -58,5 +58,14 @@ void prefetchRows(const T* rows, int64_t count, int64_t cols, int64_t stride) {
     for (int64_t c = 0; c < cols; c += lineElements) __builtin_prefetch(rows + r * stride + c);
 }
 
+// The rows of head `index` of q, k (dqk wide) and v (dv wide), through their layouts.
+template <typename T, typename Layout>
+void prefetchHead(int64_t index, int64_t S, const T* q, const Layout& ql, const T* k, const Layout& kl, int64_t dqk,
+                  const T* v, const Layout& vl, int64_t dv) {
+  prefetchRows(k + kl.offset(index), S, dqk, kl.rowStride);
+  prefetchRows(v + vl.offset(index), S, dv, vl.rowStride);
+  prefetchRows(q + ql.offset(index), S, dqk, ql.rowStride);
+}
+
 }  // namespace
 }  // namespace intra::kernels

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "../../common/errors.h"
+#include "../cpu_rows.h"
 #include "bias_gelu.h"
 
 namespace intra::kernels {
@@ -34,10 +35,8 @@ class BiasGeluFunction : public torch::autograd::Function<BiasGeluFunction> {
   // x (..., N) -> (..., N); bias (N) in any floating type.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& bias, int64_t impl) {
     const ActivationFunctions& functions = chosen(x, static_cast<Implementation>(impl));
-    // The kernels read float, double and bf16 as they are; other types (fp16) as float.
-    const bool readable = x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble || x.scalar_type() == at::kBFloat16;
-    const at::Tensor rows = x.reshape({-1, x.size(-1)}).to(readable ? x.scalar_type() : at::kFloat).contiguous();
-    const at::Tensor b = bias.to(rows.scalar_type() == at::kDouble ? at::kDouble : at::kFloat).contiguous();
+    const at::Tensor rows = kernelRows(x);
+    const at::Tensor b = bias.to(rowComputeType(rows)).contiguous();
     ctx->save_for_backward({rows, b});
     ctx->saved_data["impl"] = impl;
     ctx->saved_data["biasType"] = static_cast<int64_t>(bias.scalar_type());

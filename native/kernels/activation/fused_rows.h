@@ -14,12 +14,8 @@ using ForwardRows = void (*)(const X* x, const A* b, int64_t N, int64_t begin, i
 template <typename X, typename A>
 using BackwardRows = void (*)(const X* dy, const X* x, const A* b, int64_t N, int64_t begin, int64_t end, X* dx, A* db);
 struct RowKernels {
-  ForwardRows<float, float> forwardF32;
-  ForwardRows<double, double> forwardF64;
-  ForwardRows<uint16_t, float> forwardBf16;
-  BackwardRows<float, float> backwardF32;
-  BackwardRows<double, double> backwardF64;
-  BackwardRows<uint16_t, float> backwardBf16;
+  ByStorage<ForwardRows> forward;
+  ByStorage<BackwardRows> backward;
 };
 
 RowKernels rowKernels(CpuVectorSet set);

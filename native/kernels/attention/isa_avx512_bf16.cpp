@@ -71,6 +71,18 @@ void pairProduct(int64_t mr, const Pair* A, int64_t lda, const Pair* B, int64_t 
   pairProductTile<kMr, transposedA>(A, lda, B, ldb, C, ldc, M, N, K2, accumulate);
 }
 
+// Carves typed buffers, 64-byte aligned, out of a byte scratch (or, on null, only counts the bytes).
+struct ByteCarver {
+  char* memory;
+  int64_t used = 0;
+  template <typename T>
+  T* take(int64_t elements) {
+    T* p = memory ? reinterpret_cast<T*>(memory + used) : nullptr;
+    used += roundUp(static_cast<int64_t>(sizeof(T)) * elements, 64);
+    return p;
+  }
+};
+
 // Where one head's buffers lie in the caller's scratch (bytes, 64-byte aligned).
 struct Bf16SoftmaxScratch {
   int64_t S, dqk, dv, mr, blockRows, dqkPairs, sPairs, nPad, dvPad;
@@ -84,21 +96,16 @@ struct Bf16SoftmaxScratch {
 
   // Carves the buffers from `memory` (or, with null, only counts the bytes).
   int64_t carve(char* memory) {
-    int64_t used = 0;
-    auto take = [&](int64_t bytes) {
-      char* p = memory ? memory + used : nullptr;
-      used += roundUp(bytes, 64);
-      return p;
-    };
-    kPairsT = reinterpret_cast<Pair*>(take(4 * dqkPairs * nPad));
-    vPairs = reinterpret_cast<Pair*>(take(4 * sPairs * dvPad));
-    qCopy = reinterpret_cast<Pair*>(take(4 * blockRows * dqkPairs));
-    kCopy = reinterpret_cast<Pair*>(take(4 * S * dqkPairs));
-    scores = reinterpret_cast<float*>(take(4 * blockRows * nPad));
-    expBlock = reinterpret_cast<uint16_t*>(take(2 * blockRows * nPad));
-    outBlock = reinterpret_cast<float*>(take(4 * blockRows * dvPad));
-    rowScale = reinterpret_cast<float*>(take(4 * blockRows));
-    return used;
+    ByteCarver c{memory};
+    kPairsT = c.take<Pair>(dqkPairs * nPad);
+    vPairs = c.take<Pair>(sPairs * dvPad);
+    qCopy = c.take<Pair>(blockRows * dqkPairs);
+    kCopy = c.take<Pair>(S * dqkPairs);
+    scores = c.take<float>(blockRows * nPad);
+    expBlock = c.take<uint16_t>(blockRows * nPad);
+    outBlock = c.take<float>(blockRows * dvPad);
+    rowScale = c.take<float>(blockRows);
+    return c.used;
   }
 };
 
@@ -268,34 +275,26 @@ struct Bf16SoftmaxBackwardScratch {
         dqkPad(roundUp(dqk, kTileColumns)), dvPad(roundUp(dv, kTileColumns)) {}
 
   int64_t carve(char* memory) {
-    int64_t used = 0;
-    auto take = [&](int64_t bytes) {
-      char* p = memory ? memory + used : nullptr;
-      used += roundUp(bytes, 64);
-      return p;
-    };
-    auto pairs = [&](int64_t n) { return reinterpret_cast<Pair*>(take(4 * n)); };
-    auto floats = [&](int64_t n) { return reinterpret_cast<float*>(take(4 * n)); };
-    auto halves = [&](int64_t n) { return reinterpret_cast<uint16_t*>(take(2 * n)); };
-    qCopy = pairs(blockRows * dqkPairs);
-    gCopy = pairs(blockRows * dvPairs);
-    kCopy = pairs(S * dqkPairs);
-    vCopy = pairs(S * dvPairs);
-    kPairsT = pairs(dqkPairs * nPad);
-    vPairsT = pairs(dvPairs * nPad);
-    kRowPairs = pairs(sPairs * dqkPad);
-    pPairsT = pairs(blockPairs * nPad);
-    dsPairsT = pairs(blockPairs * nPad);
-    qRowPairs = pairs(blockPairs * dqkPad);
-    gRowPairs = pairs(blockPairs * dvPad);
-    scores = floats(blockRows * nPad);
-    dScores = floats(blockRows * nPad);
-    dvAcc = floats(nPad * dvPad);
-    dkAcc = floats(nPad * dqkPad);
-    dqBlock = floats(blockRows * dqkPad);
-    pBf16 = halves(blockRows * nPad);
-    dsBf16 = halves(blockRows * nPad);
-    return used;
+    ByteCarver c{memory};
+    qCopy = c.take<Pair>(blockRows * dqkPairs);
+    gCopy = c.take<Pair>(blockRows * dvPairs);
+    kCopy = c.take<Pair>(S * dqkPairs);
+    vCopy = c.take<Pair>(S * dvPairs);
+    kPairsT = c.take<Pair>(dqkPairs * nPad);
+    vPairsT = c.take<Pair>(dvPairs * nPad);
+    kRowPairs = c.take<Pair>(sPairs * dqkPad);
+    pPairsT = c.take<Pair>(blockPairs * nPad);
+    dsPairsT = c.take<Pair>(blockPairs * nPad);
+    qRowPairs = c.take<Pair>(blockPairs * dqkPad);
+    gRowPairs = c.take<Pair>(blockPairs * dvPad);
+    scores = c.take<float>(blockRows * nPad);
+    dScores = c.take<float>(blockRows * nPad);
+    dvAcc = c.take<float>(nPad * dvPad);
+    dkAcc = c.take<float>(nPad * dqkPad);
+    dqBlock = c.take<float>(blockRows * dqkPad);
+    pBf16 = c.take<uint16_t>(blockRows * nPad);
+    dsBf16 = c.take<uint16_t>(blockRows * nPad);
+    return c.used;
   }
 };
 
@@ -366,9 +365,7 @@ void softmaxBackward(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLa
   const float scale = 1.0f / std::sqrt(static_cast<float>(dqk));
   for (int64_t b = begin; b < end; ++b) {
     if (b + 1 < end) {
-      prefetchRows(k + kl.offset(b + 1), S, dqk, kl.rowStride);
-      prefetchRows(v + vl.offset(b + 1), S, dvSize, vl.rowStride);
-      prefetchRows(q + ql.offset(b + 1), S, dqk, ql.rowStride);
+      prefetchHead(b + 1, S, q, ql, k, kl, dqk, v, vl, dvSize);
       prefetchRows(dout + gl.offset(b + 1), S, dvSize, gl.rowStride);
     }
     softmaxBackwardHead(q + ql.offset(b), ql.rowStride, k + kl.offset(b), kl.rowStride, v + vl.offset(b), vl.rowStride,
@@ -386,11 +383,7 @@ void softmaxForward(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLay
   w.carve(static_cast<char*>(scratch));
   const float scale = 1.0f / std::sqrt(static_cast<float>(dqk));
   for (int64_t b = begin; b < end; ++b) {
-    if (b + 1 < end) {
-      prefetchRows(k + kl.offset(b + 1), S, dqk, kl.rowStride);
-      prefetchRows(v + vl.offset(b + 1), S, dv, vl.rowStride);
-      prefetchRows(q + ql.offset(b + 1), S, dqk, ql.rowStride);
-    }
+    if (b + 1 < end) prefetchHead(b + 1, S, q, ql, k, kl, dqk, v, vl, dv);
     softmaxForwardHead(q + ql.offset(b), ql.rowStride, k + kl.offset(b), kl.rowStride, v + vl.offset(b), vl.rowStride,
                        out + b * S * dv, lse + b * S, scale, w);
   }

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "../../common/errors.h"
+#include "../cpu_rows.h"
 #include "layer_norm.h"
 
 namespace intra::kernels {
@@ -29,18 +30,14 @@ const NormFunctions& chosen(const at::Tensor& x, Implementation impl) {
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-at::ScalarType computeType(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
-
 class LayerNormFunction : public torch::autograd::Function<LayerNormFunction> {
  public:
   // x (..., D) -> (..., D); weight and bias (D) in any floating type.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                             double eps, int64_t impl) {
     const NormFunctions& functions = chosen(x, static_cast<Implementation>(impl));
-    const at::ScalarType type = computeType(x);
-    // The kernels read float, double and bf16 as they are; other types (fp16) as float.
-    const bool readable = x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble || x.scalar_type() == at::kBFloat16;
-    const at::Tensor rows = x.reshape({-1, x.size(-1)}).to(readable ? x.scalar_type() : at::kFloat).contiguous();
+    const at::Tensor rows = kernelRows(x);
+    const at::ScalarType type = rowComputeType(rows);
     const at::Tensor w = weight.to(type).contiguous(), b = bias.to(type).contiguous();
     std::vector<at::Tensor> r = functions.forward(rows, w, b, eps);
     ctx->save_for_backward({rows, w, r[1], r[2]});

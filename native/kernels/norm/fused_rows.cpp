@@ -82,21 +82,11 @@ __attribute__((always_inline)) inline void backwardRowsOf(const X* __restrict dy
                              int64_t begin, int64_t end, X* dx, A* dw, A* db) {                          \
     backwardRowsOf(dy, x, w, mean, rstd, D, begin, end, dx, dw, db);                                     \
   }                                                                                                      \
-  RowKernels Name##Set() {                                                                               \
-    return {&forward##Name<float, float>,         &forward##Name<double, double>,                       \
-            &forward##Name<uint16_t, float>,      &backward##Name<float, float>,                        \
-            &backward##Name<double, double>,      &backward##Name<uint16_t, float>};                    \
-  }
+  RowKernels Name##Set() { return {INTRA_BY_STORAGE(forward##Name), INTRA_BY_STORAGE(backward##Name)}; }
 INTRA_FOR_EACH_CPU_SET(INTRA_ROW_SET)
 
 }  // namespace
 
-RowKernels rowKernels(CpuVectorSet set) {
-#if defined(INTRA_X86_KERNELS)
-  if (set == CpuVectorSet::Avx512) return Avx512Set();
-  if (set == CpuVectorSet::Avx2) return Avx2Set();
-#endif
-  return GenericSet();
-}
+RowKernels rowKernels(CpuVectorSet set) { return INTRA_SET_OF(set); }
 
 }  // namespace intra::kernels::norm

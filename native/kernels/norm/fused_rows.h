@@ -18,12 +18,8 @@ template <typename X, typename A>
 using BackwardRows = void (*)(const X* dy, const X* x, const A* w, const A* mean, const A* rstd, int64_t D,
                               int64_t begin, int64_t end, X* dx, A* dw, A* db);
 struct RowKernels {
-  ForwardRows<float, float> forwardF32;
-  ForwardRows<double, double> forwardF64;
-  ForwardRows<uint16_t, float> forwardBf16;
-  BackwardRows<float, float> backwardF32;
-  BackwardRows<double, double> backwardF64;
-  BackwardRows<uint16_t, float> backwardBf16;
+  ByStorage<ForwardRows> forward;
+  ByStorage<BackwardRows> backward;
 };
 
 RowKernels rowKernels(CpuVectorSet set);
