@@ -1,11 +1,12 @@
-// Softmax attention's forward with bf16 inputs, its products as bf16 dot products
+// Softmax attention with bf16 inputs, forward and backward, its products as bf16 dot products
 // (vdpbf16ps: two bf16 products summed into each fp32 lane) rather than converting every
 // operand to float. Built with -march=x86-64-v4 -mavx512bf16 and chosen where the CPU has
 // avx512_bf16 (AMD Zen 4, Intel Cooper Lake and Sapphire Rapids on). No ATen in here.
 //
 // What it computes, per head, as the bf16 reference does (bf16 operands, fp32 sums):
 // scores = q k^T in fp32; e = exp(scale * (scores - rowmax)) rounded to bf16; out = (e v) / sum(e)
-// rounded to bf16 once; lse = scale * rowmax + log(sum(e)) in fp32 for the backward.
+// rounded to bf16 once; lse = scale * rowmax + log(sum(e)) in fp32 for the backward, which
+// recomputes P from it (softmaxBackwardHead).
 #include <immintrin.h>
 
 #include <cmath>
@@ -20,9 +21,9 @@
 namespace intra::kernels::fused {
 namespace {
 
-constexpr int64_t kLanes = 16;             // fp32 lanes of one zmm
+constexpr int64_t kLanes = 16;                // fp32 lanes of one zmm
 constexpr int64_t kTileColumns = 2 * kLanes;  // a register tile's columns: two vectors
-constexpr int64_t kBlockTiles = 8;         // row tiles per block, so a block's scores stay in cache
+constexpr int64_t kBlockTiles = 8;            // row tiles per block, so a block's scores stay in cache
 
 // bf16 values travel as uint16_t and bf16 pairs (two neighbours along a product's inner
 // dimension, the lower index in the low half) as uint32_t: vdpbf16ps's operand layout.
