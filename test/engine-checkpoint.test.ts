@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,19 @@ describe('checkpoints', () => {
     expect(loaded.describe().train).toEqual(engine.describe().train);
     expect(loaded.describe().steps).toBe(7);
     expect(loaded.metadata()).toEqual({ epoch: 3, note: 'round trip' });
+    loaded.dispose();
+  });
+
+  it('loads from a stream of unknown size (a named pipe) as from a file', async () => {
+    const fifo = join(dir, 'model.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', `cat "${path}" > "${fifo}"`]);
+    const written = new Promise((done) => writer.on('close', done));
+    const loaded = await Engine.load(fifo, { threads: 2 });
+    await written;
+    const a = await engine.anomalyMaps(images);
+    const b = await loaded.anomalyMaps(images);
+    expect(Array.from(b.maps)).toEqual(Array.from(a.maps));
     loaded.dispose();
   });
 
