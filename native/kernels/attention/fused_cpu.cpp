@@ -26,7 +26,7 @@ bool hasAvx512() {
 bool hasAvx512Bf16() { return hasAvx512() && __builtin_cpu_supports("avx512bf16"); }
 bool hasAvx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
-// The AVX-512 set with softmax's bf16 forward on bf16 dot products.
+// The AVX-512 set with softmax attention's bf16 forward and backward on bf16 dot products.
 KernelSet avx512Bf16Kernels() {
   static const Bf16SoftmaxKernels bf16 = avx512Bf16SoftmaxKernels();
   KernelSet set = avx512Kernels();
@@ -85,7 +85,8 @@ HeadLayout layoutOf(const at::Tensor& t) {
   return {t.size(1), t.stride(0), t.stride(1), t.stride(2)};
 }
 
-// Runs `body(begin, end, scratch)` over heads on libtorch's threads, one scratch per chunk.
+// Runs `body(begin, end, scratch)` over heads on libtorch's threads, one scratch of
+// `scratchElements` T per chunk (uint8_t: bytes).
 template <typename T, typename Body>
 void overHeads(int64_t heads, int64_t scratchElements, const Body& body) {
   at::parallel_for(0, heads, 1, [&](int64_t begin, int64_t end) {
@@ -154,17 +155,8 @@ std::vector<at::Tensor> linearBackward(const at::Tensor& q, const at::Tensor& k,
   return {dq, dk, dv};
 }
 
-// bf16 inputs of softmax attention, read by bf16 dot products where the CPU has them.
-const uint16_t* bf16Bits(const at::Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>()); }
-
-// Runs `body(begin, end, scratch)` over heads on libtorch's threads, `bytes` of scratch per chunk.
-template <typename Body>
-void overHeadsBytes(int64_t heads, int64_t bytes, const Body& body) {
-  at::parallel_for(0, heads, 1, [&](int64_t begin, int64_t end) {
-    at::Tensor scratch = at::empty({bytes}, at::TensorOptions().dtype(at::kByte));
-    body(begin, end, scratch.data_ptr());
-  });
-}
+// A bf16 tensor's elements as the bf16 kernels take them (uint16_t bits).
+uint16_t* bf16Bits(const at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()); }
 
 // -> {out (B, heads, S, dv) bf16, lse (B, heads, S) fp32}
 std::vector<at::Tensor> softmaxForwardBf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -172,10 +164,9 @@ std::vector<at::Tensor> softmaxForwardBf16(const at::Tensor& q, const at::Tensor
   const Dims d = dimsOf(q, v);
   at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options().memory_format(at::MemoryFormat::Contiguous));
   at::Tensor lse = at::empty({q.size(0), q.size(1), d.S}, q.options().dtype(at::kFloat).memory_format(at::MemoryFormat::Contiguous));
-  overHeadsBytes(d.heads, kernels.forwardScratchBytes(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, void* scratch) {
-    kernels.forward(bf16Bits(q), layoutOf(q), bf16Bits(k), layoutOf(k), bf16Bits(v), layoutOf(v),
-                    reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>()), lse.data_ptr<float>(), d.S, d.dqk, d.dv,
-                    b, e, scratch);
+  overHeads<uint8_t>(d.heads, kernels.forwardScratchBytes(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, uint8_t* scratch) {
+    kernels.forward(bf16Bits(q), layoutOf(q), bf16Bits(k), layoutOf(k), bf16Bits(v), layoutOf(v), bf16Bits(out),
+                    lse.data_ptr<float>(), d.S, d.dqk, d.dv, b, e, scratch);
   });
   return {out, lse};
 }
@@ -186,10 +177,10 @@ std::vector<at::Tensor> softmaxBackwardBf16(const at::Tensor& q, const at::Tenso
                                             const fused::Bf16SoftmaxKernels& kernels) {
   const Dims d = dimsOf(q, v);
   auto [dq, dk, dv] = contiguousLike(q, k, v);
-  auto bits = [](at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()); };
-  overHeadsBytes(d.heads, kernels.backwardScratchBytes(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, void* scratch) {
+  overHeads<uint8_t>(d.heads, kernels.backwardScratchBytes(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, uint8_t* scratch) {
     kernels.backward(bf16Bits(q), layoutOf(q), bf16Bits(k), layoutOf(k), bf16Bits(v), layoutOf(v), bf16Bits(out),
-                     bf16Bits(dout), layoutOf(dout), lse.data_ptr<float>(), bits(dq), bits(dk), bits(dv), d.S, d.dqk, d.dv, b, e, scratch);
+                     bf16Bits(dout), layoutOf(dout), lse.data_ptr<float>(), bf16Bits(dq), bf16Bits(dk), bf16Bits(dv), d.S,
+                     d.dqk, d.dv, b, e, scratch);
   });
   return {dq, dk, dv};
 }

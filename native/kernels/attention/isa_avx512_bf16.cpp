@@ -33,6 +33,12 @@ inline __m512bh asBf16(__m512i v) { return (__m512bh)v; }
 inline __m512i asBits(__m512bh v) { return (__m512i)v; }
 inline __m256i asBits(__m256bh v) { return (__m256i)v; }
 
+// The first min(n, 16) of 16 fp32 lanes, and the first min(n, 32) of 32 bf16 lanes (n >= 0).
+inline __mmask16 lanesUpTo(int64_t n) { return n >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+inline __mmask32 halvesUpTo(int64_t n) {
+  return n >= kTileColumns ? ~__mmask32(0) : (__mmask32(1) << n) - 1;
+}
+
 // C[M x N] (+)= op(A) * B in fp32, M a multiple of Mr, N of kTileColumns, the inner dimension
 // in K2 pairs. op(A) = A[M x K2 pairs] (row i's pairs at A + i*lda) or, transposedA, A stored
 // [K2 x M] (pair k of row i at A + k*lda + i). B row k (pairs of inner indices 2k, 2k+1) at B + k*ldb.
@@ -126,6 +132,14 @@ PairRows pairRows(const uint16_t* in, int64_t rows, int64_t rowsPad, int64_t col
   return {copy, pairs};
 }
 
+// The S rows of bf16 (S x cols, row stride ld) transposed as pairs, as B of a product against
+// them (k of q k^T, v of dO v^T): row p holds pair p of every row, rows past S zero to nPad.
+void pairsTransposed(const uint16_t* in, int64_t S, int64_t cols, int64_t ld, Pair* copy, Pair* out, int64_t nPad) {
+  const PairRows rows = pairRows(in, S, S, cols, ld, copy);
+  const int64_t pairs = (cols + 1) / 2;
+  padTranspose(rows.data, S, pairs, rows.ld, out, pairs, nPad);
+}
+
 // Rows of bf16 (rows x cols, row stride ld) paired down the columns, as B of a product over
 // those rows (v of e v, dO of P^T dO): row t holds the pairs (in[2t][c], in[2t+1][c]) for c
 // to colsPad; the row past `rows` (odd rows) and the columns past cols are zero.
@@ -138,8 +152,7 @@ void packRowPairs(const uint16_t* in, int64_t ld, int64_t rows, int64_t cols, in
     const uint16_t* even = in + 2 * t * ld;
     const uint16_t* odd = 2 * t + 1 < rows ? even + ld : nullptr;
     for (int64_t c = 0; c < colsPad; c += kTileColumns) {
-      const int64_t valid = cols - c < kTileColumns ? (cols - c > 0 ? cols - c : 0) : kTileColumns;
-      const __mmask32 mask = valid == kTileColumns ? ~__mmask32(0) : (__mmask32(1) << valid) - 1;
+      const __mmask32 mask = halvesUpTo(cols > c ? cols - c : 0);
       const __m512i a = _mm512_maskz_loadu_epi16(mask, even + c);
       const __m512i b = odd ? _mm512_maskz_loadu_epi16(mask, odd + c) : _mm512_setzero_si512();
       _mm512_storeu_si512(out + t * colsPad + c, _mm512_permutex2var_epi16(a, low, b));
@@ -167,8 +180,7 @@ float foldLanes(Floats v, Op op) {
 float rowMaximum(const float* s, int64_t n) {
   __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t j = 0; j < n; j += kLanes) {
-    const __mmask16 valid = n - j >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
-    best = _mm512_mask_max_ps(best, valid, best, _mm512_loadu_ps(s + j));
+    best = _mm512_mask_max_ps(best, lanesUpTo(n - j), best, _mm512_loadu_ps(s + j));
   }
   return foldLanes((Floats)best, [](auto a, auto b) { return a > b ? a : b; });
 }
@@ -209,19 +221,15 @@ void storeBf16Rows(const float* in, int64_t ldIn, const float* rowScale, int64_t
   for (int64_t r = 0; r < rows; ++r) {
     const __m512 scale = _mm512_set1_ps(rowScale ? rowScale[r] : 1.0f);
     for (int64_t c = 0; c < cols; c += kLanes) {
-      const int64_t valid = cols - c < kLanes ? cols - c : kLanes;
-      const __mmask16 mask = valid == kLanes ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
       const __m256bh v = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(in + r * ldIn + c), scale));
-      _mm256_mask_storeu_epi16(out + r * ldOut + c, mask, asBits(v));
+      _mm256_mask_storeu_epi16(out + r * ldOut + c, lanesUpTo(cols - c), asBits(v));
     }
   }
 }
 
 void softmaxForwardHead(const uint16_t* q, int64_t qs, const uint16_t* k, int64_t ks, const uint16_t* v, int64_t vs,
                         uint16_t* out, float* lse, float scale, Bf16SoftmaxScratch& w) {
-  // k^T as B of q k^T: row p holds k's pair p of every key, keys past S zero.
-  const PairRows kRows = pairRows(k, w.S, w.S, w.dqk, ks, w.kCopy);
-  padTranspose(kRows.data, w.S, w.dqkPairs, kRows.ld, w.kPairsT, w.dqkPairs, w.nPad);
+  pairsTransposed(k, w.S, w.dqk, ks, w.kCopy, w.kPairsT, w.nPad);
   packRowPairs(v, vs, w.S, w.dv, w.dvPad, w.vPairs);
   for (int64_t i0 = 0; i0 < w.S; i0 += w.blockRows) {
     const int64_t rows = w.blockRows < w.S - i0 ? w.blockRows : w.S - i0, m = roundUp(rows, w.mr);
@@ -250,8 +258,7 @@ inline __m512 loadBf16(const uint16_t* p, __mmask16 mask) {
 float dotBf16(const uint16_t* a, const uint16_t* b, int64_t n) {
   __m512 total = _mm512_setzero_ps();
   for (int64_t e = 0; e < n; e += kLanes) {
-    const __mmask16 mask = n - e >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << (n - e)) - 1);
-    total = _mm512_fmadd_ps(loadBf16(a + e, mask), loadBf16(b + e, mask), total);
+    total = _mm512_fmadd_ps(loadBf16(a + e, lanesUpTo(n - e)), loadBf16(b + e, lanesUpTo(n - e)), total);
   }
   return foldLanes((Floats)total, [](auto x, auto y) { return x + y; });
 }
@@ -307,10 +314,8 @@ void softmaxBackwardHead(const uint16_t* q, int64_t qs, const uint16_t* k, int64
                          const uint16_t* out, const uint16_t* dout, int64_t gs, const float* lse, uint16_t* dq,
                          uint16_t* dk, uint16_t* dvOut, float scale, Bf16SoftmaxBackwardScratch& w) {
   const int64_t S = w.S, dqk = w.dqk, dv = w.dv, nPad = w.nPad, mr = w.mr, keyRows = roundUp(S, mr);
-  const PairRows kRows = pairRows(k, S, S, dqk, ks, w.kCopy);
-  padTranspose(kRows.data, S, w.dqkPairs, kRows.ld, w.kPairsT, w.dqkPairs, nPad);
-  const PairRows vRows = pairRows(v, S, S, dv, vs, w.vCopy);
-  padTranspose(vRows.data, S, w.dvPairs, vRows.ld, w.vPairsT, w.dvPairs, nPad);
+  pairsTransposed(k, S, dqk, ks, w.kCopy, w.kPairsT, nPad);
+  pairsTransposed(v, S, dv, vs, w.vCopy, w.vPairsT, nPad);
   packRowPairs(k, ks, S, dqk, w.dqkPad, w.kRowPairs);
   for (int64_t i0 = 0; i0 < S; i0 += w.blockRows) {
     const int64_t rows = w.blockRows < S - i0 ? w.blockRows : S - i0, m = roundUp(rows, mr), rowPairs = (rows + 1) / 2;
