@@ -25,6 +25,9 @@ std::string toString(Device device);
 // The dispatch device of a tensor; any device other than CPU and CUDA is refused.
 Device deviceOf(const at::Tensor& tensor);
 
+// Throws INTRA_UNSUPPORTED naming the op, the device and the implementation.
+[[noreturn]] void notBuilt(const char* op, Device device, Implementation implementation);
+
 // Function tables of one op family, keyed by (device, implementation). An empty slot means
 // "not built here": asking for it is an error that says so, never a silent fallback.
 template <typename Functions>
@@ -36,6 +39,13 @@ class KernelTable {
   const Functions* find(Device device, Implementation implementation) const {
     return slots_[static_cast<int>(device)][static_cast<int>(implementation)];
   }
+  // The entry for `tensor`'s device, or INTRA_UNSUPPORTED naming `op` where there is none.
+  const Functions& require(const char* op, const at::Tensor& tensor, Implementation implementation) const {
+    const Device device = deviceOf(tensor);
+    const Functions* functions = find(device, implementation);
+    if (functions == nullptr) notBuilt(op, device, implementation);
+    return *functions;
+  }
 
  private:
   std::array<std::array<const Functions*, kImplementationCount>, kDeviceCount> slots_{};
@@ -44,8 +54,5 @@ class KernelTable {
 // The GPU targets the CUDA kernels were compiled for ("sm_90+compute_75"), or "" when this
 // build has no CUDA kernels.
 std::string cudaKernelTargets();
-
-// Throws INTRA_UNSUPPORTED naming the op, the device and the implementation.
-[[noreturn]] void notBuilt(const char* op, Device device, Implementation implementation);
 
 }  // namespace intra::kernels

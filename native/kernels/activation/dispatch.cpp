@@ -20,13 +20,6 @@ const KernelTable<ActivationFunctions>& table() {
   return entries;
 }
 
-const ActivationFunctions& chosen(const at::Tensor& x, Implementation impl) {
-  const Device device = deviceOf(x);
-  const ActivationFunctions* functions = table().find(device, impl);
-  if (functions == nullptr) notBuilt("bias + GELU", device, impl);
-  return *functions;
-}
-
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
@@ -34,7 +27,7 @@ class BiasGeluFunction : public torch::autograd::Function<BiasGeluFunction> {
  public:
   // x (..., N) -> (..., N); bias (N) in any floating type.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& bias, int64_t impl) {
-    const ActivationFunctions& functions = chosen(x, static_cast<Implementation>(impl));
+    const ActivationFunctions& functions = table().require("bias + GELU", x, static_cast<Implementation>(impl));
     const at::Tensor rows = kernelRows(x);
     const at::Tensor b = bias.to(rowComputeType(rows)).contiguous();
     ctx->save_for_backward({rows, b});
@@ -44,7 +37,7 @@ class BiasGeluFunction : public torch::autograd::Function<BiasGeluFunction> {
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto s = ctx->get_saved_variables();
-    const ActivationFunctions& functions = chosen(s[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
+    const ActivationFunctions& functions = table().require("bias + GELU", s[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
     const at::Tensor dy = grads[0].reshape({-1, s[0].size(1)}).to(s[0].scalar_type()).contiguous();
     std::vector<at::Tensor> d = functions.biasGeluBackward(dy, s[0], s[1]);
     const auto biasType = static_cast<at::ScalarType>(ctx->saved_data["biasType"].toInt());

@@ -30,13 +30,6 @@ const KernelTable<AttentionFunctions>& table() {
   return entries;
 }
 
-const AttentionFunctions& chosen(const char* op, const at::Tensor& q, Implementation impl) {
-  const Device device = deviceOf(q);
-  const AttentionFunctions* functions = table().find(device, impl);
-  if (functions == nullptr) notBuilt(op, device, impl);
-  return *functions;
-}
-
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
@@ -45,7 +38,7 @@ class SoftmaxAttentionFunction : public torch::autograd::Function<SoftmaxAttenti
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             int64_t impl) {
-    const AttentionFunctions& f = chosen("softmax attention", q, static_cast<Implementation>(impl));
+    const AttentionFunctions& f = table().require("softmax attention", q, static_cast<Implementation>(impl));
     at::Tensor qp = f.prepare(q), kp = f.prepare(k), vp = f.prepare(v);
     std::vector<at::Tensor> r = f.softmaxForward(qp, kp, vp);
     ctx->save_for_backward({qp, kp, vp, r[0], r[1]});  // out and the row log-sum-exp, no (S x S) tensor
@@ -57,7 +50,7 @@ class SoftmaxAttentionFunction : public torch::autograd::Function<SoftmaxAttenti
     auto s = ctx->get_saved_variables();
     const auto impl = static_cast<Implementation>(ctx->saved_data["impl"].toInt());
     const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
-    const AttentionFunctions& f = chosen("softmax attention", s[0], impl);
+    const AttentionFunctions& f = table().require("softmax attention", s[0], impl);
     std::vector<at::Tensor> d = f.softmaxBackward(s[0], s[1], s[2], s[3], s[4], f.prepare(grads[0]));
     return {d[0].to(type), d[1].to(type), d[2].to(type), at::Tensor()};
   }
@@ -67,7 +60,7 @@ class LinearAttentionFunction : public torch::autograd::Function<LinearAttention
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             int64_t impl) {
-    const AttentionFunctions& f = chosen("linear attention", q, static_cast<Implementation>(impl));
+    const AttentionFunctions& f = table().require("linear attention", q, static_cast<Implementation>(impl));
     at::Tensor qp = f.prepare(q), kp = f.prepare(k), vp = f.prepare(v);
     at::Tensor out = f.linearForward(qp, kp, vp);
     ctx->save_for_backward({qp, kp, vp, out});
@@ -79,7 +72,7 @@ class LinearAttentionFunction : public torch::autograd::Function<LinearAttention
     auto s = ctx->get_saved_variables();
     const auto impl = static_cast<Implementation>(ctx->saved_data["impl"].toInt());
     const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
-    const AttentionFunctions& f = chosen("linear attention", s[0], impl);
+    const AttentionFunctions& f = table().require("linear attention", s[0], impl);
     std::vector<at::Tensor> d = f.linearBackward(s[0], s[1], s[2], s[3], f.prepare(grads[0]));
     return {d[0].to(type), d[1].to(type), d[2].to(type), at::Tensor()};
   }

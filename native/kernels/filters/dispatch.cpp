@@ -21,13 +21,6 @@ const KernelTable<FilterFunctions>& table() {
   return entries;
 }
 
-const FilterFunctions& chosen(const char* op, const at::Tensor& t, Implementation impl) {
-  const Device device = deviceOf(t);
-  const FilterFunctions* functions = table().find(device, impl);
-  if (functions == nullptr) notBuilt(op, device, impl);
-  return *functions;
-}
-
 void checkPair(const at::Tensor& a, const at::Tensor& b) {
   TORCH_CHECK(a.dim() == 4 && a.sizes() == b.sizes(), "image filters expect two (B, C, H, W) tensors of one shape");
   TORCH_CHECK(a.device() == b.device(), "image filters expect both images on one device");
@@ -41,7 +34,7 @@ class MapFunction : public torch::autograd::Function<MapFunction<Ssim>> {
  public:
   static constexpr const char* kName = Ssim ? "SSIM" : "GMS";
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b, int64_t impl) {
-    const FilterFunctions& f = chosen(kName, a, static_cast<Implementation>(impl));
+    const FilterFunctions& f = table().require(kName, a, static_cast<Implementation>(impl));
     at::Tensor ap = f.prepare(a), bp = f.prepare(b);
     ctx->save_for_backward({ap, bp});
     ctx->saved_data["impl"] = impl;
@@ -51,7 +44,7 @@ class MapFunction : public torch::autograd::Function<MapFunction<Ssim>> {
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto saved = ctx->get_saved_variables();
     const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
-    const FilterFunctions& f = chosen(kName, saved[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
+    const FilterFunctions& f = table().require(kName, saved[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
     at::Tensor g = grads[0].to(saved[0].scalar_type()).contiguous();
     std::vector<at::Tensor> d = Ssim ? f.ssimBackward(saved[0], saved[1], g) : f.gmsBackward(saved[0], saved[1], g);
     return {d[0].to(type), d[1].to(type), at::Tensor()};
@@ -61,7 +54,7 @@ class MapFunction : public torch::autograd::Function<MapFunction<Ssim>> {
 at::Tensor smooth(const char* op, const at::Tensor& image, const at::Tensor& taps, Implementation impl) {
   TORCH_CHECK(image.dim() == 4, "smoothing filters expect a (B, C, H, W) tensor");
   if (impl == Implementation::Reference) return separableFilterReference(image, taps);
-  const FilterFunctions& f = chosen(op, image, impl);
+  const FilterFunctions& f = table().require(op, image, impl);
   return f.separable(f.prepare(image.detach()), taps).to(image.scalar_type());
 }
 

@@ -20,13 +20,6 @@ const KernelTable<NormFunctions>& table() {
   return entries;
 }
 
-const NormFunctions& chosen(const at::Tensor& x, Implementation impl) {
-  const Device device = deviceOf(x);
-  const NormFunctions* functions = table().find(device, impl);
-  if (functions == nullptr) notBuilt("layer norm", device, impl);
-  return *functions;
-}
-
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
@@ -35,7 +28,7 @@ class LayerNormFunction : public torch::autograd::Function<LayerNormFunction> {
   // x (..., D) -> (..., D); weight and bias (D) in any floating type.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                             double eps, int64_t impl) {
-    const NormFunctions& functions = chosen(x, static_cast<Implementation>(impl));
+    const NormFunctions& functions = table().require("layer norm", x, static_cast<Implementation>(impl));
     const at::Tensor rows = kernelRows(x);
     const at::ScalarType type = rowComputeType(rows);
     const at::Tensor w = weight.to(type).contiguous(), b = bias.to(type).contiguous();
@@ -48,7 +41,7 @@ class LayerNormFunction : public torch::autograd::Function<LayerNormFunction> {
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto s = ctx->get_saved_variables();
-    const NormFunctions& functions = chosen(s[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
+    const NormFunctions& functions = table().require("layer norm", s[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
     const at::Tensor dy = grads[0].reshape({-1, s[0].size(1)}).to(s[0].scalar_type()).contiguous();
     std::vector<at::Tensor> d = functions.backward(dy, s[0], s[1], s[2], s[3]);
     const auto weightType = static_cast<at::ScalarType>(ctx->saved_data["weightType"].toInt());

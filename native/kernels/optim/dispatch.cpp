@@ -23,10 +23,7 @@ const OptimizerFunctions* fusedOptimizer(Device device, Implementation implement
 
 void adamUpdate(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper, Implementation impl) {
   if (impl == Implementation::Reference || tensors.empty()) return adamUpdateReference(tensors, hyper);
-  const Device device = deviceOf(tensors[0].param);
-  const OptimizerFunctions* functions = fusedOptimizer(device, impl);
-  if (functions == nullptr) notBuilt("Adam", device, impl);
-  functions->adam(tensors, hyper);
+  table().require("Adam", tensors[0].param, impl).adam(tensors, hyper);
 }
 
 }  // namespace intra::kernels
