@@ -58,19 +58,17 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   }
   useThreads();
   kernels_ = chooseKernels(options_.kernels, device_);
+  // Families without an entry for this device (Adam, layer norm, bias + GELU on a GPU) run
+  // their reference under any kernels; describe() says which.
   const kernels::Device where = device_.is_cuda() ? kernels::Device::Cuda : kernels::Device::Cpu;
-  optimizerKernels_ = kernels_ != kernels::Implementation::Reference && kernels::fusedOptimizer(where, kernels_) != nullptr
-                          ? kernels_
-                          : kernels::Implementation::Reference;
+  auto fusedWhereBuilt = [&](const void* entry) {
+    return kernels_ != kernels::Implementation::Reference && entry != nullptr ? kernels_ : kernels::Implementation::Reference;
+  };
+  optimizerKernels_ = fusedWhereBuilt(kernels::fusedOptimizer(where, kernels_));
+  normKernels_ = fusedWhereBuilt(kernels::fusedNorm(where, kernels_));
+  activationKernels_ = fusedWhereBuilt(kernels::fusedActivation(where, kernels_));
   generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
   net_ = InTraModel(model_);
-  normKernels_ = kernels_ != kernels::Implementation::Reference && kernels::fusedNorm(where, kernels_) != nullptr
-                     ? kernels_
-                     : kernels::Implementation::Reference;
-  activationKernels_ =
-      kernels_ != kernels::Implementation::Reference && kernels::fusedActivation(where, kernels_) != nullptr
-          ? kernels_
-          : kernels::Implementation::Reference;
   net_->setKernels(kernels_, normKernels_, activationKernels_);
   net_->initialise(generator_);  // on the CPU from the engine's generator: same weights on any device
   net_->to(device_);

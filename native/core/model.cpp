@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include <cmath>
+#include <optional>
 
 #include "../kernels/activation/bias_gelu.h"
 #include "../kernels/attention/attention.h"
@@ -28,9 +29,14 @@ AttentionImpl::AttentionImpl(const ModelConfig& c) : kind_(c.attention), heads_(
 
 namespace {
 // GELU(layer(x)): where fused, the product without its bias, then bias and GELU in one pass.
-torch::Tensor geluOfLinear(nn::Linear& layer, const torch::Tensor& x, kernels::Implementation impl) {
-  if (impl == kernels::Implementation::Reference) return torch::gelu(layer(x));
-  return kernels::biasGelu(torch::nn::functional::linear(x, layer->weight), layer->bias, impl);
+// With a phase name, the activation (and the bias it adds) is timed apart from the product.
+torch::Tensor geluOfLinear(nn::Linear& layer, const torch::Tensor& x, kernels::Implementation impl,
+                           const char* phase = nullptr) {
+  const bool fused = impl != kernels::Implementation::Reference;
+  const torch::Tensor product = fused ? torch::nn::functional::linear(x, layer->weight) : layer(x);
+  std::optional<ProfileScope> scope;
+  if (phase) scope.emplace(phase);
+  return fused ? kernels::biasGelu(product, layer->bias, impl) : torch::gelu(product);
 }
 }  // namespace
 
@@ -97,17 +103,7 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
     normed = layerNorm(norm2_, y, normKernels);
   }
   ProfileScope scope(mlpName_);
-  torch::Tensor hidden;
-  if (activationKernels == kernels::Implementation::Reference) {
-    hidden = hidden_(normed);
-    ProfileScope gelu("mlp / gelu");
-    hidden = torch::gelu(hidden);
-  } else {
-    hidden = torch::nn::functional::linear(normed, hidden_->weight);
-    ProfileScope gelu("mlp / gelu");  // with the bias, added in the same pass
-    hidden = kernels::biasGelu(hidden, hidden_->bias, activationKernels);
-  }
-  return y + projection_(hidden);
+  return y + projection_(geluOfLinear(hidden_, normed, activationKernels, "mlp / gelu"));
 }
 
 InTraModelImpl::InTraModelImpl(const ModelConfig& c) : config_(c) {

@@ -23,6 +23,11 @@ inline at::Tensor kernelRows(const at::Tensor& x) {
   return x.reshape({-1, x.size(-1)}).to(readable ? x.scalar_type() : at::kFloat).contiguous();
 }
 
+// A gradient (..., N) as the rows the forward saved: same (rows, N) shape and type, contiguous.
+inline at::Tensor rowsLike(const at::Tensor& grad, const at::Tensor& rows) {
+  return grad.reshape({-1, rows.size(1)}).to(rows.scalar_type()).contiguous();
+}
+
 template <typename X>
 X* dataOf(const at::Tensor& t) {
   return static_cast<X*>(t.data_ptr());

@@ -38,7 +38,7 @@ class BiasGeluFunction : public torch::autograd::Function<BiasGeluFunction> {
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto s = ctx->get_saved_variables();
     const ActivationFunctions& functions = table().require("bias + GELU", s[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
-    const at::Tensor dy = grads[0].reshape({-1, s[0].size(1)}).to(s[0].scalar_type()).contiguous();
+    const at::Tensor dy = rowsLike(grads[0], s[0]);
     std::vector<at::Tensor> d = functions.biasGeluBackward(dy, s[0], s[1]);
     const auto biasType = static_cast<at::ScalarType>(ctx->saved_data["biasType"].toInt());
     return {d[0].view(grads[0].sizes()).to(grads[0].scalar_type()), d[1].to(biasType), at::Tensor()};

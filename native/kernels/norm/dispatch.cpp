@@ -42,7 +42,7 @@ class LayerNormFunction : public torch::autograd::Function<LayerNormFunction> {
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto s = ctx->get_saved_variables();
     const NormFunctions& functions = table().require("layer norm", s[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
-    const at::Tensor dy = grads[0].reshape({-1, s[0].size(1)}).to(s[0].scalar_type()).contiguous();
+    const at::Tensor dy = rowsLike(grads[0], s[0]);
     std::vector<at::Tensor> d = functions.backward(dy, s[0], s[1], s[2], s[3]);
     const auto weightType = static_cast<at::ScalarType>(ctx->saved_data["weightType"].toInt());
     const auto biasType = static_cast<at::ScalarType>(ctx->saved_data["biasType"].toInt());
