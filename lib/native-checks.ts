@@ -5,7 +5,7 @@
  * @example checkImages(images, 'images');
  */
 import { invalidArgument, requireInteger, requireOneOf } from './errors.js';
-import { ATTENTION_KINDS, DEVICES, KERNEL_DEVICES, KERNEL_OPS, KERNELS, PRECISIONS, PRESETS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type ModelConfigInput } from './native-types.js';
+import { ATTENTION_KINDS, DEVICES, KERNEL_DEVICES, KERNEL_OPS, KERNELS, PRECISIONS, PRESETS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelOp, type ModelConfigInput } from './native-types.js';
 
 /**
  * Only that the config is an object: every field's rules (types, bounds, the patch grid, the
@@ -16,12 +16,25 @@ export function checkModelInput(input: ModelConfigInput): void {
   if (typeof input !== 'object' || input === null) invalidArgument('an object', 'model config', input);
 }
 
+// Each kernel op's shape: how many sizes it takes and what they are.
+const attentionShape = { lengths: [5], expected: 'a shape [B, heads, S, dqk, dv]' };
+const imageShape = { lengths: [4], expected: 'a shape [B, C, H, W]' };
+const rowShape = { lengths: [2], expected: 'a shape [rows, features]' };
+const KERNEL_SHAPES: Record<KernelOp, { lengths: number[]; expected: string }> = {
+  softmax_attention: attentionShape,
+  linear_attention: attentionShape,
+  gms: imageShape,
+  ssim: imageShape,
+  blur: { lengths: [4, 5], expected: imageShape.expected },
+  mean_filter: { lengths: [4, 5], expected: imageShape.expected },
+  layer_norm: rowShape,
+  bias_gelu: rowShape,
+  adam: { lengths: [2], expected: 'a shape [parameters, elements]' },
+};
+
 export function checkShape(op: unknown, shape: unknown): void {
-  requireOneOf(op, 'op', KERNEL_OPS);
-  const attention = op === 'softmax_attention' || op === 'linear_attention';
-  const lengths = attention ? [5] : op === 'blur' || op === 'mean_filter' ? [4, 5] : op === 'adam' || op === 'layer_norm' || op === 'bias_gelu' ? [2] : [4];
+  const { lengths, expected } = KERNEL_SHAPES[requireOneOf(op, 'op', KERNEL_OPS)];
   if (!Array.isArray(shape) || !lengths.includes(shape.length) || !shape.every((v) => Number.isInteger(v) && v > 0)) {
-    const expected = attention ? 'a shape [B, heads, S, dqk, dv]' : op === 'adam' ? 'a shape [parameters, elements]' : op === 'layer_norm' || op === 'bias_gelu' ? 'a shape [rows, features]' : 'a shape [B, C, H, W]';
     invalidArgument(`${expected} of positive integers`, 'shape', shape);
   }
 }

@@ -24,7 +24,7 @@ export interface ThroughputRecord {
   preset: Preset;
   attention: AttentionKind;
   precision: Precision;
-  /** fused: our kernels (attention, filters, Adam); reference: ATen's ops and libtorch's Adam step */
+  /** fused: our kernels (attention, filters, layer norm, bias + GELU, Adam); reference: ATen's ops and libtorch's Adam step */
   kernels: BenchKernels;
   path: 'model' | 'whole';
   image_size: number;
