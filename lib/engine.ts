@@ -5,13 +5,14 @@
  * @example const engine = Engine.create({ preset: 'small' }, { seed: 7 }, { threads: 2 });
  */
 import { IntraError, invalidArgument, requireInteger, syncWithCallerStack, withCallerStack } from './errors.js';
-import { checkImages, checkModelInput, checkOptions } from './native-checks.js';
+import { checkImages, checkLoadOptions, checkModelInput, checkOptions } from './native-checks.js';
 import { engineBindings } from './native.js';
 import {
   type AnomalyMaps,
   type EngineDescription,
   type EngineOptions,
   type ImageSet,
+  type LoadOptions,
   type LossParts,
   type ModelConfigInput,
   type ProfileEvent,
@@ -68,12 +69,13 @@ export class Engine {
 
   /**
    * Loads a checkpoint; a truncated, foreign or mismatched file is rejected with INTRA_CHECKPOINT.
+   * `purpose: 'scoring'` reads a quarter of a trained model's bytes (see LoadOptions).
    *
-   * @example const engine = await Engine.load('model.intra', { precision: 'bf16' });
+   * @example const engine = await Engine.load('model.intra', { precision: 'bf16', purpose: 'scoring' });
    */
-  static async load(path: string, options: EngineOptions = {}): Promise<Engine> {
+  static async load(path: string, options: LoadOptions = {}): Promise<Engine> {
     if (typeof path !== 'string' || path.length === 0) invalidArgument('a file path', 'path', path);
-    checkOptions(options);
+    checkLoadOptions(options);
     return new Engine(await withCallerStack(() => engineBindings.load(path, options)));
   }
 

@@ -5,7 +5,7 @@
  * @example checkImages(images, 'images');
  */
 import { invalidArgument, requireInteger, requireOneOf } from './errors.js';
-import { ATTENTION_KINDS, DEVICES, KERNEL_DEVICES, KERNEL_OPS, KERNELS, PRECISIONS, PRESETS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelOp, type ModelConfigInput } from './native-types.js';
+import { ATTENTION_KINDS, DEVICES, KERNEL_DEVICES, KERNEL_OPS, KERNELS, LOAD_PURPOSES, PRECISIONS, PRESETS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelOp, type LoadOptions, type ModelConfigInput } from './native-types.js';
 
 /**
  * Only that the config is an object: every field's rules (types, bounds, the patch grid, the
@@ -52,6 +52,11 @@ export function checkOptions(options: EngineOptions): void {
   if (options.threads !== undefined) requireInteger(options.threads, 'threads', 0);
   if (options.inferenceBatch !== undefined) requireInteger(options.inferenceBatch, 'inferenceBatch');
   if (options.kernels !== undefined) requireOneOf(options.kernels, 'kernels', KERNELS);
+}
+
+export function checkLoadOptions(options: LoadOptions): void {
+  checkOptions(options);
+  if (options.purpose !== undefined) requireOneOf(options.purpose, 'purpose', LOAD_PURPOSES);
 }
 
 export function checkImages(images: ImageSet, name: string): void {

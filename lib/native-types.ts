@@ -9,6 +9,7 @@ export const PRESETS = ['paper', 'small', 'cpu', 'tiny'] as const;
 export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
 export const PRECISIONS = ['fp32', 'bf16'] as const;
 export const KERNELS = ['auto', 'fused', 'reference', 'cuda-emulated'] as const;
+export const LOAD_PURPOSES = ['training', 'scoring'] as const;
 /** Where kernels run in the harness: the CPU, or a CUDA device. */
 export const KERNEL_DEVICES = ['cpu', 'cuda'] as const;
 export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter', 'layer_norm', 'bias_gelu', 'adam'] as const;
@@ -17,6 +18,7 @@ export type Preset = (typeof PRESETS)[number];
 export type Device = (typeof DEVICES)[number];
 export type Precision = (typeof PRECISIONS)[number];
 export type Kernels = (typeof KERNELS)[number];
+export type LoadPurpose = (typeof LOAD_PURPOSES)[number];
 export type KernelOp = (typeof KERNEL_OPS)[number];
 export type KernelDevice = (typeof KERNEL_DEVICES)[number];
 /** The implementations a kernel check can put under test. */
@@ -89,6 +91,15 @@ export interface EngineOptions {
    */
   kernels?: Kernels;
 }
+export interface LoadOptions extends EngineOptions {
+  /**
+   * `training` (default): everything the file holds, to go on training. `scoring`: the
+   * weights, statistics and configs only; the optimiser state and the best epoch's copy
+   * (three quarters of a trained model's file) are skipped unread, and the engine refuses
+   * to train or save.
+   */
+  purpose?: LoadPurpose;
+}
 export interface Capabilities {
   libtorch: string;
   blas: string;
@@ -143,6 +154,8 @@ export interface EngineDescription {
   steps: number;
   metadata: string;
   hasNormalStatistics: boolean;
+  /** what it was loaded for (Engine.load's purpose); `training` for an engine created anew */
+  purpose: LoadPurpose;
   device: string;
   deviceNote: string;
   kernels: 'fused' | 'reference' | 'cuda-emulated';

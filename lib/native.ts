@@ -27,6 +27,7 @@ import {
   type TrainConfig,
   type ConfigFields,
   type EngineOptions,
+  type LoadOptions,
   type Capabilities,
   type LossParts,
   type ImageSet,
@@ -257,5 +258,5 @@ export function heatPictures(map: Float32Array, image: Uint8Array, size: { width
  */
 export const engineBindings = {
   create: (model: ModelConfigInput, train: Partial<TrainConfig>, options: EngineOptions): NativeEngine => new (addon().Engine)(model, train, options),
-  load: (path: string, options: EngineOptions): Promise<NativeEngine> => addon().loadEngine(path, options),
+  load: (path: string, options: LoadOptions): Promise<NativeEngine> => addon().loadEngine(path, options),
 };

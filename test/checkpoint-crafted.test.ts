@@ -22,6 +22,35 @@ function fnv1a(bytes: Buffer): bigint {
   return hash;
 }
 
+// XXH64 as its specification writes it, independently of the engine's C++ (native/core/checkpoint.cpp).
+const P1 = 0x9e3779b185ebca87n, P2 = 0xc2b2ae3d27d4eb4fn, P3 = 0x165667b19e3779f9n, P4 = 0x85ebca77c2b2ae63n, P5 = 0x27d4eb2f165667c5n;
+const u64 = (x: bigint) => BigInt.asUintN(64, x);
+const rotl = (x: bigint, r: bigint) => u64((x << r) | (x >> (64n - r)));
+const mix = (lane: bigint, input: bigint) => u64(rotl(u64(lane + u64(input * P2)), 31n) * P1);
+export function xxh64(bytes: Buffer, seed = 0n): bigint {
+  let at = 0, hash: bigint;
+  if (bytes.length >= 32) {
+    let lanes = [u64(seed + P1 + P2), u64(seed + P2), seed, u64(seed - P1)];
+    for (; bytes.length - at >= 32; at += 32) lanes = lanes.map((lane, i) => mix(lane, bytes.readBigUInt64LE(at + 8 * i)));
+    hash = lanes.reduce((sum, lane, i) => u64(sum + rotl(lane, [1n, 7n, 12n, 18n][i]!)), 0n);
+    for (const lane of lanes) hash = u64((hash ^ mix(0n, lane)) * P1 + P4);
+  } else {
+    hash = u64(seed + P5);
+  }
+  hash = u64(hash + BigInt(bytes.length));
+  for (; bytes.length - at >= 8; at += 8) hash = u64(rotl(hash ^ mix(0n, bytes.readBigUInt64LE(at)), 27n) * P1 + P4);
+  if (bytes.length - at >= 4) {
+    hash = u64(rotl(hash ^ u64(BigInt(bytes.readUInt32LE(at)) * P1), 23n) * P2 + P3);
+    at += 4;
+  }
+  for (; at < bytes.length; at++) hash = u64(rotl(hash ^ u64(BigInt(bytes.readUInt8(at)) * P5), 11n) * P1);
+  hash ^= hash >> 33n;
+  hash = u64(hash * P2);
+  hash ^= hash >> 29n;
+  hash = u64(hash * P3);
+  return hash ^ (hash >> 32n);
+}
+
 function parse(file: Buffer): { version: number; records: Record_[] } {
   let at = 8;
   const u8 = () => file.readUInt8(at++);
@@ -40,39 +69,45 @@ function parse(file: Buffer): { version: number; records: Record_[] } {
       const bytes = u64();
       records.push({ name, kind: 'tensor', dtype, sizes, bytes, data: Buffer.from(take(Number(bytes))) });
     }
+    if (version >= 2) u64();  // the record's hash: the writer below computes it again
   }
   return { version, records };
 }
 
-/** The format as the engine writes it; `count`, `rank` and name lengths can be forced. */
+/**
+ * The format as the engine writes it (version 2: a hash per record and one over them; version 1:
+ * FNV-1a over the whole); `count`, `rank` and name lengths can be forced, hashes stay valid.
+ */
 function write(records: Record_[], options: { version?: number; count?: number; rank?: number; nameLength?: number } = {}): Buffer {
-  const parts: Buffer[] = [MAGIC];
-  const u8 = (v: number) => parts.push(Buffer.from([v]));
-  const u32 = (v: number) => parts.push(Buffer.from(new Uint32Array([v]).buffer));
-  const u64 = (v: bigint) => parts.push(Buffer.from(new BigUint64Array([v]).buffer));
-  const i64 = (v: bigint) => parts.push(Buffer.from(new BigInt64Array([v]).buffer));
-  u32(options.version ?? 1);
-  u32(options.count ?? records.length);
+  const version = options.version ?? 2;
+  const u8 = (v: number) => Buffer.from([v]);
+  const u32 = (v: number) => Buffer.from(new Uint32Array([v]).buffer);
+  const u64 = (v: bigint) => Buffer.from(new BigUint64Array([v]).buffer);
+  const i64 = (v: bigint) => Buffer.from(new BigInt64Array([v]).buffer);
+  const header = Buffer.concat([MAGIC, u32(version), u32(options.count ?? records.length)]);
+  const parts: Buffer[] = [header], recordHashes: Buffer[] = [];
   for (const r of records) {
     const name = Buffer.from(r.name);
-    u32(options.nameLength ?? name.length);
-    parts.push(name);
+    const head = [u32(options.nameLength ?? name.length), name];
+    let data: Buffer;
     if (r.kind === 'text') {
-      u8(0);
-      u64(BigInt(Buffer.byteLength(r.text)));
-      parts.push(Buffer.from(r.text));
+      data = Buffer.from(r.text);
+      head.push(u8(0), u64(BigInt(data.length)));
     } else {
-      u8(1);
-      u8(r.dtype);
-      u32(options.rank ?? r.sizes.length);
-      r.sizes.forEach(i64);
-      u64(r.bytes);
-      parts.push(r.data);
+      data = r.data;
+      head.push(u8(1), u8(r.dtype), u32(options.rank ?? r.sizes.length), ...r.sizes.map(i64), u64(r.bytes));
+    }
+    const headBytes = Buffer.concat(head);
+    parts.push(headBytes, data);
+    if (version >= 2) {
+      const hash = u64(xxh64(data, xxh64(headBytes)));
+      parts.push(hash);
+      recordHashes.push(hash);
     }
   }
   const body = Buffer.concat(parts);
   const sum = Buffer.alloc(8);
-  sum.writeBigUInt64LE(fnv1a(body));
+  sum.writeBigUInt64LE(version >= 2 ? xxh64(Buffer.concat([header, ...recordHashes])) : fnv1a(body));
   return Buffer.concat([body, sum]);
 }
 
@@ -105,6 +140,15 @@ async function refused(name: string, bytes: Buffer, message: RegExp): Promise<vo
   expect((error as Error).message).toMatch(message);
 }
 
+describe('the hash', () => {
+  it('is XXH64: the specification\'s published values', () => {
+    expect(xxh64(Buffer.alloc(0))).toBe(0xef46db3751d8e999n);
+    expect(xxh64(Buffer.from('a'))).toBe(0xd24ec4f1a98c6e5bn);
+    expect(xxh64(Buffer.from('abc'))).toBe(0x44bc2cf5ad770999n);
+    expect(xxh64(Buffer.alloc(100))).toBe(0x17bb1103c92c502fn);  // xxhsum -H1 of 100 zero bytes: every tail path
+  });
+});
+
 describe('crafted model files with a valid checksum', () => {
   it('the writer reproduces a real file byte for byte, and the engine loads it', async () => {
     const path = join(root, 'good.intra');
@@ -112,6 +156,21 @@ describe('crafted model files with a valid checksum', () => {
     const engine = await Engine.load(path, { threads: 1 });
     expect(engine.metadata()).toEqual({ epoch: 1 });
     engine.dispose();
+  });
+
+  it('writes format version 2 and still loads version 1 files (one FNV-1a hash), for training and for scoring', async () => {
+    expect(original.version).toBe(2);
+    const path = join(root, 'version-1.intra');
+    writeFileSync(path, write(original.records, { version: 1 }));
+    for (const purpose of ['training', 'scoring'] as const) {
+      const engine = await Engine.load(path, { threads: 1, purpose });
+      expect(engine.metadata()).toEqual({ epoch: 1 });
+      expect(engine.describe()).toMatchObject({ purpose, steps: 1, hasNormalStatistics: true });
+      engine.dispose();
+    }
+    const damaged = write(original.records, { version: 1 });
+    damaged.writeUInt8(damaged.readUInt8(damaged.length - 100) ^ 1, damaged.length - 100);
+    await refused('version-1-damaged', damaged, /its checksum does not match \(truncated or corrupted\)/);
   });
 
   it('loads a file from before non-square models (one imageSize for both sides)', async () => {

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -69,12 +69,71 @@ describe('checkpoints', () => {
     loaded.dispose();
   });
 
-  it('rejects a truncated file', async () => {
-    const truncated = join(dir, 'truncated.intra');
+  it('loads for scoring: the same maps, without the optimiser state; refuses to train, save or restore', async () => {
+    const scoring = await Engine.load(path, { threads: 2, purpose: 'scoring' });
+    expect(scoring.describe()).toMatchObject({ purpose: 'scoring', steps: 7, hasNormalStatistics: true });
+    expect(scoring.metadata()).toEqual({ epoch: 3, note: 'round trip' });
+    const full = await Engine.load(path, { threads: 2 });  // the engine above has trained on since it saved
+    const a = await full.anomalyMaps(images, { withReconstruction: true });
+    const b = await scoring.anomalyMaps(images, { withReconstruction: true });
+    full.dispose();
+    expect(Array.from(b.maps)).toEqual(Array.from(a.maps));
+    expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
+    await scoring.setTrainingImages(images);
+    const refusal = /this engine was loaded for scoring \(without its optimiser state and best weights\); load the model with purpose 'training' to/;
+    await expect(scoring.trainSteps(1)).rejects.toThrow(refusal);
+    await expect(scoring.trainSteps(1)).rejects.toMatchObject({ code: 'INTRA_INVALID_STATE' });
+    await expect(scoring.restoreBest()).rejects.toThrow(refusal);
+    await expect(scoring.save(join(dir, 'from-scoring.intra'))).rejects.toThrow(refusal);
+    expect(existsSync(join(dir, 'from-scoring.intra'))).toBe(false);
+    expect(engine.describe().purpose).toBe('training');
+    scoring.dispose();
+    await expect(Engine.load(path, { purpose: 'grading' as never })).rejects.toThrow("Expected one of training, scoring for purpose but received 'grading'");
+  });
+
+  const flip = (bytes: Buffer, at: number, mask: number) => bytes.writeUInt8(bytes.readUInt8(at) ^ mask, at);
+  // The byte offset of a tensor record's data in the file, found by its name.
+  function dataOffset(bytes: Buffer, name: string): number {
+    const at = bytes.indexOf(Buffer.from(name)) + name.length;  // then kind, dtype, rank, sizes, byte count
+    return at + 2 + 4 + 8 * bytes.readUInt32LE(at + 2) + 8;
+  }
+
+  it('checks every record it reads: a damaged weight is refused for any purpose, damaged optimiser state only where it is read', async () => {
     const bytes = readFileSync(path);
-    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    await expect(Engine.load(truncated)).rejects.toThrow(`Checkpoint ${truncated} is not usable: its checksum does not match (truncated or corrupted)`);
-    await expect(Engine.load(truncated)).rejects.toMatchObject({ code: 'INTRA_CHECKPOINT' });
+    const weight = Buffer.from(bytes);
+    flip(weight, dataOffset(weight, 'param:head.weight') + 5, 0x10);
+    const badWeight = join(dir, 'bad-weight.intra');
+    writeFileSync(badWeight, weight);
+    for (const purpose of ['training', 'scoring'] as const) {
+      await expect(Engine.load(badWeight, { purpose })).rejects.toThrow(`Checkpoint ${badWeight} is not usable: record param:head.weight does not match its hash (corrupted)`);
+    }
+    const moment = Buffer.from(bytes);
+    flip(moment, dataOffset(moment, 'adam.exp_avg_sq:head.weight') + 3, 0x01);
+    const badMoment = join(dir, 'bad-moment.intra');
+    writeFileSync(badMoment, moment);
+    await expect(Engine.load(badMoment)).rejects.toThrow('record adam.exp_avg_sq:head.weight does not match its hash (corrupted)');
+    const scoring = await Engine.load(badMoment, { purpose: 'scoring' });  // the moments are skipped unread
+    const full = await Engine.load(path);
+    expect(Array.from((await scoring.anomalyMaps(images)).maps)).toEqual(Array.from((await full.anomalyMaps(images)).maps));
+    scoring.dispose();
+    full.dispose();
+  });
+
+  it('rejects a truncated file, wherever it was cut, and one with bytes after its end', async () => {
+    const bytes = readFileSync(path);
+    const truncated = join(dir, 'truncated.intra');
+    for (const length of [Math.floor(bytes.length / 2), bytes.length - 1, bytes.length - 8, 20]) {
+      writeFileSync(truncated, bytes.subarray(0, length));
+      for (const purpose of ['training', 'scoring'] as const) {
+        const error = await Engine.load(truncated, { purpose }).catch((e: unknown) => e);
+        expect(error, `${length} bytes`).toMatchObject({ code: 'INTRA_CHECKPOINT' });
+        expect((error as Error).message).toMatch(new RegExp(`^Checkpoint ${truncated} is not usable: .*truncated`));
+      }
+    }
+    const longer = join(dir, 'longer.intra');
+    writeFileSync(longer, Buffer.concat([bytes, Buffer.from('tail')]));
+    await expect(Engine.load(longer)).rejects.toThrow(`Checkpoint ${longer} is not usable: 4 bytes follow its end`);
+    await expect(Engine.load(dir)).rejects.toThrow(`Cannot open checkpoint ${dir}: it is a folder`);
   });
 
   it('rejects a foreign file and a missing one', async () => {
@@ -92,7 +151,7 @@ describe('checkpoints', () => {
     const bytes = Buffer.from(readFileSync(path));
     bytes.writeUInt32LE(99, 8);
     writeFileSync(versioned, bytes);
-    await expect(Engine.load(versioned)).rejects.toThrow('format version 99, this build reads version 1');
+    await expect(Engine.load(versioned)).rejects.toThrow('format version 99, this build reads versions 1 to 2');
   });
 
   it('writes atomically: a failed save leaves the old file whole', async () => {

@@ -57,7 +57,7 @@ describe('intra train under faults', () => {
     full.stderr.on('data', (d: Buffer) => (fullErr += d.toString()));
     const code = await new Promise((resolve) => full.on('close', (c) => resolve(c)));
     expect(code).toBe(1);
-    expect(fullErr).toContain(`Cannot write checkpoint ${out}: write failed (disk full?)`);
+    expect(fullErr).toContain(`Cannot write checkpoint ${out}: write failed: No space left on device`);
     expect(readFileSync(out).equals(lastGood)).toBe(true);
     expect(existsSync(`${out}.tmp-${full.pid}`)).toBe(false);
 

@@ -162,7 +162,7 @@ export interface ProfileScoreOptions {
 export async function profileScore(options: ProfileScoreOptions): Promise<ProfileReport> {
   const recorder = new Recorder();
   const start = now();
-  const engine = await recorder.time('setup', () => Engine.load(options.model, { threads: options.threads, precision: options.precision }));
+  const engine = await recorder.time('setup', () => Engine.load(options.model, { threads: options.threads, precision: options.precision, purpose: 'scoring' }));
   try {
     engine.setProfiling(true);
     const { model } = engine.describe();

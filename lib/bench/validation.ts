@@ -32,7 +32,7 @@ export interface ValidationNoiseRecord {
 export async function validationNoise(options: { model: string; counts?: number[]; seeds?: number; threads?: number; onRecord?: (r: ValidationNoiseRecord) => void }): Promise<ValidationNoiseRecord[]> {
   const counts = options.counts ?? [16, 64, 256, 1024], seeds = options.seeds ?? 8;
   if (seeds < 2) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected at least 2 seeds but received ${seeds}`);
-  const engine = await Engine.load(options.model, { threads: options.threads });
+  const engine = await Engine.load(options.model, { threads: options.threads, purpose: 'scoring' });
   try {
     const state = engine.metadata<Partial<TrainState>>();
     const files = state.validationFiles ?? [];

@@ -30,7 +30,7 @@ export function register(cli: Argv): Argv {
         .option('maps', { type: 'string', describe: 'folder for heat-map overlays and anomaly maps (PNG)' })
         .option('batch', { type: 'number', default: 8, describe: 'images per engine call' }),
     async (args) => {
-      const engine = await Engine.load(args.model, { threads: args.threads, device: args.device, precision: args.precision });
+      const engine = await Engine.load(args.model, { threads: args.threads, device: args.device, precision: args.precision, purpose: 'scoring' });
       const state = engine.metadata<Partial<TrainState>>();
       let threshold: number | undefined = state.threshold;
       if (args.threshold !== undefined && args.threshold !== 'model') {

@@ -96,7 +96,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
   const started = Date.now();
   const timer = options.timer ?? untimed;
   const category = await timer.time('setup', () => readCategory(options.category, { requireTest: true }));
-  const engine = options.engine ?? (await Engine.load(options.model, { threads: options.threads, device: options.device, precision: options.precision }));
+  const engine = options.engine ?? (await Engine.load(options.model, { threads: options.threads, device: options.device, precision: options.precision, purpose: 'scoring' }));
   try {
     const { model } = engine.describe();
     if (!engine.describe().hasNormalStatistics) {

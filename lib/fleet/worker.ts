@@ -79,7 +79,7 @@ class ModelCache {
     let entry = this.#models.get(key);
     if (!entry) {
       const { threads, device, precision } = this.options;
-      entry = { engine: Engine.load(path, { threads, device, precision }), users: 0, lastUsed: 0 };
+      entry = { engine: Engine.load(path, { threads, device, precision, purpose: 'scoring' }), users: 0, lastUsed: 0 };
       this.#models.set(key, entry);
       // A failed load is not cached: the next job tries again (and fails with the reason).
       entry.engine.catch(() => this.#models.get(key) === entry && this.#models.delete(key));

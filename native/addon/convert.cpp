@@ -177,6 +177,13 @@ EngineOptions engineOptionsFrom(const Napi::Object& o) {
   return e;
 }
 
+LoadPurpose loadPurposeFrom(const Napi::Object& o) {
+  const std::string purpose = stringField(o, "purpose", "training");
+  if (purpose == "training") return LoadPurpose::Training;
+  if (purpose == "scoring") return LoadPurpose::Scoring;
+  throw invalidArgument("Expected one of training, scoring for purpose but received '" + purpose + "'");
+}
+
 Napi::Object toObject(const Napi::Env& env, const ModelConfig& c) { return fieldsObject(env, c, modelFields()); }
 
 Napi::Object toObject(const Napi::Env& env, const TrainConfig& t) { return fieldsObject(env, t, trainFields()); }

@@ -30,6 +30,8 @@ std::string stringField(const Napi::Object& o, const char* key, const std::strin
 ModelConfig modelConfigFrom(const Napi::Object& object);
 TrainConfig trainConfigFrom(const Napi::Object& object);
 EngineOptions engineOptionsFrom(const Napi::Object& object);
+// Engine.load's `purpose`: training (all state, the default) or scoring.
+LoadPurpose loadPurposeFrom(const Napi::Object& object);
 Napi::Object toObject(const Napi::Env& env, const ModelConfig& config);
 Napi::Object toObject(const Napi::Env& env, const TrainConfig& config);
 Napi::Object toObject(const Napi::Env& env, const LossParts& loss);

@@ -32,9 +32,10 @@ Napi::Value loadEngine(const Napi::CallbackInfo& info) {
     }
     std::string path = info[0].As<Napi::String>().Utf8Value();
     EngineOptions options = engineOptionsFrom(info[1].As<Napi::Object>());
+    const LoadPurpose purpose = loadPurposeFrom(info[1].As<Napi::Object>());
     auto loaded = std::make_shared<std::shared_ptr<Engine>>();
     return TaskWorker::run(
-        info.Env(), [path, options, loaded] { *loaded = Engine::load(path, options); },
+        info.Env(), [path, options, purpose, loaded] { *loaded = Engine::load(path, options, purpose); },
         [loaded](Napi::Env env) -> Napi::Value {
           auto* data = env.GetInstanceData<AddonData>();
           auto handle = Napi::External<std::shared_ptr<Engine>>::New(env, loaded.get());

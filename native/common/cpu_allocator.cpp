@@ -101,6 +101,16 @@ void installCachingCountingAllocator() {
   c10::SetCPUAllocator(&allocator, /*priority=*/1);
 }
 
+void releaseCachedBlocks() {
+  std::unordered_multimap<int64_t, void*> released;
+  {
+    std::lock_guard<std::mutex> lock(sizesMutex);
+    released.swap(*cache);
+    cachedBytes = 0;
+  }
+  for (const auto& [bytes, pointer] : released) innerDeleter(pointer);
+}
+
 void resetPeakBytes() { peak.store(live.load()); }
 int64_t peakBytes() { return peak.load(); }
 int64_t liveBytes() { return live.load(); }

@@ -44,6 +44,9 @@ kernels::Implementation chooseKernels(const std::string& requested, const torch:
 }  // namespace
 
 Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineOptions& options)
+    : Engine(model, train, options, InitialWeights::Drawn) {}
+
+Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineOptions& options, InitialWeights initial)
     : model_(model), train_(train), options_(options) {
   model_.validate();
   train_.validate();
@@ -70,7 +73,8 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
   net_ = InTraModel(model_);
   net_->setKernels(kernels_, normKernels_, activationKernels_);
-  net_->initialise(generator_);  // on the CPU from the engine's generator: same weights on any device
+  // On the CPU from the engine's generator: the same weights on any device.
+  if (initial == InitialWeights::Drawn) net_->initialise(generator_);
   net_->to(device_);
   optimizer_ = std::make_unique<torch::optim::Adam>(net_->parameters(),
                                                     torch::optim::AdamOptions(train_.learningRate));

@@ -50,10 +50,17 @@ struct Capabilities {
 };
 Capabilities capabilities(int64_t threads);
 
+// What a loaded engine is for. Scoring reads the weights, statistics and configs and skips
+// the optimiser state and the best epoch's copy (three quarters of a trained model's file,
+// and of its memory); such an engine refuses to train or to save, so that nothing it lacks
+// is ever lost or silently reset.
+enum class LoadPurpose { Training, Scoring };
+
 class Engine {
  public:
   Engine(const ModelConfig& model, const TrainConfig& train, const EngineOptions& options);
-  static std::unique_ptr<Engine> load(const std::string& path, const EngineOptions& options);
+  static std::unique_ptr<Engine> load(const std::string& path, const EngineOptions& options,
+                                      LoadPurpose purpose = LoadPurpose::Training);
 
   void setTrainingImages(const ImageBatch& images);
   // The validation windows are fixed: `windowsPerImage` of them per image (0: the training
@@ -80,6 +87,7 @@ class Engine {
   int64_t stepsDone() const { return stepsDone_; }
   int64_t parameterCount() const;
   bool hasNormalStatistics() const { return diffMean_.defined(); }
+  bool scoringOnly() const { return scoringOnly_; }
   std::string deviceName() const { return device_.str(); }
   const std::string& deviceNote() const { return deviceNote_; }
   Profiler& profiler() { return profiler_; }
@@ -93,6 +101,11 @@ class Engine {
   kernels::Implementation activationKernels() const { return activationKernels_; }
 
  private:
+  // Loaded weights replace the initial ones: load skips drawing them (a third of a
+  // scoring load's time at the paper's size).
+  enum class InitialWeights { Drawn, Skipped };
+  Engine(const ModelConfig& model, const TrainConfig& train, const EngineOptions& options, InitialWeights initial);
+  static std::unique_ptr<Engine> loadFile(const std::string& path, const EngineOptions& options, LoadPurpose purpose);
   AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps);
   struct Windows {  // a batch of windows: images, upper-left patches, covered slots
     torch::Tensor image, row, col, slot, transform;
@@ -109,6 +122,7 @@ class Engine {
   torch::Tensor patchesToImages(const torch::Tensor& patches) const;  // (n, G*G, P) -> (n, C, H, W)
   void useThreads() const;
   void stepOptimizer();  // one Adam step with optimizerKernels_
+  void requireTrainingState(const char* what) const;  // refuses `what` on a scoring-only engine
   InTraModel& inferenceNet();  // the net inference runs: net_, or its bf16 copy
 
   ModelConfig model_;
@@ -136,6 +150,7 @@ class Engine {
   std::vector<torch::Tensor> best_;
   std::string metadata_ = "{}";
   int64_t stepsDone_ = 0;
+  bool scoringOnly_ = false;  // loaded for scoring: no optimiser state, no best weights
   Profiler profiler_;
   mutable std::mutex mutex_;
 };

@@ -4,6 +4,7 @@
 #include <map>
 #include <sstream>
 
+#include "../common/cpu_allocator.h"
 #include "../common/errors.h"
 #include "checkpoint.h"
 #include "engine.h"
@@ -28,6 +29,7 @@ N parseNumber(const std::string& text, const std::string& path, const std::strin
 
 void Engine::save(const std::string& path, const std::string& metadataJson) {
   std::lock_guard<std::mutex> lock(mutex_);
+  requireTrainingState("save");
   CheckpointContents contents;
   contents.texts["config"] = intra::serialize(model_);
   contents.texts["train"] = intra::serialize(train_);
@@ -57,8 +59,19 @@ void Engine::save(const std::string& path, const std::string& metadataJson) {
   metadata_ = metadataJson;
 }
 
-std::unique_ptr<Engine> Engine::load(const std::string& path, const EngineOptions& options) {
-  CheckpointContents contents = readCheckpoint(path);
+std::unique_ptr<Engine> Engine::load(const std::string& path, const EngineOptions& options, LoadPurpose purpose) {
+  std::unique_ptr<Engine> engine = loadFile(path, options, purpose);
+  // The file's weights were copied into the model's own: their blocks go back to the system
+  // rather than staying in the allocator's cache (a third of a scoring engine's memory).
+  releaseCachedBlocks();
+  return engine;
+}
+
+std::unique_ptr<Engine> Engine::loadFile(const std::string& path, const EngineOptions& options, LoadPurpose purpose) {
+  const bool scoring = purpose == LoadPurpose::Scoring;
+  CheckpointContents contents = readCheckpoint(path, [scoring](const std::string& name) {
+    return !scoring || (name.rfind("adam.", 0) != 0 && name.rfind("best:", 0) != 0);
+  });
   auto text = [&](const std::string& key) -> const std::string& {
     auto it = contents.texts.find(key);
     if (it == contents.texts.end()) throw checkpointError("Checkpoint " + path + " is not usable: it has no " + key);
@@ -95,7 +108,8 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, const EngineOption
   } catch (const IntraError& e) {
     throw unusable(std::string("its training config: ") + e.what());
   }
-  auto engine = std::make_unique<Engine>(model, train, options);
+  std::unique_ptr<Engine> engine(new Engine(model, train, options, InitialWeights::Skipped));
+  engine->scoringOnly_ = scoring;
   engine->metadata_ = text("metadata");
   engine->stepsDone_ = parseNumber<int64_t>(text("steps"), path, "'steps'");
   torch::NoGradGuard noGrad;

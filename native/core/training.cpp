@@ -148,6 +148,7 @@ LossParts Engine::trainSteps(int64_t steps) {
   ProfilerBinding bindProfiler(&profiler_);
   useThreads();
   if (steps <= 0) throw invalidArgument("Expected a positive integer for steps but received " + std::to_string(steps));
+  requireTrainingState("train");
   if (!trainPatches_.defined()) throw invalidState("No training images: call setTrainingImages first");
   const auto start = Clock::now();
   net_->train();
@@ -191,6 +192,13 @@ LossParts Engine::validate() {
   return parts;
 }
 
+void Engine::requireTrainingState(const char* what) const {
+  if (scoringOnly_) {
+    throw invalidState(std::string("Cannot ") + what + ": this engine was loaded for scoring (without its optimiser state " +
+                       "and best weights); load the model with purpose 'training' to " + what);
+  }
+}
+
 void Engine::keepBest() {
   std::lock_guard<std::mutex> lock(mutex_);
   best_.clear();
@@ -199,6 +207,7 @@ void Engine::keepBest() {
 
 void Engine::restoreBest() {
   std::lock_guard<std::mutex> lock(mutex_);
+  requireTrainingState("restore the best weights");
   if (best_.empty()) throw invalidState("No best weights are remembered: call keepBest first");
   torch::NoGradGuard noGrad;
   auto params = net_->parameters();
