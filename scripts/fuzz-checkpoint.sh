@@ -15,7 +15,7 @@ fi
 mkdir -p fuzz/corpus fuzz/findings build-fuzz
 torch_includes=(-I/usr/include -I/usr/include/torch/csrc/api/include)
 clang++-14 -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  "${torch_includes[@]}" native/tools/fuzz_checkpoint.cpp native/core/checkpoint.cpp native/core/config.cpp \
+  "${torch_includes[@]}" native/tools/fuzz_checkpoint.cpp native/core/checkpoint.cpp native/core/config.cpp native/core/config_fields.cpp \
   -ltorch -ltorch_cpu -lc10 -o build-fuzz/fuzz-checkpoint
 # Seeds: real files of the tiny and small presets, written by the engine itself.
 if [ -z "$(ls -A fuzz/corpus)" ]; then

@@ -195,6 +195,7 @@ describe('crafted model files with a valid checksum', () => {
     ['a config field that is not a number', () => configWith('depth', 'many'), /config field 'depth' is not an integer/],
     ['best weights of another shape', () => withRecord(`best:${head.slice(6)}`, (r) => ({ ...(r as Tensor), sizes: [1n], bytes: 4n, data: Buffer.alloc(4) })), /best:head.weight has shape \[1\] \(Float\), expected \[\d+, \d+\]/],
     ['Adam moments of another shape', () => withRecord(`adam.exp_avg:${head.slice(6)}`, (r) => ({ ...(r as Tensor), sizes: [1n], bytes: 4n, data: Buffer.alloc(4) })), /adam.exp_avg:head.weight has shape \[1\]/],
+    ['an empty tensor (no data at all)', () => withRecord('diff_mean', (r) => ({ ...(r as Tensor), sizes: [0n, 64n], bytes: 0n, data: Buffer.alloc(0) })), /diff_mean has shape \[0, 64\] \(Float\), expected \[64, 64\]/],
     ['a training mean map of another size', () => withRecord('diff_mean', (r) => ({ ...(r as Tensor), sizes: [2n, 2n], bytes: 16n, data: Buffer.alloc(16) })), /diff_mean has shape \[2, 2\] \(Float\), expected \[64, 64\]/],
     ['a step count that is not a number', () => withRecord('steps', (r) => ({ ...(r as Text), text: '1e999x' })), /'steps' is not a number \('1e999x'\)/],
     ['a learning rate that is not a number', () => withRecord('train', (r) => ({ ...(r as Text), text: (r as Text).text.replace(/^learningRate=.*$/m, 'learningRate=fast') })), /training config field 'learningRate' is not a number/],

@@ -115,6 +115,7 @@ class Source {
   virtual ~Source() = default;
 
   void read(void* into, size_t size) {
+    if (size == 0) return;  // an empty tensor's memory may be null
     if (size > remaining()) fail("it ends early (truncated?)");
     readExactly(into, size);
     if (recording_) recorded_.append(static_cast<const char*>(into), size);
