@@ -3,19 +3,21 @@
  * files made once and hard-linked N times), its peak resident memory read from the kernel
  * (getrusage of the finished child, through python3), and its wall time. The peak must not
  * grow with N: images stream through two batches in flight and results go out line by line.
+ * And what loading a model costs a process, for training and for scoring (`modelLoad`).
  *
  * @example const r = await scoreMemory(20000, '/tmp/mem'); // { images: 20000, peak_rss_mb: ..., ... }
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 import sharp from 'sharp';
 
 import { IntraError } from '../errors.js';
-import { packageRoot } from '../native.js';
+import { packageRoot, type LoadPurpose } from '../native.js';
 import { Engine } from '../engine.js';
 
 export interface MemoryRecord {
@@ -66,4 +68,71 @@ export async function scoreMemory(count: number, workDir: string, options: { thr
   const lines = (await readFile(out, 'utf8')).split('\n').filter(Boolean).length;
   await rm(images, { recursive: true, force: true });
   return { images: count, peak_rss_mb: Math.round((maxRssKb / 1024) * 10) / 10, seconds, images_per_s: count / seconds, lines };
+}
+
+export interface LoadRecord {
+  /** `baseline`: the addon loaded, no model (what every process pays); else Engine.load's purpose */
+  purpose: 'baseline' | LoadPurpose;
+  /** median over the repeats, each in a fresh process */
+  seconds: number;
+  peak_rss_mb: number;
+  /** resident memory once loaded (the file's blocks given back) */
+  rss_after_mb: number;
+  file_mb: number;
+}
+
+const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * What loading a model costs a process, per purpose: each load in a fresh `node` (so peak RSS
+ * is that load's), timed from the call to the engine being ready.
+ *
+ * @example await modelLoad('paper.intra', { repeats: 3 }) // [{ purpose: 'baseline', ... }, { purpose: 'training', ... }, ...]
+ */
+export async function modelLoad(path: string, options: { repeats?: number; threads?: number } = {}): Promise<LoadRecord[]> {
+  const repeats = options.repeats ?? 3;
+  if (!Number.isInteger(repeats) || repeats < 1) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a positive integer for repeats but received ${repeats}`);
+  const size = await stat(path).then((s) => s.size, (cause: Error) => {
+    throw new IntraError('INTRA_IO', `Cannot read model ${path}: ${cause.message}`);
+  });
+  const engineModule = pathToFileURL(join(packageRoot(), 'dist', 'lib', 'engine.js')).href;
+  const nativeModule = pathToFileURL(join(packageRoot(), 'dist', 'lib', 'native.js')).href;
+  const script = `
+    const { Engine } = await import(${JSON.stringify(engineModule)});
+    (await import(${JSON.stringify(nativeModule)})).configFields();  // the addon and libtorch, loaded
+    const [path, purpose, threads] = process.argv.slice(1);
+    const start = performance.now();
+    const engine = purpose === 'baseline' ? null : await Engine.load(path, { threads: Number(threads), purpose });
+    const ms = performance.now() - start;
+    console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss, peakKb: process.resourceUsage().maxRSS }));
+    engine?.dispose();`;
+  const records: LoadRecord[] = [];
+  for (const purpose of ['baseline', 'training', 'scoring'] as const) {
+    const runs: { ms: number; rss: number; peakKb: number }[] = [];
+    for (let i = 0; i < repeats; i++) {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, path, purpose, String(options.threads ?? 0)], { maxBuffer: 1 << 20 }).catch((cause: Error & { stderr?: string }) => {
+        throw new IntraError('INTRA_NATIVE', `Loading ${path} for ${purpose} failed: ${(cause.stderr ?? cause.message).trim().split('\n').slice(-3).join(' ')}`);
+      });
+      runs.push(JSON.parse(stdout.trim().split('\n').pop()!) as { ms: number; rss: number; peakKb: number });
+    }
+    records.push({
+      purpose,
+      seconds: median(runs.map((r) => r.ms)) / 1000,
+      peak_rss_mb: median(runs.map((r) => mb(r.peakKb * 1024))),
+      rss_after_mb: median(runs.map((r) => mb(r.rss))),
+      file_mb: mb(size),
+    });
+  }
+  return records;
+}
+
+/** The records as a table: each purpose's time and memory, and its memory above the baseline. */
+export function loadTable(records: LoadRecord[]): string {
+  const base = records.find((r) => r.purpose === 'baseline');
+  const rows = records.map((r) => {
+    const above = base && r !== base ? ` (+${(r.peak_rss_mb - base.peak_rss_mb).toFixed(0)} / +${(r.rss_after_mb - base.rss_after_mb).toFixed(0)})` : '';
+    return `| ${r.purpose} | ${r.seconds.toFixed(2)} s | ${r.peak_rss_mb.toFixed(0)} MB | ${r.rss_after_mb.toFixed(0)} MB${above} |`;
+  });
+  return [`model file: ${records[0]?.file_mb ?? 0} MB; memory above the baseline in brackets (peak / once loaded)`, '| load | time | peak RSS | RSS once loaded |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

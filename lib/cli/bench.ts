@@ -11,7 +11,7 @@ import type { Argv } from 'yargs';
 import { benchKernels, crossover, kernelTable, sweepChart, type KernelRecord } from '../bench/kernels.js';
 import { accuracyCurve, curveTable } from '../bench/curve.js';
 import { benchFleet, fleetSummary } from '../bench/fleet.js';
-import { scoreMemory } from '../bench/memory.js';
+import { loadTable, modelLoad, scoreMemory } from '../bench/memory.js';
 import { kernelsPage } from '../bench/pages.js';
 import { validationNoise } from '../bench/validation.js';
 import { BENCH_KERNELS, benchScore, benchTrain, throughputTable, type BenchKernels, type ThroughputRecord } from '../bench/throughput.js';
@@ -132,6 +132,20 @@ export function register(cli: Argv): Argv {
         },
       )
       .command(
+        'load <model>',
+        'time and memory of loading a model, for training (everything) and for scoring (weights only), each in a fresh process',
+        (k) =>
+          k
+            .positional('model', { type: 'string', demandOption: true })
+            .option('repeats', { type: 'number', default: 3, describe: 'fresh processes per purpose (median reported)' })
+            .option('threads', { type: 'number', default: 0 })
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per purpose' }),
+        async (args) => {
+          const records = await modelLoad(args.model, { repeats: args.repeats, threads: args.threads });
+          console.log(args.json ? records.map((r) => JSON.stringify(r)).join('\n') : loadTable(records));
+        },
+      )
+      .command(
         'fleet',
         'N workers through Redis against one `intra score` with all threads; Redis\'s cost per image; worker memory',
         (k) =>
@@ -205,6 +219,6 @@ export function register(cli: Argv): Argv {
           if (!args.json) console.log(`${curveTable(records)}\n(${records[0]!.machine.cpu}, ${records[0]!.threads || 'all'} threads)`);
         },
       )
-      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory, fleet, validation or curve'),
+      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory, load, fleet, validation or curve'),
   );
 }
