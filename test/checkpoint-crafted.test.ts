@@ -119,6 +119,7 @@ beforeAll(async () => {
   await engine.setTrainingImages(stripes(2, 64, 1));
   await engine.trainSteps(1);
   await engine.keepBest();
+  await engine.trainSteps(1);  // the best weights differ from the weights: both are in the file
   await engine.fitNormalStatistics();
   const path = join(root, 'good.intra');
   await engine.save(path, { epoch: 1 });
@@ -165,7 +166,7 @@ describe('crafted model files with a valid checksum', () => {
     for (const purpose of ['training', 'scoring'] as const) {
       const engine = await Engine.load(path, { threads: 1, purpose });
       expect(engine.metadata()).toEqual({ epoch: 1 });
-      expect(engine.describe()).toMatchObject({ purpose, steps: 1, hasNormalStatistics: true });
+      expect(engine.describe()).toMatchObject({ purpose, steps: 2, hasNormalStatistics: true });
       engine.dispose();
     }
     const damaged = write(original.records, { version: 1 });
@@ -196,6 +197,8 @@ describe('crafted model files with a valid checksum', () => {
     ['best weights of another shape', () => withRecord(`best:${head.slice(6)}`, (r) => ({ ...(r as Tensor), sizes: [1n], bytes: 4n, data: Buffer.alloc(4) })), /best:head.weight has shape \[1\] \(Float\), expected \[\d+, \d+\]/],
     ['Adam moments of another shape', () => withRecord(`adam.exp_avg:${head.slice(6)}`, (r) => ({ ...(r as Tensor), sizes: [1n], bytes: 4n, data: Buffer.alloc(4) })), /adam.exp_avg:head.weight has shape \[1\]/],
     ['an empty tensor (no data at all)', () => withRecord('diff_mean', (r) => ({ ...(r as Tensor), sizes: [0n, 64n], bytes: 0n, data: Buffer.alloc(0) })), /diff_mean has shape \[0, 64\] \(Float\), expected \[64, 64\]/],
+    ['a \'best\' record that names something else', () => [...original.records, { name: 'best', kind: 'text' as const, text: 'elsewhere' }], /its 'best' says 'elsewhere', expected 'weights'/],
+    ['best weights and a \'best\' record saying they are the weights', () => [...original.records, { name: 'best', kind: 'text' as const, text: 'weights' }], /it has best weights for \S+ and says they are the weights/],
     ['a training mean map of another size', () => withRecord('diff_mean', (r) => ({ ...(r as Tensor), sizes: [2n, 2n], bytes: 16n, data: Buffer.alloc(16) })), /diff_mean has shape \[2, 2\] \(Float\), expected \[64, 64\]/],
     ['a step count that is not a number', () => withRecord('steps', (r) => ({ ...(r as Text), text: '1e999x' })), /'steps' is not a number \('1e999x'\)/],
     ['a learning rate that is not a number', () => withRecord('train', (r) => ({ ...(r as Text), text: (r as Text).text.replace(/^learningRate=.*$/m, 'learningRate=fast') })), /training config field 'learningRate' is not a number/],

@@ -136,6 +136,26 @@ describe('checkpoints', () => {
     await expect(Engine.load(dir)).rejects.toThrow(`Cannot open checkpoint ${dir}: it is a folder`);
   });
 
+  it('holds the weights once when the best weights are the weights (after keepBest or restoreBest)', async () => {
+    const twice = readFileSync(path);
+    const once = join(dir, 'best-is-current.intra');
+    const source = await Engine.load(path, { threads: 2 });
+    await source.restoreBest();
+    await source.save(once, { best: 'current' });
+    const bytes = readFileSync(once);
+    expect(bytes.includes(Buffer.from('best:head.weight'))).toBe(false);
+    expect(twice.length - bytes.length).toBeGreaterThan(source.describe().parameters * 4);
+    const loaded = await Engine.load(once, { threads: 2 });
+    const before = await source.reconstruct(images);
+    expect(Array.from(await loaded.reconstruct(images))).toEqual(Array.from(before));
+    await loaded.setTrainingImages(images);
+    await loaded.trainSteps(2);  // moves the weights; the best stay where they were
+    await loaded.restoreBest();
+    expect(Array.from(await loaded.reconstruct(images))).toEqual(Array.from(before));
+    source.dispose();
+    loaded.dispose();
+  });
+
   it('rejects a foreign file and a missing one', async () => {
     const foreign = join(dir, 'foreign.png');
     writeFileSync(foreign, Buffer.from('\x89PNG\r\n\x1a\n not a checkpoint', 'binary'));

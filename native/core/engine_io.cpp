@@ -36,10 +36,15 @@ void Engine::save(const std::string& path, const std::string& metadataJson) {
   contents.texts["metadata"] = metadataJson;
   contents.texts["steps"] = std::to_string(stepsDone_);
   auto named = net_->named_parameters();
+  // Right after keepBest (every improving epoch) and restoreBest (a finished model) the best
+  // weights are the weights: the file says so instead of holding them twice.
+  bool bestAreWeights = !best_.empty();
+  for (size_t i = 0; bestAreWeights && i < named.size(); ++i) bestAreWeights = torch::equal(best_[i], named[i].value());
+  if (bestAreWeights) contents.texts["best"] = "weights";
   for (size_t i = 0; i < named.size(); ++i) {
     const auto& item = named[i];
     contents.tensors["param:" + item.key()] = item.value();
-    if (!best_.empty()) contents.tensors["best:" + item.key()] = best_[i];
+    if (!best_.empty() && !bestAreWeights) contents.tensors["best:" + item.key()] = best_[i];
     // Adam's moments, so that a resumed run continues exactly where it stopped.
     auto& state = optimizer_->state();
     auto found = state.find(c10::guts::to_string(item.value().unsafeGetTensorImpl()));
@@ -123,11 +128,21 @@ std::unique_ptr<Engine> Engine::loadFile(const std::string& path, const EngineOp
     return t;
   };
   std::vector<torch::Tensor> best;
+  const auto bestText = contents.texts.find("best");
+  const bool bestAreWeights = bestText != contents.texts.end() && !scoring;
+  if (bestText != contents.texts.end() && bestText->second != "weights") {
+    throw unusable("its 'best' says '" + bestText->second + "', expected 'weights'");
+  }
   for (auto& item : engine->net_->named_parameters()) {
     const std::string key = item.key();
     if (contents.tensors.find("param:" + key) == contents.tensors.end()) throw unusable("it has no weights for " + key);
     item.value().copy_(shaped("param:" + key, item.value()));
-    if (contents.tensors.count("best:" + key)) best.push_back(shaped("best:" + key, item.value()).to(engine->device_));
+    if (bestAreWeights) {
+      if (contents.tensors.count("best:" + key)) throw unusable("it has best weights for " + key + " and says they are the weights");
+      best.push_back(item.value().detach().clone());
+    } else if (contents.tensors.count("best:" + key)) {
+      best.push_back(shaped("best:" + key, item.value()).to(engine->device_));
+    }
     if (contents.tensors.count("adam.exp_avg:" + key)) {
       if (!contents.tensors.count("adam.exp_avg_sq:" + key)) throw unusable("it has no adam.exp_avg_sq for " + key);
       auto adam = std::make_unique<torch::optim::AdamParamState>();
