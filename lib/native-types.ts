@@ -156,6 +156,8 @@ export interface EngineDescription {
   hasNormalStatistics: boolean;
   /** what it was loaded for (Engine.load's purpose); `training` for an engine created anew */
   purpose: LoadPurpose;
+  /** windows per forward pass at inference */
+  inferenceBatch: number;
   device: string;
   deviceNote: string;
   kernels: 'fused' | 'reference' | 'cuda-emulated';

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { parseCli } from '../lib/cli/index.js';
+import { engineOptionsOf } from '../lib/cli/options.js';
 import { synthesize } from '../lib/data/synth.js';
 import { Engine } from '../lib/engine.js';
 import { recipeDefaults } from '../lib/train/recipes.js';
@@ -37,6 +38,24 @@ const commands: string[][] = [
 ];
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+describe('--inference-batch', () => {
+  it.each([
+    ['score', 'm.intra', 'image.png'],
+    ['eval', 'm.intra', 'category'],
+    ['train', 'category', '--out', 'm.intra'],
+    ['worker', '--redis', 'redis://127.0.0.1:1'],
+  ])('intra %s takes it into its engine options, and names it when it is not a positive integer', async (...argv) => {
+    type EngineArgs = Parameters<typeof engineOptionsOf>[0];
+    const parsed = async (extra: string[]) => (await parseCli([...argv, ...extra])).args as unknown as EngineArgs;
+    expect(engineOptionsOf(await parsed(['--inference-batch', '48']))).toMatchObject({ inferenceBatch: 48, threads: 0, device: 'cpu', precision: 'fp32' });
+    expect(engineOptionsOf(await parsed([]))).not.toHaveProperty('inferenceBatch');
+    for (const bad of ['0', '2.5', '-3']) {
+      const args = await parsed(['--inference-batch', bad]);
+      expect(() => engineOptionsOf(args)).toThrow(`Expected a positive integer for --inference-batch but received ${Number(bad)}`);
+    }
+  });
+});
 
 describe('boolean options', () => {
   it.each(commands.map((c) => [c.join(' '), c]))('intra %s: each parses as --x (true) and --no-x (false)', async (_, argv) => {

@@ -92,6 +92,19 @@ describe('checkpoints', () => {
   });
 
   const flip = (bytes: Buffer, at: number, mask: number) => bytes.writeUInt8(bytes.readUInt8(at) ^ mask, at);
+  it('scores the same with fewer windows per forward pass (less memory)', async () => {
+    const wide = await Engine.load(path, { threads: 2, purpose: 'scoring' });
+    const narrow = await Engine.load(path, { threads: 2, purpose: 'scoring', inferenceBatch: 7 });
+    expect([wide.describe().inferenceBatch, narrow.describe().inferenceBatch]).toEqual([512, 7]);
+    const a = await wide.anomalyMaps(images), b = await narrow.anomalyMaps(images);
+    for (let i = 0; i < a.scores.length; i++) expect(b.scores[i]).toBeCloseTo(a.scores[i]!, 5);
+    const mapError = Math.max(...Array.from(a.maps, (v, i) => Math.abs(v - b.maps[i]!)));
+    expect(mapError).toBeLessThan(1e-5);
+    wide.dispose();
+    narrow.dispose();
+    await expect(Engine.load(path, { inferenceBatch: 0 })).rejects.toThrow(/inferenceBatch/);
+  });
+
   // The byte offset of a tensor record's data in the file, found by its name.
   function dataOffset(bytes: Buffer, name: string): number {
     const at = bytes.indexOf(Buffer.from(name)) + name.length;  // then kind, dtype, rank, sizes, byte count

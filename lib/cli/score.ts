@@ -13,7 +13,7 @@ import { IntraError } from '../errors.js';
 import { scoreFiles } from '../infer/score.js';
 import { Engine } from '../engine.js';
 import type { TrainState } from '../train/train.js';
-import { duration, engineOptions } from './options.js';
+import { duration, engineOptions, engineOptionsOf } from './options.js';
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -30,7 +30,7 @@ export function register(cli: Argv): Argv {
         .option('maps', { type: 'string', describe: 'folder for heat-map overlays and anomaly maps (PNG)' })
         .option('batch', { type: 'number', default: 8, describe: 'images per engine call' }),
     async (args) => {
-      const engine = await Engine.load(args.model, { threads: args.threads, device: args.device, precision: args.precision, purpose: 'scoring' });
+      const engine = await Engine.load(args.model, { ...engineOptionsOf(args), purpose: 'scoring' });
       const state = engine.metadata<Partial<TrainState>>();
       let threshold: number | undefined = state.threshold;
       if (args.threshold !== undefined && args.threshold !== 'model') {

@@ -10,7 +10,7 @@ import { shapeText } from '../data/images.js';
 import { PRECISIONS } from '../native.js';
 import { RECIPES } from '../train/recipes.js';
 import { stateShape, trainCategory, type Progress } from '../train/train.js';
-import { duration, engineOptions, modelOptions, parseShape } from './options.js';
+import { duration, engineOptions, engineOptionsOf, modelOptions, parseShape } from './options.js';
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -69,9 +69,7 @@ export function register(cli: Argv): Argv {
           windowsPerImage: args.windowsPerImage,
           augment: args.augment,
           seed: args.seed,
-          threads: args.threads,
-          device: args.device,
-          precision: args.precision,
+          ...engineOptionsOf(args),
           trainPrecision: args.trainPrecision,
           longResiduals: args.longResiduals,
           resume: args.resume,

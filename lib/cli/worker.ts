@@ -8,7 +8,7 @@
 import type { Argv } from 'yargs';
 
 import { startWorker } from '../fleet/worker.js';
-import { engineOptions } from './options.js';
+import { engineOptions, engineOptionsOf } from './options.js';
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -26,9 +26,7 @@ export function register(cli: Argv): Argv {
       const worker = await startWorker({
         redis: args.redis,
         concurrency: args.concurrency,
-        threads: args.threads,
-        device: args.device,
-        precision: args.precision,
+        ...engineOptionsOf(args),
         batch: args.batch,
         mapsDir: args.maps,
         stallMs: args.stallMs,

@@ -64,6 +64,8 @@ export interface EvaluateOptions {
   threads?: number;
   device?: Device;
   precision?: Precision;
+  /** windows per forward pass (the engine's default when absent) */
+  inferenceBatch?: number;
   /** images per engine call */
   batch?: number;
   /** gallery pictures per group (worst false positives, worst false negatives, best detections) */
@@ -96,7 +98,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
   const started = Date.now();
   const timer = options.timer ?? untimed;
   const category = await timer.time('setup', () => readCategory(options.category, { requireTest: true }));
-  const engine = options.engine ?? (await Engine.load(options.model, { threads: options.threads, device: options.device, precision: options.precision, purpose: 'scoring' }));
+  const engine = options.engine ?? (await Engine.load(options.model, { threads: options.threads, device: options.device, precision: options.precision, inferenceBatch: options.inferenceBatch, purpose: 'scoring' }));
   try {
     const { model } = engine.describe();
     if (!engine.describe().hasNormalStatistics) {

@@ -33,6 +33,8 @@ export interface WorkerOptions {
   threads?: number;
   device?: Device;
   precision?: Precision;
+  /** windows per forward pass (the engine's default when absent) */
+  inferenceBatch?: number;
   /** images per engine call */
   batch?: number;
   mapsDir?: string;
@@ -78,8 +80,8 @@ class ModelCache {
     const key = `${path}\n${checksum}`;
     let entry = this.#models.get(key);
     if (!entry) {
-      const { threads, device, precision } = this.options;
-      entry = { engine: Engine.load(path, { threads, device, precision, purpose: 'scoring' }), users: 0, lastUsed: 0 };
+      const { threads, device, precision, inferenceBatch } = this.options;
+      entry = { engine: Engine.load(path, { threads, device, precision, inferenceBatch, purpose: 'scoring' }), users: 0, lastUsed: 0 };
       this.#models.set(key, entry);
       // A failed load is not cached: the next job tries again (and fails with the reason).
       entry.engine.catch(() => this.#models.get(key) === entry && this.#models.delete(key));

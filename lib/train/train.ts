@@ -56,6 +56,8 @@ export interface TrainOptions {
   threads?: number;
   device?: Device;
   precision?: Precision;
+  /** windows per forward pass at inference (the engine's default when absent) */
+  inferenceBatch?: number;
   trainPrecision?: Precision;
   longResiduals?: boolean;
   /** continue from the checkpoint at `out` */
@@ -347,7 +349,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
   const log = options.log ?? `${options.out}.log.jsonl`;
 
   if (resuming) {
-    engine = await Engine.load(options.out, { threads: options.threads, device: options.device, precision: options.precision });
+    engine = await Engine.load(options.out, { threads: options.threads, device: options.device, precision: options.precision, inferenceBatch: options.inferenceBatch });
     state = engine.metadata<TrainState>();
     // A resumed run may be given new limits; everything else comes from the checkpoint.
     if (options.epochs !== undefined) state.epochs = options.epochs;
@@ -391,7 +393,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
         validationWindowsPerImage: options.validationWindowsPerImage,
         trainPrecision: options.trainPrecision ?? presetPrecision(byPreset, capabilities().bf16),
       },
-      { threads: options.threads, device: options.device, precision: options.precision },
+      { threads: options.threads, device: options.device, precision: options.precision, inferenceBatch: options.inferenceBatch },
     );
     state = {
       state: 'training',

@@ -221,6 +221,7 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("metadata", e->metadata());
     o.Set("hasNormalStatistics", e->hasNormalStatistics());
     o.Set("purpose", e->scoringOnly() ? "scoring" : "training");
+    o.Set("inferenceBatch", static_cast<double>(e->inferenceBatch()));
     o.Set("device", e->deviceName());
     o.Set("deviceNote", e->deviceNote());
     o.Set("kernels", kernels::toString(e->kernels()));

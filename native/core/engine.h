@@ -88,6 +88,7 @@ class Engine {
   int64_t parameterCount() const;
   bool hasNormalStatistics() const { return diffMean_.defined(); }
   bool scoringOnly() const { return scoringOnly_; }
+  int64_t inferenceBatch() const { return options_.inferenceBatch; }
   std::string deviceName() const { return device_.str(); }
   const std::string& deviceNote() const { return deviceNote_; }
   Profiler& profiler() { return profiler_; }
