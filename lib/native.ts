@@ -79,6 +79,12 @@ let loaded: NativeAddon | undefined;
 function addon(): NativeAddon {
   if (loaded) return loaded;
   const path = process.env.INTRA_ADDON ?? join(packageRoot(), 'build', 'Release', 'intra.node');
+  // libgomp's threads spin after every parallel region by default, and on a machine with few
+  // cores they took the cores from OpenBLAS's own threads: the same fp32 training step ran at
+  // 69-80% of the ceiling from run to run, 85% with passive waiting, and `intra score` took
+  // 42 s or 27 s (README: Threads). libgomp reads this when libtorch loads, so it is set before
+  // the addon is; a caller's own setting stays.
+  process.env.OMP_WAIT_POLICY ??= 'passive';
   try {
     loaded = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (cause) {
@@ -172,6 +178,8 @@ export interface MachineLabel {
   kernel_isa: string;
   /** OpenBLAS's core type when pinned (these machines pin it), else "auto" */
   blas_coretype: string;
+  /** how OpenMP's idle threads wait (passive unless the caller set it); absent in records written before it was set */
+  omp_wait_policy?: string;
   /** what runs the matrix products per precision, with which instructions (capabilities().matrixProducts); absent in records written before it was added */
   matrix_products?: { fp32: string; bf16: string };
 }
@@ -179,7 +187,7 @@ export interface MachineLabel {
 /** The machine label of benchmark records. @example machineLabel().cpu // 'AMD EPYC' */
 export function machineLabel(): MachineLabel {
   const caps = capabilities();
-  return { cpu: caps.cpu.model, cpu_features: caps.cpu.features, kernel_isa: caps.fusedKernels.cpu, blas_coretype: process.env.OPENBLAS_CORETYPE ?? 'auto', matrix_products: caps.matrixProducts };
+  return { cpu: caps.cpu.model, cpu_features: caps.cpu.features, kernel_isa: caps.fusedKernels.cpu, blas_coretype: process.env.OPENBLAS_CORETYPE ?? 'auto', omp_wait_policy: process.env.OMP_WAIT_POLICY, matrix_products: caps.matrixProducts };
 }
 
 /**

@@ -1,10 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { benchKernels, crossover, kernelTable, sweepBatch, sweepChart } from '../lib/bench/kernels.js';
 import { machineText } from '../lib/format.js';
-import { capabilities, machineLabel } from '../lib/native.js';
+import { capabilities, machineLabel, packageRoot } from '../lib/native.js';
 
 describe('intra bench kernels', () => {
   it('measures every family, fused and reference in the same run, as JSON records and a chart', async () => {
@@ -82,6 +84,21 @@ describe('the machine behind a figure', () => {
     expect(cpu.features).toEqual(relevant.filter((f) => flags.has(f)));
     expect(bf16).toBe(cpu.features.includes('avx512_bf16') || cpu.features.includes('amx_bf16'));
     expect(machineLabel().blas_coretype).toBe(process.env.OPENBLAS_CORETYPE ?? 'auto');
+  });
+
+  it('makes OpenMP wait passively (libgomp says so when libtorch loads) unless the caller chose, and labels records with it', () => {
+    const native = join(packageRoot(), 'dist', 'lib', 'native.js');
+    const load = `import(${JSON.stringify(native)}).then((n) => n.configFields())`;
+    const policyOf = (env: NodeJS.ProcessEnv) => {
+      const run = spawnSync(process.execPath, ['-e', load], { env: { ...env, OMP_DISPLAY_ENV: 'true' }, encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      return /OMP_WAIT_POLICY = '(\w+)'/.exec(run.stderr + run.stdout)?.[1];
+    };
+    const { OMP_WAIT_POLICY: _, ...unset } = process.env;
+    expect(policyOf(unset)).toBe('PASSIVE');
+    expect(policyOf({ ...unset, OMP_WAIT_POLICY: 'active' })).toBe('ACTIVE');
+    expect(machineLabel().omp_wait_policy).toBe(process.env.OMP_WAIT_POLICY);
+    expect(machineText(machineLabel())).toContain(`OMP_WAIT_POLICY ${process.env.OMP_WAIT_POLICY}`);
   });
 
   it('names what runs the matrix products: the BLAS and its core for fp32, oneDNN and its ISA for bf16', () => {
