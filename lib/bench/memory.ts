@@ -20,6 +20,8 @@ import { IntraError } from '../errors.js';
 import { packageRoot, type LoadPurpose } from '../native.js';
 import { Engine } from '../engine.js';
 
+const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
 export interface MemoryRecord {
   images: number;
   peak_rss_mb: number;
@@ -67,7 +69,7 @@ export async function scoreMemory(count: number, workDir: string, options: { thr
   if (code !== 0) throw new IntraError('INTRA_NATIVE', `intra score exited with ${code} in the memory benchmark`);
   const lines = (await readFile(out, 'utf8')).split('\n').filter(Boolean).length;
   await rm(images, { recursive: true, force: true });
-  return { images: count, peak_rss_mb: Math.round((maxRssKb / 1024) * 10) / 10, seconds, images_per_s: count / seconds, lines };
+  return { images: count, peak_rss_mb: mb(maxRssKb * 1024), seconds, images_per_s: count / seconds, lines };
 }
 
 export interface LoadRecord {
@@ -81,7 +83,6 @@ export interface LoadRecord {
   file_mb: number;
 }
 
-const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**

@@ -2,7 +2,7 @@
 import type { Options } from 'yargs';
 
 import type { ImageShape } from '../data/images.js';
-import { IntraError } from '../errors.js';
+import { IntraError, requireInteger } from '../errors.js';
 import { ATTENTION_KINDS, DEVICES, PRECISIONS, PRESETS, type Device, type EngineOptions, type Precision } from '../native.js';
 
 export const engineOptions = {
@@ -18,9 +18,7 @@ export const engineOptions = {
 /** The engine options of a command's arguments; a bad --inference-batch is named as the flag. */
 export function engineOptionsOf(args: { threads: number; device: Device; precision: Precision; inferenceBatch?: number }): EngineOptions {
   const { inferenceBatch } = args;
-  if (inferenceBatch !== undefined && !(Number.isInteger(inferenceBatch) && inferenceBatch >= 1)) {
-    throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a positive integer for --inference-batch but received ${inferenceBatch}`);
-  }
+  if (inferenceBatch !== undefined) requireInteger(inferenceBatch, '--inference-batch');
   return { threads: args.threads, device: args.device, precision: args.precision, ...(inferenceBatch === undefined ? {} : { inferenceBatch }) };
 }
 
