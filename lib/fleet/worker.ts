@@ -154,6 +154,9 @@ export async function startWorker(options: WorkerOptions): Promise<FleetWorker> 
     const done = await redis.hmget(keys.done, ...files);
     const todo = files.filter((_, k) => done[k] === null);
     if (todo.length === 0) return { scored: 0, failed: 0, skipped: files.length };
+    // Said when the job starts, not only when it completes: a job taken up again may lose its
+    // lock before it completes (and be taken up once more), and its skipping must still show.
+    if (todo.length < files.length) log(`intra worker: job ${job.id} (run ${run}): ${files.length - todo.length} of ${files.length} already done, scoring ${todo.length}`);
 
     let lease: Awaited<ReturnType<ModelCache['acquire']>>;
     try {
