@@ -19,5 +19,5 @@ export function percent(value: number | null | undefined, options: { unit?: bool
 export function machineText(machine: MachineLabel | undefined): string {
   if (!machine) return 'unknown CPU';
   const products = machine.matrix_products ? `fp32 products ${machine.matrix_products.fp32}, bf16 ${machine.matrix_products.bf16}; ` : '';
-  return `${machine.cpu} (${machine.cpu_features.join(' ')}; our kernels ${machine.kernel_isa ?? '?'}; ${products}OPENBLAS_CORETYPE ${machine.blas_coretype}${machine.omp_wait_policy ? `, OMP_WAIT_POLICY ${machine.omp_wait_policy}` : ''})`;
+  return `${machine.cpu} (${machine.cpu_features.join(' ')}; our kernels ${machine.kernel_isa ?? '?'}; ${products}OPENBLAS_CORETYPE ${machine.blas_coretype}${machine.omp_wait_policy ? `, OMP_WAIT_POLICY ${machine.omp_wait_policy}` : ''}${machine.blas_thread_timeout ? `, OPENBLAS_THREAD_TIMEOUT ${machine.blas_thread_timeout}` : ''})`;
 }

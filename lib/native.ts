@@ -85,6 +85,12 @@ function addon(): NativeAddon {
   // 42 s or 27 s (README: Threads). libgomp reads this when libtorch loads, so it is set before
   // the addon is; a caller's own setting stays.
   process.env.OMP_WAIT_POLICY ??= 'passive';
+  // OpenBLAS's threads, for their part, spin (sched_yield) for 2^28 cycles, ~0.1 s, after every
+  // matrix product, taking a core from our kernels' OpenMP threads in between: fp32 training
+  // ran at ~145 or ~170 GFLOP/s at random (70% or 82% of the ceiling), and at 172-178 in 6 of 6
+  // runs with 2^16 cycles (~25 us, about what waking a sleeping thread costs). OpenBLAS reads
+  // the exponent when it loads (with libtorch); a caller's own setting stays.
+  process.env.OPENBLAS_THREAD_TIMEOUT ??= '16';
   try {
     loaded = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (cause) {
@@ -180,6 +186,8 @@ export interface MachineLabel {
   blas_coretype: string;
   /** how OpenMP's idle threads wait (passive unless the caller set it); absent in records written before it was set */
   omp_wait_policy?: string;
+  /** OpenBLAS's spin before its threads sleep, as 2^N cycles (OPENBLAS_THREAD_TIMEOUT) */
+  blas_thread_timeout?: string;
   /** what runs the matrix products per precision, with which instructions (capabilities().matrixProducts); absent in records written before it was added */
   matrix_products?: { fp32: string; bf16: string };
 }
@@ -187,7 +195,7 @@ export interface MachineLabel {
 /** The machine label of benchmark records. @example machineLabel().cpu // 'AMD EPYC' */
 export function machineLabel(): MachineLabel {
   const caps = capabilities();
-  return { cpu: caps.cpu.model, cpu_features: caps.cpu.features, kernel_isa: caps.fusedKernels.cpu, blas_coretype: process.env.OPENBLAS_CORETYPE ?? 'auto', omp_wait_policy: process.env.OMP_WAIT_POLICY, matrix_products: caps.matrixProducts };
+  return { cpu: caps.cpu.model, cpu_features: caps.cpu.features, kernel_isa: caps.fusedKernels.cpu, blas_coretype: process.env.OPENBLAS_CORETYPE ?? 'auto', omp_wait_policy: process.env.OMP_WAIT_POLICY, blas_thread_timeout: process.env.OPENBLAS_THREAD_TIMEOUT, matrix_products: caps.matrixProducts };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -99,6 +100,36 @@ describe('the machine behind a figure', () => {
     expect(policyOf({ ...unset, OMP_WAIT_POLICY: 'active' })).toBe('ACTIVE');
     expect(machineLabel().omp_wait_policy).toBe(process.env.OMP_WAIT_POLICY);
     expect(machineText(machineLabel())).toContain(`OMP_WAIT_POLICY ${process.env.OMP_WAIT_POLICY}`);
+  });
+
+  it.runIf(availableParallelism() >= 2)('makes OpenBLAS threads sleep soon after a product, not spin for 0.1 s, unless the caller chose', (context) => {
+    const native = join(packageRoot(), 'dist', 'lib', 'native.js');
+    // A product through OpenBLAS on two threads, then the CPU the whole process uses over
+    // 600 ms of nothing: OpenBLAS's worker spins for 2^N cycles after the product (2^30: ~0.4 s).
+    const idleCpuMs = (env: NodeJS.ProcessEnv) => {
+      const script = `import(${JSON.stringify(native)}).then(async (n) => {
+        await n.matmulCeiling(1024, 'float32', 2, 2);
+        const before = process.cpuUsage();
+        await new Promise((r) => setTimeout(r, 600));
+        const used = process.cpuUsage(before);
+        console.log(JSON.stringify({ ms: (used.user + used.system) / 1000, label: n.machineLabel().blas_thread_timeout }));
+      })`;
+      const run = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as { ms: number; label: string };
+    };
+    const { OPENBLAS_THREAD_TIMEOUT: _, ...unset } = process.env;
+    // The control first: a spinning thread yields to every other runnable one, so on a machine
+    // kept busy by other work (two more busy threads on two cores) the spin does not show, and
+    // then nothing here can tell spinning from sleeping.
+    let theirs = idleCpuMs({ ...unset, OPENBLAS_THREAD_TIMEOUT: '30' });
+    for (let attempt = 1; attempt < 3 && theirs.ms <= 60; attempt++) theirs = idleCpuMs({ ...unset, OPENBLAS_THREAD_TIMEOUT: '30' });
+    expect(theirs.label).toBe('30');  // the caller's setting stays
+    if (theirs.ms <= 60) context.skip(`the machine is too busy to show OpenBLAS spinning (${theirs.ms} ms of CPU in 600 ms idle with 2^30 cycles)`);
+    const ours = idleCpuMs(unset);
+    expect(ours.label).toBe('16');
+    expect(ours.ms).toBeLessThan(Math.min(30, theirs.ms / 2));
+    expect(machineText(machineLabel())).toContain(`OPENBLAS_THREAD_TIMEOUT ${process.env.OPENBLAS_THREAD_TIMEOUT}`);
   });
 
   it('names what runs the matrix products: the BLAS and its core for fp32, oneDNN and its ISA for bf16', () => {
