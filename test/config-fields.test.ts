@@ -68,6 +68,9 @@ describe('intra info', () => {
     expect(report.presets.cpu).toEqual((({ parameters: _, ...c }) => c)(modelConfig({ preset: 'cpu' })));
     expect(Object.keys(report.presets.paper!).sort()).toEqual(configFields().model.map((f) => f.name).sort());
     expect(report.trainDefaults).toEqual(configFields().trainDefaults);
+    // The waiting the addon's loader set (or the caller's), as the engine's threads run with it.
+    expect(report.waiting).toEqual({ ompWaitPolicy: process.env.OMP_WAIT_POLICY, blasThreadTimeout: process.env.OPENBLAS_THREAD_TIMEOUT });
+    expect(report.waiting.blasThreadTimeout).toMatch(/^\d+$/);
   });
 });
 

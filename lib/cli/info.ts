@@ -13,6 +13,8 @@ export interface InfoReport {
   /** what runs the fp32 and bf16 matrix products, with which instructions */
   matrixProducts: { fp32: string; bf16: string };
   threads: number;
+  /** how idle threads wait: OpenMP's policy and OpenBLAS's spin (2^N cycles), as this process set them */
+  waiting: { ompWaitPolicy: string | null; blasThreadTimeout: string | null };
   bf16: boolean;
   cuda: { built: boolean; available: boolean };
   /** the CPU's model and its relevant instruction sets */
@@ -44,7 +46,8 @@ export function infoReport(threads = 0): InfoReport {
     presets[preset] = config;
   }
   const { trainDefaults } = configFields();
-  return { libtorch: caps.libtorch, blas: caps.blas, matrixProducts: caps.matrixProducts, threads: caps.threads, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, cpu: caps.cpu, params, presets, trainDefaults };
+  const waiting = { ompWaitPolicy: process.env.OMP_WAIT_POLICY ?? null, blasThreadTimeout: process.env.OPENBLAS_THREAD_TIMEOUT ?? null };
+  return { libtorch: caps.libtorch, blas: caps.blas, matrixProducts: caps.matrixProducts, threads: caps.threads, waiting, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, cpu: caps.cpu, params, presets, trainDefaults };
 }
 
 export function register(cli: Argv): Argv {
@@ -66,6 +69,7 @@ export function register(cli: Argv): Argv {
       console.log(`blas      ${report.blas}`);
       console.log(`products  fp32: ${report.matrixProducts.fp32}; bf16: ${report.matrixProducts.bf16}`);
       console.log(`threads   ${report.threads}`);
+      console.log(`waiting   OMP_WAIT_POLICY ${report.waiting.ompWaitPolicy ?? 'unset'}, OPENBLAS_THREAD_TIMEOUT ${report.waiting.blasThreadTimeout ?? 'unset'}`);
       console.log(`bf16      ${report.bf16 ? 'yes' : 'no'}`);
       console.log(`cuda      built: ${report.cuda.built ? 'yes' : 'no'}, device: ${report.cuda.available ? 'yes' : 'no'}`);
       console.log(`kernels   fused on cpu: ${report.fusedKernels.cpu}; fused on cuda: ${report.fusedKernels.cuda ?? 'none in this build'}`);
