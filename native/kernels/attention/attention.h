@@ -28,11 +28,16 @@ at::Tensor linearAttentionReference(const at::Tensor& q, const at::Tensor& k, co
 struct AttentionFunctions {
   // The inputs as the kernels read them (type and layout), made once and saved for backward.
   at::Tensor (*prepare)(const at::Tensor& t);
-  // -> {out (B, heads, S, dv), lse (B, heads, S): the row log-sum-exp of the scaled scores}
-  std::vector<at::Tensor> (*softmaxForward)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
-  // -> {dq, dk, dv}, from out and lse: no (B, heads, S, S) tensor is kept from the forward
+  // -> {out (B, heads, S, dv), lse (B, heads, S): the row log-sum-exp of the scaled scores}, and
+  // where a backward follows and the device's kernels find it cheaper than recomputing them
+  // (short windows: the CPU's, see keepsProbabilities), the probabilities (B, heads, S, S) third.
+  std::vector<at::Tensor> (*softmaxForward)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                            bool backwardFollows);
+  // -> {dq, dk, dv}, from out and lse, and from probs where the forward kept them (else undefined:
+  // recomputed from q, k and lse)
   std::vector<at::Tensor> (*softmaxBackward)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                             const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout);
+                                             const at::Tensor& out, const at::Tensor& lse, const at::Tensor& probs,
+                                             const at::Tensor& dout);
   at::Tensor (*linearForward)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
   std::vector<at::Tensor> (*linearBackward)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                             const at::Tensor& out, const at::Tensor& dout);

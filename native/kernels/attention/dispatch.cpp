@@ -40,8 +40,10 @@ class SoftmaxAttentionFunction : public torch::autograd::Function<SoftmaxAttenti
                             int64_t impl) {
     const AttentionFunctions& f = table().require("softmax attention", q, static_cast<Implementation>(impl));
     at::Tensor qp = f.prepare(q), kp = f.prepare(k), vp = f.prepare(v);
-    std::vector<at::Tensor> r = f.softmaxForward(qp, kp, vp);
-    ctx->save_for_backward({qp, kp, vp, r[0], r[1]});  // out and the row log-sum-exp, no (S x S) tensor
+    const bool backwardFollows = q.requires_grad() || k.requires_grad() || v.requires_grad();
+    std::vector<at::Tensor> r = f.softmaxForward(qp, kp, vp, backwardFollows);
+    // out, the row log-sum-exp, and the probabilities only where the kernels kept them
+    ctx->save_for_backward({qp, kp, vp, r[0], r[1], r.size() > 2 ? r[2] : at::Tensor()});
     ctx->saved_data["impl"] = impl;
     ctx->saved_data["type"] = static_cast<int64_t>(q.scalar_type());
     return r[0].to(q.scalar_type());
@@ -51,7 +53,7 @@ class SoftmaxAttentionFunction : public torch::autograd::Function<SoftmaxAttenti
     const auto impl = static_cast<Implementation>(ctx->saved_data["impl"].toInt());
     const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
     const AttentionFunctions& f = table().require("softmax attention", s[0], impl);
-    std::vector<at::Tensor> d = f.softmaxBackward(s[0], s[1], s[2], s[3], s[4], f.prepare(grads[0]));
+    std::vector<at::Tensor> d = f.softmaxBackward(s[0], s[1], s[2], s[3], s[4], s[5], f.prepare(grads[0]));
     return {d[0].to(type), d[1].to(type), d[2].to(type), at::Tensor()};
   }
 };

@@ -102,29 +102,42 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> contiguousLike(const at::Tensor& 
   return {dense(q), dense(k), dense(v)};
 }
 
+// Whether the forward keeps the probabilities for the backward: where they take no more memory
+// than q, k and v together (S <= 2 dqk + dv; the model's windows, S = 49). The backward then
+// reads them instead of recomputing q K^T and S^2 exponentials a head; long windows keep only
+// the log-sum-exp, so that no (S x S) tensor per head outlives the forward.
+bool keepsProbabilities(const Dims& d) { return d.S <= 2 * d.dqk + d.dv; }
+
 template <typename T>
-std::vector<at::Tensor> softmaxForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+std::vector<at::Tensor> softmaxForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                       bool backwardFollows) {
   const Dims d = dimsOf(q, v);
   const auto& kernels = kernelsOf<T>();
+  const auto dense = q.options().memory_format(at::MemoryFormat::Contiguous);
   at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options().memory_format(at::MemoryFormat::Contiguous));
-  at::Tensor lse = at::empty({q.size(0), q.size(1), d.S}, q.options().memory_format(at::MemoryFormat::Contiguous));
+  at::Tensor lse = at::empty({q.size(0), q.size(1), d.S}, dense);
+  at::Tensor probs = backwardFollows && keepsProbabilities(d) ? at::empty({q.size(0), q.size(1), d.S, d.S}, dense) : at::Tensor();
+  T* probsData = probs.defined() ? probs.data_ptr<T>() : nullptr;
   overHeads<T>(d.heads, kernels.softmaxScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
     kernels.softmaxForward(q.data_ptr<T>(), layoutOf(q), k.data_ptr<T>(), layoutOf(k), v.data_ptr<T>(), layoutOf(v),
-                           out.data_ptr<T>(), lse.data_ptr<T>(), d.S, d.dqk, d.dv, b, e, scratch);
+                           out.data_ptr<T>(), lse.data_ptr<T>(), probsData, d.S, d.dqk, d.dv, b, e, scratch);
   });
+  if (probs.defined()) return {out, lse, probs};
   return {out, lse};
 }
 
 template <typename T>
 std::vector<at::Tensor> softmaxBackward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                        const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout) {
+                                        const at::Tensor& out, const at::Tensor& lse, const at::Tensor& probs,
+                                        const at::Tensor& dout) {
   const Dims d = dimsOf(q, v);
   const auto& kernels = kernelsOf<T>();
   auto [dq, dk, dv] = contiguousLike(q, k, v);
+  const T* probsData = probs.defined() ? probs.data_ptr<T>() : nullptr;
   overHeads<T>(d.heads, kernels.softmaxScratch(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, T* scratch) {
     kernels.softmaxBackward(q.data_ptr<T>(), layoutOf(q), k.data_ptr<T>(), layoutOf(k), v.data_ptr<T>(), layoutOf(v),
-                            out.data_ptr<T>(), dout.data_ptr<T>(), layoutOf(dout), lse.data_ptr<T>(), dq.data_ptr<T>(),
-                            dk.data_ptr<T>(), dv.data_ptr<T>(), d.S, d.dqk, d.dv, b, e, scratch);
+                            out.data_ptr<T>(), dout.data_ptr<T>(), layoutOf(dout), lse.data_ptr<T>(), probsData,
+                            dq.data_ptr<T>(), dk.data_ptr<T>(), dv.data_ptr<T>(), d.S, d.dqk, d.dv, b, e, scratch);
   });
   return {dq, dk, dv};
 }
@@ -201,16 +214,20 @@ at::Tensor prepare(const at::Tensor& t) {
 // A prepared tensor in the type the float kernels compute in (strides kept).
 at::Tensor computed(const at::Tensor& t) { return t.scalar_type() == computeType(t) ? t : t.to(computeType(t)); }
 
-std::vector<at::Tensor> softmaxForwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+// The bf16 kernels keep only the log-sum-exp (their backward recomputes the probabilities).
+std::vector<at::Tensor> softmaxForwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                            bool backwardFollows) {
   if (readsBf16(q)) return softmaxForwardBf16(q, k, v, *fused::bestKernels().bf16Softmax);
-  return q.scalar_type() == at::kDouble ? softmaxForward<double>(q, k, v) : softmaxForward<float>(q, k, v);
+  return q.scalar_type() == at::kDouble ? softmaxForward<double>(q, k, v, backwardFollows)
+                                        : softmaxForward<float>(q, k, v, backwardFollows);
 }
 std::vector<at::Tensor> softmaxBackwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                             const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout) {
-  if (q.scalar_type() == at::kDouble) return softmaxBackward<double>(q, k, v, out, lse, dout);
+                                             const at::Tensor& out, const at::Tensor& lse, const at::Tensor& probs,
+                                             const at::Tensor& dout) {
+  if (q.scalar_type() == at::kDouble) return softmaxBackward<double>(q, k, v, out, lse, probs, dout);
   if (readsBf16(q) && out.scalar_type() == at::kBFloat16 && dout.scalar_type() == at::kBFloat16)
     return softmaxBackwardBf16(q, k, v, out.contiguous(), lse, dout, *fused::bestKernels().bf16Softmax);
-  return softmaxBackward<float>(computed(q), computed(k), computed(v), computed(out), lse, computed(dout));
+  return softmaxBackward<float>(computed(q), computed(k), computed(v), computed(out), lse, probs, computed(dout));
 }
 at::Tensor linearForwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   if (q.scalar_type() == at::kDouble) return linearForward<double>(q, k, v);

@@ -56,7 +56,10 @@ struct AttentionAdapter {
     return at::empty({like.size(0), like.size(1), like.size(2), width}, like.options().memory_format(at::MemoryFormat::Contiguous));
   }
 
-  static std::vector<at::Tensor> softmaxForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  // The GPU recomputes the probabilities in the backward whatever follows (it has the
+  // arithmetic to spare; memory is what it lacks): backwardFollows changes nothing here.
+  static std::vector<at::Tensor> softmaxForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                bool /*backwardFollows*/) {
     check("softmax attention", q, k, v);
     [[maybe_unused]] auto guard = Context::guard(q);
     const AttentionProblem p = problemOf(q, v);
@@ -71,7 +74,8 @@ struct AttentionAdapter {
   }
 
   static std::vector<at::Tensor> softmaxBackward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                                 const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout) {
+                                                 const at::Tensor& out, const at::Tensor& lse,
+                                                 const at::Tensor& /*probs: never kept here*/, const at::Tensor& dout) {
     check("softmax attention", q, k, v);
     [[maybe_unused]] auto guard = Context::guard(q);
     const AttentionProblem p = problemOf(q, v);

@@ -9,16 +9,18 @@
 namespace intra::kernels::fused {
 
 // Inputs q, k, v (and dout) are read through their layouts; out, lse and the gradients are
-// contiguous (heads, S, d). Every call processes heads [begin, end) with a caller-provided
-// scratch of the given number of elements.
+// contiguous (heads, S, d), probs (heads, S, S). Every call processes heads [begin, end) with a
+// caller-provided scratch of the given number of elements. The softmax forward writes the
+// probabilities where probs is not null, and the backward reads them from there instead of
+// recomputing them (one product and S^2 exponentials a head fewer).
 template <typename T>
 struct AttentionKernels {
   int64_t (*softmaxScratch)(int64_t S, int64_t dqk, int64_t dv);
   void (*softmaxForward)(const T* q, HeadLayout ql, const T* k, HeadLayout kl, const T* v, HeadLayout vl, T* out,
-                         T* lse, int64_t S, int64_t dqk, int64_t dv, int64_t begin, int64_t end, T* scratch);
+                         T* lse, T* probs, int64_t S, int64_t dqk, int64_t dv, int64_t begin, int64_t end, T* scratch);
   void (*softmaxBackward)(const T* q, HeadLayout ql, const T* k, HeadLayout kl, const T* v, HeadLayout vl,
-                          const T* out, const T* dout, HeadLayout gl, const T* lse, T* dq, T* dk, T* dv, int64_t S,
-                          int64_t dqk, int64_t dvSize, int64_t begin, int64_t end, T* scratch);
+                          const T* out, const T* dout, HeadLayout gl, const T* lse, const T* probs, T* dq, T* dk,
+                          T* dv, int64_t S, int64_t dqk, int64_t dvSize, int64_t begin, int64_t end, T* scratch);
   int64_t (*linearScratch)(int64_t S, int64_t dqk, int64_t dv);
   void (*linearForward)(const T* q, HeadLayout ql, const T* k, HeadLayout kl, const T* v, HeadLayout vl, T* out,
                         int64_t S, int64_t dqk, int64_t dv, int64_t begin, int64_t end, T* scratch);
