@@ -171,29 +171,34 @@ std::vector<at::Tensor> linearBackward(const at::Tensor& q, const at::Tensor& k,
 // A bf16 tensor's elements as the bf16 kernels take them (uint16_t bits).
 uint16_t* bf16Bits(const at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()); }
 
-// -> {out (B, heads, S, dv) bf16, lse (B, heads, S) fp32}
+// -> {out (B, heads, S, dv) bf16, lse (B, heads, S) fp32[, probs (B, heads, S, S) bf16]}
 std::vector<at::Tensor> softmaxForwardBf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                           const fused::Bf16SoftmaxKernels& kernels) {
+                                           bool backwardFollows, const fused::Bf16SoftmaxKernels& kernels) {
   const Dims d = dimsOf(q, v);
+  const auto dense = q.options().memory_format(at::MemoryFormat::Contiguous);
   at::Tensor out = at::empty({q.size(0), q.size(1), d.S, d.dv}, v.options().memory_format(at::MemoryFormat::Contiguous));
-  at::Tensor lse = at::empty({q.size(0), q.size(1), d.S}, q.options().dtype(at::kFloat).memory_format(at::MemoryFormat::Contiguous));
+  at::Tensor lse = at::empty({q.size(0), q.size(1), d.S}, dense.dtype(at::kFloat));
+  at::Tensor probs = backwardFollows && keepsProbabilities(d) ? at::empty({q.size(0), q.size(1), d.S, d.S}, dense) : at::Tensor();
+  uint16_t* probsData = probs.defined() ? bf16Bits(probs) : nullptr;
   overHeads<uint8_t>(d.heads, kernels.forwardScratchBytes(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, uint8_t* scratch) {
     kernels.forward(bf16Bits(q), layoutOf(q), bf16Bits(k), layoutOf(k), bf16Bits(v), layoutOf(v), bf16Bits(out),
-                    lse.data_ptr<float>(), d.S, d.dqk, d.dv, b, e, scratch);
+                    lse.data_ptr<float>(), probsData, d.S, d.dqk, d.dv, b, e, scratch);
   });
+  if (probs.defined()) return {out, lse, probs};
   return {out, lse};
 }
 
 // -> {dq, dk, dv} in bf16, from bf16 q, k, v, out (contiguous) and dout.
 std::vector<at::Tensor> softmaxBackwardBf16(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                            const at::Tensor& out, const at::Tensor& lse, const at::Tensor& dout,
-                                            const fused::Bf16SoftmaxKernels& kernels) {
+                                            const at::Tensor& out, const at::Tensor& lse, const at::Tensor& probs,
+                                            const at::Tensor& dout, const fused::Bf16SoftmaxKernels& kernels) {
   const Dims d = dimsOf(q, v);
   auto [dq, dk, dv] = contiguousLike(q, k, v);
+  const uint16_t* probsData = probs.defined() ? bf16Bits(probs) : nullptr;
   overHeads<uint8_t>(d.heads, kernels.backwardScratchBytes(d.S, d.dqk, d.dv), [&](int64_t b, int64_t e, uint8_t* scratch) {
     kernels.backward(bf16Bits(q), layoutOf(q), bf16Bits(k), layoutOf(k), bf16Bits(v), layoutOf(v), bf16Bits(out),
-                     bf16Bits(dout), layoutOf(dout), lse.data_ptr<float>(), bf16Bits(dq), bf16Bits(dk), bf16Bits(dv), d.S,
-                     d.dqk, d.dv, b, e, scratch);
+                     bf16Bits(dout), layoutOf(dout), lse.data_ptr<float>(), probsData, bf16Bits(dq), bf16Bits(dk),
+                     bf16Bits(dv), d.S, d.dqk, d.dv, b, e, scratch);
   });
   return {dq, dk, dv};
 }
@@ -214,10 +219,9 @@ at::Tensor prepare(const at::Tensor& t) {
 // A prepared tensor in the type the float kernels compute in (strides kept).
 at::Tensor computed(const at::Tensor& t) { return t.scalar_type() == computeType(t) ? t : t.to(computeType(t)); }
 
-// The bf16 kernels keep only the log-sum-exp (their backward recomputes the probabilities).
 std::vector<at::Tensor> softmaxForwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                             bool backwardFollows) {
-  if (readsBf16(q)) return softmaxForwardBf16(q, k, v, *fused::bestKernels().bf16Softmax);
+  if (readsBf16(q)) return softmaxForwardBf16(q, k, v, backwardFollows, *fused::bestKernels().bf16Softmax);
   return q.scalar_type() == at::kDouble ? softmaxForward<double>(q, k, v, backwardFollows)
                                         : softmaxForward<float>(q, k, v, backwardFollows);
 }
@@ -226,8 +230,10 @@ std::vector<at::Tensor> softmaxBackwardEntry(const at::Tensor& q, const at::Tens
                                              const at::Tensor& dout) {
   if (q.scalar_type() == at::kDouble) return softmaxBackward<double>(q, k, v, out, lse, probs, dout);
   if (readsBf16(q) && out.scalar_type() == at::kBFloat16 && dout.scalar_type() == at::kBFloat16)
-    return softmaxBackwardBf16(q, k, v, out.contiguous(), lse, dout, *fused::bestKernels().bf16Softmax);
-  return softmaxBackward<float>(computed(q), computed(k), computed(v), computed(out), lse, probs, computed(dout));
+    return softmaxBackwardBf16(q, k, v, out.contiguous(), lse, probs, dout, *fused::bestKernels().bf16Softmax);
+  // (A bf16 forward's probabilities are bf16: the float backward reads them as float.)
+  return softmaxBackward<float>(computed(q), computed(k), computed(v), computed(out), lse,
+                                probs.defined() ? computed(probs) : probs, computed(dout));
 }
 at::Tensor linearForwardEntry(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   if (q.scalar_type() == at::kDouble) return linearForward<double>(q, k, v);

@@ -31,16 +31,19 @@ struct AttentionKernels {
 
 // Softmax attention on bf16 inputs with bf16 dot products (isa_avx512_bf16.cpp): q, k, v
 // and dout bf16 (as uint16_t) read through their layouts; out (heads, S, dv) bf16, lse
-// (heads, S) fp32 and the bf16 gradients contiguous; scratch in bytes, 64-byte aligned.
+// (heads, S) fp32 and the bf16 gradients contiguous; scratch in bytes, 64-byte aligned. As
+// above, probs (heads, S, S) bf16 is written by the forward and read by the backward where
+// it is not null.
 struct Bf16SoftmaxKernels {
   int64_t (*forwardScratchBytes)(int64_t S, int64_t dqk, int64_t dv);
   void (*forward)(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLayout kl, const uint16_t* v, HeadLayout vl,
-                  uint16_t* out, float* lse, int64_t S, int64_t dqk, int64_t dv, int64_t begin, int64_t end,
-                  void* scratch);
+                  uint16_t* out, float* lse, uint16_t* probs, int64_t S, int64_t dqk, int64_t dv, int64_t begin,
+                  int64_t end, void* scratch);
   int64_t (*backwardScratchBytes)(int64_t S, int64_t dqk, int64_t dv);
   void (*backward)(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLayout kl, const uint16_t* v, HeadLayout vl,
-                   const uint16_t* out, const uint16_t* dout, HeadLayout gl, const float* lse, uint16_t* dq,
-                   uint16_t* dk, uint16_t* dv, int64_t S, int64_t dqk, int64_t dvSize, int64_t begin, int64_t end, void* scratch);
+                   const uint16_t* out, const uint16_t* dout, HeadLayout gl, const float* lse, const uint16_t* probs,
+                   uint16_t* dq, uint16_t* dk, uint16_t* dv, int64_t S, int64_t dqk, int64_t dvSize, int64_t begin,
+                   int64_t end, void* scratch);
 };
 
 struct KernelSet {

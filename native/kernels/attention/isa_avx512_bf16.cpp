@@ -6,7 +6,8 @@
 // What it computes, per head, as the bf16 reference does (bf16 operands, fp32 sums):
 // scores = q k^T in fp32; e = exp(scale * (scores - rowmax)) rounded to bf16; out = (e v) / sum(e)
 // rounded to bf16 once; lse = scale * rowmax + log(sum(e)) in fp32 for the backward, which
-// recomputes P from it (softmaxBackwardHead).
+// recomputes P from it (softmaxBackwardHead) unless the forward kept P = e / sum(e) in bf16
+// (from the fp32 exponentials, one rounding: what the bf16 reference's softmax hands its backward).
 #include <immintrin.h>
 
 #include <cmath>
@@ -228,7 +229,7 @@ void storeBf16Rows(const float* in, int64_t ldIn, const float* rowScale, int64_t
 }
 
 void softmaxForwardHead(const uint16_t* q, int64_t qs, const uint16_t* k, int64_t ks, const uint16_t* v, int64_t vs,
-                        uint16_t* out, float* lse, float scale, Bf16SoftmaxScratch& w) {
+                        uint16_t* out, float* lse, uint16_t* probs, float scale, Bf16SoftmaxScratch& w) {
   pairsTransposed(k, w.S, w.dqk, ks, w.kCopy, w.kPairsT, w.nPad);
   packRowPairs(v, vs, w.S, w.dv, w.dvPad, w.vPairs);
   for (int64_t i0 = 0; i0 < w.S; i0 += w.blockRows) {
@@ -236,6 +237,7 @@ void softmaxForwardHead(const uint16_t* q, int64_t qs, const uint16_t* k, int64_
     const PairRows qRows = pairRows(q + i0 * qs, rows, m, w.dqk, qs, w.qCopy);
     pairProduct(w.mr, qRows.data, qRows.ld, w.kPairsT, w.nPad, w.scores, w.nPad, m, w.nPad, w.dqkPairs);
     exponentiateRows(w, rows, scale, lse + i0);
+    if (probs) storeBf16Rows(w.scores, w.nPad, w.rowScale, rows, w.S, probs + i0 * w.S, w.S);
     // Rows of a partial tile past `rows` are never stored; zeros keep them finite.
     std::memset(w.expBlock + rows * w.nPad, 0, 2 * (m - rows) * w.nPad);
     pairProduct(w.mr, reinterpret_cast<const Pair*>(w.expBlock), w.nPad / 2, w.vPairs, w.dvPad, w.outBlock, w.dvPad, m,
@@ -306,36 +308,52 @@ struct Bf16SoftmaxBackwardScratch {
   }
 };
 
+// Row `row` of the forward's bf16 probabilities (S of them) as the backward's operand, zeros
+// to nPad, and widened to fp32 for dS.
+void loadProbabilities(const uint16_t* probs, int64_t S, int64_t nPad, uint16_t* pBf16, float* p) {
+  for (int64_t j = 0; j < nPad; j += kLanes) {
+    const __mmask16 mask = S > j ? lanesUpTo(S - j) : __mmask16(0);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(pBf16 + j), _mm256_maskz_loadu_epi16(mask, probs + j));
+    _mm512_storeu_ps(p + j, loadBf16(probs + j, mask));
+  }
+}
+
 // dq, dk, dv (bf16, contiguous S x d, rounded once from fp32 sums) of one head from q, k, v, out, dO (bf16) and the
-// forward's lse: P = exp(scale * q k^T - lse); dP = dO v^T; dS = P (dP - rowsum(dO * out)) * scale;
+// forward's lse or probabilities: P = exp(scale * q k^T - lse) or the kept P; dP = dO v^T; dS = P (dP - rowsum(dO * out)) * scale;
 // dV = P^T dO, dK = dS^T q, dQ = dS k, with P and dS rounded to bf16 as operands (as the
 // bf16 reference's autograd rounds them) and every sum in fp32.
 void softmaxBackwardHead(const uint16_t* q, int64_t qs, const uint16_t* k, int64_t ks, const uint16_t* v, int64_t vs,
-                         const uint16_t* out, const uint16_t* dout, int64_t gs, const float* lse, uint16_t* dq,
-                         uint16_t* dk, uint16_t* dvOut, float scale, Bf16SoftmaxBackwardScratch& w) {
+                         const uint16_t* out, const uint16_t* dout, int64_t gs, const float* lse, const uint16_t* probs,
+                         uint16_t* dq, uint16_t* dk, uint16_t* dvOut, float scale, Bf16SoftmaxBackwardScratch& w) {
   const int64_t S = w.S, dqk = w.dqk, dv = w.dv, nPad = w.nPad, mr = w.mr, keyRows = roundUp(S, mr);
-  pairsTransposed(k, S, dqk, ks, w.kCopy, w.kPairsT, nPad);
+  if (!probs) pairsTransposed(k, S, dqk, ks, w.kCopy, w.kPairsT, nPad);
   pairsTransposed(v, S, dv, vs, w.vCopy, w.vPairsT, nPad);
   packRowPairs(k, ks, S, dqk, w.dqkPad, w.kRowPairs);
   for (int64_t i0 = 0; i0 < S; i0 += w.blockRows) {
     const int64_t rows = w.blockRows < S - i0 ? w.blockRows : S - i0, m = roundUp(rows, mr), rowPairs = (rows + 1) / 2;
     const bool accumulate = i0 > 0;
-    // P again, from q k^T and the saved log-sum-exp.
-    const PairRows qA = pairRows(q + i0 * qs, rows, m, dqk, qs, w.qCopy);
-    pairProduct(mr, qA.data, qA.ld, w.kPairsT, nPad, w.scores, nPad, m, nPad, w.dqkPairs);
+    // P again, from q k^T and the saved log-sum-exp, unless the forward kept it.
+    if (!probs) {
+      const PairRows qA = pairRows(q + i0 * qs, rows, m, dqk, qs, w.qCopy);
+      pairProduct(mr, qA.data, qA.ld, w.kPairsT, nPad, w.scores, nPad, m, nPad, w.dqkPairs);
+    }
     const PairRows gA = pairRows(dout + i0 * gs, rows, m, dv, gs, w.gCopy);
     pairProduct(mr, gA.data, gA.ld, w.vPairsT, nPad, w.dScores, nPad, m, nPad, w.dvPairs);
     for (int64_t r = 0; r < rows; ++r) {
       float* p = w.scores + r * nPad;
       float* ds = w.dScores + r * nPad;
-      const float l = lse[i0 + r];
+      if (probs) {
+        loadProbabilities(probs + (i0 + r) * S, S, nPad, w.pBf16 + r * nPad, p);
+      } else {
+        const float l = lse[i0 + r];
 #pragma omp simd
-      for (int64_t j = 0; j < S; ++j) p[j] = vexp(scale * p[j] - l);
-      for (int64_t j = S; j < nPad; ++j) p[j] = 0.0f;
+        for (int64_t j = 0; j < S; ++j) p[j] = vexp(scale * p[j] - l);
+        for (int64_t j = S; j < nPad; ++j) p[j] = 0.0f;
+        roundToBf16(p, nPad, w.pBf16 + r * nPad);
+      }
       const float rowDot = dotBf16(dout + (i0 + r) * gs, out + (i0 + r) * dv, dv);
 #pragma omp simd
       for (int64_t j = 0; j < nPad; ++j) ds[j] = p[j] * (ds[j] - rowDot) * scale;
-      roundToBf16(p, nPad, w.pBf16 + r * nPad);
       roundToBf16(ds, nPad, w.dsBf16 + r * nPad);
     }
     // Rows of a partial tile past `rows` are zero: they add nothing to dK and dV.
@@ -363,9 +381,9 @@ int64_t softmaxBackwardScratchBytes(int64_t S, int64_t dqk, int64_t dv) {
 }
 
 void softmaxBackward(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLayout kl, const uint16_t* v,
-                     HeadLayout vl, const uint16_t* out, const uint16_t* dout, HeadLayout gl, const float* lse, uint16_t* dq,
-                     uint16_t* dk, uint16_t* dv, int64_t S, int64_t dqk, int64_t dvSize, int64_t begin, int64_t end,
-                     void* scratch) {
+                     HeadLayout vl, const uint16_t* out, const uint16_t* dout, HeadLayout gl, const float* lse,
+                     const uint16_t* probs, uint16_t* dq, uint16_t* dk, uint16_t* dv, int64_t S, int64_t dqk,
+                     int64_t dvSize, int64_t begin, int64_t end, void* scratch) {
   Bf16SoftmaxBackwardScratch w(S, dqk, dvSize);
   w.carve(static_cast<char*>(scratch));
   const float scale = 1.0f / std::sqrt(static_cast<float>(dqk));
@@ -375,7 +393,8 @@ void softmaxBackward(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLa
       prefetchRows(dout + gl.offset(b + 1), S, dvSize, gl.rowStride);
     }
     softmaxBackwardHead(q + ql.offset(b), ql.rowStride, k + kl.offset(b), kl.rowStride, v + vl.offset(b), vl.rowStride,
-                        out + b * S * dvSize, dout + gl.offset(b), gl.rowStride, lse + b * S, dq + b * S * dqk,
+                        out + b * S * dvSize, dout + gl.offset(b), gl.rowStride, lse + b * S,
+                        probs ? probs + b * S * S : nullptr, dq + b * S * dqk,
                         dk + b * S * dqk, dv + b * S * dvSize, scale, w);
   }
 }
@@ -383,15 +402,15 @@ void softmaxBackward(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLa
 int64_t softmaxScratchBytes(int64_t S, int64_t dqk, int64_t dv) { return Bf16SoftmaxScratch(S, dqk, dv).carve(nullptr); }
 
 void softmaxForward(const uint16_t* q, HeadLayout ql, const uint16_t* k, HeadLayout kl, const uint16_t* v, HeadLayout vl,
-                    uint16_t* out, float* lse, int64_t S, int64_t dqk, int64_t dv, int64_t begin, int64_t end,
-                    void* scratch) {
+                    uint16_t* out, float* lse, uint16_t* probs, int64_t S, int64_t dqk, int64_t dv, int64_t begin,
+                    int64_t end, void* scratch) {
   Bf16SoftmaxScratch w(S, dqk, dv);
   w.carve(static_cast<char*>(scratch));
   const float scale = 1.0f / std::sqrt(static_cast<float>(dqk));
   for (int64_t b = begin; b < end; ++b) {
     if (b + 1 < end) prefetchHead(b + 1, S, q, ql, k, kl, dqk, v, vl, dv);
     softmaxForwardHead(q + ql.offset(b), ql.rowStride, k + kl.offset(b), kl.rowStride, v + vl.offset(b), vl.rowStride,
-                       out + b * S * dv, lse + b * S, scale, w);
+                       out + b * S * dv, lse + b * S, probs ? probs + b * S * S : nullptr, scale, w);
   }
 }
 
