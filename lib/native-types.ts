@@ -12,6 +12,8 @@ export const KERNELS = ['auto', 'fused', 'reference', 'cuda-emulated'] as const;
 export const LOAD_PURPOSES = ['training', 'scoring'] as const;
 /** Where kernels run in the harness: the CPU, or a CUDA device. */
 export const KERNEL_DEVICES = ['cpu', 'cuda'] as const;
+/** The kernel families an engine switches as one (EngineOptions.referenceFor). */
+export const KERNEL_FAMILIES = ['attention', 'filters', 'norm', 'activation', 'optimizer'] as const;
 export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter', 'layer_norm', 'bias_gelu', 'adam'] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 export type Preset = (typeof PRESETS)[number];
@@ -20,6 +22,8 @@ export type Precision = (typeof PRECISIONS)[number];
 export type Kernels = (typeof KERNELS)[number];
 export type LoadPurpose = (typeof LOAD_PURPOSES)[number];
 export type KernelOp = (typeof KERNEL_OPS)[number];
+/** attention (softmax and linear), filters (the loss's and the maps' GMS, SSIM, blur), norm (layer norm), activation (bias + GELU), optimizer (Adam) */
+export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
 export type KernelDevice = (typeof KERNEL_DEVICES)[number];
 /** The implementations a kernel check can put under test. */
 export type CheckedImplementation = 'fused' | 'cuda-emulated';
@@ -90,6 +94,11 @@ export interface EngineOptions {
    * ATen reference; `cuda-emulated` runs the CUDA kernels' source on CPU threads (slow: for tests).
    */
   kernels?: Kernels;
+  /**
+   * Families kept on their reference while the others run `kernels`: what one family's kernels
+   * take off a whole run (`intra bench score|train --ablate`). Default none.
+   */
+  referenceFor?: KernelFamily[];
 }
 export interface LoadOptions extends EngineOptions {
   /**
@@ -161,6 +170,10 @@ export interface EngineDescription {
   device: string;
   deviceNote: string;
   kernels: 'fused' | 'reference' | 'cuda-emulated';
+  /** attention: `kernels` unless referenceFor names it */
+  attention: 'fused' | 'reference' | 'cuda-emulated';
+  /** GMS, SSIM and blur of the loss and the maps: `kernels` unless referenceFor names them */
+  filters: 'fused' | 'reference' | 'cuda-emulated';
   /** Adam's update: fused where the kernels have an optimizer on this device (the CPU's), else libtorch's own step */
   optimizer: 'fused' | 'reference';
   /** layer norm: fused where the kernels have one on this device (the CPU's), else ATen's */

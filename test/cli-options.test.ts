@@ -153,6 +153,17 @@ describe('intra bench kernels --with', () => {
     expect(wrong.stderr).toContain(`--with ${other}: expected a JSON array of kernel records (as --out writes)`);
   });
 
+  it('intra bench train --ablate prints each family on its reference beside our kernels, and its share', () => {
+    const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
+    const run = spawnSync(process.execPath, [cli, 'bench', 'train', '--preset', 'tiny', '--precision', 'fp32', '--ablate', '--steps', '1', '--repeats', '1', '--threads', '2'], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    for (const family of ['attention', 'filters', 'norm', 'activation', 'optimizer']) {
+      expect(run.stdout).toMatch(new RegExp(`train +tiny +mfsa +fp32 +fused, ${family} ref +whole`));
+      expect(run.stdout).toMatch(new RegExp(`train fp32 whole: with ${family} on its reference it takes \\d+\\.\\d\\dx as long as with our kernels`));
+    }
+  });
+
   it('intra bench train --kernels refuses a name it does not know, before benchmarking', () => {
     const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
     const run = spawnSync(process.execPath, [cli, 'bench', 'train', '--preset', 'tiny', '--kernels', 'fused,fast'], { encoding: 'utf8' });

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 
 import { describe, expect, it } from 'vitest';
 
-import { capabilities, checkKernel, type CheckedImplementation, gradcheckKernel, type KernelDevice, type KernelErrors, type KernelOp, KERNEL_OPS, toleranceViolations } from '../lib/native.js';
+import { capabilities, checkKernel, type CheckedImplementation, type EngineOptions, gradcheckKernel, type KernelDevice, type KernelErrors, KERNEL_FAMILIES, type KernelFamily, type KernelOp, KERNEL_OPS, toleranceViolations } from '../lib/native.js';
 import { Engine } from '../lib/engine.js';
 import { stripes } from './fixtures.js';
 
@@ -261,6 +261,43 @@ describe('the engine with fused and reference kernels', () => {
     sa.scores.forEach((s, i) => expect(Math.abs(s - sb.scores[i]!)).toBeLessThan(1e-4 * Math.max(...sb.scores)));
     a.dispose();
     b.dispose();
+  });
+
+  // --ablate's engines: our kernels with some families on their reference. All five on their
+  // reference is the reference engine, bit for bit; leaving any one of them fused changes the
+  // losses (Adam excepted: our fused step matches libtorch's bit for bit here, so only describe()
+  // tells it apart).
+  it('keeps the families referenceFor names on their reference, and only those', async () => {
+    // Irregular grey values (stripes are regular enough for bias + GELU to round alike both ways).
+    const data = Uint8Array.from({ length: 3 * 64 * 64 }, (_, i) => (Math.sin(i * 0.37) * 60 + 128 + (i % 7) * 9) & 255);
+    const images = { data, count: 3, height: 64, width: 64, channels: 1 };
+    const run = async (options: EngineOptions) => {
+      const engine = Engine.create({ preset: 'tiny', channels: 1, attention: 'mfsa' }, { seed: 5, batchSize: 16, learningRate: 1e-3 }, { threads: 2, ...options });
+      await engine.setTrainingImages(images);
+      const losses: number[] = [];
+      for (let i = 0; i < 3; i++) losses.push((await engine.trainSteps(2)).loss);
+      await engine.fitNormalStatistics();
+      const scores = Array.from((await engine.anomalyMaps(images)).scores);
+      const { attention, filters, norm, activation, optimizer } = engine.describe();
+      engine.dispose();
+      return { losses, scores, described: { attention, filters, norm, activation, optimizer } };
+    };
+    const reference = await run({ kernels: 'reference' });
+    const allReference = await run({ referenceFor: [...KERNEL_FAMILIES] });
+    expect(allReference.losses).toEqual(reference.losses);
+    expect(allReference.scores).toEqual(reference.scores);
+    expect(Object.values(allReference.described)).toEqual(['reference', 'reference', 'reference', 'reference', 'reference']);
+    for (const family of KERNEL_FAMILIES) {
+      const oneFused = await run({ referenceFor: KERNEL_FAMILIES.filter((f) => f !== family) });
+      expect(oneFused.described).toEqual({ ...allReference.described, [family]: 'fused' });
+      if (family !== 'optimizer') expect(oneFused.losses, family).not.toEqual(reference.losses);
+    }
+    const oneReference = await run({ referenceFor: ['norm'] });
+    expect(oneReference.described).toEqual({ attention: 'fused', filters: 'fused', norm: 'reference', activation: 'fused', optimizer: 'fused' });
+    expect(() => Engine.create({ preset: 'tiny', channels: 1 }, {}, { threads: 1, referenceFor: ['softmax' as KernelFamily] }))
+      .toThrow("Expected one of attention, filters, norm, activation, optimizer for referenceFor but received 'softmax'");
+    expect(() => Engine.create({ preset: 'tiny', channels: 1 }, {}, { threads: 1, referenceFor: 'norm' as unknown as KernelFamily[] }))
+      .toThrow("Expected an array of strings for referenceFor but received 'norm'");
   });
 
   it('trains and scores with the CUDA kernels emulated on CPU threads as with the reference', async () => {

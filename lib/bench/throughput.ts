@@ -14,7 +14,7 @@ import { listImages } from '../data/dataset.js';
 import { renderSample } from '../data/synth.js';
 import { scoreFiles } from '../infer/score.js';
 import { machineText } from '../format.js';
-import { capabilities, machineLabel, matmulCeiling, modelConfig, type AttentionKind, type ImageSet, type MachineLabel, type Precision, type Preset } from '../native.js';
+import { capabilities, KERNEL_FAMILIES, machineLabel, matmulCeiling, modelConfig, type AttentionKind, type EngineOptions, type ImageSet, type KernelFamily, type MachineLabel, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import sharp from 'sharp';
 import { inferenceFlops, trainingFlops } from './flops.js';
@@ -26,6 +26,8 @@ export interface ThroughputRecord {
   precision: Precision;
   /** fused: our kernels (attention, filters, layer norm, bias + GELU, Adam); reference: ATen's ops and libtorch's Adam step */
   kernels: BenchKernels;
+  /** with --ablate: this one family ran its reference while the others ran our kernels */
+  reference_for?: KernelFamily;
   path: 'model' | 'whole';
   image_size: number;
   windows_per_s: number;
@@ -49,6 +51,11 @@ export interface ThroughputOptions {
   precisions?: Precision[];
   /** each configuration runs once per entry (default fused): both show what our kernels take off */
   kernels?: BenchKernels[];
+  /**
+   * Also run our kernels with each family on its reference in turn (attention, filters, norm,
+   * activation; optimizer when training): each family's share of the whole run.
+   */
+  ablate?: boolean;
   imageSize?: number;
   /** images per timed run (score) */
   images?: number;
@@ -88,11 +95,23 @@ export async function sampleImages(size: number, count: number, dir: string): Pr
 
 type RecordLabels = Pick<ThroughputRecord, 'bench' | 'preset' | 'attention' | 'precision' | 'kernels' | 'path' | 'image_size' | 'threads'>;
 
+/** One engine configuration a bench runs: the kernels, and the family kept on its reference (ablation). */
+interface KernelVariant {
+  kernels: BenchKernels;
+  referenceFor?: KernelFamily;
+}
+
+/** The engine options of a variant. */
+function variantOptions(variant: KernelVariant): Pick<EngineOptions, 'kernels' | 'referenceFor'> {
+  return variant.referenceFor ? { kernels: variant.kernels, referenceFor: [variant.referenceFor] } : { kernels: variant.kernels };
+}
+
 /** Rates of one timed run: `images` whole images (or their equivalent in windows) in `seconds`. */
-function throughputRecord(labels: RecordLabels, run: { seconds: number; windows: number; images: number; flops: number; ceiling: number }): ThroughputRecord {
+function throughputRecord(labels: RecordLabels, variant: KernelVariant, run: { seconds: number; windows: number; images: number; flops: number; ceiling: number }): ThroughputRecord {
   const gflops = run.flops / run.seconds / 1e9;
   return {
     ...labels,
+    ...(variant.referenceFor ? { reference_for: variant.referenceFor } : {}),
     machine: machineLabel(),
     windows_per_s: run.windows / run.seconds,
     images_per_s: run.images / run.seconds,
@@ -104,16 +123,34 @@ function throughputRecord(labels: RecordLabels, run: { seconds: number; windows:
 }
 
 /**
- * Runs `measure` once per precision and kernels with a fresh engine made by `create`, the
- * ceiling at that precision measured just before, sample images in a temporary folder that is
- * removed after.
+ * The variants a run measures: each of `options.kernels`, and with `ablate` our kernels again
+ * with each family in turn on its reference, where our kernels run that family at all (the
+ * fused engine `probe` describes says so: on a GPU, norm, activation and optimizer are ATen's either way).
+ */
+function kernelVariants(options: ThroughputOptions, families: readonly KernelFamily[], probe: () => Engine): KernelVariant[] {
+  const variants: KernelVariant[] = (options.kernels ?? ['fused']).map((kernels) => ({ kernels }));
+  if (!options.ablate) return variants;
+  const engine = probe();
+  const described = engine.describe();
+  engine.dispose();
+  const fused = families.filter((family) => described[family] !== 'reference');
+  const at = variants.findIndex((v) => v.kernels === 'fused');
+  const ablations = fused.map((referenceFor) => ({ kernels: 'fused' as const, referenceFor }));
+  return at < 0 ? [{ kernels: 'fused' }, ...ablations, ...variants] : [...variants.slice(0, at + 1), ...ablations, ...variants.slice(at + 1)];
+}
+
+/**
+ * Runs `measure` once per precision and kernel variant with a fresh engine made by `create`,
+ * the ceiling at that precision measured just before, sample images in a temporary folder
+ * that is removed after.
  */
 async function perPrecision(
   options: ThroughputOptions,
   size: number,
   imageCount: number,
-  create: (precision: Precision, kernels: BenchKernels) => Engine,
-  measure: (engine: Engine, precision: Precision, kernels: BenchKernels, ceiling: number, images: { set: ImageSet; files: string[] }) => Promise<ThroughputRecord[]>,
+  families: readonly KernelFamily[],
+  create: (precision: Precision, variant: KernelVariant) => Engine,
+  measure: (engine: Engine, precision: Precision, variant: KernelVariant, ceiling: number, images: { set: ImageSet; files: string[] }) => Promise<ThroughputRecord[]>,
 ): Promise<ThroughputRecord[]> {
   const dir = await mkdtemp(join(tmpdir(), 'intra-bench-'));
   const records: ThroughputRecord[] = [];
@@ -121,10 +158,10 @@ async function perPrecision(
     const images = await sampleImages(size, imageCount, dir);
     for (const precision of options.precisions ?? ['fp32', 'bf16']) {
       const ceiling = await matmulCeiling(2048, precision === 'bf16' ? 'bfloat16' : 'float32', 5, options.threads ?? 0);
-      for (const kernels of options.kernels ?? ['fused']) {
-        const engine = create(precision, kernels);
+      for (const variant of kernelVariants(options, families, () => create(precision, { kernels: 'fused' }))) {
+        const engine = create(precision, variant);
         try {
-          for (const record of await measure(engine, precision, kernels, ceiling, images)) {
+          for (const record of await measure(engine, precision, variant, ceiling, images)) {
             records.push(record);
             options.onRecord?.(record);
           }
@@ -145,8 +182,11 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
   const images = options.images ?? 1, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
   const usedThreads = capabilities(threads).threads;
   const grid = config.imageHeight / config.patchSize;
-  return perPrecision(options, config.imageHeight, images, (precision, kernels) => Engine.create({ ...config }, { seed: 1 }, { threads, precision, kernels }),
-    async (engine, precision, kernels, ceiling, { set, files }) => {
+  // Scoring runs no optimizer: its share is training's alone.
+  const families = KERNEL_FAMILIES.filter((f) => f !== 'optimizer');
+  return perPrecision(options, config.imageHeight, images, families,
+    (precision, variant) => Engine.create({ ...config }, { seed: 1 }, { threads, precision, ...variantOptions(variant) }),
+    async (engine, precision, variant, ceiling, { set, files }) => {
       await engine.setTrainingImages(set);
       await engine.fitNormalStatistics();  // untrained weights cost the same as trained ones
       const model = await median(repeats, async () => void (await engine.reconstruct(set)));
@@ -156,7 +196,7 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
         }
       });
       return ([['model', model], ['whole', whole]] as const).map(([path, seconds]) =>
-        throughputRecord({ bench: 'score', preset, attention: config.attention, precision, kernels, path, image_size: config.imageHeight, threads: usedThreads },
+        throughputRecord({ bench: 'score', preset, attention: config.attention, precision, kernels: variant.kernels, path, image_size: config.imageHeight, threads: usedThreads }, variant,
           { seconds, windows: images * grid * grid, images, flops: inferenceFlops(config, images), ceiling }));
     });
 }
@@ -166,13 +206,13 @@ export async function benchTrain(options: ThroughputOptions = {}): Promise<Throu
   const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
   const batch = options.batch ?? 32, steps = options.steps ?? 2, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
   const usedThreads = capabilities(threads).threads;
-  return perPrecision(options, config.imageHeight, 4,
-    (precision, kernels) => Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads, kernels }),
-    async (engine, precision, kernels, ceiling, { set }) => {
+  return perPrecision(options, config.imageHeight, 4, KERNEL_FAMILIES,
+    (precision, variant) => Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads, ...variantOptions(variant) }),
+    async (engine, precision, variant, ceiling, { set }) => {
       await engine.setTrainingImages(set);
       const seconds = await median(repeats, async () => void (await engine.trainSteps(steps)));
       const windows = batch * steps;
-      return [throughputRecord({ bench: 'train', preset, attention: config.attention, precision, kernels, path: 'whole', image_size: config.imageHeight, threads: usedThreads },
+      return [throughputRecord({ bench: 'train', preset, attention: config.attention, precision, kernels: variant.kernels, path: 'whole', image_size: config.imageHeight, threads: usedThreads }, variant,
         { seconds, windows, images: windows / (config.imageHeight / config.patchSize) ** 2, flops: trainingFlops(config, windows), ceiling })];
     });
 }
@@ -181,24 +221,34 @@ export function throughputTable(records: readonly ThroughputRecord[]): string {
   const m = records[0]?.machine;
   const lines = [
     `${machineText(m)}, ${records[0]?.threads ?? '?'} threads`,
-    'bench  preset  attention  precision  kernels    path    windows/s  images/s   GFLOP/s  ceiling  % of ceiling',
+    'bench  preset  attention  precision  kernels                  path    windows/s  images/s   GFLOP/s  ceiling  % of ceiling',
   ];
   for (const r of records) {
+    const kernels = r.reference_for ? `fused, ${r.reference_for} ref` : r.kernels;
     lines.push(
-      `${r.bench.padEnd(6)} ${r.preset.padEnd(7)} ${r.attention.padEnd(10)} ${r.precision.padEnd(10)} ${r.kernels.padEnd(10)} ${r.path.padEnd(6)} ${r.windows_per_s.toFixed(1).padStart(10)} ${r.images_per_s.toFixed(3).padStart(9)} ${r.gflops_per_s.toFixed(1).padStart(9)} ${r.ceiling_gflops_per_s.toFixed(1).padStart(8)} ${r.percent_of_ceiling.toFixed(1).padStart(12)}`,
+      `${r.bench.padEnd(6)} ${r.preset.padEnd(7)} ${r.attention.padEnd(10)} ${r.precision.padEnd(10)} ${kernels.padEnd(24)} ${r.path.padEnd(6)} ${r.windows_per_s.toFixed(1).padStart(10)} ${r.images_per_s.toFixed(3).padStart(9)} ${r.gflops_per_s.toFixed(1).padStart(9)} ${r.ceiling_gflops_per_s.toFixed(1).padStart(8)} ${r.percent_of_ceiling.toFixed(1).padStart(12)}`,
     );
   }
   const shares = kernelShares(records);
-  if (shares.length) lines.push('', ...shares.map((s) => `${s.bench} ${s.precision} ${s.path}: the reference takes ${s.speedup.toFixed(2)}x as long as our kernels`));
+  if (shares.length) {
+    lines.push('', ...shares.map((s) => s.family
+      ? `${s.bench} ${s.precision} ${s.path}: with ${s.family} on its reference it takes ${s.speedup.toFixed(2)}x as long as with our kernels`
+      : `${s.bench} ${s.precision} ${s.path}: the reference takes ${s.speedup.toFixed(2)}x as long as our kernels`));
+  }
   return lines.join('\n');
 }
 
-/** Where a run measured both: how much longer the same configuration takes with the reference ops (same run, same machine). */
-export function kernelShares(records: readonly ThroughputRecord[]): { bench: string; precision: Precision; path: string; speedup: number }[] {
+/**
+ * Where a run measured both: how much longer the same configuration takes with the reference
+ * ops (family absent), or with one family on its reference (ablation), than with our kernels
+ * (same run, same machine).
+ */
+export function kernelShares(records: readonly ThroughputRecord[]): { bench: string; precision: Precision; path: string; family?: KernelFamily; speedup: number }[] {
+  const same = (a: ThroughputRecord, b: ThroughputRecord) => a.bench === b.bench && a.precision === b.precision && a.path === b.path && a.preset === b.preset && a.attention === b.attention;
   return records
-    .filter((r) => r.kernels === 'fused')
+    .filter((r) => r.kernels === 'fused' && !r.reference_for)
     .flatMap((f) => {
-      const r = records.find((x) => x.kernels === 'reference' && x.bench === f.bench && x.precision === f.precision && x.path === f.path && x.preset === f.preset && x.attention === f.attention);
-      return r ? [{ bench: f.bench, precision: f.precision, path: f.path, speedup: r.seconds / f.seconds }] : [];
+      const compared = records.filter((x) => same(x, f) && (x.kernels === 'reference' || x.reference_for));
+      return compared.map((x) => ({ bench: f.bench, precision: f.precision, path: f.path, ...(x.reference_for ? { family: x.reference_for } : {}), speedup: x.seconds / f.seconds }));
     });
 }

@@ -85,6 +85,21 @@ std::string stringField(const Napi::Object& o, const char* key, const std::strin
   return fieldValue(o, key, [](const Napi::Value& v) { return v.IsString(); }, "a string").As<Napi::String>().Utf8Value();
 }
 
+std::vector<std::string> stringListField(const Napi::Object& o, const char* key) {
+  if (!has(o, key)) return {};
+  auto isStrings = [](const Napi::Value& v) {
+    if (!v.IsArray()) return false;
+    const Napi::Array array = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i)
+      if (!array.Get(i).IsString()) return false;
+    return true;
+  };
+  const Napi::Array array = fieldValue(o, key, isStrings, "an array of strings").As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < array.Length(); ++i) out.push_back(array.Get(i).As<Napi::String>().Utf8Value());
+  return out;
+}
+
 
 namespace {
 
@@ -174,6 +189,7 @@ EngineOptions engineOptionsFrom(const Napi::Object& o) {
   e.inferenceBatch = integerField(o, "inferenceBatch", e.inferenceBatch);
   e.kernels = stringField(o, "kernels", e.kernels);
   if (e.kernels != "auto") kernels::implementationFromString(e.kernels);
+  e.referenceFor = stringListField(o, "referenceFor");
   return e;
 }
 

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "../core/config.h"
 #include "../core/engine.h"
@@ -26,6 +27,8 @@ int64_t integerField(const Napi::Object& o, const char* key, int64_t fallback);
 double numberField(const Napi::Object& o, const char* key, double fallback);
 bool boolField(const Napi::Object& o, const char* key, bool fallback);
 std::string stringField(const Napi::Object& o, const char* key, const std::string& fallback);
+// An array of strings, or empty where the key is absent.
+std::vector<std::string> stringListField(const Napi::Object& o, const char* key);
 
 ModelConfig modelConfigFrom(const Napi::Object& object);
 TrainConfig trainConfigFrom(const Napi::Object& object);

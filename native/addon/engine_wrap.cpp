@@ -225,6 +225,8 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("device", e->deviceName());
     o.Set("deviceNote", e->deviceNote());
     o.Set("kernels", kernels::toString(e->kernels()));
+    o.Set("attention", kernels::toString(e->attentionKernels()));
+    o.Set("filters", kernels::toString(e->filterKernels()));
     o.Set("optimizer", kernels::toString(e->optimizerKernels()));
     o.Set("norm", kernels::toString(e->normKernels()));
     o.Set("activation", kernels::toString(e->activationKernels()));

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace intra {
 
@@ -65,7 +66,14 @@ struct EngineOptions {
   Precision inferencePrecision = Precision::Fp32;
   int64_t inferenceBatch = 512;  // windows per forward pass at inference
   std::string kernels = "auto";  // auto (fused on the CPU, reference elsewhere) | fused | reference
+  // Kernel families kept on their reference while the others run `kernels`, so that one
+  // family's share of a whole run can be measured (`intra bench score|train --ablate`).
+  std::vector<std::string> referenceFor;
 };
+
+// The kernel families the engine switches as one: attention (softmax and linear), filters (the
+// loss's and the maps' GMS, SSIM, blur), norm, activation (bias + GELU), optimizer (Adam).
+const std::vector<std::string>& kernelFamilies();
 
 ModelConfig presetConfig(const std::string& preset);  // paper | small | cpu | tiny
 const char* const* presetNames();                     // null-terminated

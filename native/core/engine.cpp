@@ -5,6 +5,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "../common/errors.h"
@@ -62,17 +63,32 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   useThreads();
   kernels_ = chooseKernels(options_.kernels, device_);
   // Families without an entry for this device (Adam, layer norm, bias + GELU on a GPU) run
-  // their reference under any kernels; describe() says which.
+  // their reference under any kernels, as do those options.referenceFor names; describe() says which.
   const kernels::Device where = device_.is_cuda() ? kernels::Device::Cuda : kernels::Device::Cpu;
-  auto fusedWhereBuilt = [&](const void* entry) {
-    return kernels_ != kernels::Implementation::Reference && entry != nullptr ? kernels_ : kernels::Implementation::Reference;
+  const auto& families = kernelFamilies();
+  for (const std::string& family : options_.referenceFor) {
+    if (std::find(families.begin(), families.end(), family) == families.end()) {
+      std::string names;
+      for (const std::string& name : families) names += (names.empty() ? "" : ", ") + name;
+      throw invalidArgument("Expected one of " + names + " for referenceFor but received '" + family + "'");
+    }
+  }
+  auto onReference = [&](const char* family) {
+    return std::find(options_.referenceFor.begin(), options_.referenceFor.end(), family) != options_.referenceFor.end();
   };
-  optimizerKernels_ = fusedWhereBuilt(kernels::fusedOptimizer(where, kernels_));
-  normKernels_ = fusedWhereBuilt(kernels::fusedNorm(where, kernels_));
-  activationKernels_ = fusedWhereBuilt(kernels::fusedActivation(where, kernels_));
+  auto fusedWhereBuilt = [&](const char* family, const void* entry) {
+    return kernels_ != kernels::Implementation::Reference && entry != nullptr && !onReference(family)
+               ? kernels_
+               : kernels::Implementation::Reference;
+  };
+  attentionKernels_ = onReference("attention") ? kernels::Implementation::Reference : kernels_;
+  filterKernels_ = onReference("filters") ? kernels::Implementation::Reference : kernels_;
+  optimizerKernels_ = fusedWhereBuilt("optimizer", kernels::fusedOptimizer(where, kernels_));
+  normKernels_ = fusedWhereBuilt("norm", kernels::fusedNorm(where, kernels_));
+  activationKernels_ = fusedWhereBuilt("activation", kernels::fusedActivation(where, kernels_));
   generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
   net_ = InTraModel(model_);
-  net_->setKernels(kernels_, normKernels_, activationKernels_);
+  net_->setKernels(attentionKernels_, normKernels_, activationKernels_);
   // On the CPU from the engine's generator: the same weights on any device.
   if (initial == InitialWeights::Drawn) net_->initialise(generator_);
   net_->to(device_);

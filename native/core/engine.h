@@ -93,6 +93,9 @@ class Engine {
   const std::string& deviceNote() const { return deviceNote_; }
   Profiler& profiler() { return profiler_; }
   kernels::Implementation kernels() const { return kernels_; }
+  // Attention and the filters run `kernels` unless EngineOptions::referenceFor names them.
+  kernels::Implementation attentionKernels() const { return attentionKernels_; }
+  kernels::Implementation filterKernels() const { return filterKernels_; }
   // Adam's update: fused where the kernels asked for have an optimizer on this device (the
   // CPU's), else libtorch's own step.
   kernels::Implementation optimizerKernels() const { return optimizerKernels_; }
@@ -132,6 +135,8 @@ class Engine {
   torch::Device device_{torch::kCPU};
   std::string deviceNote_;
   kernels::Implementation kernels_ = kernels::Implementation::Fused;
+  kernels::Implementation attentionKernels_ = kernels::Implementation::Fused;
+  kernels::Implementation filterKernels_ = kernels::Implementation::Fused;
   kernels::Implementation optimizerKernels_ = kernels::Implementation::Reference;
   kernels::Implementation normKernels_ = kernels::Implementation::Reference;
   kernels::Implementation activationKernels_ = kernels::Implementation::Reference;

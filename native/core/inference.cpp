@@ -38,7 +38,7 @@ InTraModel& Engine::inferenceNet() {
     torch::NoGradGuard noGrad;
     if (!bf16Net_) {
       bf16Net_ = InTraModel(model_);
-      bf16Net_->setKernels(kernels_, normKernels_, activationKernels_);
+      bf16Net_->setKernels(attentionKernels_, normKernels_, activationKernels_);
       bf16Net_->to(device_, torch::kBFloat16);
       bf16Net_->eval();
     }
@@ -86,7 +86,7 @@ AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstru
   torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
   std::optional<ProfileScope> mapping(std::in_place, "maps");
   torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
-  torch::Tensor diff = multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1);  // (n, H, W)
+  torch::Tensor diff = multiScaleGmsDiff(original, reconstruction, filterKernels_).squeeze(1);  // (n, H, W)
   torch::Tensor maps = (diff - diffMean_).pow(2);
   mapping.reset();
   ProfileScope download("download");
@@ -113,7 +113,7 @@ void Engine::fitNormalStatistics() {
     torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
     torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
     ProfileScope scope("maps");
-    sum += multiScaleGmsDiff(original, reconstruction, kernels_).squeeze(1).sum(0);
+    sum += multiScaleGmsDiff(original, reconstruction, filterKernels_).squeeze(1).sum(0);
   }
   diffMean_ = sum / static_cast<double>(n);
 }

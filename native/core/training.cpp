@@ -103,7 +103,7 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
   }
   {
     ProfileScope scope("loss / gms");
-    gms = (1 - kernels::gmsMap(a, b, kernels_)).mean();
+    gms = (1 - kernels::gmsMap(a, b, filterKernels_)).mean();
     if (train_.gmsScales > 1) {
       // MSGMS (thesis eq. 4.7): scale l is the patch average-pooled by 2^(l-1), weighted 1/l,
       // each scale's sum over pixels taken as its mean (as eq. 4.6 normalises the SSIM).
@@ -111,14 +111,14 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
       for (int64_t l = 2; l <= train_.gmsScales; ++l) {
         pa = torch::avg_pool2d(pa, 2);
         pb = torch::avg_pool2d(pb, 2);
-        gms = gms + (1 - kernels::gmsMap(pa, pb, kernels_)).mean() / static_cast<double>(l);
+        gms = gms + (1 - kernels::gmsMap(pa, pb, filterKernels_)).mean() / static_cast<double>(l);
       }
       gms = gms / static_cast<double>(train_.gmsScales);
     }
   }
   {
     ProfileScope scope("loss / ssim");
-    ssim = (1 - kernels::ssimMap(a, b, kernels_)).mean();
+    ssim = (1 - kernels::ssimMap(a, b, filterKernels_)).mean();
   }
   torch::Tensor total = l2 + train_.alpha * gms + train_.beta * ssim;
   if (training) {
