@@ -49,12 +49,17 @@ describe('the cpu preset', () => {
 });
 
 describe('intra bench curve', () => {
-  it('trains one run to each budget, evaluating at each, and refuses budgets that do not increase', async () => {
+  it('trains one run to each budget, evaluating at each, skips a budget no epoch fits in, and refuses budgets that do not increase', async () => {
     const root = mkdtempSync(join(tmpdir(), 'intra-curve-'));
     await synthesize(join(root, 'data'), { seed: 3, categories: ['grain'], size: 64, train: 4, testGood: 2, testPerDefect: 1 });
-    const common = { category: join(root, 'data', 'grain'), out: join(root, 'curve'), preset: 'tiny' as const, windowsPerImage: 4, batchSize: 16, threads: 1 };
-    const records = await accuracyCurve({ ...common, minutes: [0.02, 0.04] });
-    expect(records.map((r) => r.budget_minutes)).toEqual([0.02, 0.04]);
+    const common = { category: join(root, 'data', 'grain'), out: join(root, 'curve'), preset: 'tiny' as const, windowsPerImage: 4, validationWindowsPerImage: 16, batchSize: 16, threads: 1 };
+    // The first budget (6 ms) still trains one epoch, which takes longer than the second (12 ms)
+    // leaves room for: that budget gets no point, and the run goes on to the third (6 s).
+    const skipped: { budget: number; trained: number; epoch: number }[] = [];
+    const records = await accuracyCurve({ ...common, minutes: [0.0001, 0.0002, 0.1], onSkip: (budget, trained, epoch) => skipped.push({ budget, trained, epoch }) });
+    expect(records.map((r) => r.budget_minutes)).toEqual([0.0001, 0.1]);
+    expect(skipped).toEqual([{ budget: 0.0002, trained: records[0]!.training_minutes, epoch: expect.any(Number) }]);
+    expect(skipped[0]!.trained + skipped[0]!.epoch).toBeGreaterThan(0.0002);
     expect(records[1]!.epochs).toBeGreaterThan(records[0]!.epochs);
     expect(records[1]!.windows).toBeGreaterThan(records[0]!.windows);
     for (const r of records) {

@@ -11,7 +11,7 @@ import { evaluateCategory } from '../eval/evaluate.js';
 import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
 import { machineLabel, type MachineLabel, type Preset } from '../native.js';
-import { stateShape, trainCategory, type TrainOptions } from '../train/train.js';
+import { stateShape, stopReason, trainCategory, type TrainOptions, type TrainState } from '../train/train.js';
 
 export interface CurveRecord {
   bench: 'curve';
@@ -39,6 +39,11 @@ export interface CurveOptions extends Omit<TrainOptions, 'out' | 'minutes' | 're
   /** budgets in minutes, increasing */
   minutes: readonly number[];
   onRecord?: (record: CurveRecord) => void;
+  /**
+   * A budget the run cannot train towards: its last epoch, repeated, would already end past it
+   * (an epoch longer than the gap between budgets, e.g. on a loaded machine). It gets no point.
+   */
+  onSkip?: (budget: number, trainedMinutes: number, lastEpochMinutes: number) => void;
 }
 
 export async function accuracyCurve(options: CurveOptions): Promise<CurveRecord[]> {
@@ -46,13 +51,20 @@ export async function accuracyCurve(options: CurveOptions): Promise<CurveRecord[
   if (budgets.length === 0 || budgets.some((m, i) => !(m > 0) || (i > 0 && m <= budgets[i - 1]!))) {
     throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected increasing positive minutes but received ${budgets.join(', ')}`);
   }
-  const { out, onRecord, minutes: _, ...train } = options;
+  const { out, onRecord, onSkip, minutes: _, ...train } = options;
   const model = join(out, 'model.intra');
   const preset = train.preset ?? 'paper';
   const records: CurveRecord[] = [];
+  // Early stopping would end the curve before its budgets: only the time limits it.
+  const unbounded = { epochs: 1_000_000, patience: 1_000_000 };
+  let last: TrainState | undefined;
   for (let i = 0; i < budgets.length; i++) {
-    // Early stopping would end the curve before its budgets: only the time limits it.
-    const { state } = await trainCategory({ ...train, out: model, minutes: budgets[i], resume: i > 0, epochs: 1_000_000, patience: 1_000_000 });
+    if (last && stopReason({ ...last, ...unbounded, minutes: budgets[i] }) === 'minutes') {
+      onSkip?.(budgets[i]!, (last.trainingSeconds ?? 0) / 60, (last.history.at(-1)?.seconds ?? 0) / 60);
+      continue;
+    }
+    const { state } = await trainCategory({ ...train, out: model, minutes: budgets[i], resume: last !== undefined, ...unbounded });
+    last = state;
     const report = await evaluateCategory({ model, category: train.category, outDir: join(out, `eval-${budgets[i]}min`), threads: train.threads, device: train.device });
     const shape = stateShape(state);
     const record: CurveRecord = {

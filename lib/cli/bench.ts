@@ -216,6 +216,8 @@ export function register(cli: Argv): Argv {
             windowsPerImage: args.windowsPerImage, trainPrecision: args.trainPrecision, imageSize: args.imageSize, shape: parseShape(args.shape),
             seed: args.seed, threads: args.threads,
             onRecord: (r) => (args.json ? console.log(JSON.stringify(r)) : process.stderr.write(`  ${r.budget_minutes} min: image ${percent(r.image_auroc)} pixel ${percent(r.pixel_auroc)} AUPRO ${percent(r.aupro)}\n`)),
+            onSkip: (budget, trained, epoch) => process.stderr.write(
+              `  ${budget} min: no point: the run has trained ${trained.toFixed(2)} min and its last epoch took ${epoch.toFixed(2)} min, so the next would end past this budget\n`),
           });
           if (!args.json) console.log(`${curveTable(records)}\n(${records[0]!.machine.cpu}, ${records[0]!.threads || 'all'} threads)`);
         },
