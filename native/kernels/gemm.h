@@ -71,6 +71,25 @@ void gemmTile(const T* __restrict A, int64_t lda, const T* __restrict B, int64_t
   }
 }
 
+// C[M x lanes] = A[M x K] * B[K x lanes], one vector of columns (no accumulation): the strip
+// a product narrower than two vectors ends with (S = 49 keys: two tiles of two vectors, one
+// strip, one column).
+template <typename T, int64_t Mr>
+void gemmStrip(const T* __restrict A, int64_t lda, const T* __restrict B, int64_t ldb, T* __restrict C, int64_t ldc,
+               int64_t M, int64_t K) {
+  using V = typename Vec<T>::type;
+  for (int64_t i = 0; i < M; i += Mr) {
+    V acc[Mr];
+    for (int64_t r = 0; r < Mr; ++r) acc[r] = V{};
+    for (int64_t k = 0; k < K; ++k) {
+      V b;
+      std::memcpy(&b, B + k * ldb, sizeof(V));
+      for (int64_t r = 0; r < Mr; ++r) acc[r] += A[(i + r) * lda + k] * b;
+    }
+    for (int64_t r = 0; r < Mr; ++r) std::memcpy(C + (i + r) * ldc, &acc[r], sizeof(V));
+  }
+}
+
 // The row tile (6, 7 or 8 rows) that pads n rows least; ties go to the smaller tile. With a
 // 7 x 7 window (S = 49) a 7-row tile pads nothing where 6 rows pad to 54.
 inline int64_t rowTileFor(int64_t n) {
@@ -89,6 +108,16 @@ void gemmWithRowTile(int64_t mr, const T* A, int64_t lda, const T* B, int64_t ld
     if (mr == 8) return gemmTile<T, transposedA, 8>(A, lda, B, ldb, C, ldc, M, N, K, accumulate);
   }
   gemmTile<T, transposedA, kMr>(A, lda, B, ldb, C, ldc, M, N, K, accumulate);
+}
+
+template <typename T>
+void gemmStripWithRowTile(int64_t mr, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc, int64_t M,
+                          int64_t K) {
+  if constexpr (kWideRowTiles) {
+    if (mr == 7) return gemmStrip<T, 7>(A, lda, B, ldb, C, ldc, M, K);
+    if (mr == 8) return gemmStrip<T, 8>(A, lda, B, ldb, C, ldc, M, K);
+  }
+  gemmStrip<T, kMr>(A, lda, B, ldb, C, ldc, M, K);
 }
 
 // C[M x N] (+)= A[M x K] * B[K x N], in tiles of mr rows (M a multiple of mr).
