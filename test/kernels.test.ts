@@ -21,6 +21,9 @@ const attentionShapes = [
   // padded V beside in-place Q and K (64 x 64 x 40).
   [1, 2, 112, 32, 32],
   [2, 1, 64, 64, 40],
+  // The score products run whole two-vector tiles, then a one-vector strip and up to three dot
+  // columns (S = 49, 50, 13, 1 above); a rest wider than a vector and three (30) takes a padded tile.
+  [1, 2, 30, 16, 12],
 ];
 const filterShapes: Record<string, number[][]> = {
   gms: [[2, 3, 16, 16], [3, 1, 17, 9], [1, 3, 8, 31], [2, 1, 5, 5]],

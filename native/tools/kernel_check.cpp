@@ -55,7 +55,7 @@ std::vector<Case> checkCases() {
   for (const char* op : {"softmax_attention", "linear_attention"}) {
     for (auto shape : std::vector<std::vector<int64_t>>{
              {1, 1, 1, 1, 1}, {2, 3, 13, 8, 5}, {3, 2, 49, 64, 64}, {1, 2, 50, 32, 64}, {2, 1, 97, 17, 9}, {1, 1, 1024, 16, 16},
-             {1, 2, 112, 32, 32}, {2, 1, 64, 64, 40}}) {
+             {1, 2, 112, 32, 32}, {2, 1, 64, 64, 40}, {1, 2, 30, 16, 12}}) {
       cases.push_back({op, shape});
     }
   }
