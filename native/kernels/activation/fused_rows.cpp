@@ -34,10 +34,25 @@ inline A erfOf(A x) {
   }
 }
 
+// GELU'(v) = Phi(v) + v phi(v) (the normal's distribution and density) = 1/2 + v S(v^2), S
+// even, on v clamped to +-5.8 (past it GELU' is 0 or 1 within 1.2e-7): S as a rational
+// minimax fit of ours, degree 7 over 6 in v^2 (3e-9 in exact arithmetic), |error| < 2.7e-7 in
+// fp32 (the erf-and-exponential form: 3.2e-7, and a larger mean error), in half the
+// instructions. Doubles use erf and exp exactly.
 template <typename A>
-inline A expOf(A x) {
-  if constexpr (sizeof(A) == 8) return std::exp(x);
-  else return vexp(x);
+inline A geluSlopeOf(A v) {
+  if constexpr (sizeof(A) == 8) {
+    return A(0.5) * (A(1) + std::erf(v * A(kInvSqrt2))) + v * A(kInvSqrt2Pi) * std::exp(A(-0.5) * v * v);
+  } else {
+    v = v < -5.8f ? -5.8f : v;
+    v = v > 5.8f ? 5.8f : v;
+    const float t = v * v;
+    const float p = 0.7978845239f + t * (-0.02289986610f + t * (0.01376366615f + t * (1.973952749e-4f + t * (3.205905523e-5f +
+                    t * (8.916712773e-7f + t * (1.153302520e-8f + t * -2.808038177e-11f))))));
+    const float q = 1.0f + t * (0.3046323061f + t * (0.04379517958f + t * (0.003901933786f + t * (2.369230933e-4f +
+                    t * (9.681903066e-6f + t * 3.023344561e-7f)))));
+    return 0.5f + v * p / q;
+  }
 }
 
 template <typename X, typename A>
@@ -54,7 +69,6 @@ __attribute__((always_inline)) inline void forwardRowsOf(const X* __restrict x, 
   }
 }
 
-// GELU'(v) = Phi(v) + v * phi(v): the normal's distribution and density.
 template <typename X, typename A>
 __attribute__((always_inline)) inline void backwardRowsOf(const X* __restrict dy, const X* __restrict x,
                                                           const A* __restrict b, int64_t N, int64_t begin, int64_t end,
@@ -66,8 +80,7 @@ __attribute__((always_inline)) inline void backwardRowsOf(const X* __restrict dy
 #pragma omp simd
     for (int64_t c = 0; c < N; ++c) {
       const A v = load<A>(xr[c]) + b[c];
-      const A slope = A(0.5) * (A(1) + erfOf(v * A(kInvSqrt2))) + v * A(kInvSqrt2Pi) * expOf(A(-0.5) * v * v);
-      const A g = load<A>(dyr[c]) * slope;
+      const A g = load<A>(dyr[c]) * geluSlopeOf(v);
       store(g, dxr + c);
       db[c] += g;
     }
