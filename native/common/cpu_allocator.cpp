@@ -1,6 +1,7 @@
 #include "cpu_allocator.h"
 
 #include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <mutex>
@@ -62,7 +63,14 @@ class CachingCountingAllocator final : public c10::Allocator {
  public:
   explicit CachingCountingAllocator(c10::Allocator* inner) : inner_(inner) {}
 
-  c10::DataPtr allocate(size_t bytes) const override {
+// libtorch 2.3 made allocate non-const and added copy_data to the interface.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define INTRA_ALLOCATE_CONST
+#define INTRA_ALLOCATOR_COPY_DATA 1
+#else
+#define INTRA_ALLOCATE_CONST const
+#endif
+  c10::DataPtr allocate(size_t bytes) INTRA_ALLOCATE_CONST override {
     void* raw = takeCached(static_cast<int64_t>(bytes));
     c10::Device device(c10::DeviceType::CPU);
     if (raw == nullptr) {
@@ -82,6 +90,9 @@ class CachingCountingAllocator final : public c10::Allocator {
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return &cachingCountingDelete; }
+#ifdef INTRA_ALLOCATOR_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 
  private:
   c10::Allocator* inner_;

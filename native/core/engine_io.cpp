@@ -8,6 +8,7 @@
 #include "../common/errors.h"
 #include "checkpoint.h"
 #include "engine.h"
+#include "machine.h"
 
 namespace intra {
 
@@ -47,7 +48,7 @@ void Engine::save(const std::string& path, const std::string& metadataJson) {
     if (!best_.empty() && !bestAreWeights) contents.tensors["best:" + item.key()] = best_[i];
     // Adam's moments, so that a resumed run continues exactly where it stopped.
     auto& state = optimizer_->state();
-    auto found = state.find(c10::guts::to_string(item.value().unsafeGetTensorImpl()));
+    auto found = state.find(optimizerStateKey(item.value()));
     if (found != state.end()) {
       auto& adam = static_cast<torch::optim::AdamParamState&>(*found->second);
       contents.tensors["adam.exp_avg:" + item.key()] = adam.exp_avg();
@@ -149,7 +150,7 @@ std::unique_ptr<Engine> Engine::loadFile(const std::string& path, const EngineOp
       adam->step(parseNumber<int64_t>(text("adam.step:" + key), path, "'adam.step:" + key + "'"));
       adam->exp_avg(shaped("adam.exp_avg:" + key, item.value()).to(engine->device_));
       adam->exp_avg_sq(shaped("adam.exp_avg_sq:" + key, item.value()).to(engine->device_));
-      engine->optimizer_->state()[c10::guts::to_string(item.value().unsafeGetTensorImpl())] = std::move(adam);
+      engine->optimizer_->state()[optimizerStateKey(item.value())] = std::move(adam);
     }
   }
   if (!best.empty()) {

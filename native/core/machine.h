@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,23 @@ using Clock = std::chrono::steady_clock;
 
 inline double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The key of a parameter's state in a torch::optim optimizer: the TensorImpl's address as
+// text in libtorch 1.13 (written as c10::guts::to_string wrote it), the address itself in 2.x.
+template <typename Key>
+Key optimizerStateKeyOf(c10::TensorImpl* parameter) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream text;
+    text << parameter;
+    return text.str();
+  } else {
+    return Key(parameter);
+  }
+}
+inline auto optimizerStateKey(const torch::Tensor& parameter) {
+  using Key = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+  return optimizerStateKeyOf<Key>(parameter.unsafeGetTensorImpl());
 }
 
 // bf16 matrix products for the scope (autocast), fp32 everywhere else. libtorch 2.4 replaced

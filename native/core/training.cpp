@@ -50,7 +50,7 @@ void Engine::stepOptimizer() {
     const kernels::AdamHyper hyper{options.lr(), std::get<0>(options.betas()), std::get<1>(options.betas()), options.eps()};
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto key = optimizerStateKey(p);
       auto& states = optimizer_->state();
       if (states.find(key) == states.end()) {
         auto fresh = std::make_unique<torch::optim::AdamParamState>();

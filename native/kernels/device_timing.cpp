@@ -18,7 +18,9 @@ int64_t cpuBaseline = 0;
 int64_t cudaBaseline = 0;
 int64_t cudaAllocated(const at::Device& device, bool peak) {
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
-  const auto& all = stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)];
+  // Entry 0 is the aggregate over pool kinds; StatType moved namespaces between libtorch 1.13
+  // and 2.x, its first value did not.
+  const auto& all = stats.allocated_bytes[0];
   return peak ? all.peak : all.current;
 }
 #endif
