@@ -34,6 +34,26 @@ describe('build manifests', () => {
     }
   });
 
+  it('the CUDA build and the emulated build of the kernel source share no symbol (one definition each)', () => {
+    // Both compile native/kernels/*/fused_cuda.cuh; under one mangled name the linker kept one
+    // definition for both, and a GPU build's launches ran the CPU emulation on device pointers.
+    const defined = (file: string) =>
+      new Set(execFileSync('nm', ['--defined-only', '-C', file], { encoding: 'utf8' }).split('\n')
+        .map((line) => line.replace(/^\S*\s+\S\s+/, ''))
+        .filter((name) => name.includes('intra::kernels::device')));
+    if (!existsSync('build/libintra_cuda_kernels.a')) {
+      console.warn('build.test: no CUDA kernel library in this build (nvcc missing); nothing to compare');
+      return;
+    }
+    const cudaSymbols = defined('build/libintra_cuda_kernels.a');
+    expect(cudaSymbols.size).toBeGreaterThan(10);
+    for (const family of ['attention', 'filters']) {
+      const emulated = defined(`build/CMakeFiles/intra_engine.dir/native/kernels/${family}/fused_cuda_emulated.cpp.o`);
+      expect(emulated.size).toBeGreaterThan(5);
+      expect([...emulated].filter((name) => cudaSymbols.has(name))).toEqual([]);
+    }
+  });
+
   it('npm never runs node-gyp on install', () => {
     const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { gypfile?: boolean; scripts: Record<string, string> };
     expect(manifest.gypfile).toBe(false);

@@ -12,6 +12,19 @@
 
 #include "../common/errors.h"
 
+// Each build of the kernel source lives in its own inline namespace. nvcc's build and the
+// emulation's define the same inline functions and templates (the launchers, withTypes, ...):
+// under one name the linker keeps a single definition for both, and a GPU build's launches
+// ran the emulation on device pointers. Callers still write device::attention::...
+#if defined(__CUDACC__)
+#define INTRA_DEVICE_BUILD nvcc_build
+#else
+#define INTRA_DEVICE_BUILD emulated_build
+#endif
+namespace intra::kernels::device {
+inline namespace INTRA_DEVICE_BUILD {}
+}  // namespace intra::kernels::device
+
 #if defined(__CUDACC__)
 
 #include <cuda_bf16.h>
@@ -23,7 +36,7 @@
 #define INTRA_KERNEL __global__
 #define INTRA_DEVICE __device__ __forceinline__
 
-namespace intra::kernels::device {
+namespace intra::kernels::device::INTRA_DEVICE_BUILD {
 
 using Bf16 = __nv_bfloat16;
 using F16 = __half;
@@ -81,7 +94,7 @@ inline size_t sharedMemoryLimit() {
   return static_cast<size_t>(bytes);
 }
 
-}  // namespace intra::kernels::device
+}  // namespace intra::kernels::device::INTRA_DEVICE_BUILD
 
 #elif defined(INTRA_CUDA_EMULATION)
 
@@ -95,7 +108,7 @@ inline size_t sharedMemoryLimit() {
 #define INTRA_KERNEL
 #define INTRA_DEVICE inline
 
-namespace intra::kernels::device {
+namespace intra::kernels::device::INTRA_DEVICE_BUILD {
 
 using dim3 = emulation::dim3;
 using Bf16 = c10::BFloat16;
@@ -126,13 +139,13 @@ void launch(void (*kernel)(Params...), emulation::dim3 grid, emulation::dim3 blo
 // An H100's opt-in limit, so that the emulation refuses what the real device would.
 inline size_t sharedMemoryLimit() { return 227 * 1024; }
 
-}  // namespace intra::kernels::device
+}  // namespace intra::kernels::device::INTRA_DEVICE_BUILD
 
 #else
 #error "device_code.h is for CUDA kernel source: compile it with nvcc, or define INTRA_CUDA_EMULATION"
 #endif
 
-namespace intra::kernels::device {
+namespace intra::kernels::device::INTRA_DEVICE_BUILD {
 
 // Storage type T <-> accumulation type A (float for float, bf16 and fp16; double for double).
 template <typename A, typename T>
@@ -152,7 +165,7 @@ template <typename A>
 INTRA_DEVICE A negativeInfinity() { return -std::numeric_limits<A>::infinity(); }
 INTRA_DEVICE int64_t clampIndex(int64_t i, int64_t n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
 
-}  // namespace intra::kernels::device
+}  // namespace intra::kernels::device::INTRA_DEVICE_BUILD
 
 #define INTRA_LAUNCH(kernel, grid, block, shared, stream, ...) \
   ::intra::kernels::device::launch(kernel, grid, block, shared, stream, __FILE__, __LINE__, __VA_ARGS__)

@@ -17,7 +17,7 @@
 #include "../dispatch_types.h"
 #include "fused_cuda.h"
 
-namespace intra::kernels::device::attention {
+namespace intra::kernels::device::INTRA_DEVICE_BUILD::attention {
 
 constexpr int kRows = 64;  // rows per block of the softmax kernels, one per thread
 constexpr int kTile = 32;  // rows staged in shared memory at once
@@ -463,4 +463,4 @@ inline AttentionLaunchers launchers() {
   return {128, linearSharedBytes, sharedMemoryLimit, softmaxForward, softmaxBackward, linearForward, linearBackward};
 }
 
-}  // namespace intra::kernels::device::attention
+}  // namespace intra::kernels::device::INTRA_DEVICE_BUILD::attention

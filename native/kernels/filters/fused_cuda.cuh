@@ -13,7 +13,7 @@
 #include "constants.h"
 #include "fused_cuda.h"
 
-namespace intra::kernels::device::filters {
+namespace intra::kernels::device::INTRA_DEVICE_BUILD::filters {
 
 constexpr unsigned kThreads = 256;
 constexpr int kTileSide = 16;
@@ -337,4 +337,4 @@ inline FilterLaunchers launchers() {
 
 #undef INTRA_GRID_STRIDE
 
-}  // namespace intra::kernels::device::filters
+}  // namespace intra::kernels::device::INTRA_DEVICE_BUILD::filters
