@@ -65,10 +65,23 @@ describe('throughput benchmarks', () => {
       expect(r.windows_per_s).toBeCloseTo(r.images_per_s * 64, 6);  // 8 x 8 patches per image
       expect(r.percent_of_ceiling).toBeCloseTo((100 * r.gflops_per_s) / r.ceiling_gflops_per_s, 9);
       expect(r.machine).toEqual(machineLabel());
+      expect(r.device).toBe('cpu');
     }
     const train = await benchTrain({ preset: 'tiny', precisions: ['fp32'], batch: 16, steps: 1, repeats: 1, threads: 2 });
     expect(train[0]).toMatchObject({ bench: 'train', path: 'whole', kernels: 'fused' });
     expect(train[0]!.windows_per_s).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('runs on the GPU with --device cuda, or refuses it saying why where there is none', async () => {
+    const caps = capabilities();
+    const run = () => benchTrain({ preset: 'tiny', precisions: ['bf16'], batch: 16, steps: 1, repeats: 1, device: 'cuda' });
+    if (caps.cuda.available) {
+      const [record] = await run();
+      expect(record).toMatchObject({ bench: 'train', device: 'cuda' });
+      expect(record!.ceiling_gflops_per_s).toBeGreaterThan(10_000);  // an 8192^3 product on the GPU
+      return;
+    }
+    await expect(run()).rejects.toThrow(caps.cuda.built ? /no CUDA device is visible/ : /libtorch has no CUDA/);
   }, 120_000);
 
   it('runs each configuration with our kernels and with the reference when asked, and says what ours take off', async () => {

@@ -38,6 +38,8 @@ export interface ThroughputRecord {
   /** median seconds of one timed run */
   seconds: number;
   threads: number;
+  /** where the engine ran: cpu, or cuda (ceiling then an 8192³ product on the GPU) */
+  device: 'cpu' | 'cuda';
   /** the machine the figure was measured on */
   machine: MachineLabel;
 }
@@ -65,6 +67,8 @@ export interface ThroughputOptions {
   steps?: number;
   repeats?: number;
   threads?: number;
+  /** cpu (default) or cuda: the engine, and the ceiling's matrix product, on that device */
+  device?: 'cpu' | 'cuda';
   onRecord?: (record: ThroughputRecord) => void;
 }
 
@@ -93,7 +97,7 @@ export async function sampleImages(size: number, count: number, dir: string): Pr
   return { set: { data, count, height: size, width: size, channels: 3 }, files: await listImages([dir]) };
 }
 
-type RecordLabels = Pick<ThroughputRecord, 'bench' | 'preset' | 'attention' | 'precision' | 'kernels' | 'path' | 'image_size' | 'threads'>;
+type RecordLabels = Pick<ThroughputRecord, 'bench' | 'preset' | 'attention' | 'precision' | 'kernels' | 'path' | 'image_size' | 'threads' | 'device'>;
 
 /** One engine configuration a bench runs: the kernels, and the family kept on its reference (ablation). */
 interface KernelVariant {
@@ -157,7 +161,8 @@ async function perPrecision(
   try {
     const images = await sampleImages(size, imageCount, dir);
     for (const precision of options.precisions ?? ['fp32', 'bf16']) {
-      const ceiling = await matmulCeiling(2048, precision === 'bf16' ? 'bfloat16' : 'float32', 5, options.threads ?? 0);
+      const gpu = options.device === 'cuda';
+      const ceiling = await matmulCeiling(gpu ? 8192 : 2048, precision === 'bf16' ? 'bfloat16' : 'float32', gpu ? 10 : 5, options.threads ?? 0, options.device ?? 'cpu');
       for (const variant of kernelVariants(options, families, () => create(precision, { kernels: 'fused' }))) {
         const engine = create(precision, variant);
         try {
@@ -179,13 +184,13 @@ async function perPrecision(
 export async function benchScore(options: ThroughputOptions = {}): Promise<ThroughputRecord[]> {
   const preset = options.preset ?? 'paper';
   const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
-  const images = options.images ?? 1, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
+  const images = options.images ?? 1, repeats = options.repeats ?? 3, threads = options.threads ?? 0, device = options.device ?? 'cpu';
   const usedThreads = capabilities(threads).threads;
   const grid = config.imageHeight / config.patchSize;
   // Scoring runs no optimizer: its share is training's alone.
   const families = KERNEL_FAMILIES.filter((f) => f !== 'optimizer');
   return perPrecision(options, config.imageHeight, images, families,
-    (precision, variant) => Engine.create({ ...config }, { seed: 1 }, { threads, precision, ...variantOptions(variant) }),
+    (precision, variant) => Engine.create({ ...config }, { seed: 1 }, { threads, device, precision, ...variantOptions(variant) }),
     async (engine, precision, variant, ceiling, { set, files }) => {
       await engine.setTrainingImages(set);
       await engine.fitNormalStatistics();  // untrained weights cost the same as trained ones
@@ -196,7 +201,7 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
         }
       });
       return ([['model', model], ['whole', whole]] as const).map(([path, seconds]) =>
-        throughputRecord({ bench: 'score', preset, attention: config.attention, precision, kernels: variant.kernels, path, image_size: config.imageHeight, threads: usedThreads }, variant,
+        throughputRecord({ bench: 'score', preset, attention: config.attention, precision, kernels: variant.kernels, path, image_size: config.imageHeight, threads: usedThreads, device }, variant,
           { seconds, windows: images * grid * grid, images, flops: inferenceFlops(config, images), ceiling }));
     });
 }
@@ -204,15 +209,15 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
 export async function benchTrain(options: ThroughputOptions = {}): Promise<ThroughputRecord[]> {
   const preset = options.preset ?? 'paper';
   const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
-  const batch = options.batch ?? 32, steps = options.steps ?? 2, repeats = options.repeats ?? 3, threads = options.threads ?? 0;
+  const batch = options.batch ?? 32, steps = options.steps ?? 2, repeats = options.repeats ?? 3, threads = options.threads ?? 0, device = options.device ?? 'cpu';
   const usedThreads = capabilities(threads).threads;
   return perPrecision(options, config.imageHeight, 4, KERNEL_FAMILIES,
-    (precision, variant) => Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads, ...variantOptions(variant) }),
+    (precision, variant) => Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads, device, ...variantOptions(variant) }),
     async (engine, precision, variant, ceiling, { set }) => {
       await engine.setTrainingImages(set);
       const seconds = await median(repeats, async () => void (await engine.trainSteps(steps)));
       const windows = batch * steps;
-      return [throughputRecord({ bench: 'train', preset, attention: config.attention, precision, kernels: variant.kernels, path: 'whole', image_size: config.imageHeight, threads: usedThreads }, variant,
+      return [throughputRecord({ bench: 'train', preset, attention: config.attention, precision, kernels: variant.kernels, path: 'whole', image_size: config.imageHeight, threads: usedThreads, device }, variant,
         { seconds, windows, images: windows / (config.imageHeight / config.patchSize) ** 2, flops: trainingFlops(config, windows), ceiling })];
     });
 }

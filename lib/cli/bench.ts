@@ -95,6 +95,7 @@ export function register(cli: Argv): Argv {
             .option('steps', { type: 'number', default: 2, describe: 'train: steps per timed run' })
             .option('repeats', { type: 'number', default: 3, describe: 'timed runs (median reported) after one warm-up' })
             .option('threads', { type: 'number', default: 0 })
+            .option('device', { choices: KERNEL_DEVICES, default: 'cpu' as const, describe: 'cpu, or cuda (engine and ceiling on the GPU)' })
             .option('json', { type: 'boolean', default: false, describe: 'one JSON object per configuration' }),
         async (args) => {
           const precisions = args.precision.split(',').map((p) => p.trim());
@@ -108,7 +109,7 @@ export function register(cli: Argv): Argv {
           const which = args._[1] === 'train' ? 'train' : 'score';
           const options = {
             preset: args.preset, attention: args.attention, precisions: precisions as Precision[], kernels: kernels as BenchKernels[], ablate: args.ablate, imageSize: args.imageSize,
-            images: args.images, batch: args.batch, steps: args.steps, repeats: args.repeats, threads: args.threads,
+            images: args.images, batch: args.batch, steps: args.steps, repeats: args.repeats, threads: args.threads, device: args.device,
             onRecord: (r: ThroughputRecord) => {
               if (args.json) console.log(JSON.stringify(r));
             },
