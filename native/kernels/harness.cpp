@@ -317,6 +317,16 @@ BenchResult benchAdam(const BenchRequest& request, at::Device device, at::Scalar
   return result;
 }
 
+// A bench's attention inputs drawn on the GPU itself: the bench shapes hold ~10^8 values
+// per tensor, which the CPU's double-precision draw took seconds to make (the checks keep
+// the CPU draw, so every device sees the same values there).
+Inputs deviceAttentionInputs(const std::vector<int64_t>& shape, at::ScalarType type, const at::Device& device) {
+  if (shape.size() != 5) throw invalidArgument("Expected attention shape [B, heads, S, dqk, dv]");
+  const int64_t B = shape[0], H = shape[1], S = shape[2];
+  auto make = [&](int64_t d) { return at::randn({B, S, H, d}, at::TensorOptions().device(device).dtype(type)).transpose(1, 2); };
+  return {make(shape[3]), make(shape[3]), make(shape[4])};
+}
+
 }  // namespace
 
 BenchResult benchKernel(const BenchRequest& request) {
@@ -332,7 +342,8 @@ BenchResult benchKernel(const BenchRequest& request) {
   }
   if (request.op == "adam") return benchAdam(request, device, type);
   Op op = request.impl == "sdpa" ? sdpaOp() : opFor(request.op, implementationFromString(request.impl), request.shape);
-  Inputs x = cast(randomInputs(request.op, request.shape, 1, at::kDouble), type, device);
+  Inputs x = isAttention(request.op) && !device.is_cpu() ? deviceAttentionInputs(request.shape, type, device)
+                                                        : cast(randomInputs(request.op, request.shape, 1, at::kDouble), type, device);
   for (auto& t : x) t.requires_grad_(backward);
   at::Tensor upstream;
   auto once = [&] {

@@ -1,0 +1,348 @@
+// Softmax attention over one window on the tensor cores: bf16/fp16 inputs, S <= 64 (windows
+// up to 8 x 8; the model's 7 x 7 is 49), head widths up to 64. nvcc only (WMMA); the row
+// kernels of fused_cuda.cuh serve every other case and the CPU emulation.
+//
+// One block of four warps per (window, head): the window's Q, K, V (and dO) are staged once
+// in shared memory with 16-byte loads, rows padded to 64 with zeros; warp w owns rows
+// [16w, 16w + 16) of every S x S and S x d product (WMMA 16 x 16 x 16, fp32 accumulation).
+// Why not the row kernels: at S = 49 one thread per row left 15 of 64 threads idle, read
+// rows with 2-byte strided loads and ran each dot product as one serial FMA chain; the
+// whole window's products here are a few dozen MMAs. The backward recomputes P from the
+// saved log-sum-exp (no S x S tensor in global memory) and takes delta = dO . O per row.
+#pragma once
+#include <cuda_pipeline.h>
+#include <mma.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "../device_code.h"
+#include "fused_cuda.h"
+
+namespace intra::kernels::device::INTRA_DEVICE_BUILD::attention::window_mma {
+
+constexpr int kWarps = 4, kThreads = 32 * kWarps, kMaxS = 64, kMaxWidth = 64;
+constexpr int kPad = 8;  // elements added to each 16-bit row: rows start in different banks
+
+template <int QK, int V>
+struct Shape {
+  static constexpr int dqk = QK, dv = V;
+};
+
+template <int D>
+struct Padded {
+  static constexpr int ld = D + kPad;
+};
+constexpr int kLdP = kMaxS + kPad;  // P and dS, 16-bit
+constexpr int kLdF = kMaxS + 4;     // fp32 scratch (the widest product: 64 columns)
+
+using namespace nvcuda;
+template <typename T>
+using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major>;
+template <typename T>
+using FragAT = wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major>;
+template <typename T>
+using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major>;
+template <typename T>
+using FragBT = wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major>;
+using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+
+template <typename T>
+__device__ __forceinline__ float toFloat(T x) { return widenToFloat(x); }
+template <typename T>
+__device__ __forceinline__ T fromFloat(float x) { return narrowFromFloat<T>(x); }
+
+// `rows` x `width` elements of a head (row stride in elements) into a 64 x LD shared tile,
+// zeros past them. Aligned whole 16-byte chunks go through asynchronous copies (cp.async):
+// every thread's loads of every tile are in flight at once, where plain loads followed by
+// their shared-memory stores left one DRAM latency per chunk in sequence. The caller waits
+// with copiesDone() before its barrier.
+template <int LD, typename T>
+__device__ __forceinline__ void stage(T* dst, const T* src, int64_t rowStride, int rows, int width) {
+  constexpr int kChunks = LD / 8;  // 8 elements per 16 bytes
+  for (int idx = threadIdx.x; idx < kMaxS * kChunks; idx += kThreads) {
+    const int r = idx / kChunks, c = (idx % kChunks) * 8;
+    T* d = dst + r * LD + c;
+    const T* s = src + r * rowStride + c;
+    if (r < rows && c + 8 <= width && (reinterpret_cast<uintptr_t>(s) & 15) == 0) {
+      __pipeline_memcpy_async(d, s, 16);
+    } else {
+      for (int e = 0; e < 8; ++e) d[e] = (r < rows && c + e < width) ? s[e] : fromFloat<T>(0.f);
+    }
+  }
+}
+__device__ __forceinline__ void copiesDone() {
+  __pipeline_commit();
+  __pipeline_wait_prior(0);
+}
+
+// Scores of the warp's 16 rows against all 64 (padded) keys into `f` (fp32, unscaled).
+template <typename T, int DQK>
+__device__ __forceinline__ void scoreRows(float* f, const T* sq, const T* sk, int warp) {
+  constexpr int LQ = Padded<DQK>::ld;
+  FragC acc[4];
+  #pragma unroll
+  for (int j = 0; j < 4; ++j) wmma::fill_fragment(acc[j], 0.f);
+  #pragma unroll
+  for (int kk = 0; kk < DQK / 16; ++kk) {
+    FragA<T> a;
+    wmma::load_matrix_sync(a, sq + warp * 16 * LQ + kk * 16, LQ);
+    #pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      FragBT<T> b;  // K^T: K's rows read as columns
+      wmma::load_matrix_sync(b, sk + j * 16 * LQ + kk * 16, LQ);
+      wmma::mma_sync(acc[j], a, b, acc[j]);
+    }
+  }
+  #pragma unroll
+  for (int j = 0; j < 4; ++j) wmma::store_matrix_sync(f + warp * 16 * kLdF + j * 16, acc[j], kLdF, wmma::mem_row_major);
+}
+
+// The warp's 16 rows of (16-bit A, 64 rows deep) x B (64 x D) into `f`; A row-major or
+// transposed (read column-major from a row-major 64 x 64 tile), B row-major.
+template <typename T, int D, bool TransposeA>
+__device__ __forceinline__ void productRows(float* f, const T* a, const T* b, int warp) {
+  constexpr int LB = Padded<D>::ld;
+  FragC acc[D / 16];
+  #pragma unroll
+  for (int c = 0; c < D / 16; ++c) wmma::fill_fragment(acc[c], 0.f);
+  #pragma unroll
+  for (int kk = 0; kk < kMaxS / 16; ++kk) {
+    if constexpr (TransposeA) {
+      FragAT<T> fa;
+      wmma::load_matrix_sync(fa, a + kk * 16 * kLdP + warp * 16, kLdP);
+      #pragma unroll
+      for (int c = 0; c < D / 16; ++c) {
+        FragB<T> fb;
+        wmma::load_matrix_sync(fb, b + kk * 16 * LB + c * 16, LB);
+        wmma::mma_sync(acc[c], fa, fb, acc[c]);
+      }
+    } else {
+      FragA<T> fa;
+      wmma::load_matrix_sync(fa, a + warp * 16 * kLdP + kk * 16, kLdP);
+      #pragma unroll
+      for (int c = 0; c < D / 16; ++c) {
+        FragB<T> fb;
+        wmma::load_matrix_sync(fb, b + kk * 16 * LB + c * 16, LB);
+        wmma::mma_sync(acc[c], fa, fb, acc[c]);
+      }
+    }
+  }
+  #pragma unroll
+  for (int c = 0; c < D / 16; ++c) wmma::store_matrix_sync(f + warp * 16 * kLdF + c * 16, acc[c], kLdF, wmma::mem_row_major);
+}
+
+// The warp's rows of `f` (times `scale`) to a dense (S, width) output.
+template <typename T>
+__device__ __forceinline__ void writeRows(T* dst, const float* f, int warp, int S, int width, float scale) {
+  const int lane = threadIdx.x & 31;
+  for (int idx = lane; idx < 16 * width; idx += 32) {
+    const int r = idx / width, c = idx % width, row = warp * 16 + r;
+    if (row < S) dst[int64_t(row) * width + c] = fromFloat<T>(f[row * kLdF + c] * scale);
+  }
+}
+
+template <int DQK, int DV>
+constexpr size_t forwardShared(size_t element) {
+  return (size_t(kMaxS) * (2 * Padded<DQK>::ld + Padded<DV>::ld + kLdP)) * element + size_t(kMaxS) * kLdF * sizeof(float);
+}
+template <int DQK, int DV>
+constexpr size_t backwardShared(size_t element) {
+  return (size_t(kMaxS) * (2 * Padded<DQK>::ld + 2 * Padded<DV>::ld + 2 * kLdP)) * element +
+         size_t(kMaxS) * kLdF * sizeof(float) + 2 * kMaxS * sizeof(float);
+}
+
+template <typename T, int DQK, int DV>
+__global__ void __launch_bounds__(kThreads) forwardKernel(const T* q, HeadLayout ql, const T* k, HeadLayout kl,
+                                                          const T* v, HeadLayout vl, T* out, float* lse, int S,
+                                                          int dqk, int dv, float scale) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+  constexpr int LQ = Padded<DQK>::ld, LV = Padded<DV>::ld;
+  extern __shared__ __align__(128) unsigned char pool[];
+  T* sq = reinterpret_cast<T*>(pool);
+  T* sk = sq + kMaxS * LQ;
+  T* sv = sk + kMaxS * LQ;
+  T* sp = sv + kMaxS * LV;
+  float* f = reinterpret_cast<float*>(sp + kMaxS * kLdP);
+  const int64_t head = blockIdx.x;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  stage<LQ>(sq, q + ql.offset(head), ql.rowStride, S, dqk);
+  stage<LQ>(sk, k + kl.offset(head), kl.rowStride, S, dqk);
+  stage<LV>(sv, v + vl.offset(head), vl.rowStride, S, dv);
+  copiesDone();
+  __syncthreads();
+  if (warp * 16 >= S) return;  // no barrier follows: every other warp works on its own rows
+  scoreRows<T, DQK>(f, sq, sk, warp);
+  __syncwarp();
+  #pragma unroll
+  for (int r = 0; r < 16; ++r) {
+    const int row = warp * 16 + r;
+    const float s0 = lane < S ? f[row * kLdF + lane] * scale : -INFINITY;
+    const float s1 = lane + 32 < S ? f[row * kLdF + lane + 32] * scale : -INFINITY;
+    float m = fmaxf(s0, s1);
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    const float e0 = lane < S ? __expf(s0 - m) : 0.f, e1 = lane + 32 < S ? __expf(s1 - m) : 0.f;
+    float sum = e0 + e1;
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    const float inv = 1.f / sum;
+    sp[row * kLdP + lane] = fromFloat<T>(e0 * inv);
+    sp[row * kLdP + lane + 32] = fromFloat<T>(e1 * inv);
+    if (lane == 0 && row < S) lse[head * S + row] = m + __logf(sum);
+  }
+  __syncwarp();
+  productRows<T, DV, false>(f, sp, sv, warp);
+  __syncwarp();
+  writeRows(out + head * S * dv, f, warp, S, dv, 1.f);
+#endif
+}
+
+template <typename T, int DQK, int DV>
+__global__ void __launch_bounds__(kThreads) backwardKernel(const T* q, HeadLayout ql, const T* k, HeadLayout kl,
+                                                           const T* v, HeadLayout vl, const T* out, const T* dout,
+                                                           HeadLayout gl, const float* lse, T* dq, T* dk, T* dvOut,
+                                                           int S, int dqk, int dv, float scale) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+  constexpr int LQ = Padded<DQK>::ld, LV = Padded<DV>::ld;
+  extern __shared__ __align__(128) unsigned char pool[];
+  T* sq = reinterpret_cast<T*>(pool);
+  T* sk = sq + kMaxS * LQ;
+  T* sv = sk + kMaxS * LQ;
+  T* sg = sv + kMaxS * LV;  // dO
+  T* sp = sg + kMaxS * LV;  // P
+  T* sd = sp + kMaxS * kLdP;  // dS
+  float* f = reinterpret_cast<float*>(sd + kMaxS * kLdP);
+  static_assert(LV <= kLdP, "O is staged where P goes later");
+  float* rowLse = f + kMaxS * kLdF;
+  float* rowDelta = rowLse + kMaxS;
+  const int64_t head = blockIdx.x;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  stage<LQ>(sq, q + ql.offset(head), ql.rowStride, S, dqk);
+  stage<LQ>(sk, k + kl.offset(head), kl.rowStride, S, dqk);
+  stage<LV>(sv, v + vl.offset(head), vl.rowStride, S, dv);
+  stage<LV>(sg, dout + gl.offset(head), gl.rowStride, S, dv);
+  stage<LV>(sp, out + head * S * dv, dv, S, dv);  // O, until P takes its place
+  copiesDone();
+  __syncthreads();
+  // delta_i = dO_i . O_i, one warp per row
+  for (int row = warp; row < kMaxS; row += kWarps) {
+    float d = 0.f;
+    for (int c = lane; c < DV; c += 32) d += toFloat(sg[row * LV + c]) * toFloat(sp[row * LV + c]);
+    for (int off = 16; off > 0; off >>= 1) d += __shfl_xor_sync(0xffffffffu, d, off);
+    if (lane == 0) {
+      rowDelta[row] = d;
+      rowLse[row] = row < S ? lse[head * S + row] : 0.f;
+    }
+  }
+  __syncthreads();
+  // P and dS for the warp's rows; P stays in registers between the two passes.
+  scoreRows<T, DQK>(f, sq, sk, warp);
+  __syncwarp();
+  float p0[16], p1[16];
+  #pragma unroll
+  for (int r = 0; r < 16; ++r) {
+    const int row = warp * 16 + r;
+    const bool live = row < S;
+    p0[r] = live && lane < S ? __expf(f[row * kLdF + lane] * scale - rowLse[row]) : 0.f;
+    p1[r] = live && lane + 32 < S ? __expf(f[row * kLdF + lane + 32] * scale - rowLse[row]) : 0.f;
+    sp[row * kLdP + lane] = fromFloat<T>(p0[r]);
+    sp[row * kLdP + lane + 32] = fromFloat<T>(p1[r]);
+  }
+  __syncwarp();
+  {  // dP = dO V^T for the warp's rows
+    FragC acc[4];
+    #pragma unroll
+    for (int j = 0; j < 4; ++j) wmma::fill_fragment(acc[j], 0.f);
+    #pragma unroll
+    for (int kk = 0; kk < DV / 16; ++kk) {
+      FragA<T> a;
+      wmma::load_matrix_sync(a, sg + warp * 16 * LV + kk * 16, LV);
+      #pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        FragBT<T> b;
+        wmma::load_matrix_sync(b, sv + j * 16 * LV + kk * 16, LV);
+        wmma::mma_sync(acc[j], a, b, acc[j]);
+      }
+    }
+    #pragma unroll
+    for (int j = 0; j < 4; ++j) wmma::store_matrix_sync(f + warp * 16 * kLdF + j * 16, acc[j], kLdF, wmma::mem_row_major);
+  }
+  __syncwarp();
+  #pragma unroll
+  for (int r = 0; r < 16; ++r) {
+    const int row = warp * 16 + r;
+    const float delta = rowDelta[row];
+    sd[row * kLdP + lane] = fromFloat<T>(p0[r] * (f[row * kLdF + lane] - delta));
+    sd[row * kLdP + lane + 32] = fromFloat<T>(p1[r] * (f[row * kLdF + lane + 32] - delta));
+  }
+  __syncthreads();  // dK and dV sum over every warp's rows of P and dS
+  productRows<T, DQK, false>(f, sd, sk, warp);  // dQ = dS K
+  __syncwarp();
+  writeRows(dq + head * S * dqk, f, warp, S, dqk, scale);
+  __syncwarp();
+  productRows<T, DQK, true>(f, sd, sq, warp);  // dK = dS^T Q
+  __syncwarp();
+  writeRows(dk + head * S * dqk, f, warp, S, dqk, scale);
+  __syncwarp();
+  productRows<T, DV, true>(f, sp, sg, warp);  // dV = P^T dO
+  __syncwarp();
+  writeRows(dvOut + head * S * dv, f, warp, S, dv, 1.f);
+#endif
+}
+
+// Whether these kernels take the problem: 16-bit types, S <= 64, widths <= 64, a device
+// with bf16 tensor cores (sm_80+), and INTRA_CUDA_ATTENTION not set to "rows" (the row
+// kernels, kept selectable for comparison).
+inline bool takes(const AttentionProblem& p) {
+  if (p.type != ElementType::BF16 && p.type != ElementType::F16) return false;
+  if (p.S > kMaxS || p.dqk > kMaxWidth || p.dv > kMaxWidth) return false;
+  static const bool enabled = [] {
+    const char* choice = std::getenv("INTRA_CUDA_ATTENTION");
+    if (choice != nullptr && std::string(choice) == "rows") return false;
+    int device = 0, major = 0;
+    if (cudaGetDevice(&device) != cudaSuccess) return false;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) return false;
+    return major >= 8;
+  }();
+  return enabled;
+}
+
+template <typename F>
+void withShape(const AttentionProblem& p, F&& f) {
+  auto widths = [&](auto type) {
+    if (p.dqk <= 32 && p.dv <= 32) return f(type, Shape<32, 32>{});
+    if (p.dqk <= 32) return f(type, Shape<32, 64>{});
+    return f(type, Shape<64, 64>{});
+  };
+  if (p.type == ElementType::BF16) widths(Bf16{});
+  else widths(F16{});
+}
+
+inline void forward(const AttentionProblem& p, const void* q, HeadLayout ql, const void* k, HeadLayout kl,
+                    const void* v, HeadLayout vl, void* out, void* lse, void* stream) {
+  withShape(p, [&](auto type, auto widths) {
+    using T = decltype(type);
+    constexpr int DQK = decltype(widths)::dqk, DV = decltype(widths)::dv;
+    INTRA_LAUNCH((forwardKernel<T, DQK, DV>), dim3(static_cast<unsigned>(p.heads)), dim3(kThreads),
+                 (forwardShared<DQK, DV>(sizeof(T))), stream, static_cast<const T*>(q), ql, static_cast<const T*>(k), kl,
+                 static_cast<const T*>(v), vl, static_cast<T*>(out), static_cast<float*>(lse), int(p.S), int(p.dqk),
+                 int(p.dv), static_cast<float>(1.0 / std::sqrt(double(p.dqk))));
+  });
+}
+
+inline void backward(const AttentionProblem& p, const void* q, HeadLayout ql, const void* k, HeadLayout kl,
+                     const void* v, HeadLayout vl, const void* out, const void* dout, HeadLayout gl, const void* lse,
+                     void* dq, void* dk, void* dv, void* stream) {
+  withShape(p, [&](auto type, auto widths) {
+    using T = decltype(type);
+    constexpr int DQK = decltype(widths)::dqk, DV = decltype(widths)::dv;
+    INTRA_LAUNCH((backwardKernel<T, DQK, DV>), dim3(static_cast<unsigned>(p.heads)), dim3(kThreads),
+                 (backwardShared<DQK, DV>(sizeof(T))), stream, static_cast<const T*>(q), ql, static_cast<const T*>(k), kl,
+                 static_cast<const T*>(v), vl, static_cast<const T*>(out), static_cast<const T*>(dout), gl,
+                 static_cast<const float*>(lse), static_cast<T*>(dq), static_cast<T*>(dk), static_cast<T*>(dv),
+                 int(p.S), int(p.dqk), int(p.dv), static_cast<float>(1.0 / std::sqrt(double(p.dqk))));
+  });
+}
+
+}  // namespace intra::kernels::device::INTRA_DEVICE_BUILD::attention::window_mma
