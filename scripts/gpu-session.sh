@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# One full GPU run on a machine without node or network (the device machine): unpack what
+# scripts/gpu-pack.sh carried in .gpu/, build the kernel tool and the addon against PyTorch's
+# CUDA libtorch, then run the stages named (default: all), each under its own time limit.
+# Logs go to $OUT/logs.tgz and a short summary is printed last.
+#
+#   scripts/gpu-session.sh [build] [check] [bench] [engine] [train:SECONDS] ...
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-gpu-out}"
+log=/tmp/gpu-logs
+mkdir -p "$out" "$log"
+stages="${*:-build check bench engine interchange}"
+summary="$log/summary.txt"
+say() { echo "$*" | tee -a "$summary"; }
+finish() { tar -czf "$out/logs.tgz" -C "$log" . ; cat "$summary"; }
+trap finish EXIT
+
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
+  nvcc --version | tail -2
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
+  nproc; } > "$log/machine.txt" 2>&1
+say "machine: $(tr '\n' ' ' < "$log/machine.txt")"
+
+# node and the production modules
+mkdir -p /tmp/node/bin
+xz -dc .gpu/node.xz > /tmp/node/bin/node && chmod +x /tmp/node/bin/node
+export PATH=/tmp/node/bin:$PATH
+[ -d node_modules ] || tar -xJf .gpu/modules.tar.xz
+say "node $(node --version)"
+
+prefix="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+export INTRA_ADDON="$PWD/build-gpu/intra.node"
+stage() {  # name seconds command...
+  local name=$1 limit=$2; shift 2
+  local begin=$SECONDS
+  timeout "$limit" "$@" > "$log/$name.log" 2>&1
+  local rc=$?
+  say "stage $name: rc=$rc in $((SECONDS - begin)) s"
+  if [ $rc -ge 128 ] && [ $rc -ne 137 ]; then  # a crash: where, once, under cuda-gdb
+    timeout 120 cuda-gdb -batch -ex run -ex bt --args "$@" > "$log/$name.gdb" 2>&1
+    grep -E "^#[0-9]+ " "$log/$name.gdb" | head -15 | cut -c1-240 | tee -a "$summary"
+  fi
+  tail -3 "$log/$name.log" | cut -c1-300 >> "$summary"
+  return $rc
+}
+for s in $stages; do
+  case "$s" in
+    build)
+      stage configure 120 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+        -DCMAKE_JS_INC="$PWD/.gpu/node-include" -DINTRA_CUDA_ARCHITECTURES="${INTRA_CUDA_ARCHITECTURES:-90-real}" || { tail -30 "$log/configure.log"; exit 2; }
+      grep "intra:" "$log/configure.log" | tee -a "$summary"
+      stage build 400 cmake --build build-gpu -j "$(nproc)" || { grep -E "error|Error" "$log/build.log" | head -30 | tee -a "$summary"; exit 2; }
+      grep -E "spill" "$log/build.log" | sort | uniq -c | head -10 | tee -a "$summary"
+      ;;
+    check)
+      stage check 180 build-gpu/intra-kernel-check --device cuda
+      grep -c '"pass":true' "$log/check.log" | sed 's/^/checks passed: /' | tee -a "$summary"
+      grep '"pass":false' "$log/check.log" | head -12 | cut -c1-400 | tee -a "$summary"
+      grep -v '^{' "$log/check.log" | head -10 | tee -a "$summary"
+      ;;
+    bench)
+      stage bench 200 build-gpu/intra-kernel-check --device cuda --bench
+      cut -c1-300 "$log/bench.log" | tee -a "$summary" > /dev/null
+      ;;
+    engine)
+      stage info 60 node dist/bin/intra.js info
+      head -30 "$log/info.log" >> "$summary"
+      stage bench-train 150 node dist/bin/intra.js bench train --device cuda --precision bf16,fp32 --kernels fused,reference --batch 256 --steps 4 --json
+      stage bench-score 120 node dist/bin/intra.js bench score --device cuda --precision bf16,fp32 --kernels fused,reference --images 32 --json
+      stage bench-train-large 120 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 2048 --steps 2 --json
+      for f in bench-train bench-score bench-train-large; do grep -v '^{' "$log/$f.log" | tail -5 >> "$summary"; grep '^{' "$log/$f.log" | node -e '
+        const lines=require("fs").readFileSync(0,"utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
+        for (const r of lines) console.log(r.bench, r.precision, r.kernels, r.path, r.windows_per_s.toFixed(0)+" win/s", r.images_per_s.toFixed(1)+" img/s", r.gflops_per_s.toFixed(0)+" GF/s", r.percent_of_ceiling.toFixed(1)+"% of "+r.ceiling_gflops_per_s.toFixed(0));' | tee -a "$summary"; done
+      ;;
+    engine-bf16)  # the bf16 figures alone: scoring, and training at batch 256 and 2048
+      stage bench-score 120 node dist/bin/intra.js bench score --device cuda --precision bf16 --kernels fused,reference --images 32 --json
+      stage bench-train 60 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 256 --steps 4 --json
+      stage bench-train-large 90 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 2048 --steps 2 --json
+      for f in bench-score bench-train bench-train-large; do grep '^{' "$log/$f.log" | node -e '
+        const lines=require("fs").readFileSync(0,"utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
+        for (const r of lines) console.log(r.bench, r.precision, r.kernels, r.path, r.windows_per_s.toFixed(0)+" win/s", r.images_per_s.toFixed(1)+" img/s", r.gflops_per_s.toFixed(0)+" GF/s", r.percent_of_ceiling.toFixed(1)+"% of "+r.ceiling_gflops_per_s.toFixed(0));' | tee -a "$summary"; done
+      ;;
+    interchange)  # trained on the GPU, scored on both; and the CPU-trained model on the GPU
+      intra="node dist/bin/intra.js"
+      stage synth 60 $intra synth /tmp/syn --categories weave --train 24 --test-good 8 --test-per-defect 4
+      stage train-gpu 120 $intra train /tmp/syn/weave --out /tmp/gpu.intra --preset small --device cuda --epochs 4 --windows-per-image 64 --train-precision bf16
+      stage score-on-cpu 60 $intra score /tmp/gpu.intra /tmp/syn/weave/test --device cpu --threads 8 --out /tmp/gpu-on-cpu.jsonl
+      stage score-on-gpu 60 $intra score /tmp/gpu.intra /tmp/syn/weave/test --device cuda --out /tmp/gpu-on-gpu.jsonl
+      cp /tmp/gpu-on-cpu.jsonl /tmp/gpu-on-gpu.jsonl "$log/" 2>/dev/null
+      node -e '
+        const fs=require("fs"); const read=(f)=>new Map(fs.readFileSync(f,"utf8").trim().split("\n").map(JSON.parse).map(r=>[r.file??r.path,r.score]));
+        const a=read("/tmp/gpu-on-cpu.jsonl"), b=read("/tmp/gpu-on-gpu.jsonl"); let worst=0;
+        for (const [k,v] of a) worst=Math.max(worst, Math.abs(v-b.get(k))/Math.max(1e-12,Math.abs(v)));
+        console.log("GPU-trained model scored on CPU vs GPU:", a.size, "images, largest relative score difference", worst.toExponential(2));' 2>&1 | tee -a "$summary"
+      stage eval-gpu 120 $intra eval /tmp/gpu.intra /tmp/syn/weave --device cuda
+      ;;
+    profile)
+      stage profile 150 node dist/bin/intra.js profile train --device cuda --preset paper
+      tail -25 "$log/profile.log" >> "$summary"
+      ;;
+    *) say "unknown stage $s";;
+  esac
+done
