@@ -4,11 +4,13 @@
 # CUDA libtorch, then run the stages named (default: all), each under its own time limit.
 # Logs go to $OUT/logs.tgz and a short summary is printed last.
 #
-#   scripts/gpu-session.sh [build] [check] [bench] [engine] [train:SECONDS] ...
+#   scripts/gpu-session.sh [build] [check] [bench] [engine] [engine-bf16] [interchange] [magnetic-tile]
+#   (magnetic-tile: MT_MINUTES, MT_PRESET, MT_DEVICE; the data from scripts/gpu-pack.sh DATA 300 24)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-gpu-out}"
 log=/tmp/gpu-logs
+rm -rf "$log"
 mkdir -p "$out" "$log"
 stages="${*:-build check bench engine interchange}"
 summary="$log/summary.txt"
@@ -30,7 +32,7 @@ export PATH=/tmp/node/bin:$PATH
 say "node $(node --version)"
 
 prefix="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')"
-export INTRA_ADDON="$PWD/build-gpu/intra.node"
+export INTRA_ADDON="${INTRA_ADDON:-$PWD/build-gpu/intra.node}"
 stage() {  # name seconds command...
   local name=$1 limit=$2; shift 2
   local begin=$SECONDS
@@ -80,6 +82,16 @@ for s in $stages; do
       for f in bench-score bench-train bench-train-large; do grep '^{' "$log/$f.log" | node -e '
         const lines=require("fs").readFileSync(0,"utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
         for (const r of lines) console.log(r.bench, r.precision, r.kernels, r.path, r.windows_per_s.toFixed(0)+" win/s", r.images_per_s.toFixed(1)+" img/s", r.gflops_per_s.toFixed(0)+" GF/s", r.percent_of_ceiling.toFixed(1)+"% of "+r.ceiling_gflops_per_s.toFixed(0));' | tee -a "$summary"; done
+      ;;
+    magnetic-tile)  # the carried subset (scripts/gpu-pack.sh DATA 300 24): train on a time budget, evaluate
+      [ -d .gpu/data/train/good ] || { say "no .gpu/data: run scripts/gpu-pack.sh <magnetic_tile> 300 24 first"; continue; }
+      minutes="${MT_MINUTES:-5}"
+      stage mt-train $((minutes * 60 + 120)) node dist/bin/intra.js train .gpu/data --out /tmp/mt.intra --preset "${MT_PRESET:-paper}" \
+        --device "${MT_DEVICE:-cuda}" --train-precision bf16 --minutes "$minutes" --seed 0
+      tail -2 "$log/mt-train.log" | tee -a "$summary"
+      stage mt-eval 300 node dist/bin/intra.js eval /tmp/mt.intra .gpu/data --device "${MT_DEVICE:-cuda}" --out /tmp/mt-eval
+      cp /tmp/mt-eval/report.json "$log/mt-report.json" 2>/dev/null
+      grep -E "^\|" "$log/mt-eval.log" | head -10 | tee -a "$summary"
       ;;
     interchange)  # trained on the GPU, scored on both; and the CPU-trained model on the GPU
       intra="node dist/bin/intra.js"
