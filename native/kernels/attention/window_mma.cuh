@@ -78,22 +78,23 @@ __device__ __forceinline__ void copiesDone() {
   __pipeline_wait_prior(0);
 }
 
-// Scores of the warp's 16 rows against all 64 (padded) keys into `f` (fp32, unscaled).
-template <typename T, int DQK>
-__device__ __forceinline__ void scoreRows(float* f, const T* sq, const T* sk, int warp) {
-  constexpr int LQ = Padded<DQK>::ld;
+// The warp's 16 rows of A (64 x D) times B^T (B: 64 x D, its rows read as columns) into
+// `f` (fp32): the scores Q K^T, and in the backward dP = dO V^T.
+template <typename T, int D>
+__device__ __forceinline__ void productRowsTransposedB(float* f, const T* a, const T* b, int warp) {
+  constexpr int L = Padded<D>::ld;
   FragC acc[4];
   #pragma unroll
   for (int j = 0; j < 4; ++j) wmma::fill_fragment(acc[j], 0.f);
   #pragma unroll
-  for (int kk = 0; kk < DQK / 16; ++kk) {
-    FragA<T> a;
-    wmma::load_matrix_sync(a, sq + warp * 16 * LQ + kk * 16, LQ);
+  for (int kk = 0; kk < D / 16; ++kk) {
+    FragA<T> fa;
+    wmma::load_matrix_sync(fa, a + warp * 16 * L + kk * 16, L);
     #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      FragBT<T> b;  // K^T: K's rows read as columns
-      wmma::load_matrix_sync(b, sk + j * 16 * LQ + kk * 16, LQ);
-      wmma::mma_sync(acc[j], a, b, acc[j]);
+      FragBT<T> fb;
+      wmma::load_matrix_sync(fb, b + j * 16 * L + kk * 16, L);
+      wmma::mma_sync(acc[j], fa, fb, acc[j]);
     }
   }
   #pragma unroll
@@ -174,7 +175,7 @@ __global__ void __launch_bounds__(kThreads) forwardKernel(const T* q, HeadLayout
   copiesDone();
   __syncthreads();
   if (warp * 16 >= S) return;  // no barrier follows: every other warp works on its own rows
-  scoreRows<T, DQK>(f, sq, sk, warp);
+  productRowsTransposedB<T, DQK>(f, sq, sk, warp);  // Q K^T
   __syncwarp();
   #pragma unroll
   for (int r = 0; r < 16; ++r) {
@@ -237,7 +238,7 @@ __global__ void __launch_bounds__(kThreads) backwardKernel(const T* q, HeadLayou
   }
   __syncthreads();
   // P and dS for the warp's rows; P stays in registers between the two passes.
-  scoreRows<T, DQK>(f, sq, sk, warp);
+  productRowsTransposedB<T, DQK>(f, sq, sk, warp);  // Q K^T
   __syncwarp();
   float p0[16], p1[16];
   #pragma unroll
@@ -250,24 +251,7 @@ __global__ void __launch_bounds__(kThreads) backwardKernel(const T* q, HeadLayou
     sp[row * kLdP + lane + 32] = fromFloat<T>(p1[r]);
   }
   __syncwarp();
-  {  // dP = dO V^T for the warp's rows
-    FragC acc[4];
-    #pragma unroll
-    for (int j = 0; j < 4; ++j) wmma::fill_fragment(acc[j], 0.f);
-    #pragma unroll
-    for (int kk = 0; kk < DV / 16; ++kk) {
-      FragA<T> a;
-      wmma::load_matrix_sync(a, sg + warp * 16 * LV + kk * 16, LV);
-      #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        FragBT<T> b;
-        wmma::load_matrix_sync(b, sv + j * 16 * LV + kk * 16, LV);
-        wmma::mma_sync(acc[j], a, b, acc[j]);
-      }
-    }
-    #pragma unroll
-    for (int j = 0; j < 4; ++j) wmma::store_matrix_sync(f + warp * 16 * kLdF + j * 16, acc[j], kLdF, wmma::mem_row_major);
-  }
+  productRowsTransposedB<T, DV>(f, sg, sv, warp);  // dP = dO V^T
   __syncwarp();
   #pragma unroll
   for (int r = 0; r < 16; ++r) {
