@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 
 #include "../device_code.h"
 #include "fused_cuda.h"
@@ -111,24 +112,14 @@ __device__ __forceinline__ void productRows(float* f, const T* a, const T* b, in
   for (int c = 0; c < D / 16; ++c) wmma::fill_fragment(acc[c], 0.f);
   #pragma unroll
   for (int kk = 0; kk < kMaxS / 16; ++kk) {
-    if constexpr (TransposeA) {
-      FragAT<T> fa;
-      wmma::load_matrix_sync(fa, a + kk * 16 * kLdP + warp * 16, kLdP);
-      #pragma unroll
-      for (int c = 0; c < D / 16; ++c) {
-        FragB<T> fb;
-        wmma::load_matrix_sync(fb, b + kk * 16 * LB + c * 16, LB);
-        wmma::mma_sync(acc[c], fa, fb, acc[c]);
-      }
-    } else {
-      FragA<T> fa;
-      wmma::load_matrix_sync(fa, a + warp * 16 * kLdP + kk * 16, kLdP);
-      #pragma unroll
-      for (int c = 0; c < D / 16; ++c) {
-        FragB<T> fb;
-        wmma::load_matrix_sync(fb, b + kk * 16 * LB + c * 16, LB);
-        wmma::mma_sync(acc[c], fa, fb, acc[c]);
-      }
+    // A's 16 x 16 block (warp, kk): rows of A, or columns of the stored tile when transposed.
+    std::conditional_t<TransposeA, FragAT<T>, FragA<T>> fa;
+    wmma::load_matrix_sync(fa, TransposeA ? a + kk * 16 * kLdP + warp * 16 : a + warp * 16 * kLdP + kk * 16, kLdP);
+    #pragma unroll
+    for (int c = 0; c < D / 16; ++c) {
+      FragB<T> fb;
+      wmma::load_matrix_sync(fb, b + kk * 16 * LB + c * 16, LB);
+      wmma::mma_sync(acc[c], fa, fb, acc[c]);
     }
   }
   #pragma unroll
