@@ -46,6 +46,11 @@ stage() {  # name seconds command...
   tail -3 "$log/$name.log" | cut -c1-300 >> "$summary"
   return $rc
 }
+benchSummary() {  # one line per record of an `intra bench score|train --json` stage
+  grep '^{' "$log/$1.log" | node -e '
+    const lines=require("fs").readFileSync(0,"utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
+    for (const r of lines) console.log(r.bench, r.precision, r.kernels, r.path, r.windows_per_s.toFixed(0)+" win/s", r.images_per_s.toFixed(1)+" img/s", r.gflops_per_s.toFixed(0)+" GF/s", r.percent_of_ceiling.toFixed(1)+"% of "+r.ceiling_gflops_per_s.toFixed(0));' | tee -a "$summary"
+}
 for s in $stages; do
   case "$s" in
     build)
@@ -71,17 +76,13 @@ for s in $stages; do
       stage bench-train 150 node dist/bin/intra.js bench train --device cuda --precision bf16,fp32 --kernels fused,reference --batch 256 --steps 4 --json
       stage bench-score 120 node dist/bin/intra.js bench score --device cuda --precision bf16,fp32 --kernels fused,reference --images 32 --json
       stage bench-train-large 120 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 2048 --steps 2 --json
-      for f in bench-train bench-score bench-train-large; do grep -v '^{' "$log/$f.log" | tail -5 >> "$summary"; grep '^{' "$log/$f.log" | node -e '
-        const lines=require("fs").readFileSync(0,"utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
-        for (const r of lines) console.log(r.bench, r.precision, r.kernels, r.path, r.windows_per_s.toFixed(0)+" win/s", r.images_per_s.toFixed(1)+" img/s", r.gflops_per_s.toFixed(0)+" GF/s", r.percent_of_ceiling.toFixed(1)+"% of "+r.ceiling_gflops_per_s.toFixed(0));' | tee -a "$summary"; done
+      for f in bench-train bench-score bench-train-large; do grep -v '^{' "$log/$f.log" | tail -5 >> "$summary"; benchSummary "$f"; done
       ;;
     engine-bf16)  # the bf16 figures alone: scoring, and training at batch 256 and 2048
       stage bench-score 120 node dist/bin/intra.js bench score --device cuda --precision bf16 --kernels fused,reference --images 32 --json
       stage bench-train 60 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 256 --steps 4 --json
       stage bench-train-large 90 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 2048 --steps 2 --json
-      for f in bench-score bench-train bench-train-large; do grep '^{' "$log/$f.log" | node -e '
-        const lines=require("fs").readFileSync(0,"utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
-        for (const r of lines) console.log(r.bench, r.precision, r.kernels, r.path, r.windows_per_s.toFixed(0)+" win/s", r.images_per_s.toFixed(1)+" img/s", r.gflops_per_s.toFixed(0)+" GF/s", r.percent_of_ceiling.toFixed(1)+"% of "+r.ceiling_gflops_per_s.toFixed(0));' | tee -a "$summary"; done
+      for f in bench-score bench-train bench-train-large; do benchSummary "$f"; done
       ;;
     magnetic-tile)  # the carried subset (scripts/gpu-pack.sh DATA 300 24): train on a time budget, evaluate
       [ -d .gpu/data/train/good ] || { say "no .gpu/data: run scripts/gpu-pack.sh <magnetic_tile> 300 24 first"; continue; }
@@ -93,7 +94,7 @@ for s in $stages; do
       cp /tmp/mt-eval/report.json "$log/mt-report.json" 2>/dev/null
       grep -E "^\|" "$log/mt-eval.log" | head -10 | tee -a "$summary"
       ;;
-    interchange)  # trained on the GPU, scored on both; and the CPU-trained model on the GPU
+    interchange)  # a model trained on the GPU, scored on the CPU and on the GPU, evaluated on the GPU
       intra="node dist/bin/intra.js"
       stage synth 60 $intra synth /tmp/syn --categories weave --train 24 --test-good 8 --test-per-defect 4
       stage train-gpu 120 $intra train /tmp/syn/weave --out /tmp/gpu.intra --preset small --device cuda --epochs 4 --windows-per-image 64 --train-precision bf16
@@ -101,15 +102,11 @@ for s in $stages; do
       stage score-on-gpu 60 $intra score /tmp/gpu.intra /tmp/syn/weave/test --device cuda --out /tmp/gpu-on-gpu.jsonl
       cp /tmp/gpu-on-cpu.jsonl /tmp/gpu-on-gpu.jsonl "$log/" 2>/dev/null
       node -e '
-        const fs=require("fs"); const read=(f)=>new Map(fs.readFileSync(f,"utf8").trim().split("\n").map(JSON.parse).map(r=>[r.file??r.path,r.score]));
+        const fs=require("fs"); const read=(f)=>new Map(fs.readFileSync(f,"utf8").trim().split("\n").map(JSON.parse).map(r=>[r.file,r.score]));
         const a=read("/tmp/gpu-on-cpu.jsonl"), b=read("/tmp/gpu-on-gpu.jsonl"); let worst=0;
         for (const [k,v] of a) worst=Math.max(worst, Math.abs(v-b.get(k))/Math.max(1e-12,Math.abs(v)));
         console.log("GPU-trained model scored on CPU vs GPU:", a.size, "images, largest relative score difference", worst.toExponential(2));' 2>&1 | tee -a "$summary"
       stage eval-gpu 120 $intra eval /tmp/gpu.intra /tmp/syn/weave --device cuda
-      ;;
-    profile)
-      stage profile 150 node dist/bin/intra.js profile train --device cuda --preset paper
-      tail -25 "$log/profile.log" >> "$summary"
       ;;
     *) say "unknown stage $s";;
   esac

@@ -114,16 +114,22 @@ std::map<std::string, ErrorStats> checkAdam(const CheckRequest& request, at::Dev
   return stats;
 }
 
+// q, k, v of an attention shape [B, heads, S, dqk, dv], each drawn by `draw` as (B, S, heads, d)
+// and viewed as (B, heads, S, d): the model's layout, not contiguous.
+template <typename Draw>
+Inputs attentionInputs(const std::vector<int64_t>& shape, Draw&& draw) {
+  if (shape.size() != 5) throw invalidArgument("Expected attention shape [B, heads, S, dqk, dv]");
+  const int64_t B = shape[0], H = shape[1], S = shape[2];
+  auto make = [&](int64_t d) { return draw({B, S, H, d}).transpose(1, 2); };
+  return {make(shape[3]), make(shape[3]), make(shape[4])};
+}
+
 // Drawn on the CPU in double whatever the device, so every device and type sees the same values.
 Inputs randomInputs(const std::string& op, const std::vector<int64_t>& shape, uint64_t seed, at::ScalarType type) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto options = at::TensorOptions().dtype(at::kDouble);
   if (isAttention(op)) {
-    if (shape.size() != 5) throw invalidArgument("Expected attention shape [B, heads, S, dqk, dv]");
-    const int64_t B = shape[0], H = shape[1], S = shape[2], dqk = shape[3], dv = shape[4];
-    // Laid out as the model makes them: (B, S, heads, d) viewed as (B, heads, S, d), not contiguous.
-    auto make = [&](int64_t d) { return at::randn({B, S, H, d}, gen, options).to(type).transpose(1, 2); };
-    return {make(dqk), make(dqk), make(dv)};
+    return attentionInputs(shape, [&](at::IntArrayRef size) { return at::randn(size, gen, options).to(type); });
   }
   if (op == "layer_norm") {
     if (shape.size() != 2) throw invalidArgument("Expected layer_norm shape [rows, D]");
@@ -321,10 +327,7 @@ BenchResult benchAdam(const BenchRequest& request, at::Device device, at::Scalar
 // per tensor, which the CPU's double-precision draw took seconds to make (the checks keep
 // the CPU draw, so every device sees the same values there).
 Inputs deviceAttentionInputs(const std::vector<int64_t>& shape, at::ScalarType type, const at::Device& device) {
-  if (shape.size() != 5) throw invalidArgument("Expected attention shape [B, heads, S, dqk, dv]");
-  const int64_t B = shape[0], H = shape[1], S = shape[2];
-  auto make = [&](int64_t d) { return at::randn({B, S, H, d}, at::TensorOptions().device(device).dtype(type)).transpose(1, 2); };
-  return {make(shape[3]), make(shape[3]), make(shape[4])};
+  return attentionInputs(shape, [&](at::IntArrayRef size) { return at::randn(size, at::TensorOptions().device(device).dtype(type)); });
 }
 
 }  // namespace

@@ -26,11 +26,6 @@ constexpr int kRows = 64;  // rows per block of the softmax kernels, one per thr
 constexpr int kTile = 32;  // rows staged in shared memory at once
 constexpr unsigned kLinearThreads = 128;
 
-template <int QK, int V>
-struct Widths {
-  static constexpr int dqk = QK, dv = V;
-};
-
 template <typename F>
 void withWidths(int64_t dqk, int64_t dv, F&& f) {
   if (dqk <= 16 && dv <= 16) return f(Widths<16, 16>{});

@@ -14,6 +14,13 @@
 
 namespace intra::kernels {
 
+// The head widths (dqk, dv) a kernel is compiled for, as a type: the softmax kernels keep
+// rows in registers and the tensor-core kernels size their tiles by them.
+template <int QK, int V>
+struct Widths {
+  static constexpr int dqk = QK, dv = V;
+};
+
 struct AttentionProblem {
   ElementType type;
   int64_t heads, S, dqk, dv;

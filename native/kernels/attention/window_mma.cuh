@@ -27,11 +27,6 @@ namespace intra::kernels::device::INTRA_DEVICE_BUILD::attention::window_mma {
 constexpr int kWarps = 4, kThreads = 32 * kWarps, kMaxS = 64, kMaxWidth = 64;
 constexpr int kPad = 8;  // elements added to each 16-bit row: rows start in different banks
 
-template <int QK, int V>
-struct Shape {
-  static constexpr int dqk = QK, dv = V;
-};
-
 template <int D>
 struct Padded {
   static constexpr int ld = D + kPad;
@@ -50,11 +45,6 @@ template <typename T>
 using FragBT = wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major>;
 using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
-template <typename T>
-__device__ __forceinline__ float toFloat(T x) { return widenToFloat(x); }
-template <typename T>
-__device__ __forceinline__ T fromFloat(float x) { return narrowFromFloat<T>(x); }
-
 // `rows` x `width` elements of a head (row stride in elements) into a 64 x LD shared tile,
 // zeros past them. Aligned whole 16-byte chunks go through asynchronous copies (cp.async):
 // every thread's loads of every tile are in flight at once, where plain loads followed by
@@ -70,7 +60,7 @@ __device__ __forceinline__ void stage(T* dst, const T* src, int64_t rowStride, i
     if (r < rows && c + 8 <= width && (reinterpret_cast<uintptr_t>(s) & 15) == 0) {
       __pipeline_memcpy_async(d, s, 16);
     } else {
-      for (int e = 0; e < 8; ++e) d[e] = (r < rows && c + e < width) ? s[e] : fromFloat<T>(0.f);
+      for (int e = 0; e < 8; ++e) d[e] = (r < rows && c + e < width) ? s[e] : narrow<T>(0.f);
     }
   }
 }
@@ -132,7 +122,7 @@ __device__ __forceinline__ void writeRows(T* dst, const float* f, int warp, int 
   const int lane = threadIdx.x & 31;
   for (int idx = lane; idx < 16 * width; idx += 32) {
     const int r = idx / width, c = idx % width, row = warp * 16 + r;
-    if (row < S) dst[int64_t(row) * width + c] = fromFloat<T>(f[row * kLdF + c] * scale);
+    if (row < S) dst[int64_t(row) * width + c] = narrow<T>(f[row * kLdF + c] * scale);
   }
 }
 
@@ -179,8 +169,8 @@ __global__ void __launch_bounds__(kThreads) forwardKernel(const T* q, HeadLayout
     float sum = e0 + e1;
     for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
     const float inv = 1.f / sum;
-    sp[row * kLdP + lane] = fromFloat<T>(e0 * inv);
-    sp[row * kLdP + lane + 32] = fromFloat<T>(e1 * inv);
+    sp[row * kLdP + lane] = narrow<T>(e0 * inv);
+    sp[row * kLdP + lane + 32] = narrow<T>(e1 * inv);
     if (lane == 0 && row < S) lse[head * S + row] = m + __logf(sum);
   }
   __syncwarp();
@@ -220,7 +210,7 @@ __global__ void __launch_bounds__(kThreads) backwardKernel(const T* q, HeadLayou
   // delta_i = dO_i . O_i, one warp per row
   for (int row = warp; row < kMaxS; row += kWarps) {
     float d = 0.f;
-    for (int c = lane; c < DV; c += 32) d += toFloat(sg[row * LV + c]) * toFloat(sp[row * LV + c]);
+    for (int c = lane; c < DV; c += 32) d += widen<float>(sg[row * LV + c]) * widen<float>(sp[row * LV + c]);
     for (int off = 16; off > 0; off >>= 1) d += __shfl_xor_sync(0xffffffffu, d, off);
     if (lane == 0) {
       rowDelta[row] = d;
@@ -238,8 +228,8 @@ __global__ void __launch_bounds__(kThreads) backwardKernel(const T* q, HeadLayou
     const bool live = row < S;
     p0[r] = live && lane < S ? __expf(f[row * kLdF + lane] * scale - rowLse[row]) : 0.f;
     p1[r] = live && lane + 32 < S ? __expf(f[row * kLdF + lane + 32] * scale - rowLse[row]) : 0.f;
-    sp[row * kLdP + lane] = fromFloat<T>(p0[r]);
-    sp[row * kLdP + lane + 32] = fromFloat<T>(p1[r]);
+    sp[row * kLdP + lane] = narrow<T>(p0[r]);
+    sp[row * kLdP + lane + 32] = narrow<T>(p1[r]);
   }
   __syncwarp();
   productRowsTransposedB<T, DV>(f, sg, sv, warp);  // dP = dO V^T
@@ -248,8 +238,8 @@ __global__ void __launch_bounds__(kThreads) backwardKernel(const T* q, HeadLayou
   for (int r = 0; r < 16; ++r) {
     const int row = warp * 16 + r;
     const float delta = rowDelta[row];
-    sd[row * kLdP + lane] = fromFloat<T>(p0[r] * (f[row * kLdF + lane] - delta));
-    sd[row * kLdP + lane + 32] = fromFloat<T>(p1[r] * (f[row * kLdF + lane + 32] - delta));
+    sd[row * kLdP + lane] = narrow<T>(p0[r] * (f[row * kLdF + lane] - delta));
+    sd[row * kLdP + lane + 32] = narrow<T>(p1[r] * (f[row * kLdF + lane + 32] - delta));
   }
   __syncthreads();  // dK and dV sum over every warp's rows of P and dS
   productRows<T, DQK, false>(f, sd, sk, warp);  // dQ = dS K
@@ -286,9 +276,9 @@ inline bool takes(const AttentionProblem& p) {
 template <typename F>
 void withShape(const AttentionProblem& p, F&& f) {
   auto widths = [&](auto type) {
-    if (p.dqk <= 32 && p.dv <= 32) return f(type, Shape<32, 32>{});
-    if (p.dqk <= 32) return f(type, Shape<32, 64>{});
-    return f(type, Shape<64, 64>{});
+    if (p.dqk <= 32 && p.dv <= 32) return f(type, Widths<32, 32>{});
+    if (p.dqk <= 32) return f(type, Widths<32, 64>{});
+    return f(type, Widths<64, 64>{});
   };
   if (p.type == ElementType::BF16) widths(Bf16{});
   else widths(F16{});
