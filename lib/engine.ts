@@ -15,6 +15,7 @@ import {
   type LoadOptions,
   type LossParts,
   type ModelConfigInput,
+  type OpProfile,
   type ProfileEvent,
   type TrainConfig,
 } from './native-types.js';
@@ -33,8 +34,9 @@ export interface NativeEngine {
   restoreBest(): Promise<void>;
   save(path: string, metadata: string): Promise<void>;
   describe(): EngineDescription;
-  setProfiling(on: boolean): void;
+  setProfiling(on: boolean, ops?: boolean): void;
   takeProfile(): ProfileEvent[];
+  takeOpProfile(): OpProfile[];
   dispose(): void;
 }
 
@@ -166,9 +168,17 @@ export class Engine {
     return this.#queue((n) => n.save(path, JSON.stringify(metadata)));
   }
 
-  /** Records the engine's phases (sampling, embedding, each block's attention, MLP and norms, loss parts, backward, optimizer, maps...) from now on. */
-  setProfiling(on: boolean): void {
-    this.#live().setProfiling(on);
+  /**
+   * Records the engine's phases (sampling, embedding, each block's attention, MLP and norms, loss parts, backward, optimizer, maps...) from now on;
+   * with `ops`, also times every ATen op, autograd node and kernel of ours its calls run (each op then costs a little more).
+   */
+  setProfiling(on: boolean, options: { ops?: boolean } = {}): void {
+    this.#live().setProfiling(on, options.ops === true);
+  }
+
+  /** The ops timed since the last call (setProfiling(true, { ops: true })), in no particular order. */
+  takeOpProfile(): OpProfile[] {
+    return syncWithCallerStack(() => this.#live().takeOpProfile());
   }
 
   /** The phases recorded since the last call. */

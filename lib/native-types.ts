@@ -191,6 +191,14 @@ export interface ProfileEvent {
   /** who timed it: JavaScript phases are marked, the engine's are not */
   source?: 'js';
 }
+/** One ATen op, autograd node ("...Backward0") or kernel of ours ("intra::..."), over every call in the profiled engine calls. */
+export interface OpProfile {
+  name: string;
+  calls: number;
+  /** time in the op less that of the ops nested in it */
+  selfNs: number;
+  totalNs: number;
+}
 /** Largest absolute errors against a float64 reference, per output ("out") and gradient ("grad0"...). */
 export interface KernelErrors {
   fused32: number;

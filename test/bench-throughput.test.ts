@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { flopCount, inferenceFlops, trainingFlops } from '../lib/bench/flops.js';
-import { breakdown, chromeTrace, compareTable, profileScore, profileTable, profileTrain, type ProfileReport } from '../lib/bench/profile.js';
+import { breakdown, chromeTrace, compareTable, opBreakdown, opKind, opLabel, opTable, profileScore, profileTable, profileTrain, type ProfileReport } from '../lib/bench/profile.js';
 import { benchScore, benchTrain, kernelShares, throughputTable } from '../lib/bench/throughput.js';
 import { synthesize } from '../lib/data/synth.js';
 import { capabilities, machineLabel, modelConfig } from '../lib/native.js';
@@ -177,6 +177,54 @@ describe('the profiler', () => {
     await trainCategory({ category: join(root, 'grain'), out: model, preset: 'tiny', epochs: 1, windowsPerImage: 8, batchSize: 16, threads: 2 });
     const scoring = await profiledCovering(() => profileScore({ model, inputs: [join(root, 'grain', 'test')], precision: 'bf16', threads: 2 }));
     expect(scoring.precision).toBe('bf16');
+  }, 120_000);
+
+  it('sorts ops by self time, names their kinds and leaves time outside ops as such', () => {
+    expect(opKind('aten::mm')).toBe('matrix product');
+    expect(opKind('intra::layer norm backward')).toBe('ours');
+    expect(opKind('MmBackward0')).toBe('autograd');
+    expect(opKind('torch::autograd::CppNode<intra::kernels::(anonymous namespace)::LayerNormFunction>')).toBe('autograd');
+    expect(opKind('aten::copy_')).toBe('aten');
+    expect(opLabel('torch::autograd::CppNode<intra::kernels::(anonymous namespace)::LayerNormFunction>')).toBe('LayerNormFunction (node)');
+    const ms = 1e6;
+    const ops = opBreakdown('2 steps', [
+      { name: 'aten::copy_', calls: 4, selfNs: 2 * ms, totalNs: 2 * ms },
+      { name: 'aten::mm', calls: 2, selfNs: 6 * ms, totalNs: 6 * ms },
+      { name: 'intra::Adam', calls: 2, selfNs: 1 * ms, totalNs: 1 * ms },
+    ], 10 * ms);
+    expect(ops.ops.map((o) => o.name)).toEqual(['aten::mm', 'aten::copy_', 'intra::Adam']);
+    expect(ops.ops[0]!.share).toBeCloseTo(0.6, 9);
+    expect(Object.fromEntries(ops.kinds.map((k) => [k.kind, k.ms]))).toEqual({ 'matrix product': 6, aten: 2, ours: 1, 'outside ops': 1 });
+    expect(opTable(ops, 2).split('\n')).toHaveLength(4);
+  });
+
+  it('times the ops of the training steps (validation apart) and of scoring', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-profile-ops-'));
+    await synthesize(root, { seed: 4, categories: ['grain'], size: 64, train: 4, testGood: 2, testPerDefect: 1 });
+    const batchSize = 16, windowsPerImage = 16;
+    const train = await profileTrain({ category: join(root, 'grain'), preset: 'tiny', attention: 'msa', windowsPerImage, batchSize, threads: 2, ops: true });
+    const ops = train.ops!;
+    const byName = new Map(ops.ops.map((o) => [o.name, o]));
+    // One fused Adam call per step, none from validation (which has no optimizer) nor other engines.
+    const steps = train.windows! / batchSize;
+    expect(byName.get('intra::Adam')?.calls).toBe(steps);
+    for (const name of ['aten::mm', 'intra::softmax attention', 'intra::softmax attention backward', 'intra::layer norm', 'intra::layer norm backward', 'intra::SSIM', 'intra::GMS backward']) {
+      expect(byName.get(name)?.calls, name).toBeGreaterThan(0);
+    }
+    // Self times never exceed their totals, and together with the time outside ops they make the span.
+    expect(ops.ops.every((o) => o.selfMs >= 0 && o.selfMs <= o.totalMs + 1e-6)).toBe(true);
+    expect(ops.kinds.reduce((sum, k) => sum + k.share, 0)).toBeGreaterThan(0.99);
+    expect(ops.kinds.find((k) => k.kind === 'outside ops')!.share).toBeLessThan(0.5);
+    const plain = await profileTrain({ category: join(root, 'grain'), preset: 'tiny', windowsPerImage, batchSize, threads: 2 });
+    expect(plain.ops).toBeUndefined();
+
+    const model = join(root, 'grain.intra');
+    await trainCategory({ category: join(root, 'grain'), out: model, preset: 'tiny', epochs: 1, windowsPerImage: 8, batchSize: 16, threads: 2 });
+    const scoring = await profileScore({ model, inputs: [join(root, 'grain', 'test')], threads: 2, ops: true });
+    const scored = scoring.ops!.ops.map((o) => o.name);
+    expect(scored).toContain('intra::GMS');
+    expect(scored).not.toContain('intra::Adam');
+    expect(scored.some((n) => /Backward/.test(n))).toBe(false);  // scoring builds no graph
   }, 120_000);
 
   it('profiles scoring and the evaluation metrics of a category', async () => {

@@ -1,7 +1,7 @@
 // The command line's options as yargs parses them: every boolean flag of every command, in
 // both spellings (--x and --no-x), and the ablation flag reaching the saved model.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -162,6 +162,19 @@ describe('intra bench kernels --with', () => {
       expect(run.stdout).toMatch(new RegExp(`train +tiny +mfsa +fp32 +fused, ${family} ref +whole`));
       expect(run.stdout).toMatch(new RegExp(`train fp32 whole: with ${family} on its reference it takes \\d+\\.\\d\\dx as long as with our kernels`));
     }
+  });
+
+  it('intra profile train --ops lists the ops of the training steps by self time, and the page shows them', () => {
+    const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
+    const dir = mkdtempSync(join(tmpdir(), 'intra-profile-ops-'));
+    const page = join(dir, 'profile.html');
+    const run = spawnSync(process.execPath, [cli, 'profile', 'train', '--preset', 'tiny', '--windows-per-image', '8', '--batch', '16', '--threads', '2', '--ops', '--op-rows', '5', '--trace', join(dir, 'trace.json'), '--html', page], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/ops over \d+ training steps \(\d+\.\d\d s\): .*matrix product \d+\.\d%/);
+    const table = run.stdout.slice(run.stdout.indexOf('op   '));
+    expect(table.split('\n').filter((line) => /^\S.* (matrix product|ours|aten|autograd) +\d+ /.test(line))).toHaveLength(5);
+    expect(readFileSync(page, 'utf8')).toMatch(/<h2>Ops<\/h2>[\s\S]*aten::mm/);
   });
 
   it('intra bench train --kernels refuses a name it does not know, before benchmarking', () => {

@@ -63,6 +63,19 @@ export function phaseChart(reports: readonly ProfileReport[], top = 14): Promise
   } as TopLevelSpec);
 }
 
+/** With --ops: each run's kinds and its 40 ops with most self time. */
+function opSections(reports: readonly ProfileReport[]): string {
+  const sections = reports
+    .filter((r) => r.ops !== undefined)
+    .map((r) => {
+      const ops = r.ops!;
+      const kinds = ops.kinds.map((k) => `${escapeHtml(k.kind)} ${percent(k.share, { unit: true })}`).join(', ');
+      const rows = ops.ops.slice(0, 40).map((o) => `<tr><td>${escapeHtml(o.name)}</td><td>${o.kind}</td><td>${o.calls}</td><td>${o.selfMs.toFixed(1)}</td><td>${percent(o.share, { unit: true })}</td><td>${o.totalMs.toFixed(1)}</td></tr>`).join('');
+      return `<h3>${r.kind} ${r.preset} ${r.attention}: ops over ${escapeHtml(ops.span)}</h3><p>${kinds}</p><table class="ops"><tr><th>op</th><th>kind</th><th>calls</th><th>self ms</th><th>share</th><th>total ms</th></tr>${rows}</table>`;
+    });
+  return sections.length ? `<h2>Ops</h2>${sections.join('')}` : '';
+}
+
 export async function profilePage(reports: readonly ProfileReport[], machine: MachineLabel): Promise<string> {
   const summary = reports
     .map((r) => `<tr><td>${r.kind}</td><td>${r.preset}</td><td>${r.attention}</td><td>${(r.wallMs / 1000).toFixed(2)}</td><td>${percent(r.coverage, { unit: true })}</td><td>${r.epochSeconds?.toFixed(2) ?? '–'}</td></tr>`)
@@ -75,6 +88,6 @@ export async function profilePage(reports: readonly ProfileReport[], machine: Ma
     `<h1>Profile: where the time goes</h1>${machineLine(machine, undefined)}
 <table id="runs"><tr><th>kind</th><th>preset</th><th>attention</th><th>wall s</th><th>phases cover</th><th>epoch s</th></tr>${summary}</table>
 <div class="charts"><figure id="chart-phases">${await phaseChart(reports)}</figure></div>
-<h2>Phases</h2><div class="charts">${tables}</div>`,
+<h2>Phases</h2><div class="charts">${tables}</div>${opSections(reports)}`,
   );
 }

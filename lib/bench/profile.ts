@@ -17,7 +17,7 @@ import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
 import { scoreFiles } from '../infer/score.js';
 import { decodeAll, splitValidation } from '../train/train.js';
-import { modelConfig, type AttentionKind, type Precision, type Preset, type ProfileEvent } from '../native.js';
+import { modelConfig, type AttentionKind, type OpProfile, type Precision, type Preset, type ProfileEvent } from '../native.js';
 import { Engine } from '../engine.js';
 
 export interface Phase {
@@ -26,6 +26,59 @@ export interface Phase {
   ms: number;
   /** share of wall-clock, in [0, 1] */
   share: number;
+}
+
+/** What an op is: a matrix product, a kernel of ours, an autograd node's own code, or any other ATen op. */
+export type OpKind = 'matrix product' | 'ours' | 'autograd' | 'aten';
+
+export interface OpRow {
+  name: string;
+  kind: OpKind;
+  calls: number;
+  /** milliseconds in the op less those of the ops nested in it */
+  selfMs: number;
+  totalMs: number;
+  /** self time's share of the profiled span's wall-clock */
+  share: number;
+}
+
+/** The op-level view (`--ops`): every op by self time, and the share of each kind. */
+export interface OpBreakdown {
+  /** what was timed: the training steps (validation apart), or the whole scoring */
+  span: string;
+  wallMs: number;
+  ops: OpRow[];
+  /** self time per kind, and 'outside ops' for the span's time in none (our C++ between ops, the hand-over) */
+  kinds: { kind: OpKind | 'outside ops'; ms: number; share: number }[];
+}
+
+const MATRIX_PRODUCTS = new Set(['aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm', 'aten::addbmm', 'aten::matmul', 'aten::linear', 'aten::addmv', 'aten::mv', 'aten::dot']);
+
+export function opKind(name: string): OpKind {
+  if (name.startsWith('intra::')) return 'ours';
+  if (MATRIX_PRODUCTS.has(name)) return 'matrix product';
+  // autograd nodes: ATen's (MmBackward0, AccumulateGrad) and our Functions' CppNode<...>
+  if (/Backward\d*$|AccumulateGrad|CppNode</.test(name)) return 'autograd';
+  return 'aten';
+}
+
+/** Shortens our Functions' autograd nodes ("torch::autograd::CppNode<intra::kernels::(anonymous namespace)::LayerNormFunction>") to their class. */
+export function opLabel(name: string): string {
+  const node = /CppNode<(?:.*::)?([A-Za-z_0-9<>]+?)>$/.exec(name);
+  return node ? `${node[1]} (node)` : name;
+}
+
+/** Ops by self time over a span of `wallNs`. */
+export function opBreakdown(span: string, ops: readonly OpProfile[], wallNs: number): OpBreakdown {
+  const rows = ops
+    .map((o) => ({ name: opLabel(o.name), kind: opKind(o.name), calls: o.calls, selfMs: o.selfNs / 1e6, totalMs: o.totalNs / 1e6, share: o.selfNs / wallNs }))
+    .sort((a, b) => b.selfMs - a.selfMs);
+  const byKind = new Map<OpKind | 'outside ops', number>();
+  for (const r of rows) byKind.set(r.kind, (byKind.get(r.kind) ?? 0) + r.selfMs);
+  const inOps = rows.reduce((sum, r) => sum + r.selfMs, 0);
+  byKind.set('outside ops', Math.max(0, wallNs / 1e6 - inOps));
+  const kinds = [...byKind.entries()].map(([kind, ms]) => ({ kind, ms, share: ms / (wallNs / 1e6) })).sort((a, b) => b.ms - a.ms);
+  return { span, wallMs: wallNs / 1e6, ops: rows, kinds };
 }
 
 export interface ProfileReport {
@@ -45,6 +98,8 @@ export interface ProfileReport {
   /** training: the epoch's windows and the seconds an epoch of them takes */
   windows?: number;
   epochSeconds?: number;
+  /** with `ops`: the op-level view */
+  ops?: OpBreakdown;
   events: ProfileEvent[];
 }
 
@@ -101,6 +156,8 @@ export interface ProfileTrainOptions {
   windowsPerImage?: number;
   threads?: number;
   seed?: number;
+  /** also time every op of the training steps (validation apart) */
+  ops?: boolean;
 }
 
 /** One epoch of training (and its validation), profiled. */
@@ -131,12 +188,15 @@ export async function profileTrain(options: ProfileTrainOptions): Promise<Profil
     const windows = (options.windowsPerImage ?? 600) * train.count;
     const steps = Math.max(1, Math.ceil(windows / batch));
     const epochStart = now();
+    if (options.ops) engine.setProfiling(true, { ops: true });
     for (let done = 0; done < steps; done += 8) await call(() => engine.trainSteps(Math.min(8, steps - done)));
+    const ops = options.ops ? opBreakdown(`${steps} training steps`, engine.takeOpProfile(), now() - epochStart) : undefined;
+    engine.setProfiling(true);
     await recorder.time('validation', () => call(() => engine.validate()));
     const epochSeconds = (now() - epochStart) / 1e9;
     const events = [...recorder.events, ...engine.takeProfile()];
     const wallNs = now() - start;
-    return { kind: 'train', attention: config.attention, preset, precision: engine.describe().train.trainPrecision, wallMs: wallNs / 1e6, windows: steps * batch, epochSeconds, ...breakdown(events, wallNs), events };
+    return { kind: 'train', attention: config.attention, preset, precision: engine.describe().train.trainPrecision, wallMs: wallNs / 1e6, windows: steps * batch, epochSeconds, ...breakdown(events, wallNs), ops, events };
   } finally {
     engine.dispose();
   }
@@ -152,6 +212,8 @@ export interface ProfileScoreOptions {
   threads?: number;
   /** bf16: score with bf16 matrix products, as `intra score --precision bf16` */
   precision?: Precision;
+  /** also time every op of the scoring */
+  ops?: boolean;
 }
 
 /**
@@ -164,7 +226,8 @@ export async function profileScore(options: ProfileScoreOptions): Promise<Profil
   const start = now();
   const engine = await recorder.time('setup', () => Engine.load(options.model, { threads: options.threads, precision: options.precision, purpose: 'scoring' }));
   try {
-    engine.setProfiling(true);
+    engine.setProfiling(true, { ops: options.ops });
+    const scoringStart = now();
     const { model } = engine.describe();
     if (options.evaluate) {
       if (options.inputs.length !== 1) throw new IntraError('INTRA_INVALID_ARGUMENT', 'Expected one category folder to evaluate');
@@ -180,9 +243,10 @@ export async function profileScore(options: ProfileScoreOptions): Promise<Profil
         if (line.error !== undefined) throw new IntraError(line.code ?? 'INTRA_IMAGE', line.error);
       }
     }
+    const ops = options.ops ? opBreakdown(options.evaluate ? 'scoring and evaluation' : 'scoring', engine.takeOpProfile(), now() - scoringStart) : undefined;
     const events = [...recorder.events, ...engine.takeProfile()];
     const wallNs = now() - start;
-    return { kind: 'score', attention: model.attention, preset: presetOf(model) ?? 'custom', precision: options.precision ?? 'fp32', wallMs: wallNs / 1e6, ...breakdown(events, wallNs), events };
+    return { kind: 'score', attention: model.attention, preset: presetOf(model) ?? 'custom', precision: options.precision ?? 'fp32', wallMs: wallNs / 1e6, ...breakdown(events, wallNs), ops, events };
   } finally {
     engine.dispose();
   }
@@ -209,6 +273,18 @@ export function profileTable(report: ProfileReport, rows = 20): string {
     'phase                          ms     share',
   ];
   for (const p of report.summary.slice(0, rows)) lines.push(`${p.name.padEnd(24)} ${p.ms.toFixed(1).padStart(10)} ${percent(p.share, { unit: true, width: 9 })}`);
+  return lines.join('\n');
+}
+
+/** The ops with most self time, after a line with each kind's share. */
+export function opTable(ops: OpBreakdown, rows = 30): string {
+  const lines = [
+    `ops over ${ops.span} (${(ops.wallMs / 1000).toFixed(2)} s): ${ops.kinds.map((k) => `${k.kind} ${percent(k.share, { unit: true })}`).join(', ')}`,
+    `${'op'.padEnd(44)} ${'kind'.padEnd(14)} ${'calls'.padStart(8)} ${'self ms'.padStart(10)} ${'share'.padStart(8)} ${'total ms'.padStart(10)}`,
+  ];
+  for (const o of ops.ops.slice(0, rows)) {
+    lines.push(`${o.name.slice(0, 44).padEnd(44)} ${o.kind.padEnd(14)} ${String(o.calls).padStart(8)} ${o.selfMs.toFixed(1).padStart(10)} ${percent(o.share, { unit: true, width: 8 })} ${o.totalMs.toFixed(1).padStart(10)}`);
+  }
   return lines.join('\n');
 }
 

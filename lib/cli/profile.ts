@@ -10,10 +10,12 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 
 import { profilePage } from '../bench/pages.js';
-import { chromeTrace, compareTable, profileScore, profileTable, profileTrain, type ProfileReport } from '../bench/profile.js';
+import { chromeTrace, compareTable, opTable, profileScore, profileTable, profileTrain, type ProfileReport } from '../bench/profile.js';
 import { synthesize } from '../data/synth.js';
 import { IntraError } from '../errors.js';
 import { ATTENTION_KINDS, machineLabel, PRECISIONS, PRESETS, type AttentionKind } from '../native.js';
+
+const OPS_HELP = 'also time every ATen op, autograd node and kernel of ours (training: the steps, validation apart) and list them by self time; each op then costs a little more, so the phases run slightly slower';
 
 export function register(cli: Argv): Argv {
   return cli.command('profile', 'where the time goes (see `intra profile train --help`)', (y) =>
@@ -32,6 +34,8 @@ export function register(cli: Argv): Argv {
             .option('precision', { choices: PRECISIONS, default: 'fp32' as const, describe: 'bf16: bf16 matrix products, fp32 master weights (as intra train --train-precision bf16)' })
             .option('windows-per-image', { type: 'number', default: 600 })
             .option('threads', { type: 'number', default: 0 })
+            .option('ops', { type: 'boolean', default: false, describe: OPS_HELP })
+            .option('op-rows', { type: 'number', default: 30, describe: 'ops listed with --ops' })
             .option('trace', { type: 'string', default: 'profile-trace.json', describe: 'Chrome trace event file' })
             .option('html', { type: 'string', default: 'profile.html', describe: 'a page with the phase breakdown (side by side with --compare)' })
             .option('json', { type: 'boolean', default: false }),
@@ -50,7 +54,7 @@ export function register(cli: Argv): Argv {
           }
           const reports: ProfileReport[] = [];
           for (const attention of kinds) {
-            reports.push(await profileTrain({ category, preset: args.preset, attention: attention as AttentionKind | undefined, imageSize: args.imageSize, batchSize: args.batch, precision: args.precision, windowsPerImage: args.windowsPerImage, threads: args.threads }));
+            reports.push(await profileTrain({ category, preset: args.preset, attention: attention as AttentionKind | undefined, imageSize: args.imageSize, batchSize: args.batch, precision: args.precision, windowsPerImage: args.windowsPerImage, threads: args.threads, ops: args.ops }));
           }
           await writeFile(args.trace, JSON.stringify(chromeTrace(reports)));
           await writeFile(args.html, await profilePage(reports, machineLabel()));
@@ -58,7 +62,7 @@ export function register(cli: Argv): Argv {
             console.log(JSON.stringify(reports.map(({ events: _events, ...r }) => r)));
             return;
           }
-          for (const r of reports) console.log(`${profileTable(r)}\n`);
+          for (const r of reports) console.log(`${profileTable(r)}\n${r.ops ? `\n${opTable(r.ops, args.opRows)}\n` : ''}`);
           if (reports.length > 1) console.log(`${compareTable(reports)}\n`);
           console.log(`trace: ${args.trace} (open in https://ui.perfetto.dev or chrome://tracing); page: ${args.html}`);
         },
@@ -74,11 +78,13 @@ export function register(cli: Argv): Argv {
             .option('batch', { type: 'number', default: 8 })
             .option('precision', { choices: PRECISIONS, default: 'fp32' as const, describe: 'as intra score --precision' })
             .option('threads', { type: 'number', default: 0 })
+            .option('ops', { type: 'boolean', default: false, describe: OPS_HELP })
+            .option('op-rows', { type: 'number', default: 30, describe: 'ops listed with --ops' })
             .option('trace', { type: 'string', default: 'profile-trace.json' })
             .option('html', { type: 'string', default: 'profile.html', describe: 'a page with the phase breakdown' })
             .option('json', { type: 'boolean', default: false }),
         async (args) => {
-          const report = await profileScore({ model: args.model, inputs: args.inputs, evaluate: args.evaluate, batch: args.batch, precision: args.precision, threads: args.threads });
+          const report = await profileScore({ model: args.model, inputs: args.inputs, evaluate: args.evaluate, batch: args.batch, precision: args.precision, threads: args.threads, ops: args.ops });
           await writeFile(args.trace, JSON.stringify(chromeTrace([report])));
           await writeFile(args.html, await profilePage([report], machineLabel()));
           if (args.json) {
@@ -87,6 +93,7 @@ export function register(cli: Argv): Argv {
             return;
           }
           console.log(profileTable(report));
+          if (report.ops) console.log(`\n${opTable(report.ops, args.opRows)}\n`);
           console.log(`trace: ${args.trace}; page: ${args.html}`);
         },
       )

@@ -52,6 +52,7 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod("describe", &EngineWrap::describe),
                          InstanceMethod("setProfiling", &EngineWrap::setProfiling),
                          InstanceMethod("takeProfile", &EngineWrap::takeProfile),
+                         InstanceMethod("takeOpProfile", &EngineWrap::takeOpProfile),
                          InstanceMethod("dispose", &EngineWrap::dispose),
                      });
 }
@@ -237,7 +238,7 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::setProfiling(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto e = engine(info.Env());
-    e->profiler().setEnabled(info.Length() > 0 && info[0].ToBoolean().Value());
+    e->profiler().setEnabled(info.Length() > 0 && info[0].ToBoolean().Value(), info.Length() > 1 && info[1].ToBoolean().Value());
     return info.Env().Undefined();
   });
 }
@@ -255,6 +256,25 @@ Napi::Value EngineWrap::takeProfile(const Napi::CallbackInfo& info) {
       o.Set("startNs", static_cast<double>(events[i].startNs));
       o.Set("durationNs", static_cast<double>(events[i].endNs - events[i].startNs));
       o.Set("depth", events[i].depth);
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
+  });
+}
+
+// The ops timed since the last call (with setProfiling(true, true)): [{ name, calls, selfNs,
+// totalNs }], self time excluding the ops nested in each.
+Napi::Value EngineWrap::takeOpProfile(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto e = engine(info.Env());
+    std::vector<OpStat> ops = e->profiler().takeOps();
+    Napi::Array out = Napi::Array::New(info.Env(), ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) {
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("name", ops[i].name);
+      o.Set("calls", static_cast<double>(ops[i].calls));
+      o.Set("selfNs", static_cast<double>(ops[i].selfNs));
+      o.Set("totalNs", static_cast<double>(ops[i].totalNs));
       out.Set(static_cast<uint32_t>(i), o);
     }
     return out;

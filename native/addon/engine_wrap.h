@@ -28,6 +28,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value describe(const Napi::CallbackInfo& info);
   Napi::Value setProfiling(const Napi::CallbackInfo& info);
   Napi::Value takeProfile(const Napi::CallbackInfo& info);
+  Napi::Value takeOpProfile(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Engine> engine_;

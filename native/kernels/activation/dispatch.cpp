@@ -1,6 +1,7 @@
 // The one dispatch point of bias + GELU: the table keyed by (device, implementation), and an
 // autograd Function that calls the chosen forward and backward. The CUDA slot is empty: a GPU
 // engine runs linear-then-GELU.
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include "../../common/errors.h"
@@ -27,6 +28,7 @@ class BiasGeluFunction : public torch::autograd::Function<BiasGeluFunction> {
  public:
   // x (..., N) -> (..., N); bias (N) in any floating type.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& bias, int64_t impl) {
+    RECORD_USER_SCOPE("intra::bias + GELU");
     const ActivationFunctions& functions = table().require("bias + GELU", x, static_cast<Implementation>(impl));
     const at::Tensor rows = kernelRows(x);
     const at::Tensor b = bias.to(rowComputeType(rows)).contiguous();
@@ -36,6 +38,7 @@ class BiasGeluFunction : public torch::autograd::Function<BiasGeluFunction> {
     return functions.biasGeluForward(rows, b).view(x.sizes()).to(x.scalar_type());
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    RECORD_USER_SCOPE("intra::bias + GELU backward");
     auto s = ctx->get_saved_variables();
     const ActivationFunctions& functions = table().require("bias + GELU", s[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
     const at::Tensor dy = rowsLike(grads[0], s[0]);

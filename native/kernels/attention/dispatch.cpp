@@ -1,5 +1,6 @@
 // The one dispatch point of attention: the table keyed by (device, implementation), and one
 // autograd Function per op that calls the chosen forward and backward.
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include "../../common/errors.h"
@@ -38,6 +39,7 @@ class SoftmaxAttentionFunction : public torch::autograd::Function<SoftmaxAttenti
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             int64_t impl) {
+    RECORD_USER_SCOPE("intra::softmax attention");
     const AttentionFunctions& f = table().require("softmax attention", q, static_cast<Implementation>(impl));
     at::Tensor qp = f.prepare(q), kp = f.prepare(k), vp = f.prepare(v);
     const bool backwardFollows = q.requires_grad() || k.requires_grad() || v.requires_grad();
@@ -49,6 +51,7 @@ class SoftmaxAttentionFunction : public torch::autograd::Function<SoftmaxAttenti
     return r[0].to(q.scalar_type());
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    RECORD_USER_SCOPE("intra::softmax attention backward");
     auto s = ctx->get_saved_variables();
     const auto impl = static_cast<Implementation>(ctx->saved_data["impl"].toInt());
     const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
@@ -62,6 +65,7 @@ class LinearAttentionFunction : public torch::autograd::Function<LinearAttention
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             int64_t impl) {
+    RECORD_USER_SCOPE("intra::linear attention");
     const AttentionFunctions& f = table().require("linear attention", q, static_cast<Implementation>(impl));
     at::Tensor qp = f.prepare(q), kp = f.prepare(k), vp = f.prepare(v);
     at::Tensor out = f.linearForward(qp, kp, vp);
@@ -71,6 +75,7 @@ class LinearAttentionFunction : public torch::autograd::Function<LinearAttention
     return out.to(q.scalar_type());
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    RECORD_USER_SCOPE("intra::linear attention backward");
     auto s = ctx->get_saved_variables();
     const auto impl = static_cast<Implementation>(ctx->saved_data["impl"].toInt());
     const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());

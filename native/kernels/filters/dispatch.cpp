@@ -1,5 +1,6 @@
 // The one dispatch point of the image filters: the table keyed by (device, implementation),
 // and one autograd Function per map (GMS, SSIM) that calls the chosen forward and backward.
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include "filters.h"
@@ -34,6 +35,7 @@ class MapFunction : public torch::autograd::Function<MapFunction<Ssim>> {
  public:
   static constexpr const char* kName = Ssim ? "SSIM" : "GMS";
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b, int64_t impl) {
+    RECORD_USER_SCOPE(Ssim ? "intra::SSIM" : "intra::GMS");
     const FilterFunctions& f = table().require(kName, a, static_cast<Implementation>(impl));
     at::Tensor ap = f.prepare(a), bp = f.prepare(b);
     ctx->save_for_backward({ap, bp});
@@ -42,6 +44,7 @@ class MapFunction : public torch::autograd::Function<MapFunction<Ssim>> {
     return (Ssim ? f.ssimForward(ap, bp) : f.gmsForward(ap, bp)).to(a.scalar_type());
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    RECORD_USER_SCOPE(Ssim ? "intra::SSIM backward" : "intra::GMS backward");
     auto saved = ctx->get_saved_variables();
     const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
     const FilterFunctions& f = table().require(kName, saved[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
@@ -54,6 +57,7 @@ class MapFunction : public torch::autograd::Function<MapFunction<Ssim>> {
 at::Tensor smooth(const char* op, const at::Tensor& image, const at::Tensor& taps, Implementation impl) {
   TORCH_CHECK(image.dim() == 4, "smoothing filters expect a (B, C, H, W) tensor");
   if (impl == Implementation::Reference) return separableFilterReference(image, taps);
+  RECORD_USER_SCOPE(std::string("intra::") + op);
   const FilterFunctions& f = table().require(op, image, impl);
   return f.separable(f.prepare(image.detach()), taps).to(image.scalar_type());
 }

@@ -1,6 +1,7 @@
 // The one dispatch point of layer norm: the table keyed by (device, implementation), and an
 // autograd Function that calls the chosen forward and backward. The CUDA slot is empty: a GPU
 // engine normalises with the reference.
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include "../../common/errors.h"
@@ -28,6 +29,7 @@ class LayerNormFunction : public torch::autograd::Function<LayerNormFunction> {
   // x (..., D) -> (..., D); weight and bias (D) in any floating type.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                             double eps, int64_t impl) {
+    RECORD_USER_SCOPE("intra::layer norm");
     const NormFunctions& functions = table().require("layer norm", x, static_cast<Implementation>(impl));
     const at::Tensor rows = kernelRows(x);
     const at::ScalarType type = rowComputeType(rows);
@@ -40,6 +42,7 @@ class LayerNormFunction : public torch::autograd::Function<LayerNormFunction> {
     return r[0].view(x.sizes()).to(x.scalar_type());
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    RECORD_USER_SCOPE("intra::layer norm backward");
     auto s = ctx->get_saved_variables();
     const NormFunctions& functions = table().require("layer norm", s[0], static_cast<Implementation>(ctx->saved_data["impl"].toInt()));
     const at::Tensor dy = rowsLike(grads[0], s[0]);

@@ -2,6 +2,8 @@
 // The CUDA slot is empty until a CUDA Adam exists: an engine on a GPU steps with the reference.
 #include "adam.h"
 
+#include <ATen/record_function.h>
+
 namespace intra::kernels {
 
 namespace {
@@ -23,6 +25,7 @@ const OptimizerFunctions* fusedOptimizer(Device device, Implementation implement
 
 void adamUpdate(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper, Implementation impl) {
   if (impl == Implementation::Reference || tensors.empty()) return adamUpdateReference(tensors, hyper);
+  RECORD_USER_SCOPE("intra::Adam");
   table().require("Adam", tensors[0].param, impl).adam(tensors, hyper);
 }
 
