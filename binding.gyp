@@ -20,6 +20,7 @@
         "native/kernels/optim/dispatch.cpp",
         "native/kernels/optim/reference.cpp",
         "native/kernels/optim/fused_cpu.cpp",
+        "native/kernels/optim/adam_rows.cpp",
         "native/kernels/norm/dispatch.cpp",
         "native/kernels/norm/reference.cpp",
         "native/kernels/norm/fused_cpu.cpp",

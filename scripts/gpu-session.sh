@@ -4,7 +4,8 @@
 # CUDA libtorch, then run the stages named (default: all), each under its own time limit.
 # Logs go to $OUT/logs.tgz and a short summary is printed last.
 #
-#   scripts/gpu-session.sh [build] [check] [bench] [engine] [engine-bf16] [interchange] [magnetic-tile]
+#   scripts/gpu-session.sh [build] [check] [bench] [engine] [engine-bf16] [interchange] [magnetic-tile] [cpu-amx]
+#   (cpu-amx: the host's CPU on 2 threads, AMX where it has it: issue #11's CPU figures)
 #   (magnetic-tile: MT_MINUTES, MT_PRESET, MT_DEVICE; the data from scripts/gpu-pack.sh DATA 300 24)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -107,6 +108,17 @@ for s in $stages; do
         for (const [k,v] of a) worst=Math.max(worst, Math.abs(v-b.get(k))/Math.max(1e-12,Math.abs(v)));
         console.log("GPU-trained model scored on CPU vs GPU:", a.size, "images, largest relative score difference", worst.toExponential(2));' 2>&1 | tee -a "$summary"
       stage eval-gpu 120 $intra eval /tmp/gpu.intra /tmp/syn/weave --device cuda
+      ;;
+    cpu-amx)  # the host CPU (an Intel Xeon with AMX here) on 2 threads: scoring and training shares, ops
+      say "cpu: $(lscpu | grep -m1 'Model name' | sed 's/  */ /g'); amx: $(grep -o 'amx[a-z_0-9]*' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+      stage cpu-score 200 node dist/bin/intra.js bench score --threads 2 --kernels fused,reference --json
+      stage cpu-train 240 node dist/bin/intra.js bench train --threads 2 --ablate --json
+      for f in cpu-score cpu-train; do benchSummary "$f"; done
+      stage cpu-profile 200 node dist/bin/intra.js profile train --preset paper --precision bf16 --windows-per-image 16 --batch 32 --threads 2 --ops --op-rows 20
+      grep -A24 '^ops over' "$log/cpu-profile.log" >> "$summary"
+      stage cpu-kernels 300 node dist/bin/intra.js bench kernels --threads 2
+      stage cpu-kernels-bf16 200 node dist/bin/intra.js bench kernels --threads 2 --dtype bfloat16
+      for f in cpu-kernels cpu-kernels-bf16; do grep -E 'attention|layer_norm|bias_gelu|adam' "$log/$f.log" | head -20 >> "$summary"; done
       ;;
     *) say "unknown stage $s";;
   esac

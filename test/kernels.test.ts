@@ -2,6 +2,9 @@
 // gradients on random shapes (odd sizes, MFSA's dqk != dv, kernels wider than the image),
 // gradients by central differences in double, and bf16 within a stated bound.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
@@ -93,8 +96,10 @@ describe.each(targets)('$name', ({ device, impl, skip }) => {
 // The element-wise row kernels of the CPU (bf16 rows read and written as they are, fp32
 // arithmetic) against float64: layer norm (values, dx, dweight, dbias) and bias + GELU
 // (values, dx, dbias); odd widths, one element. The engine's blocks use them where fused.
+// Layer norm also as bf16 training runs it: float rows in, bf16 out and bf16 gradient back
+// ("..._bf16_of_f32", held to the bf16 rule against the reference's cast of its float result).
 const rowOps = [
-  { op: 'layer_norm', name: /layer norm/, outputs: ['grad0', 'grad1', 'grad2', 'out'], describes: 'norm' },
+  { op: 'layer_norm', name: /layer norm/, outputs: ['grad0', 'grad0_bf16_of_f32', 'grad1', 'grad1_bf16_of_f32', 'grad2', 'grad2_bf16_of_f32', 'out', 'out_bf16_of_f32'], describes: 'norm' },
   { op: 'bias_gelu', name: /bias \+ GELU/, outputs: ['grad0', 'grad1', 'out'], describes: 'activation' },
 ] as const;
 describe.each(rowOps)('$op', ({ op, name, outputs, describes }) => {
@@ -102,6 +107,8 @@ describe.each(rowOps)('$op', ({ op, name, outputs, describes }) => {
     const errors = await checkKernel(op, shape, 9);
     expect(Object.keys(errors).sort()).toEqual([...outputs]);
     expectClose(errors);
+    // The mixed rows measured something: bf16 output, not a float one.
+    if (op === 'layer_norm') expect(errors.out_bf16_of_f32!.fusedBf16).toBeGreaterThan(0);
   });
 
   it('passes a central-difference gradient check in double', async () => {
@@ -136,10 +143,16 @@ describe.each(rowOps)('$op', ({ op, name, outputs, describes }) => {
 describe('adam', () => {
   it.each([[[1, 1]], [[5, 1001]], [[3, 70_001]]])('matches the float64 reference at %j', async (shape) => {
     const errors = await checkKernel('adam', shape, 7);
-    expect(Object.keys(errors).sort()).toEqual(['exp_avg', 'exp_avg_sq', 'param']);
+    expect(Object.keys(errors).sort()).toEqual(['exp_avg', 'exp_avg_sq', 'param', 'working']);
     expectClose(errors);
     // The parameters moved: a check of nothing cannot pass.
     expect(errors.param!.scale).toBeGreaterThan(0);
+    // bf16 training's update (bf16 gradients, which every run draws as bf16 values): the float
+    // master moves exactly as with float gradients, and the working copy is it rounded once.
+    expect(errors.working!.fused32).toBe(errors.param!.fused32);
+    expect(errors.working!.reference32).toBe(errors.param!.reference32);
+    expect(errors.working!.fusedBf16).toBeGreaterThan(0);  // rounded to bf16, not the float itself
+    expect(errors.working!.fusedBf16).toBeLessThan(2 ** -8 * Math.max(1, errors.working!.scale));
   });
 
   it('is not built for the emulated CUDA kernels, and says so', async () => {
@@ -281,26 +294,74 @@ describe('the engine with fused and reference kernels', () => {
       for (let i = 0; i < 3; i++) losses.push((await engine.trainSteps(2)).loss);
       await engine.fitNormalStatistics();
       const scores = Array.from((await engine.anomalyMaps(images)).scores);
-      const { attention, filters, norm, activation, optimizer } = engine.describe();
+      const { attention, filters, norm, activation, optimizer, weights } = engine.describe();
       engine.dispose();
-      return { losses, scores, described: { attention, filters, norm, activation, optimizer } };
+      return { losses, scores, described: { attention, filters, norm, activation, optimizer, weights } };
     };
     const reference = await run({ kernels: 'reference' });
     const allReference = await run({ referenceFor: [...KERNEL_FAMILIES] });
     expect(allReference.losses).toEqual(reference.losses);
     expect(allReference.scores).toEqual(reference.scores);
-    expect(Object.values(allReference.described)).toEqual(['reference', 'reference', 'reference', 'reference', 'reference']);
-    for (const family of KERNEL_FAMILIES) {
+    expect(Object.values(allReference.described)).toEqual(['reference', 'reference', 'reference', 'reference', 'reference', 'reference']);
+    // weights: bf16 training's working copies, which fp32 training has not (tested on their own).
+    for (const family of KERNEL_FAMILIES.filter((f) => f !== 'weights')) {
       const oneFused = await run({ referenceFor: KERNEL_FAMILIES.filter((f) => f !== family) });
       expect(oneFused.described).toEqual({ ...allReference.described, [family]: 'fused' });
       if (family !== 'optimizer') expect(oneFused.losses, family).not.toEqual(reference.losses);
     }
     const oneReference = await run({ referenceFor: ['norm'] });
-    expect(oneReference.described).toEqual({ attention: 'fused', filters: 'fused', norm: 'reference', activation: 'fused', optimizer: 'fused' });
+    expect(oneReference.described).toEqual({ attention: 'fused', filters: 'fused', norm: 'reference', activation: 'fused', optimizer: 'fused', weights: 'reference' });
     expect(() => Engine.create({ preset: 'tiny', channels: 1 }, {}, { threads: 1, referenceFor: ['softmax' as KernelFamily] }))
-      .toThrow("Expected one of attention, filters, norm, activation, optimizer for referenceFor but received 'softmax'");
+      .toThrow("Expected one of attention, filters, norm, activation, optimizer, weights for referenceFor but received 'softmax'");
     expect(() => Engine.create({ preset: 'tiny', channels: 1 }, {}, { threads: 1, referenceFor: 'norm' as unknown as KernelFamily[] }))
       .toThrow("Expected an array of strings for referenceFor but received 'norm'");
+  });
+
+  // bf16 training with the fused Adam: the products read bf16 working copies that the update
+  // rewrites, instead of autocast casting each fp32 master every step and its gradient back.
+  // Both round to nearest even and the bf16 gradient widens exactly, so the first update is
+  // the one the same Adam with autocast's casts gives (referenceFor: weights), bit for bit:
+  // the second step's loss, computed on it, is equal. Later steps drift by rounding (the two
+  // autograd graphs differ, and so does the order in which some gradients are summed), through
+  // keepBest/restoreBest and a save and resume too; the casts left say the copies were used.
+  it.runIf(caps.bf16)('trains in bf16 on working copies of the weights as with autocast casting the masters', async () => {
+    const data = Uint8Array.from({ length: 3 * 64 * 64 }, (_, i) => (Math.sin(i * 0.37) * 60 + 128 + (i % 7) * 9) & 255);
+    const images = { data, count: 3, height: 64, width: 64, channels: 1 };
+    const dir = mkdtempSync(join(tmpdir(), 'intra-working-'));
+    const run = async (options: EngineOptions, tag: string) => {
+      const engine = Engine.create({ preset: 'tiny', channels: 1, attention: 'mfsa' }, { seed: 5, batchSize: 16, learningRate: 1e-3, trainPrecision: 'bf16' }, { threads: 2, ...options });
+      await engine.setTrainingImages(images);
+      await engine.setValidationImages(images, { windowsPerImage: 4 });
+      engine.setProfiling(true, { ops: true });
+      const first = [(await engine.trainSteps(1)).loss, (await engine.trainSteps(1)).loss];
+      const casts = engine.takeOpProfile().find((o) => o.name === 'aten::_to_copy')?.calls ?? 0;
+      engine.setProfiling(false);
+      await engine.keepBest();
+      const later = [(await engine.trainSteps(4)).loss, (await engine.validate()).loss];
+      await engine.restoreBest();
+      later.push((await engine.trainSteps(4)).loss, (await engine.validate()).loss);
+      const path = join(dir, `${tag}.intra`);
+      await engine.save(path);
+      const { optimizer, weights } = engine.describe();
+      engine.dispose();
+      const resumed = await Engine.load(path, { threads: 2, ...options });
+      await resumed.setTrainingImages(images);
+      later.push((await resumed.trainSteps(4)).loss);
+      await resumed.fitNormalStatistics();
+      const scores = Array.from((await resumed.anomalyMaps(images)).scores);
+      resumed.dispose();
+      return { first, later, scores, casts, optimizer, weights };
+    };
+    const working = await run({}, 'working');
+    const autocast = await run({ referenceFor: ['weights'] }, 'autocast');
+    expect([working.weights, autocast.weights, autocast.optimizer]).toEqual(['fused', 'reference', 'fused']);
+    expect(working.first).toEqual(autocast.first);
+    working.later.forEach((l, i) => expect(Math.abs(l - autocast.later[i]!) / autocast.later[i]!, `loss ${i}`).toBeLessThan(2e-3));
+    const top = Math.max(...autocast.scores);
+    working.scores.forEach((s, i) => expect(Math.abs(s - autocast.scores[i]!)).toBeLessThan(2e-2 * top));
+    // Per step autocast casts every weight and bias of the products (and the backward casts
+    // their gradients back); with working copies those casts are gone.
+    expect(working.casts).toBeLessThan(autocast.casts * 0.75);
   });
 
   it('trains and scores with the CUDA kernels emulated on CPU threads as with the reference', async () => {

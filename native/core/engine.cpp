@@ -86,6 +86,11 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   optimizerKernels_ = fusedWhereBuilt("optimizer", kernels::fusedOptimizer(where, kernels_));
   normKernels_ = fusedWhereBuilt("norm", kernels::fusedNorm(where, kernels_));
   activationKernels_ = fusedWhereBuilt("activation", kernels::fusedActivation(where, kernels_));
+  // bf16 training's working copies exist where the fused Adam rewrites them.
+  workingWeights_ = train_.trainPrecision == Precision::Bf16 && optimizerKernels_ != kernels::Implementation::Reference &&
+                            !onReference("weights")
+                        ? optimizerKernels_
+                        : kernels::Implementation::Reference;
   generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
   net_ = InTraModel(model_);
   net_->setKernels(attentionKernels_, normKernels_, activationKernels_);

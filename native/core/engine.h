@@ -103,6 +103,10 @@ class Engine {
   kernels::Implementation normKernels() const { return normKernels_; }
   // bias + GELU after the MLPs' first products: fused where the device has it, else linear-then-GELU.
   kernels::Implementation activationKernels() const { return activationKernels_; }
+  // bf16 training: fused, the products read bf16 working copies of the weights that the fused
+  // Adam rewrites (its gradients bf16); reference, autocast casts the fp32 masters every step
+  // (and fp32 training, which has no casts).
+  kernels::Implementation workingWeightKernels() const { return workingWeights_; }
 
  private:
   // Loaded weights replace the initial ones: load skips drawing them (a third of a
@@ -125,7 +129,10 @@ class Engine {
   torch::Tensor reconstructPatches(const torch::Tensor& patches);  // float (n, G*G, P)
   torch::Tensor patchesToImages(const torch::Tensor& patches) const;  // (n, G*G, P) -> (n, C, H, W)
   void useThreads() const;
-  void stepOptimizer();  // one Adam step with optimizerKernels_
+  void stepOptimizer();  // one Adam step with optimizerKernels_; the weights change
+  // bf16 training with the fused Adam keeps bf16 working copies of the products' weights:
+  // them, refreshed if the weights changed other than by that Adam, or null.
+  const WorkingWeights* workingWeights();
   void requireTrainingState(const char* what) const;  // refuses `what` on a scoring-only engine
   InTraModel& inferenceNet();  // the net inference runs: net_, or its bf16 copy
 
@@ -140,11 +147,14 @@ class Engine {
   kernels::Implementation optimizerKernels_ = kernels::Implementation::Reference;
   kernels::Implementation normKernels_ = kernels::Implementation::Reference;
   kernels::Implementation activationKernels_ = kernels::Implementation::Reference;
+  kernels::Implementation workingWeights_ = kernels::Implementation::Reference;
   InTraModel net_{nullptr};
   // bf16 inference runs a bf16 copy of the weights, refreshed when they change: no per-call
   // casts, and half the memory traffic of the element-wise work between the products.
   InTraModel bf16Net_{nullptr};
   int64_t weightsVersion_ = 0, bf16Version_ = -1;
+  WorkingWeights working_;
+  int64_t workingVersion_ = -1;
   std::unique_ptr<torch::optim::Adam> optimizer_;
   at::Generator generator_;
   torch::Tensor trainPatches_, validationPatches_;  // uint8 on device

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -41,6 +42,16 @@ inline auto optimizerStateKey(const torch::Tensor& parameter) {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
 #define INTRA_DEVICE_TYPED_AUTOCAST 1
 #endif
+// The type CPU autocast computes products in on this thread, if it is on.
+inline std::optional<at::ScalarType> cpuAutocastType() {
+#ifdef INTRA_DEVICE_TYPED_AUTOCAST
+  if (!at::autocast::is_autocast_enabled(at::kCPU)) return std::nullopt;
+  return at::autocast::get_autocast_dtype(at::kCPU);
+#else
+  if (!at::autocast::is_cpu_enabled()) return std::nullopt;
+  return at::autocast::get_autocast_cpu_dtype();
+#endif
+}
 class AutocastScope {
  public:
   AutocastScope(bool enabled, const torch::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {

@@ -7,6 +7,7 @@
 #include "../kernels/attention/attention.h"
 #include "../kernels/norm/layer_norm.h"
 #include "../common/profile.h"
+#include "machine.h"
 
 namespace intra {
 
@@ -28,12 +29,52 @@ AttentionImpl::AttentionImpl(const ModelConfig& c) : kind_(c.attention), heads_(
 }
 
 namespace {
-// GELU(layer(x)): where fused, the product without its bias, then bias and GELU in one pass.
+thread_local const WorkingWeights* workingInScope = nullptr;
+}  // namespace
+
+void WorkingWeights::refresh(const std::vector<torch::Tensor>& masters) {
+  torch::NoGradGuard noGrad;
+  for (const torch::Tensor& master : masters) {
+    torch::Tensor& copy = copies_[master.unsafeGetTensorImpl()];
+    if (copy.defined()) {
+      copy.copy_(master);
+    } else {
+      copy = master.detach().to(torch::kBFloat16).requires_grad_(true);
+    }
+  }
+}
+
+const torch::Tensor& WorkingWeights::of(const torch::Tensor& master) {
+  if (workingInScope == nullptr || !master.defined()) return master;
+  auto found = workingInScope->copies_.find(master.unsafeGetTensorImpl());
+  return found == workingInScope->copies_.end() ? master : found->second;
+}
+
+torch::Tensor WorkingWeights::copyOf(const torch::Tensor& master) const {
+  auto found = copies_.find(master.unsafeGetTensorImpl());
+  return found == copies_.end() ? torch::Tensor() : found->second;
+}
+
+void WorkingWeights::clearGradients() {
+  for (auto& entry : copies_) entry.second.mutable_grad() = torch::Tensor();
+}
+
+WorkingWeights::Scope::Scope(const WorkingWeights* weights) : previous_(workingInScope) { workingInScope = weights; }
+WorkingWeights::Scope::~Scope() { workingInScope = previous_; }
+
+namespace {
+// layer(x) with the layer's working copies where they are in scope.
+torch::Tensor project(nn::Linear& layer, const torch::Tensor& x) {
+  return torch::nn::functional::linear(x, WorkingWeights::of(layer->weight), WorkingWeights::of(layer->bias));
+}
+
+// GELU(layer(x)): where fused, the product without its bias, then bias and GELU in one pass
+// (our kernel reads the fp32 bias and returns its gradient in fp32, so it takes the master).
 // With a phase name, the activation (and the bias it adds) is timed apart from the product.
 torch::Tensor geluOfLinear(nn::Linear& layer, const torch::Tensor& x, kernels::Implementation impl,
                            const char* phase = nullptr) {
   const bool fused = impl != kernels::Implementation::Reference;
-  const torch::Tensor product = fused ? torch::nn::functional::linear(x, layer->weight) : layer(x);
+  const torch::Tensor product = fused ? torch::nn::functional::linear(x, WorkingWeights::of(layer->weight)) : project(layer, x);
   std::optional<ProfileScope> scope;
   if (phase) scope.emplace(phase);
   return fused ? kernels::biasGelu(product, layer->bias, impl) : torch::gelu(product);
@@ -47,16 +88,16 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   torch::Tensor q, k, v;
   if (kind_ == AttentionKind::Mfsa) {
     ProfileScope scope("attention / query-key mlp");
-    q = query_(geluOfLinear(queryHidden_, x, activationKernels));
-    k = key_(geluOfLinear(keyHidden_, x, activationKernels));
+    q = project(query_, geluOfLinear(queryHidden_, x, activationKernels));
+    k = project(key_, geluOfLinear(keyHidden_, x, activationKernels));
   }
   {
     ProfileScope scope("attention / projections");
     if (kind_ != AttentionKind::Mfsa) {
-      q = query_(x);
-      k = key_(x);
+      q = project(query_, x);
+      k = project(key_, x);
     }
-    v = value_(x);
+    v = project(value_, x);
   }
   auto split = [&](const torch::Tensor& t) { return t.view({B, S, heads_, -1}).transpose(1, 2); };
   torch::Tensor out;
@@ -66,7 +107,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
                                          : kernels::softmaxAttention(split(q), split(k), split(v), kernels);
   }
   ProfileScope scope("attention / output");
-  return output_(out.transpose(1, 2).reshape({B, S, -1}));
+  return project(output_, out.transpose(1, 2).reshape({B, S, -1}));
 }
 
 BlockImpl::BlockImpl(const ModelConfig& c, int64_t index)
@@ -82,8 +123,14 @@ BlockImpl::BlockImpl(const ModelConfig& c, int64_t index)
 }
 
 namespace {
+// Under CPU autocast the products after a norm read bf16: the fused norm writes it, so the one
+// or three products reading it (MFSA's q and k MLPs and v) cast nothing, nor their gradients
+// back (these are then summed in bf16). The reference keeps autocast's way: float out, cast
+// by each product, gradients summed in float.
 torch::Tensor layerNorm(nn::LayerNorm& norm, const torch::Tensor& x, kernels::Implementation impl) {
-  return kernels::layerNorm(x, norm->weight, norm->bias, norm->options.eps(), impl);
+  const bool fused = impl != kernels::Implementation::Reference && x.is_cpu();
+  const std::optional<at::ScalarType> products = fused ? cpuAutocastType() : std::nullopt;
+  return kernels::layerNorm(x, norm->weight, norm->bias, norm->options.eps(), impl, products);
 }
 }  // namespace
 
@@ -103,7 +150,7 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
     normed = layerNorm(norm2_, y, normKernels);
   }
   ProfileScope scope(mlpName_);
-  return y + projection_(geluOfLinear(hidden_, normed, activationKernels, "mlp / gelu"));
+  return y + project(projection_, geluOfLinear(hidden_, normed, activationKernels, "mlp / gelu"));
 }
 
 InTraModelImpl::InTraModelImpl(const ModelConfig& c) : config_(c) {
@@ -115,6 +162,17 @@ InTraModelImpl::InTraModelImpl(const ModelConfig& c) : config_(c) {
     blocks_.push_back(register_module("block" + std::to_string(i), Block(c, i)));
   }
   head_ = register_module("head", nn::Linear(c.dim, c.patchValues()));
+}
+
+std::vector<torch::Tensor> InTraModelImpl::productOperands() {
+  std::vector<torch::Tensor> operands;
+  for (const auto& module : modules(/*include_self=*/false)) {
+    if (const auto* linear = module->as<nn::Linear>()) {
+      operands.push_back(linear->weight);
+      if (linear->bias.defined()) operands.push_back(linear->bias);
+    }
+  }
+  return operands;
 }
 
 void InTraModelImpl::initialise(at::Generator& generator) {
@@ -145,7 +203,7 @@ void InTraModelImpl::setKernels(kernels::Implementation attention, kernels::Impl
 
 torch::Tensor InTraModelImpl::embedPatches(const torch::Tensor& patches) {
   ProfileScope scope("embedding");
-  return patchEmbedding_(patches);
+  return project(patchEmbedding_, patches);
 }
 
 torch::Tensor InTraModelImpl::sequence(const torch::Tensor& embedded, const torch::Tensor& positions,
@@ -191,7 +249,7 @@ torch::Tensor InTraModelImpl::forward(const torch::Tensor& input) {
     if (config_.longResiduals && i + 1 < depth - 1 - i) early.push_back(x);
   }
   ProfileScope scope("head");
-  return torch::sigmoid(head_(x.mean(1)));
+  return torch::sigmoid(project(head_, x.mean(1)));
 }
 
 }  // namespace intra

@@ -3,10 +3,42 @@
 #include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
+#include <unordered_map>
+
 #include "../kernels/dispatch.h"
 #include "config.h"
 
 namespace intra {
+
+// bf16 working copies of the linear layers' weights and biases, kept for bf16 training where
+// the fused Adam rewrites them in its pass: while a WorkingWeights::Scope is open on a thread,
+// the model's products there read the copy (a leaf that collects its own bf16 gradient)
+// instead of autocast casting the fp32 master anew each step and its gradient back.
+class WorkingWeights {
+ public:
+  // Makes or refreshes the copy of each master (rounded to nearest even, as autocast's cast).
+  void refresh(const std::vector<torch::Tensor>& masters);
+  // The copy of `master`, or `master` itself where it has none (or none is in scope).
+  static const torch::Tensor& of(const torch::Tensor& master);
+  // The copy of `master`, or an undefined tensor.
+  torch::Tensor copyOf(const torch::Tensor& master) const;
+  void clearGradients();
+  bool empty() const { return copies_.empty(); }
+
+  class Scope {
+   public:
+    explicit Scope(const WorkingWeights* weights);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    const WorkingWeights* previous_;
+  };
+
+ private:
+  std::unordered_map<const c10::TensorImpl*, torch::Tensor> copies_;
+};
 
 // Multi-head attention. msa: linear q, k, v; mfsa: q and k from MLPs D -> 2D -> D/2 (GELU);
 // linear: as msa with phi(x) = elu(x) + 1 kernelised attention instead of softmax.
@@ -63,6 +95,8 @@ class InTraModelImpl : public torch::nn::Module {
                   kernels::Implementation activation);
   const ModelConfig& config() const { return config_; }
   std::vector<Block>& blocks() { return blocks_; }
+  // The weights and biases of every linear layer: what the matrix products read.
+  std::vector<torch::Tensor> productOperands();
 
  private:
   ModelConfig config_;

@@ -36,11 +36,13 @@ torch::Tensor Engine::augmented(const torch::Tensor& pictures, const torch::Tens
 // libtorch's Adam keeps the state (moments and step counts, which checkpoints store); the
 // fused path creates it as Adam::step would and updates every parameter in one pass.
 void Engine::stepOptimizer() {
+  ++weightsVersion_;
   if (optimizerKernels_ == kernels::Implementation::Reference) {
     optimizer_->step();
     return;
   }
   torch::NoGradGuard noGrad;
+  const bool working = workingWeights_ != kernels::Implementation::Reference;
   for (auto& group : optimizer_->param_groups()) {
     std::vector<kernels::AdamTensors> tensors;
     const auto& options = static_cast<const torch::optim::AdamOptions&>(group.options());
@@ -49,7 +51,12 @@ void Engine::stepOptimizer() {
     }
     const kernels::AdamHyper hyper{options.lr(), std::get<0>(options.betas()), std::get<1>(options.betas()), options.eps()};
     for (auto& p : group.params()) {
-      if (!p.grad().defined()) continue;
+      // A product's weight collects its gradient on its working copy (bf16), which the
+      // update rewrites; a master used elsewhere too (none in this model) adds both.
+      const torch::Tensor copy = working ? working_.copyOf(p) : torch::Tensor();
+      torch::Tensor grad = p.grad();
+      if (copy.defined() && copy.grad().defined()) grad = grad.defined() ? grad + copy.grad() : copy.grad();
+      if (!grad.defined()) continue;
       const auto key = optimizerStateKey(p);
       auto& states = optimizer_->state();
       if (states.find(key) == states.end()) {
@@ -61,10 +68,21 @@ void Engine::stepOptimizer() {
       }
       auto& state = static_cast<torch::optim::AdamParamState&>(*states[key]);
       state.step(state.step() + 1);
-      tensors.push_back({p, p.grad(), state.exp_avg(), state.exp_avg_sq(), state.step()});
+      tensors.push_back({p, grad, state.exp_avg(), state.exp_avg_sq(), state.step(), copy});
     }
     kernels::adamUpdate(tensors, hyper, optimizerKernels_);
   }
+  if (working && !working_.empty()) workingVersion_ = weightsVersion_;
+}
+
+const WorkingWeights* Engine::workingWeights() {
+  if (workingWeights_ == kernels::Implementation::Reference) return nullptr;
+  if (workingVersion_ != weightsVersion_) {
+    ProfileScope scope("weights to bf16");
+    working_.refresh(net_->productOperands());
+    workingVersion_ = weightsVersion_;
+  }
+  return &working_;
 }
 
 torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows, bool training) {
@@ -92,6 +110,7 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
   torch::Tensor predicted;
   {
     AutocastScope autocast(train_.trainPrecision == Precision::Bf16, device_);
+    WorkingWeights::Scope working(workingWeights());
     torch::Tensor sequence = net_->sequence(net_->embedPatches(patches), positions, slots);
     predicted = net_->forward(sequence).to(torch::kFloat);
   }
@@ -127,6 +146,7 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
       // Gradients left undefined rather than zeroed: the backward then hands each parameter
       // its gradient as computed, where zeros would cost a fill and an add over every weight.
       for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
+      working_.clearGradients();
       total.backward();
     }
     ProfileScope scope("optimizer");
@@ -163,7 +183,6 @@ LossParts Engine::trainSteps(int64_t steps) {
       w = sampleWindows(train_.batchSize, trainPatches_.size(0), train_.augment, generator_);
     }
     sums += lossOn(trainPatches_, w, true);
-    ++weightsVersion_;
     windows += w.image.size(0);
     ++stepsDone_;
   }

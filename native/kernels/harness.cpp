@@ -54,9 +54,11 @@ bool hasBackward(const std::string& op) { return op != "blur" && op != "mean_fil
 
 // Adam: shape [P, N] is P parameters of N, N + 7, N + 14, ... elements (ragged, so that the
 // fused kernel's one range crosses parameters mid-task), updated `steps` times with fresh
-// gradients drawn in double on the CPU. Returns the parameters and both moments afterwards.
+// gradients drawn in double on the CPU, each a bf16 value, so that the mixed-precision run
+// (float parameters, bf16 gradients and working copies: bf16 training's) sees the gradients
+// every other run sees. Returns the parameters, both moments and the working copies afterwards.
 struct AdamOutcome {
-  at::Tensor param, expAvg, expAvgSq;  // each parameter's, concatenated, double on the CPU
+  at::Tensor param, expAvg, expAvgSq, working;  // each parameter's, concatenated, double on the CPU
 };
 std::vector<AdamTensors> adamTensors(const std::vector<int64_t>& shape, uint64_t seed, at::ScalarType type,
                                      at::Device device) {
@@ -71,33 +73,46 @@ std::vector<AdamTensors> adamTensors(const std::vector<int64_t>& shape, uint64_t
   return tensors;
 }
 const AdamHyper kCheckedAdam{1e-2, 0.9, 0.999, 1e-8};
+enum class AdamPrecision { Plain, Mixed };
 AdamOutcome runAdam(const std::vector<int64_t>& shape, uint64_t seed, at::ScalarType type, at::Device device,
-                    Implementation impl, int steps = 3) {
+                    Implementation impl, AdamPrecision precision = AdamPrecision::Plain, int steps = 3) {
   torch::NoGradGuard noGrad;
   std::vector<AdamTensors> tensors = adamTensors(shape, seed, type, device);
+  if (precision == AdamPrecision::Mixed) {
+    for (AdamTensors& t : tensors) {
+      t.grad = t.grad.to(at::kBFloat16);
+      t.working = t.param.to(at::kBFloat16);
+    }
+  }
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
   for (int step = 1; step <= steps; ++step) {
     for (AdamTensors& t : tensors) {
-      t.grad.copy_(at::randn({t.param.numel()}, gen, at::TensorOptions().dtype(at::kDouble)));
+      t.grad.copy_(at::randn({t.param.numel()}, gen, at::TensorOptions().dtype(at::kDouble)).to(at::kBFloat16));
       t.step = step;
     }
     adamUpdate(tensors, kCheckedAdam, impl);
   }
   auto gather = [&](at::Tensor AdamTensors::*member) {
     std::vector<at::Tensor> parts;
-    for (const AdamTensors& t : tensors) parts.push_back((t.*member).to(at::kCPU, at::kDouble));
-    return at::cat(parts);
+    for (const AdamTensors& t : tensors) {
+      if ((t.*member).defined()) parts.push_back((t.*member).to(at::kCPU, at::kDouble));
+    }
+    return parts.empty() ? at::Tensor() : at::cat(parts);
   };
-  return {gather(&AdamTensors::param), gather(&AdamTensors::expAvg), gather(&AdamTensors::expAvgSq)};
+  return {gather(&AdamTensors::param), gather(&AdamTensors::expAvg), gather(&AdamTensors::expAvgSq),
+          gather(&AdamTensors::working)};
 }
 
-// Adam's check: float32 and float64 against the float64 reference (parameters are fp32
-// master weights, so the bf16 and fp16 rows do not apply and stay 0).
+// Adam's check: float32 and float64 against the float64 reference. Parameters are fp32 master
+// weights: the bf16 row is bf16 training's, float parameters with bf16 gradients, held by
+// the working copy ("working", its float32 row the master beside it); fp16 stays 0.
 std::map<std::string, ErrorStats> checkAdam(const CheckRequest& request, at::Device device, Implementation impl) {
   const AdamOutcome ref64 = runAdam(request.shape, request.seed, at::kDouble, at::kCPU, Implementation::Reference);
   const AdamOutcome f32 = runAdam(request.shape, request.seed, at::kFloat, device, impl);
   const AdamOutcome r32 = runAdam(request.shape, request.seed, at::kFloat, device, Implementation::Reference);
   const AdamOutcome f64 = runAdam(request.shape, request.seed, at::kDouble, device, impl);
+  const AdamOutcome mixed = runAdam(request.shape, request.seed, at::kFloat, device, impl, AdamPrecision::Mixed);
+  const AdamOutcome mixedRef = runAdam(request.shape, request.seed, at::kFloat, device, Implementation::Reference, AdamPrecision::Mixed);
   std::map<std::string, ErrorStats> stats;
   auto record = [&](const std::string& name, at::Tensor AdamOutcome::*member) {
     const at::Tensor& ref = ref64.*member;
@@ -111,6 +126,13 @@ std::map<std::string, ErrorStats> checkAdam(const CheckRequest& request, at::Dev
   record("param", &AdamOutcome::param);
   record("exp_avg", &AdamOutcome::expAvg);
   record("exp_avg_sq", &AdamOutcome::expAvgSq);
+  ErrorStats& working = stats["working"];
+  working.scale = ref64.param.abs().max().item<double>();
+  working.fused32 = (mixed.param - ref64.param).abs().max().item<double>();
+  working.reference32 = (mixedRef.param - ref64.param).abs().max().item<double>();
+  working.fused64 = stats["param"].fused64;
+  working.fusedBf16 = (mixed.working - ref64.param).abs().max().item<double>();
+  working.referenceBf16 = (mixedRef.working - ref64.param).abs().max().item<double>();
   return stats;
 }
 
@@ -233,6 +255,27 @@ std::map<std::string, ErrorStats> checkKernel(const CheckRequest& request) {
   record("out", [](const Outcome& o) -> const at::Tensor& { return o.out; });
   for (size_t i = 0; i < ref64.grads.size(); ++i) {
     record("grad" + std::to_string(i), [i](const Outcome& o) -> const at::Tensor& { return o.grads[i]; });
+  }
+  if (request.op == "layer_norm") {
+    // bf16 training's norm: float inputs, bf16 output and gradient ("..._bf16_of_f32": the bf16
+    // row alone applies, the others stay 0), the reference casting ATen's float result.
+    auto toBf16 = [](Implementation which) {
+      return [which](const Inputs& x) { return layerNorm(x[0], x[1], x[2], kLayerNormEps, which, at::kBFloat16); };
+    };
+    Outcome fm = run(toBf16(impl), cast(x64, at::kFloat, device), upstream, backward);
+    Outcome rm = run(toBf16(Implementation::Reference), cast(x64, at::kFloat, device), upstream, backward);
+    auto mixed = [&](const std::string& name, auto pick) {
+      const at::Tensor& ref = pick(ref64);
+      ErrorStats s;
+      s.scale = ref.abs().max().item<double>();
+      s.fusedBf16 = maxAbs(pick(fm), ref);
+      s.referenceBf16 = maxAbs(pick(rm), ref);
+      stats[name + "_bf16_of_f32"] = s;
+    };
+    mixed("out", [](const Outcome& o) -> const at::Tensor& { return o.out; });
+    for (size_t i = 0; i < ref64.grads.size(); ++i) {
+      mixed("grad" + std::to_string(i), [i](const Outcome& o) -> const at::Tensor& { return o.grads[i]; });
+    }
   }
   return stats;
 }

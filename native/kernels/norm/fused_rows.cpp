@@ -11,14 +11,15 @@ namespace intra::kernels::norm {
 
 namespace {
 
-template <typename X, typename A>
+// X: the rows' storage, Y: the output's (X, or bf16 for float rows).
+template <typename X, typename Y, typename A>
 __attribute__((always_inline)) inline void forwardRowsOf(const X* __restrict x, const A* __restrict w,
                                                          const A* __restrict b, A eps, int64_t D, int64_t begin,
-                                                         int64_t end, X* __restrict y, A* __restrict mean,
+                                                         int64_t end, Y* __restrict y, A* __restrict mean,
                                                          A* __restrict rstd) {
   for (int64_t r = begin; r < end; ++r) {
     const X* __restrict xr = x + r * D;
-    X* __restrict yr = y + r * D;
+    Y* __restrict yr = y + r * D;
     A sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int64_t c = 0; c < D; ++c) sum += load<A>(xr[c]);
@@ -38,14 +39,15 @@ __attribute__((always_inline)) inline void forwardRowsOf(const X* __restrict x, 
 }
 
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * w, xhat = (x - mean) * rstd.
-template <typename X, typename A>
-__attribute__((always_inline)) inline void backwardRowsOf(const X* __restrict dy, const X* __restrict x,
+// G: the output gradient's storage (X, or bf16 for float rows).
+template <typename G, typename X, typename A>
+__attribute__((always_inline)) inline void backwardRowsOf(const G* __restrict dy, const X* __restrict x,
                                                           const A* __restrict w, const A* __restrict mean,
                                                           const A* __restrict rstd, int64_t D, int64_t begin,
                                                           int64_t end, X* __restrict dx, A* __restrict dw,
                                                           A* __restrict db) {
   for (int64_t r = begin; r < end; ++r) {
-    const X* __restrict dyr = dy + r * D;
+    const G* __restrict dyr = dy + r * D;
     const X* __restrict xr = x + r * D;
     X* __restrict dxr = dx + r * D;
     const A mu = mean[r], inv = rstd[r];
@@ -75,14 +77,26 @@ __attribute__((always_inline)) inline void backwardRowsOf(const X* __restrict dy
   template <typename X, typename A>                                                                      \
   Target void forward##Name(const X* x, const A* w, const A* b, A eps, int64_t D, int64_t begin,         \
                             int64_t end, X* y, A* mean, A* rstd) {                                       \
-    forwardRowsOf(x, w, b, eps, D, begin, end, y, mean, rstd);                                           \
+    forwardRowsOf<X, X, A>(x, w, b, eps, D, begin, end, y, mean, rstd);                                  \
+  }                                                                                                      \
+  Target void forwardToBf16##Name(const float* x, const float* w, const float* b, float eps, int64_t D,   \
+                                  int64_t begin, int64_t end, uint16_t* y, float* mean, float* rstd) {   \
+    forwardRowsOf<float, uint16_t, float>(x, w, b, eps, D, begin, end, y, mean, rstd);                   \
   }                                                                                                      \
   template <typename X, typename A>                                                                      \
   Target void backward##Name(const X* dy, const X* x, const A* w, const A* mean, const A* rstd, int64_t D, \
                              int64_t begin, int64_t end, X* dx, A* dw, A* db) {                          \
-    backwardRowsOf(dy, x, w, mean, rstd, D, begin, end, dx, dw, db);                                     \
+    backwardRowsOf<X, X, A>(dy, x, w, mean, rstd, D, begin, end, dx, dw, db);                            \
   }                                                                                                      \
-  RowKernels Name##Set() { return {INTRA_BY_STORAGE(forward##Name), INTRA_BY_STORAGE(backward##Name)}; }
+  Target void backwardFromBf16##Name(const uint16_t* dy, const float* x, const float* w, const float* mean, \
+                                     const float* rstd, int64_t D, int64_t begin, int64_t end, float* dx, \
+                                     float* dw, float* db) {                                             \
+    backwardRowsOf<uint16_t, float, float>(dy, x, w, mean, rstd, D, begin, end, dx, dw, db);             \
+  }                                                                                                      \
+  RowKernels Name##Set() {                                                                               \
+    return {INTRA_BY_STORAGE(forward##Name), INTRA_BY_STORAGE(backward##Name), &forwardToBf16##Name,     \
+            &backwardFromBf16##Name};                                                                    \
+  }
 INTRA_FOR_EACH_CPU_SET(INTRA_ROW_SET)
 
 }  // namespace

@@ -6,24 +6,31 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <optional>
 #include <vector>
 
 #include "../dispatch.h"
 
 namespace intra::kernels {
 
-// x (..., D); weight, bias (D) -> (..., D) in x's type. Autograd gives dx, dweight, dbias.
+// x (..., D); weight, bias (D) -> (..., D) in `output` (x's type when absent). Autograd gives
+// dx, dweight, dbias. bf16 training asks for bf16 from float x, what the products read: the
+// fused CPU kernel writes it in its one pass (and takes the bf16 gradient back), where the
+// reference casts, as autocast would for each product.
 at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
-                     Implementation impl);
+                     Implementation impl, std::optional<at::ScalarType> output = std::nullopt);
 // Reference: at::layer_norm in fp32 (fp64 for double), the result in x's type.
 at::Tensor layerNormReference(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
 
 // One device's fused layer norm on (rows, D) contiguous x; weight and bias in the compute type
 // (float, or double for double x).
 struct NormFunctions {
-  // -> {y (rows, D) in x's type, mean (rows), rstd (rows) in the compute type}
-  std::vector<at::Tensor> (*forward)(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
-  // -> {dx (rows, D) in x's type, dweight, dbias (D) in the compute type}
+  // -> {y (rows, D) in `output` (x's type, or bf16 for float x), mean (rows), rstd (rows) in
+  // the compute type}
+  std::vector<at::Tensor> (*forward)(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
+                                     at::ScalarType output);
+  // -> {dx (rows, D) in x's type, dweight, dbias (D) in the compute type}; dy in x's type, or
+  // bf16 for float x
   std::vector<at::Tensor> (*backward)(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& weight,
                                       const at::Tensor& mean, const at::Tensor& rstd);
 };

@@ -12,10 +12,13 @@
 namespace intra::kernels {
 
 // One parameter: its value, gradient and moments (one dtype, float or double, contiguous,
-// one device), and its step count after this update (1 on the first).
+// one device), and its step count after this update (1 on the first). Mixed precision: a
+// float parameter's gradient may be bf16 (that of its bf16 working copy), and `working`, when
+// defined, is that bf16 copy, rewritten from the updated value (rounded to nearest even).
 struct AdamTensors {
   at::Tensor param, grad, expAvg, expAvgSq;
   int64_t step;
+  at::Tensor working = {};
 };
 struct AdamHyper {
   double lr, beta1, beta2, eps;

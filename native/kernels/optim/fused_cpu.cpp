@@ -1,50 +1,57 @@
 // Adam on the CPU in one pass: every parameter's elements split over libtorch's threads as
 // one range, each element read once (p, g, m, v) and written once (p, m, v), where the
-// reference makes six passes per parameter. Memory-bound: loops are left to the vectoriser.
+// reference makes six passes per parameter. Memory-bound: the loops (adam_rows.cpp) are built per CPU set.
+// bf16 training: the gradient is read as bf16 and the bf16 working copy written in the same
+// pass (2 bytes read, 2 written per element, where autocast cast both ways every step).
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "../../common/errors.h"
 #include "adam.h"
+#include "adam_rows.h"
 
 namespace intra::kernels {
 
 namespace {
 
-template <typename T>
-struct Coefficients {
-  T beta1, oneMinusBeta1, beta2, oneMinusBeta2, sqrtCorrection2, eps, negativeStepSize;
-};
+using optim::AdamCoefficients;
+using optim::AdamRowKernels;
+using optim::adamRowKernels;
 
 template <typename T>
-Coefficients<T> coefficientsFor(const AdamHyper& h, int64_t step) {
+AdamCoefficients<T> coefficientsFor(const AdamHyper& h, int64_t step) {
   const AdamCorrections correction = adamCorrections(h, step);
   return {T(h.beta1), T(1 - h.beta1), T(h.beta2), T(1 - h.beta2), T(std::sqrt(correction.second)), T(h.eps),
           T(-h.lr / correction.first)};
 }
 
-// The reference's arithmetic, element by element and in its order.
+// One parameter's elements [local, local + n) through the chosen set's loops.
 template <typename T>
-void adamRange(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
-               const Coefficients<T>& c) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    const T grad = g[i];
-    const T mi = m[i] * c.beta1 + c.oneMinusBeta1 * grad;
-    const T vi = v[i] * c.beta2 + c.oneMinusBeta2 * grad * grad;
-    m[i] = mi;
-    v[i] = vi;
-    const T denom = std::sqrt(vi) / c.sqrtCorrection2 + c.eps;
-    p[i] = p[i] + c.negativeStepSize * (mi / denom);
+void adamPiece(const AdamRowKernels& rows, const AdamTensors& t, int64_t local, int64_t n,
+               const AdamCoefficients<T>& c) {
+  T* p = t.param.data_ptr<T>() + local;
+  T* m = t.expAvg.data_ptr<T>() + local;
+  T* v = t.expAvgSq.data_ptr<T>() + local;
+  if constexpr (std::is_same_v<T, float>) {
+    uint16_t* w = t.working.defined() ? reinterpret_cast<uint16_t*>(t.working.data_ptr<at::BFloat16>()) + local : nullptr;
+    if (t.grad.scalar_type() == at::kBFloat16) {
+      rows.bf16Gradients(p, reinterpret_cast<const uint16_t*>(t.grad.data_ptr<at::BFloat16>()) + local, m, v, w, n, c);
+    } else {
+      rows.f32(p, t.grad.data_ptr<T>() + local, m, v, w, n, c);
+    }
+  } else {
+    rows.f64(p, t.grad.data_ptr<T>() + local, m, v, nullptr, n, c);
   }
 }
 
 template <typename T>
 void adamAll(const std::vector<AdamTensors>& tensors, const AdamHyper& h) {
   std::vector<int64_t> offsets{0};  // where each parameter starts in the one range
-  std::vector<Coefficients<T>> coefficients;
+  std::vector<AdamCoefficients<T>> coefficients;
+  const AdamRowKernels rows = adamRowKernels(cpuVectorSet());
   for (const AdamTensors& t : tensors) {
     offsets.push_back(offsets.back() + t.param.numel());
     coefficients.push_back(coefficientsFor<T>(h, t.step));
@@ -54,9 +61,7 @@ void adamAll(const std::vector<AdamTensors>& tensors, const AdamHyper& h) {
     size_t i = std::upper_bound(offsets.begin(), offsets.end(), begin) - offsets.begin() - 1;
     for (int64_t at = begin; at < end; ++i) {
       const int64_t stop = std::min(end, offsets[i + 1]), local = at - offsets[i];
-      const AdamTensors& t = tensors[i];
-      adamRange(t.param.data_ptr<T>() + local, t.grad.data_ptr<T>() + local, t.expAvg.data_ptr<T>() + local,
-                t.expAvgSq.data_ptr<T>() + local, stop - at, coefficients[i]);
+      adamPiece<T>(rows, tensors[i], local, stop - at, coefficients[i]);
       at = stop;
     }
   });
@@ -69,10 +74,15 @@ void checkTensors(const std::vector<AdamTensors>& tensors) {
     throw unsupported(std::string("the fused Adam updates float or double parameters, not ") + c10::toString(type));
   }
   for (const AdamTensors& t : tensors) {
-    for (const at::Tensor* x : {&t.param, &t.grad, &t.expAvg, &t.expAvgSq}) {
-      if (x->scalar_type() != type || !x->is_contiguous() || !x->device().is_cpu() || x->numel() != t.param.numel()) {
+    for (const at::Tensor* x : {&t.param, &t.grad, &t.expAvg, &t.expAvgSq, &t.working}) {
+      if (!x->defined() && x == &t.working) continue;
+      // bf16 where mixed precision allows it: a float parameter's gradient and working copy.
+      const bool mixed = (x == &t.grad || x == &t.working) && type == at::kFloat;
+      const bool typed = x->scalar_type() == type ? x != &t.working : mixed && x->scalar_type() == at::kBFloat16;
+      if (!typed || !x->is_contiguous() || !x->device().is_cpu() || x->numel() != t.param.numel()) {
         throw invalidArgument("the fused Adam expects each parameter's value, gradient and moments contiguous, of one "
-                              "type and size, on the CPU");
+                              "type and size, on the CPU (a float parameter's gradient may be bf16, its working copy "
+                              "is bf16)");
       }
     }
   }

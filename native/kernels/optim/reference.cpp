@@ -8,10 +8,12 @@ void adamUpdateReference(const std::vector<AdamTensors>& tensors, const AdamHype
   for (const AdamTensors& t : tensors) {
     const AdamCorrections correction = adamCorrections(h, t.step);
     at::Tensor expAvg = t.expAvg, expAvgSq = t.expAvgSq, param = t.param;
-    expAvg.mul_(h.beta1).add_(t.grad, 1 - h.beta1);
-    expAvgSq.mul_(h.beta2).addcmul_(t.grad, t.grad, 1 - h.beta2);
+    const at::Tensor grad = t.grad.to(param.scalar_type());  // a bf16 working copy's, widened
+    expAvg.mul_(h.beta1).add_(grad, 1 - h.beta1);
+    expAvgSq.mul_(h.beta2).addcmul_(grad, grad, 1 - h.beta2);
     at::Tensor denom = (expAvgSq.sqrt() / std::sqrt(correction.second)).add_(h.eps);
     param.addcdiv_(expAvg, denom, -h.lr / correction.first);
+    if (t.working.defined()) t.working.copy_(param);
   }
 }
 
