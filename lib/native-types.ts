@@ -123,8 +123,13 @@ export interface Capabilities {
    * targets (e.g. "sm_90+compute_75") or null when none are built.
    */
   fusedKernels: { cpu: string; cuda: string | null };
-  /** the CPU's model string and its flags among avx2, fma, avx512*, amx_* */
-  cpu: { model: string; features: string[] };
+  /**
+   * The CPU: its model string, its CPUID signature and the core generation that names (null
+   * where unknown), `label` the three together (what records carry: a bare "AMD EPYC" can be a
+   * Zen 4 or a Zen 5, whose bf16 ceilings differ twofold), and its flags among avx2, fma,
+   * avx512*, amx_*.
+   */
+  cpu: { model: string; label: string; core: string | null; signature: { family: number; model: number; stepping: number }; features: string[] };
   /**
    * What runs the model's matrix products, with which instructions: fp32 through the BLAS
    * loaded ("openblas Zen", OpenBLAS's core name), bf16 through oneDNN ("onednn avx512_core_bf16",

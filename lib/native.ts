@@ -178,6 +178,7 @@ export function configFields(): ConfigFields {
 
 /** What a benchmark record says of the machine, so that figures from two CPUs are never compared blind. */
 export interface MachineLabel {
+  /** the model string with the core generation and CPUID signature (capabilities().cpu.label) */
   cpu: string;
   cpu_features: string[];
   /** the instruction set our fused CPU kernels run with */
@@ -192,10 +193,10 @@ export interface MachineLabel {
   matrix_products?: { fp32: string; bf16: string };
 }
 
-/** The machine label of benchmark records. @example machineLabel().cpu // 'AMD EPYC' */
+/** The machine label of benchmark records. @example machineLabel().cpu // 'AMD EPYC (Zen 5; family 26, model 2, stepping 1)' */
 export function machineLabel(): MachineLabel {
   const caps = capabilities();
-  return { cpu: caps.cpu.model, cpu_features: caps.cpu.features, kernel_isa: caps.fusedKernels.cpu, blas_coretype: process.env.OPENBLAS_CORETYPE ?? 'auto', omp_wait_policy: process.env.OMP_WAIT_POLICY, blas_thread_timeout: process.env.OPENBLAS_THREAD_TIMEOUT, matrix_products: caps.matrixProducts };
+  return { cpu: caps.cpu.label, cpu_features: caps.cpu.features, kernel_isa: caps.fusedKernels.cpu, blas_coretype: process.env.OPENBLAS_CORETYPE ?? 'auto', omp_wait_policy: process.env.OMP_WAIT_POLICY, blas_thread_timeout: process.env.OPENBLAS_THREAD_TIMEOUT, matrix_products: caps.matrixProducts };
 }
 
 /**

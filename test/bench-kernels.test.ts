@@ -19,7 +19,7 @@ describe('intra bench kernels', () => {
       expect(r.device).toBe('cpu');
       // Every record names the machine: CPU model, its instruction sets, our kernels' ISA.
       expect(r.machine).toEqual(machineLabel());
-      expect(r.machine!.cpu).toBe(capabilities().cpu.model);
+      expect(r.machine!.cpu).toBe(capabilities().cpu.label);
       expect(r.dtype).toBe('float32');
       expect(['forward', 'forward+backward']).toContain(r.pass);
       expect(r.ms).toBeGreaterThan(0);
@@ -39,7 +39,7 @@ describe('intra bench kernels', () => {
     const svg = await sweepChart(records);
     expect(svg).toMatch(/^<svg[\s\S]*aria-roledescription="line mark"[\s\S]*<\/svg>$/);
     expect(kernelTable(records)).toContain('softmax_attention');
-    expect(kernelTable(records).split('\n')[0]).toContain(capabilities().cpu.model);
+    expect(kernelTable(records).split('\n')[0]).toContain(capabilities().cpu.label);
   }, 120_000);
 
   it.runIf(capabilities().bf16)('measures bf16 attention on the CPU and says the filters and Adam are float32 there', async () => {
@@ -81,6 +81,20 @@ describe('the machine behind a figure', () => {
     const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/));
     const { cpu, bf16 } = capabilities();
     expect(cpu.model).toBe(model);
+    // The CPUID signature: a bare "AMD EPYC" is a Zen 4 or a Zen 5, their bf16 ceilings twofold apart.
+    const field = (name: string) => Number(new RegExp(`^${name}\\s*:\\s*(\\d+)$`, 'm').exec(cpuinfo)?.[1] ?? -1);
+    expect(cpu.signature).toEqual({ family: field('cpu family'), model: field('model'), stepping: field('stepping') });
+    const vendor = /^vendor_id\s*:\s*(\S+)$/m.exec(cpuinfo)?.[1];
+    const { family, model: number } = cpu.signature;
+    const expectedCore =
+      vendor === 'AuthenticAMD' && family === 26 ? 'Zen 5'
+      : vendor === 'AuthenticAMD' && family === 25 ? ((number >= 0x10 && number <= 0x1f) || (number >= 0x60 && number <= 0x7f) || (number >= 0xa0 && number <= 0xaf) ? 'Zen 4' : 'Zen 3')
+      : vendor === 'GenuineIntel' && family === 6 && number === 0x8f ? 'Sapphire Rapids'
+      : vendor === 'GenuineIntel' && family === 6 && number === 0xcf ? 'Emerald Rapids'
+      : undefined;
+    if (expectedCore) expect(cpu.core).toBe(expectedCore);
+    expect(cpu.label).toBe(family < 0 ? model : `${model} (${cpu.core ? `${cpu.core}; ` : ''}family ${family}, model ${number}, stepping ${cpu.signature.stepping})`);
+    expect(machineLabel().cpu).toBe(cpu.label);
     const relevant = ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_bf16', 'amx_int8'];
     expect(cpu.features).toEqual(relevant.filter((f) => flags.has(f)));
     expect(bf16).toBe(cpu.features.includes('avx512_bf16') || cpu.features.includes('amx_bf16'));

@@ -5,7 +5,7 @@
  */
 import type { Argv } from 'yargs';
 
-import { ATTENTION_KINDS, capabilities, configFields, modelConfig, PRESETS, type ModelConfig, type TrainConfig } from '../native.js';
+import { ATTENTION_KINDS, capabilities, configFields, modelConfig, PRESETS, type Capabilities, type ModelConfig, type TrainConfig } from '../native.js';
 
 export interface InfoReport {
   libtorch: string;
@@ -17,8 +17,8 @@ export interface InfoReport {
   waiting: { ompWaitPolicy: string | null; blasThreadTimeout: string | null };
   bf16: boolean;
   cuda: { built: boolean; available: boolean };
-  /** the CPU's model and its relevant instruction sets */
-  cpu: { model: string; features: string[] };
+  /** the CPU's model, CPUID signature, core generation, label and relevant instruction sets */
+  cpu: Capabilities['cpu'];
   /** which fused kernels this build has per device (null: none for CUDA) */
   fusedKernels: { cpu: string; cuda: string | null };
   /** params[preset][attention] at 256x256, 3 channels */
@@ -64,7 +64,7 @@ export function register(cli: Argv): Argv {
         console.log(JSON.stringify(report));
         return;
       }
-      console.log(`cpu       ${report.cpu.model} (${report.cpu.features.join(' ')})`);
+      console.log(`cpu       ${report.cpu.label} (${report.cpu.features.join(' ')})`);
       console.log(`libtorch  ${report.libtorch}`);
       console.log(`blas      ${report.blas}`);
       console.log(`products  fp32: ${report.matrixProducts.fp32}; bf16: ${report.matrixProducts.bf16}`);

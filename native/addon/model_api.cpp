@@ -34,6 +34,13 @@ Napi::Value capabilitiesOf(const Napi::CallbackInfo& info) {
     o.Set("matrixProducts", products);
     Napi::Object cpu = Napi::Object::New(env);
     cpu.Set("model", caps.cpuModel);
+    cpu.Set("label", caps.cpuLabel);
+    cpu.Set("core", caps.cpuCore.empty() ? env.Null() : Napi::String::New(env, caps.cpuCore));
+    Napi::Object signature = Napi::Object::New(env);
+    signature.Set("family", caps.cpuSignature[0]);
+    signature.Set("model", caps.cpuSignature[1]);
+    signature.Set("stepping", caps.cpuSignature[2]);
+    cpu.Set("signature", signature);
     Napi::Array features = Napi::Array::New(env, caps.cpuFeatures.size());
     for (size_t i = 0; i < caps.cpuFeatures.size(); ++i) features.Set(static_cast<uint32_t>(i), caps.cpuFeatures[i]);
     cpu.Set("features", features);

@@ -1,6 +1,7 @@
 // The engine: one model, its optimiser, its images and its statistics, on one device.
 // Every public method takes the engine's lock, so calls on one engine run one at a time.
 #pragma once
+#include <array>
 #include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
@@ -41,6 +42,9 @@ struct Capabilities {
   std::string fusedCpu, fusedCuda;
   // The CPU's model string and its flags among avx2, fma, avx512*, amx_* (from /proc/cpuinfo).
   std::string cpuModel;
+  std::string cpuLabel;                // model with core name and CPUID signature
+  std::string cpuCore;                 // "" when not known
+  std::array<int, 3> cpuSignature{};   // family, model, stepping; -1 when not known
   std::vector<std::string> cpuFeatures;
   // What runs the matrix products and with which instructions: fp32 through the BLAS loaded
   // ("openblas Zen"), bf16 through oneDNN ("onednn avx512_core_bf16"; "amx" on AMX CPUs).

@@ -15,22 +15,71 @@
 
 namespace intra {
 
+namespace {
+std::string trimmed(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
+  return s;
+}
+}  // namespace
+
 const CpuDescription& cpuDescription() {
   static const CpuDescription description = [] {
     CpuDescription d;
     std::ifstream cpuinfo("/proc/cpuinfo");
-    std::string line, flags;
-    while (std::getline(cpuinfo, line)) {
-      if (d.model.empty() && line.rfind("model name", 0) == 0) d.model = line.substr(line.find(':') + 2);
-      if (flags.empty() && line.rfind("flags", 0) == 0) flags = line.substr(line.find(':') + 1) + " ";
+    std::string line, flags, vendor;
+    // Only the first processor's block: every core of one machine reports the same.
+    auto value = [&line] { return trimmed(line.substr(line.find(':') + 1)); };
+    auto number = [&value] { return std::atoi(value().c_str()); };
+    while (std::getline(cpuinfo, line) && !(line.empty() && !d.model.empty())) {
+      auto key = trimmed(line.substr(0, line.find(':')));
+      if (key == "model name") d.model = value();
+      else if (key == "vendor_id") vendor = value();
+      else if (key == "cpu family") d.family = number();
+      else if (key == "model") d.modelNumber = number();
+      else if (key == "stepping") d.stepping = number();
+      else if (key == "flags") flags = " " + value() + " ";
     }
     for (const char* f : {"avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8"}) {
       if (flags.find(std::string(" ") + f + " ") != std::string::npos) d.features.push_back(f);
     }
     if (d.model.empty()) d.model = "unknown";
+    d.core = cpuCoreName(vendor, d.family, d.modelNumber);
     return d;
   }();
   return description;
+}
+
+std::string cpuCoreName(const std::string& vendor, int family, int model) {
+  if (vendor == "AuthenticAMD") {
+    if (family == 0x17) return model >= 0x30 ? "Zen 2" : "Zen";
+    if (family == 0x19) {
+      const bool zen4 = (model >= 0x10 && model <= 0x1f) || (model >= 0x60 && model <= 0x7f) || (model >= 0xa0 && model <= 0xaf);
+      return zen4 ? "Zen 4" : "Zen 3";
+    }
+    if (family == 0x1a) return "Zen 5";
+  }
+  if (vendor == "GenuineIntel" && family == 6) {
+    switch (model) {
+      case 0x55: return "Skylake/Cascade Lake/Cooper Lake server";
+      case 0x6a: case 0x6c: return "Ice Lake server";
+      case 0x8f: return "Sapphire Rapids";
+      case 0xcf: return "Emerald Rapids";
+      case 0xad: case 0xae: return "Granite Rapids";
+      case 0xaf: return "Sierra Forest";
+      default: break;
+    }
+  }
+  return "";
+}
+
+std::string CpuDescription::label() const {
+  if (family < 0) return model;
+  std::ostringstream text;
+  text << model << " (";
+  if (!core.empty()) text << core << "; ";
+  text << "family " << family << ", model " << modelNumber << ", stepping " << stepping << ")";
+  return text.str();
 }
 
 bool cpuHasBf16() {
@@ -69,11 +118,6 @@ Function loadedFunction(const char* library, const char* name) {
   auto function = reinterpret_cast<Function>(dlsym(handle, name));
   dlclose(handle);  // RTLD_NOLOAD took a reference; the library stays mapped
   return function;
-}
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  return s;
 }
 
 // The BLAS's own word for the kernels it picked (OpenBLAS: its core name, which
@@ -139,6 +183,9 @@ Capabilities capabilities(int64_t threads) {
   caps.parallel = at::get_parallel_info();
   caps.bf16 = cpuHasBf16();
   caps.cpuModel = cpuDescription().model;
+  caps.cpuLabel = cpuDescription().label();
+  caps.cpuCore = cpuDescription().core;
+  caps.cpuSignature = {cpuDescription().family, cpuDescription().modelNumber, cpuDescription().stepping};
   caps.cpuFeatures = cpuDescription().features;
   caps.cudaBuilt = at::hasCUDA();
   caps.cudaAvailable = torch::cuda::is_available();

@@ -85,12 +85,20 @@ class AutocastScope {
   bool enabled_, cuda_;
 };
 
-// The CPU's model string and the instruction-set flags that matter to our figures, from
-// /proc/cpuinfo: figures from different CPUs must never be compared blind.
+// The CPU's model string, its CPUID signature and the instruction-set flags that matter to our
+// figures, from /proc/cpuinfo: figures from different CPUs must never be compared blind. Under
+// a hypervisor the model string can be as bare as "AMD EPYC" for two generations whose bf16
+// ceilings differ twofold, so the signature and the core it names go with it.
 struct CpuDescription {
   std::string model;
+  int family = -1, modelNumber = -1, stepping = -1;  // -1: /proc/cpuinfo did not say
+  std::string core;                                   // e.g. "Zen 5"; empty when not known
   std::vector<std::string> features;
+  // "AMD EPYC (Zen 5; family 26, model 2, stepping 1)": what records and `intra info` print.
+  std::string label() const;
 };
+// The core generation a CPUID family/model names, for the server parts we run on; "" otherwise.
+std::string cpuCoreName(const std::string& vendor, int family, int model);
 const CpuDescription& cpuDescription();
 bool cpuHasBf16();
 // Which BLAS library is really mapped into the process.
