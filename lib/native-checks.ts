@@ -29,6 +29,8 @@ const KERNEL_SHAPES: Record<KernelOp, { lengths: number[]; expected: string }> =
   mean_filter: { lengths: [4, 5], expected: imageShape.expected },
   layer_norm: rowShape,
   bias_gelu: rowShape,
+  bias_add: rowShape,
+  bias_residual: rowShape,
   adam: { lengths: [2], expected: 'a shape [parameters, elements]' },
 };
 

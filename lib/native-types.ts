@@ -13,8 +13,8 @@ export const LOAD_PURPOSES = ['training', 'scoring'] as const;
 /** Where kernels run in the harness: the CPU, or a CUDA device. */
 export const KERNEL_DEVICES = ['cpu', 'cuda'] as const;
 /** The kernel families an engine switches as one (EngineOptions.referenceFor). */
-export const KERNEL_FAMILIES = ['attention', 'filters', 'norm', 'activation', 'optimizer', 'weights'] as const;
-export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter', 'layer_norm', 'bias_gelu', 'adam'] as const;
+export const KERNEL_FAMILIES = ['attention', 'filters', 'norm', 'activation', 'bias', 'optimizer', 'weights'] as const;
+export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter', 'layer_norm', 'bias_gelu', 'bias_add', 'bias_residual', 'adam'] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 export type Preset = (typeof PRESETS)[number];
 export type Device = (typeof DEVICES)[number];
@@ -22,7 +22,7 @@ export type Precision = (typeof PRECISIONS)[number];
 export type Kernels = (typeof KERNELS)[number];
 export type LoadPurpose = (typeof LOAD_PURPOSES)[number];
 export type KernelOp = (typeof KERNEL_OPS)[number];
-/** attention (softmax and linear), filters (the loss's and the maps' GMS, SSIM, blur), norm (layer norm), activation (bias + GELU), optimizer (Adam), weights (bf16 training's working copies of the weights, which the fused Adam rewrites) */
+/** attention (softmax and linear), filters (the loss's and the maps' GMS, SSIM, blur), norm (layer norm), activation (bias + GELU), bias (the products' bias and residual adds, the bias gradient in fp32), optimizer (Adam), weights (bf16 training's working copies of the weights, which the fused Adam rewrites) */
 export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
 export type KernelDevice = (typeof KERNEL_DEVICES)[number];
 /** The implementations a kernel check can put under test. */
@@ -185,6 +185,8 @@ export interface EngineDescription {
   norm: 'fused' | 'reference';
   /** bias + GELU after the MLPs' first products: fused where the kernels have it on this device (the CPU's), else linear-then-GELU */
   activation: 'fused' | 'reference';
+  /** the products' bias adds (and the residual adds after the attention's and the MLP's last products) in one pass, the bias gradient summed in fp32: fused where the kernels have them on this device (the CPU's), else linear's bias and ATen's add */
+  bias: 'fused' | 'reference';
   /** bf16 training: fused, the products read bf16 working copies of the weights that the fused Adam rewrites in its pass; reference, autocast casts the fp32 weights every step and their gradients back (fp32 training: always reference, it has no casts) */
   weights: 'fused' | 'reference';
 }

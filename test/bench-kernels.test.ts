@@ -13,7 +13,7 @@ describe('intra bench kernels', () => {
   it('measures every family, fused and reference in the same run, as JSON records and a chart', async () => {
     const records = await benchKernels({ quick: true, windows: [3, 7], repeats: 1, threads: 2 });
     const ops = new Set(records.map((r) => r.op));
-    expect([...ops].sort()).toEqual(['adam', 'bias_gelu', 'blur', 'gms', 'layer_norm', 'linear_attention', 'mean_filter', 'softmax_attention', 'ssim']);
+    expect([...ops].sort()).toEqual(['adam', 'bias_gelu', 'bias_residual', 'blur', 'gms', 'layer_norm', 'linear_attention', 'mean_filter', 'softmax_attention', 'ssim']);
     for (const r of records) {
       expect(['reference', 'fused']).toContain(r.impl);
       expect(r.device).toBe('cpu');
@@ -44,7 +44,7 @@ describe('intra bench kernels', () => {
 
   it.runIf(capabilities().bf16)('measures bf16 attention on the CPU and says the filters and Adam are float32 there', async () => {
     const records = await benchKernels({ quick: true, windows: [7], repeats: 1, threads: 2, dtype: 'bfloat16' });
-    expect(new Set(records.map((r) => r.op))).toEqual(new Set(['softmax_attention', 'linear_attention', 'layer_norm', 'bias_gelu']));
+    expect(new Set(records.map((r) => r.op))).toEqual(new Set(['softmax_attention', 'linear_attention', 'layer_norm', 'bias_gelu', 'bias_residual']));
     expect(records.every((r) => r.dtype === 'bfloat16' && r.ms > 0)).toBe(true);
     expect(kernelTable(records).split('\n')[1]).toMatch(/bfloat16; .* filters and Adam: float32 only on the CPU/);
   }, 120_000);

@@ -96,17 +96,17 @@ describe('throughput benchmarks', () => {
   it('with ablate, runs our kernels again with each family on its reference in turn, and says what each takes off', async () => {
     const train = await benchTrain({ preset: 'tiny', precisions: ['fp32'], kernels: ['fused', 'reference'], ablate: true, batch: 16, steps: 1, repeats: 1, threads: 2 });
     expect(train.map((r) => [r.kernels, r.reference_for])).toEqual([
-      ['fused', undefined], ['fused', 'attention'], ['fused', 'filters'], ['fused', 'norm'], ['fused', 'activation'], ['fused', 'optimizer'], ['reference', undefined],
+      ['fused', undefined], ['fused', 'attention'], ['fused', 'filters'], ['fused', 'norm'], ['fused', 'activation'], ['fused', 'bias'], ['fused', 'optimizer'], ['reference', undefined],
     ]);
     const shares = kernelShares(train);
-    expect(shares.map((s) => s.family)).toEqual(['attention', 'filters', 'norm', 'activation', 'optimizer', undefined]);
+    expect(shares.map((s) => s.family)).toEqual(['attention', 'filters', 'norm', 'activation', 'bias', 'optimizer', undefined]);
     shares.forEach((s, i) => expect(s.speedup).toBeCloseTo(train[i + 1]!.seconds / train[0]!.seconds, 9));
     const table = throughputTable(train);
     expect(table).toMatch(/fused, attention ref\s+whole/);
     expect(table).toMatch(/train fp32 whole: with filters on its reference it takes \d+\.\d\dx as long as with our kernels/);
     // Scoring runs no optimizer; our kernels alone (no reference asked for) still get the families.
     const score = await benchScore({ preset: 'tiny', precisions: ['fp32'], ablate: true, images: 1, repeats: 1, threads: 2 });
-    expect(score.filter((r) => r.path === 'model').map((r) => r.reference_for)).toEqual([undefined, 'attention', 'filters', 'norm', 'activation']);
+    expect(score.filter((r) => r.path === 'model').map((r) => r.reference_for)).toEqual([undefined, 'attention', 'filters', 'norm', 'activation', 'bias']);
   }, 120_000);
 });
 

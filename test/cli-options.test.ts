@@ -158,7 +158,7 @@ describe('intra bench kernels --with', () => {
     const run = spawnSync(process.execPath, [cli, 'bench', 'train', '--preset', 'tiny', '--precision', 'fp32', '--ablate', '--steps', '1', '--repeats', '1', '--threads', '2'], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    for (const family of ['attention', 'filters', 'norm', 'activation', 'optimizer']) {
+    for (const family of ['attention', 'filters', 'norm', 'activation', 'bias', 'optimizer']) {
       expect(run.stdout).toMatch(new RegExp(`train +tiny +mfsa +fp32 +fused, ${family} ref +whole`));
       expect(run.stdout).toMatch(new RegExp(`train fp32 whole: with ${family} on its reference it takes \\d+\\.\\d\\dx as long as with our kernels`));
     }

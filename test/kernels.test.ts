@@ -101,6 +101,8 @@ describe.each(targets)('$name', ({ device, impl, skip }) => {
 const rowOps = [
   { op: 'layer_norm', name: /layer norm/, outputs: ['grad0', 'grad0_bf16_of_f32', 'grad1', 'grad1_bf16_of_f32', 'grad2', 'grad2_bf16_of_f32', 'out', 'out_bf16_of_f32'], describes: 'norm' },
   { op: 'bias_gelu', name: /bias \+ GELU/, outputs: ['grad0', 'grad1', 'out'], describes: 'activation' },
+  { op: 'bias_add', name: /bias add/, outputs: ['grad0', 'grad1', 'out'], describes: 'bias' },
+  { op: 'bias_residual', name: /bias add/, outputs: ['grad0', 'grad0_bf16_into_f32', 'grad1', 'grad1_bf16_into_f32', 'grad2', 'grad2_bf16_into_f32', 'out', 'out_bf16_into_f32'], describes: 'bias' },
 ] as const;
 describe.each(rowOps)('$op', ({ op, name, outputs, describes }) => {
   it.each([[[1, 1]], [[7, 5]], [[33, 512]], [[100, 129]]])('matches the float64 reference, values and gradients, at %j', async (shape) => {
@@ -109,6 +111,13 @@ describe.each(rowOps)('$op', ({ op, name, outputs, describes }) => {
     expectClose(errors);
     // The mixed rows measured something: bf16 output, not a float one.
     if (op === 'layer_norm') expect(errors.out_bf16_of_f32!.fusedBf16).toBeGreaterThan(0);
+    // bf16 training's residual add: the bias gradient summed in float from the float gradient,
+    // where the reference sums it in bf16 (rounded to bf16's 8 bits at the scale of the sum).
+    if (op === 'bias_residual' && shape[0]! * shape[1]! > 1) {
+      const bias = errors.grad1_bf16_into_f32!;
+      expect(bias.fusedBf16).toBeLessThan(1e-4 * Math.max(1, bias.scale));
+      expect(bias.fusedBf16).toBeLessThan(bias.referenceBf16);
+    }
   });
 
   it('passes a central-difference gradient check in double', async () => {
@@ -294,15 +303,15 @@ describe('the engine with fused and reference kernels', () => {
       for (let i = 0; i < 3; i++) losses.push((await engine.trainSteps(2)).loss);
       await engine.fitNormalStatistics();
       const scores = Array.from((await engine.anomalyMaps(images)).scores);
-      const { attention, filters, norm, activation, optimizer, weights } = engine.describe();
+      const { attention, filters, norm, activation, bias, optimizer, weights } = engine.describe();
       engine.dispose();
-      return { losses, scores, described: { attention, filters, norm, activation, optimizer, weights } };
+      return { losses, scores, described: { attention, filters, norm, activation, bias, optimizer, weights } };
     };
     const reference = await run({ kernels: 'reference' });
     const allReference = await run({ referenceFor: [...KERNEL_FAMILIES] });
     expect(allReference.losses).toEqual(reference.losses);
     expect(allReference.scores).toEqual(reference.scores);
-    expect(Object.values(allReference.described)).toEqual(['reference', 'reference', 'reference', 'reference', 'reference', 'reference']);
+    expect(Object.values(allReference.described)).toEqual(['reference', 'reference', 'reference', 'reference', 'reference', 'reference', 'reference']);
     // weights: bf16 training's working copies, which fp32 training has not (tested on their own).
     for (const family of KERNEL_FAMILIES.filter((f) => f !== 'weights')) {
       const oneFused = await run({ referenceFor: KERNEL_FAMILIES.filter((f) => f !== family) });
@@ -310,9 +319,9 @@ describe('the engine with fused and reference kernels', () => {
       if (family !== 'optimizer') expect(oneFused.losses, family).not.toEqual(reference.losses);
     }
     const oneReference = await run({ referenceFor: ['norm'] });
-    expect(oneReference.described).toEqual({ attention: 'fused', filters: 'fused', norm: 'reference', activation: 'fused', optimizer: 'fused', weights: 'reference' });
+    expect(oneReference.described).toEqual({ attention: 'fused', filters: 'fused', norm: 'reference', activation: 'fused', bias: 'fused', optimizer: 'fused', weights: 'reference' });
     expect(() => Engine.create({ preset: 'tiny', channels: 1 }, {}, { threads: 1, referenceFor: ['softmax' as KernelFamily] }))
-      .toThrow("Expected one of attention, filters, norm, activation, optimizer, weights for referenceFor but received 'softmax'");
+      .toThrow("Expected one of attention, filters, norm, activation, bias, optimizer, weights for referenceFor but received 'softmax'");
     expect(() => Engine.create({ preset: 'tiny', channels: 1 }, {}, { threads: 1, referenceFor: 'norm' as unknown as KernelFamily[] }))
       .toThrow("Expected an array of strings for referenceFor but received 'norm'");
   });

@@ -122,10 +122,12 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
     }
   }
   // Layer norm over the model's rows (about 4096 tokens of D 512), bias + GELU over the MLP's
-  // hidden rows (4D wide). The CPU's only: a GPU engine runs ATen's.
+  // hidden rows (4D wide), the bias and residual add after a block's last products (D wide).
+  // The CPU's only: a GPU engine runs ATen's.
   if (!gpu) {
     for (const pass of ['forward', 'forward+backward'] as const) await measure('layer_norm', pass, options.quick ? [64, 512] : [4096, 512], {});
     for (const pass of ['forward', 'forward+backward'] as const) await measure('bias_gelu', pass, options.quick ? [64, 2048] : [4096, 2048], {});
+    for (const pass of ['forward', 'forward+backward'] as const) await measure('bias_residual', pass, options.quick ? [64, 512] : [4096, 512], {});
   }
   // On the CPU the loss, the maps and Adam's master weights are fp32 whatever the products'
   // precision (and ATen 1.13 has no bf16 padding there for the references): those rows are float32's.

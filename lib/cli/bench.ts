@@ -88,7 +88,7 @@ export function register(cli: Argv): Argv {
             .option('attention', { choices: ATTENTION_KINDS })
             .option('precision', { type: 'string', default: 'fp32,bf16', describe: 'comma-separated: fp32, bf16' })
             .option('kernels', { type: 'string', default: 'fused', describe: 'comma-separated: fused, reference (both: the share our kernels take off, in one run)' })
-            .option('ablate', { type: 'boolean', default: false, describe: 'also run our kernels with each family (attention, filters, norm, activation, optimizer, weights) on its reference in turn: each one\'s share' })
+            .option('ablate', { type: 'boolean', default: false, describe: 'also run our kernels with each family (attention, filters, norm, activation, bias, optimizer, weights) on its reference in turn: each one\'s share' })
             .option('image-size', { type: 'number', describe: 'default: the preset\'s (paper: 256)' })
             .option('images', { type: 'number', default: 1, describe: 'score: images per timed run' })
             .option('batch', { type: 'number', default: 32, describe: 'train: windows per step' })

@@ -231,6 +231,7 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("optimizer", kernels::toString(e->optimizerKernels()));
     o.Set("norm", kernels::toString(e->normKernels()));
     o.Set("activation", kernels::toString(e->activationKernels()));
+    o.Set("bias", kernels::toString(e->biasKernels()));
     o.Set("weights", kernels::toString(e->workingWeightKernels()));
     return o;
   });

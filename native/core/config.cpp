@@ -73,7 +73,7 @@ static const char* const kPresetNames[] = {"paper", "small", "cpu", "tiny", null
 const char* const* presetNames() { return kPresetNames; }
 
 const std::vector<std::string>& kernelFamilies() {
-  static const std::vector<std::string> families{"attention", "filters", "norm", "activation", "optimizer", "weights"};
+  static const std::vector<std::string> families{"attention", "filters", "norm", "activation", "bias", "optimizer", "weights"};
   return families;
 }
 

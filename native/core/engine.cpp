@@ -11,6 +11,7 @@
 #include "../common/errors.h"
 #include "../kernels/attention/attention.h"
 #include "../kernels/activation/bias_gelu.h"
+#include "../kernels/bias/bias_add.h"
 #include "../kernels/filters/filters.h"
 #include "../kernels/norm/layer_norm.h"
 #include "../kernels/optim/adam.h"
@@ -62,7 +63,7 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   }
   useThreads();
   kernels_ = chooseKernels(options_.kernels, device_);
-  // Families without an entry for this device (Adam, layer norm, bias + GELU on a GPU) run
+  // Families without an entry for this device (Adam, layer norm, bias + GELU, bias adds on a GPU) run
   // their reference under any kernels, as do those options.referenceFor names; describe() says which.
   const kernels::Device where = device_.is_cuda() ? kernels::Device::Cuda : kernels::Device::Cpu;
   const auto& families = kernelFamilies();
@@ -86,6 +87,7 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   optimizerKernels_ = fusedWhereBuilt("optimizer", kernels::fusedOptimizer(where, kernels_));
   normKernels_ = fusedWhereBuilt("norm", kernels::fusedNorm(where, kernels_));
   activationKernels_ = fusedWhereBuilt("activation", kernels::fusedActivation(where, kernels_));
+  biasKernels_ = fusedWhereBuilt("bias", kernels::fusedBias(where, kernels_));
   // bf16 training's working copies exist where the fused Adam rewrites them.
   workingWeights_ = train_.trainPrecision == Precision::Bf16 && optimizerKernels_ != kernels::Implementation::Reference &&
                             !onReference("weights")
@@ -93,7 +95,7 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
                         : kernels::Implementation::Reference;
   generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
   net_ = InTraModel(model_);
-  net_->setKernels(attentionKernels_, normKernels_, activationKernels_);
+  net_->setKernels(attentionKernels_, normKernels_, activationKernels_, biasKernels_);
   // On the CPU from the engine's generator: the same weights on any device.
   if (initial == InitialWeights::Drawn) net_->initialise(generator_);
   net_->to(device_);

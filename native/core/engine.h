@@ -107,6 +107,9 @@ class Engine {
   kernels::Implementation normKernels() const { return normKernels_; }
   // bias + GELU after the MLPs' first products: fused where the device has it, else linear-then-GELU.
   kernels::Implementation activationKernels() const { return activationKernels_; }
+  // The products' bias (and residual) adds, with an fp32 bias gradient: fused where the device
+  // has them, else linear's bias and ATen's add.
+  kernels::Implementation biasKernels() const { return biasKernels_; }
   // bf16 training: fused, the products read bf16 working copies of the weights that the fused
   // Adam rewrites (its gradients bf16); reference, autocast casts the fp32 masters every step
   // (and fp32 training, which has no casts).
@@ -151,6 +154,7 @@ class Engine {
   kernels::Implementation optimizerKernels_ = kernels::Implementation::Reference;
   kernels::Implementation normKernels_ = kernels::Implementation::Reference;
   kernels::Implementation activationKernels_ = kernels::Implementation::Reference;
+  kernels::Implementation biasKernels_ = kernels::Implementation::Reference;
   kernels::Implementation workingWeights_ = kernels::Implementation::Reference;
   InTraModel net_{nullptr};
   // bf16 inference runs a bf16 copy of the weights, refreshed when they change: no per-call

@@ -38,7 +38,7 @@ InTraModel& Engine::inferenceNet() {
     torch::NoGradGuard noGrad;
     if (!bf16Net_) {
       bf16Net_ = InTraModel(model_);
-      bf16Net_->setKernels(attentionKernels_, normKernels_, activationKernels_);
+      bf16Net_->setKernels(attentionKernels_, normKernels_, activationKernels_, biasKernels_);
       bf16Net_->to(device_, torch::kBFloat16);
       bf16Net_->eval();
     }

@@ -45,9 +45,11 @@ class WorkingWeights {
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& config);
-  torch::Tensor forward(const torch::Tensor& x);  // (B, S, D) -> (B, S, D)
+  // (B, S, D) -> residual + attention(x), (B, S, D): the output projection adds the residual.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual);
   kernels::Implementation kernels = kernels::Implementation::Reference;
   kernels::Implementation activationKernels = kernels::Implementation::Reference;
+  kernels::Implementation biasKernels = kernels::Implementation::Reference;
 
  private:
   AttentionKind kind_;
@@ -65,6 +67,7 @@ class BlockImpl : public torch::nn::Module {
   Attention& attention() { return attention_; }
   kernels::Implementation normKernels = kernels::Implementation::Reference;
   kernels::Implementation activationKernels = kernels::Implementation::Reference;
+  kernels::Implementation biasKernels = kernels::Implementation::Reference;
 
  private:
   std::string norm1Name_, norm2Name_, attentionName_, mlpName_;  // profile phase names
@@ -89,10 +92,10 @@ class InTraModelImpl : public torch::nn::Module {
 
   // Deterministic initialisation from the engine's own generator.
   void initialise(at::Generator& generator);
-  // The attention's kernels, the layer norms' and bias + GELU's (each fused only where the
-  // device has it).
+  // The attention's kernels, the layer norms', bias + GELU's and the bias adds' (each fused
+  // only where the device has it).
   void setKernels(kernels::Implementation attention, kernels::Implementation norm,
-                  kernels::Implementation activation);
+                  kernels::Implementation activation, kernels::Implementation bias);
   const ModelConfig& config() const { return config_; }
   std::vector<Block>& blocks() { return blocks_; }
   // The weights and biases of every linear layer: what the matrix products read.
@@ -101,6 +104,7 @@ class InTraModelImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   torch::nn::Linear patchEmbedding_{nullptr}, head_{nullptr};
+  kernels::Implementation biasKernels_ = kernels::Implementation::Reference;
   void timeBackward(const torch::Tensor& input, const torch::Tensor& output, int64_t index);
   torch::Tensor positionEmbedding_, inpaintToken_;
   std::vector<Block> blocks_;

@@ -13,6 +13,7 @@
 #include "attention/attention.h"
 #include "device_timing.h"
 #include "activation/bias_gelu.h"
+#include "bias/bias_add.h"
 #include "filters/filters.h"
 #include "norm/layer_norm.h"
 #include "optim/adam.h"
@@ -46,7 +47,9 @@ Op opFor(const std::string& name, Implementation impl, const std::vector<int64_t
   if (name == "mean_filter") return [impl, kernel](const Inputs& x) { return meanFilter(x[0], kernel, impl); };
   if (name == "layer_norm") return [impl](const Inputs& x) { return layerNorm(x[0], x[1], x[2], kLayerNormEps, impl); };
   if (name == "bias_gelu") return [impl](const Inputs& x) { return biasGelu(x[0], x[1], impl); };
-  throw invalidArgument("Expected one of softmax_attention, linear_attention, gms, ssim, blur, mean_filter, layer_norm, bias_gelu, adam for op but received '" + name + "'");
+  if (name == "bias_add") return [impl](const Inputs& x) { return biasAdd(x[0], x[1], at::Tensor(), impl); };
+  if (name == "bias_residual") return [impl](const Inputs& x) { return biasAdd(x[0], x[1], x[2], impl); };
+  throw invalidArgument("Expected one of softmax_attention, linear_attention, gms, ssim, blur, mean_filter, layer_norm, bias_gelu, bias_add, bias_residual, adam for op but received '" + name + "'");
 }
 
 bool isAttention(const std::string& op) { return op == "softmax_attention" || op == "linear_attention"; }
@@ -167,6 +170,13 @@ Inputs randomInputs(const std::string& op, const std::vector<int64_t>& shape, ui
     at::Tensor x = 2.0 * at::randn({shape[0], shape[1]}, gen, options), bias = 0.5 * at::randn({shape[1]}, gen, options);
     return {x.to(type), bias.to(type)};
   }
+  if (op == "bias_add" || op == "bias_residual") {
+    if (shape.size() != 2) throw invalidArgument("Expected " + op + " shape [rows, N]");
+    // A product, its bias, and a residual stream larger than either (as the model's grows).
+    at::Tensor x = at::randn({shape[0], shape[1]}, gen, options), bias = 0.5 * at::randn({shape[1]}, gen, options);
+    if (op == "bias_add") return {x.to(type), bias.to(type)};
+    return {x.to(type), bias.to(type), (4.0 * at::randn({shape[0], shape[1]}, gen, options)).to(type)};
+  }
   if (shape.size() < 4) throw invalidArgument("Expected filter shape [B, C, H, W(, kernel)]");
   const std::vector<int64_t> image(shape.begin(), shape.begin() + 4);
   at::Tensor a = at::rand(image, gen, options);
@@ -256,26 +266,45 @@ std::map<std::string, ErrorStats> checkKernel(const CheckRequest& request) {
   for (size_t i = 0; i < ref64.grads.size(); ++i) {
     record("grad" + std::to_string(i), [i](const Outcome& o) -> const at::Tensor& { return o.grads[i]; });
   }
-  if (request.op == "layer_norm") {
-    // bf16 training's norm: float inputs, bf16 output and gradient ("..._bf16_of_f32": the bf16
-    // row alone applies, the others stay 0), the reference casting ATen's float result.
-    auto toBf16 = [](Implementation which) {
-      return [which](const Inputs& x) { return layerNorm(x[0], x[1], x[2], kLayerNormEps, which, at::kBFloat16); };
-    };
-    Outcome fm = run(toBf16(impl), cast(x64, at::kFloat, device), upstream, backward);
-    Outcome rm = run(toBf16(Implementation::Reference), cast(x64, at::kFloat, device), upstream, backward);
+  // A mixed-precision run (bf16 training's types) against float64: the bf16 row alone applies,
+  // the others stay 0; outputs named with `suffix`.
+  auto recordMixed = [&](const std::string& suffix, const Outcome& fm, const Outcome& rm) {
     auto mixed = [&](const std::string& name, auto pick) {
       const at::Tensor& ref = pick(ref64);
       ErrorStats s;
       s.scale = ref.abs().max().item<double>();
       s.fusedBf16 = maxAbs(pick(fm), ref);
       s.referenceBf16 = maxAbs(pick(rm), ref);
-      stats[name + "_bf16_of_f32"] = s;
+      stats[name + suffix] = s;
     };
     mixed("out", [](const Outcome& o) -> const at::Tensor& { return o.out; });
     for (size_t i = 0; i < ref64.grads.size(); ++i) {
       mixed("grad" + std::to_string(i), [i](const Outcome& o) -> const at::Tensor& { return o.grads[i]; });
     }
+  };
+  if (request.op == "bias_residual") {
+    // bf16 training's residual add: a bf16 product into the float residual stream, with the
+    // float bias (the master): output and residual gradient float, the product's gradient bf16
+    // ("..._bf16_into_f32": the bf16 row alone applies, the others stay 0).
+    auto mixedInputs = [&] {
+      return Inputs{x64[0].to(device, at::kBFloat16), x64[1].to(device, at::kFloat), x64[2].to(device, at::kFloat)};
+    };
+    Outcome fm = run(fused, mixedInputs(), upstream, backward);
+    recordMixed("_bf16_into_f32", fm, run(reference, mixedInputs(), upstream, backward));
+    // The types bf16 training sees: float out, a bf16 gradient for the product, float ones for the rest.
+    if (fm.out.scalar_type() != at::kFloat || fm.grads[0].scalar_type() != at::kBFloat16 ||
+        fm.grads[1].scalar_type() != at::kFloat || fm.grads[2].scalar_type() != at::kFloat) {
+      throw invalidState("bias add into a float residual: expected float out and bias/residual gradients, a bf16 product gradient");
+    }
+  }
+  if (request.op == "layer_norm") {
+    // bf16 training's norm: float inputs, bf16 output and gradient ("..._bf16_of_f32": the bf16
+    // row alone applies, the others stay 0), the reference casting ATen's float result.
+    auto toBf16 = [](Implementation which) {
+      return [which](const Inputs& x) { return layerNorm(x[0], x[1], x[2], kLayerNormEps, which, at::kBFloat16); };
+    };
+    recordMixed("_bf16_of_f32", run(toBf16(impl), cast(x64, at::kFloat, device), upstream, backward),
+                run(toBf16(Implementation::Reference), cast(x64, at::kFloat, device), upstream, backward));
   }
   return stats;
 }
@@ -408,6 +437,12 @@ BenchResult benchKernel(const BenchRequest& request) {
     // softmax: QK^T and PV; linear: phi(K)^T V and phi(Q) KV (+ the normaliser): 2 flops per MAC.
     const double forward = request.op == "softmax_attention" ? 2 * B * S * S * (dqk + dv) : 2 * B * S * dqk * (2 * dv + 2);
     result.flops = backward ? 3.5 * forward : forward;  // backward recomputes scores: ~2.5x the forward
+  } else if (request.op == "bias_add" || request.op == "bias_residual") {
+    // x (and the residual) read and y written; the backward reads dy (the bias gradient's sums;
+    // dx is dy itself where the types agree).
+    const double size = request.dtype == "float32" ? 4 : 2;
+    const double reads = request.op == "bias_residual" ? 3 : 2;
+    result.bytes = static_cast<double>(s[0]) * s[1] * size * (backward ? reads + 1 : reads);
   } else if (request.op == "bias_gelu") {
     // x read and y written; the backward reads dy and x and writes dx.
     const double size = request.dtype == "float32" ? 4 : 2;

@@ -19,6 +19,7 @@
 #include "../kernels/attention/attention.h"
 #include "../kernels/harness.h"
 #include "../kernels/activation/bias_gelu.h"
+#include "../kernels/bias/bias_add.h"
 #include "../kernels/norm/layer_norm.h"
 #include "../kernels/optim/adam.h"
 
@@ -71,6 +72,8 @@ std::vector<Case> checkCases() {
   for (auto shape : std::vector<std::vector<int64_t>>{{1, 1}, {7, 5}, {33, 512}, {100, 129}}) {
     cases.push_back({"layer_norm", shape});
     cases.push_back({"bias_gelu", shape});
+    cases.push_back({"bias_add", shape});
+    cases.push_back({"bias_residual", shape});
   }
   return cases;
 }
@@ -83,12 +86,15 @@ int runChecks(const std::string& device, const std::string& impl) {
                                                            intra::kernels::implementationFromString(impl)) != nullptr;
   const bool hasActivation = intra::kernels::fusedActivation(device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu,
                                                              intra::kernels::implementationFromString(impl)) != nullptr;
+  const bool hasBias = intra::kernels::fusedBias(device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu,
+                                                 intra::kernels::implementationFromString(impl)) != nullptr;
   const bool hasNorm = intra::kernels::fusedNorm(device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu,
                                                  intra::kernels::implementationFromString(impl)) != nullptr;
   for (const Case& c : checkCases()) {
     if (c.op == "adam" && !hasOptimizer) continue;  // no fused Adam for this device and implementation yet
     if (c.op == "layer_norm" && !hasNorm) continue;  // nor a fused layer norm
     if (c.op == "bias_gelu" && !hasActivation) continue;  // nor a fused bias + GELU
+    if ((c.op == "bias_add" || c.op == "bias_residual") && !hasBias) continue;  // nor fused bias adds
     CheckRequest request{c.op, c.shape, 11, device, impl};
     for (const auto& [name, e] : intra::kernels::checkKernel(request)) {
       const std::string violations = intra::kernels::toleranceViolations(name, e);
@@ -108,9 +114,11 @@ int runChecks(const std::string& device, const std::string& impl) {
   // (7 <= 13) and recompute them beyond (11 > 7).
   for (const Case& c : std::vector<Case>{{"softmax_attention", {2, 2, 7, 5, 3}}, {"softmax_attention", {1, 2, 11, 2, 3}},
                                          {"linear_attention", {1, 1, 9, 4, 6}},
-                                         {"gms", {2, 3, 7, 6}}, {"ssim", {2, 3, 7, 6}}, {"layer_norm", {5, 9}}, {"bias_gelu", {4, 11}}}) {
+                                         {"gms", {2, 3, 7, 6}}, {"ssim", {2, 3, 7, 6}}, {"layer_norm", {5, 9}}, {"bias_gelu", {4, 11}},
+                                         {"bias_add", {4, 11}}, {"bias_residual", {3, 7}}}) {
     if (c.op == "layer_norm" && !hasNorm) continue;
     if (c.op == "bias_gelu" && !hasActivation) continue;
+    if ((c.op == "bias_add" || c.op == "bias_residual") && !hasBias) continue;
     const double worst = intra::kernels::gradcheckKernel({c.op, c.shape, 3, device, impl});
     const bool pass = worst < 1e-6;
     failures += pass ? 0 : 1;
