@@ -118,7 +118,10 @@ for s in $stages; do
       grep -A24 '^ops over' "$log/cpu-profile.log" >> "$summary"
       stage cpu-kernels 300 node dist/bin/intra.js bench kernels --threads 2
       stage cpu-kernels-bf16 200 node dist/bin/intra.js bench kernels --threads 2 --dtype bfloat16
-      for f in cpu-kernels cpu-kernels-bf16; do grep -E 'attention|layer_norm|bias_gelu|adam' "$log/$f.log" | head -20 >> "$summary"; done
+      # The table's ceiling line, the attention rows at S = 49 and the row ops (not the progress lines).
+      for f in cpu-kernels cpu-kernels-bf16; do
+        grep -E '^device |^(softmax|linear)_attention +forward(\+backward)? +49 |^(layer_norm|bias_gelu|bias_residual|adam) ' "$log/$f.log" >> "$summary"
+      done
       ;;
     *) say "unknown stage $s";;
   esac
