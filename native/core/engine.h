@@ -1,7 +1,6 @@
 // The engine: one model, its optimiser, its images and its statistics, on one device.
 // Every public method takes the engine's lock, so calls on one engine run one at a time.
 #pragma once
-#include <array>
 #include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
@@ -12,6 +11,7 @@
 
 #include "../kernels/dispatch.h"
 #include "config.h"
+#include "machine.h"
 #include "model.h"
 #include "../common/profile.h"
 
@@ -40,12 +40,8 @@ struct Capabilities {
   // Which fused kernels this build has per device: the CPU's instruction set (avx512, avx2,
   // generic), the CUDA targets (e.g. "sm_90+compute_75"), empty where none are built.
   std::string fusedCpu, fusedCuda;
-  // The CPU's model string and its flags among avx2, fma, avx512*, amx_* (from /proc/cpuinfo).
-  std::string cpuModel;
-  std::string cpuLabel;                // model with core name and CPUID signature
-  std::string cpuCore;                 // "" when not known
-  std::array<int, 3> cpuSignature{};   // family, model, stepping; -1 when not known
-  std::vector<std::string> cpuFeatures;
+  // The CPU: model string, CPUID signature, core and flags (from /proc/cpuinfo).
+  CpuDescription cpu;
   // What runs the matrix products and with which instructions: fp32 through the BLAS loaded
   // ("openblas Zen"), bf16 through oneDNN ("onednn avx512_core_bf16"; "amx" on AMX CPUs).
   std::string fp32Products, bf16Products;

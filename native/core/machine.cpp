@@ -182,11 +182,7 @@ Capabilities capabilities(int64_t threads) {
   caps.threads = resolveThreads(threads);
   caps.parallel = at::get_parallel_info();
   caps.bf16 = cpuHasBf16();
-  caps.cpuModel = cpuDescription().model;
-  caps.cpuLabel = cpuDescription().label();
-  caps.cpuCore = cpuDescription().core;
-  caps.cpuSignature = {cpuDescription().family, cpuDescription().modelNumber, cpuDescription().stepping};
-  caps.cpuFeatures = cpuDescription().features;
+  caps.cpu = cpuDescription();
   caps.cudaBuilt = at::hasCUDA();
   caps.cudaAvailable = torch::cuda::is_available();
   caps.device = caps.cudaAvailable ? "cuda" : "cpu";
