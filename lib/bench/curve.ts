@@ -63,7 +63,7 @@ export async function accuracyCurve(options: CurveOptions): Promise<CurveRecord[
       onSkip?.(budgets[i]!, (last.trainingSeconds ?? 0) / 60, (last.history.at(-1)?.seconds ?? 0) / 60);
       continue;
     }
-    const { state } = await trainCategory({ ...train, out: model, minutes: budgets[i], resume: last !== undefined, ...unbounded });
+    const { state } = await trainCategory({ ...train, out: model, minutes: budgets[i], resume: last !== undefined, overwrite: last === undefined, ...unbounded });
     last = state;
     const report = await evaluateCategory({ model, category: train.category, outDir: join(out, `eval-${budgets[i]}min`), threads: train.threads, device: train.device });
     const shape = stateShape(state);

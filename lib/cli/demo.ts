@@ -49,6 +49,7 @@ export function register(cli: Argv): Argv {
           threads: args.threads,
           ...DEMO_RECIPE,
           epochs: args.epochs,
+          overwrite: true,  // the demo's own folder: a second demo replaces the first
           onEpoch: (r) => process.stderr.write(`  ${category} epoch ${r.epoch}: validation ${r.validation.loss.toFixed(5)}${r.best ? ' best' : ''} (${r.windowsPerSecond.toFixed(0)} windows/s)\n`),
         });
         console.log(`trained ${category}: best epoch ${result.state.bestEpoch}, ${duration((Date.now() - t0) / 1000)} -> ${model}`);

@@ -7,7 +7,7 @@
 import type { Argv } from 'yargs';
 
 import { shapeText } from '../data/images.js';
-import { PRECISIONS } from '../native.js';
+import { ANOMALY_MAPS, PRECISIONS } from '../native.js';
 import { RECIPES } from '../train/recipes.js';
 import { stateShape, trainCategory, type Progress } from '../train/train.js';
 import { duration, engineOptions, engineOptionsOf, modelOptions, parseShape } from './options.js';
@@ -24,7 +24,7 @@ export function register(cli: Argv): Argv {
         .options(engineOptions)
         .option('image-size', { type: 'string', describe: 'pixels per side, or auto (256/320/512 by the paper\'s rule)' })
         .option('shape', { type: 'string', default: 'auto', describe: "the model's shape: auto (the training images' median aspect at about image-size² pixels; square for square data), square, or WxH in pixels" })
-        .option('recipe', { choices: RECIPES, default: 'paper' as const, describe: "whose defaults: the paper's, or the thesis's MSA-vs-linear set-up (msa or linear, no long residuals, lr 1e-3, patience 150, no augmentation, multi-scale GMS loss)" })
+        .option('recipe', { choices: RECIPES, default: 'paper' as const, describe: "whose defaults: the paper's, or the thesis's MSA-vs-linear set-up (msa or linear, no long residuals, lr 1e-3, patience 150, no augmentation, multi-scale GMS loss, its anomaly map and image sizes)" })
         .option('batch', { type: 'number', describe: 'windows per step (default 256; cpu preset 64)' })
         .option('lr', { type: 'number', describe: 'Adam learning rate (default: paper 1e-4, thesis 1e-3; cpu preset 5e-4)' })
         .option('epochs', { type: 'number', describe: 'most epochs (default: paper 1000, thesis 20000; with --resume, changes the stored limit)' })
@@ -34,8 +34,11 @@ export function register(cli: Argv): Argv {
         .option('augment', { type: 'boolean', describe: 'random rotations and flips of windows, positions turned with them (default off: it cost accuracy on real data, see README)' })
         .option('seed', { type: 'number', default: 0 })
         .option('train-precision', { choices: PRECISIONS, describe: 'bf16 = bf16 matrix products, fp32 master weights (default fp32; cpu preset: bf16 where the CPU has it)' })
+        .option('anomaly-map', { choices: ANOMALY_MAPS, describe: "the anomaly map: the paper's (scales 1/2 and 1/4, mean filter then Gaussian) or the thesis's (MSGMS over 3 scales, a 21x21 mean filter); default: the recipe's" })
         .option('long-residuals', { type: 'boolean', describe: "the paper's long residual connections (default: paper on, thesis off; --no-long-residuals: the paper's ablation)" })
-        .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint at --out' })
+        .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint at --out (with --image-size auto: the trials, or the chosen run without its trials)' })
+        .option('overwrite', { type: 'boolean', default: false, describe: 'train a new model in place of one already at --out (without it, an existing model is an error)' })
+        .option('trial-epochs', { type: 'number', describe: "epochs of each size's trial with --image-size auto (default: the paper's 200)" })
         .option('log', { type: 'string', describe: 'JSON lines per epoch (default <out>.log.jsonl)' }),
     async (args) => {
       const controller = new AbortController();
@@ -72,7 +75,10 @@ export function register(cli: Argv): Argv {
           ...engineOptionsOf(args),
           trainPrecision: args.trainPrecision,
           longResiduals: args.longResiduals,
+          anomalyMap: args.anomalyMap,
           resume: args.resume,
+          overwrite: args.overwrite,
+          trialEpochs: args.trialEpochs,
           log: args.log,
           signal: controller.signal,
           onProgress: tty ? bar : undefined,

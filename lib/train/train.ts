@@ -13,7 +13,7 @@ import { channelsOf, loadImage, packImages, shapeOf, shapeText, type DecodedImag
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
-import { capabilities, modelConfig, type AttentionKind, type Device, type LossParts, type ModelConfigInput, type Precision, type Preset } from '../native.js';
+import { capabilities, modelConfig, type AnomalyMapKind, type AttentionKind, type Device, type LossParts, type ModelConfigInput, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
 
@@ -52,6 +52,8 @@ export interface TrainOptions {
   augment?: boolean;
   /** scales of the GMS loss: 1 (paper) or 3 (thesis, MSGMS) */
   gmsScales?: number;
+  /** the anomaly map: the paper's or the thesis's (default: the recipe's) */
+  anomalyMap?: AnomalyMapKind;
   seed?: number;
   threads?: number;
   device?: Device;
@@ -62,6 +64,13 @@ export interface TrainOptions {
   longResiduals?: boolean;
   /** continue from the checkpoint at `out` */
   resume?: boolean;
+  /**
+   * a new run may replace a model file already at `out`; without it (and without `resume`)
+   * an existing model is an error, so that repeating a command never destroys a trained model
+   */
+  overwrite?: boolean;
+  /** epochs of each size's trial with `imageSize: 'auto'` (default: the paper's 200, or `epochs` if fewer) */
+  trialEpochs?: number;
   /**
    * a trial run (for --image-size auto): stops after `epochs` without finishing (no best
    * weights restored, no threshold), leaving a checkpoint that a resume continues
@@ -78,19 +87,16 @@ export interface TrainOptions {
 }
 
 /**
- * The image size the paper chose per MVTec AD category (Table 1): 512 for carpet, leather,
- * tile, wood, pill and zipper; 320 for capsule and screw; 256 for the other seven.
- * Undefined for a category of another name.
+ * The image size a recipe's publication used per MVTec AD category: the paper's Table 1 (512
+ * for carpet, leather, tile, wood, pill and zipper; 320 for capsule and screw; 256 for the
+ * other seven), or the thesis's Table 5.1 (the same, but pill at 320). Undefined for a
+ * category of another name.
  *
  * @example paperImageSize('screw') // 320
+ * @example paperImageSize('pill', 'thesis') // 320
  */
-export function paperImageSize(category: string): number | undefined {
-  const sizes: Record<string, number> = {
-    carpet: 512, leather: 512, tile: 512, wood: 512, pill: 512, zipper: 512,
-    capsule: 320, screw: 320,
-    bottle: 256, cable: 256, grid: 256, hazelnut: 256, metal_nut: 256, toothbrush: 256, transistor: 256,
-  };
-  return sizes[category];
+export function paperImageSize(category: string, recipe: Recipe = 'paper'): number | undefined {
+  return recipeDefaults(recipe).imageSizes[category];
 }
 
 export interface Progress {
@@ -162,6 +168,28 @@ export interface TrainState {
   partial?: { step: number; sums: { loss: number; l2: number; gms: number; ssim: number; windows: number; seconds: number } };
   threshold?: number;
   thresholdRule?: string;
+  /** how `--image-size auto` chose the size: kept so that a resume continues the chosen run */
+  imageSizeChoice?: ImageSizeChoice;
+}
+
+/** One size's trial run of `--image-size auto`, as it ended. */
+export interface SizeTrial {
+  size: number;
+  epochs: number;
+  seconds: number;
+  /** the smoothed best validation loss over the compared epochs */
+  loss: number;
+}
+
+/** The record of `--image-size auto`'s choice, stored in the chosen model. */
+export interface ImageSizeChoice {
+  chosen: number;
+  /** epochs compared: the first epochs that every trial reached */
+  comparedEpochs: number;
+  trialEpochs: number;
+  /** each trial's share of the training-time budget, when there is one */
+  trialMinutes?: number;
+  trials: SizeTrial[];
 }
 
 export interface TrainResult {
@@ -268,6 +296,20 @@ export function chooseImageSize(bestLosses: ReadonlyMap<number, number>): number
   return sizes[sizes.length - 1]!;
 }
 
+/**
+ * The paper's comparison of size trials, over the epochs that all of them reached: a time
+ * budget gives a larger size fewer epochs, and comparing a longer run with a shorter one
+ * would favour the smaller size for its epochs, not for its size.
+ *
+ * @example compareTrials(new Map([[256, [3, 2, 1]], [320, [2, 1]]]), 0).comparedEpochs // 2
+ */
+export function compareTrials(validationLosses: ReadonlyMap<number, readonly number[]>, halfWidth = 5): { chosen: number; comparedEpochs: number; losses: Map<number, number> } {
+  const comparedEpochs = Math.min(...[...validationLosses.values()].map((l) => l.length));
+  if (!(comparedEpochs >= 1)) throw new IntraError('INTRA_INVALID_STATE', 'Every image-size trial needs at least one epoch to be compared');
+  const losses = new Map([...validationLosses].map(([size, l]) => [size, smoothedBestLoss(l.slice(0, comparedEpochs), halfWidth)]));
+  return { chosen: chooseImageSize(losses), comparedEpochs, losses };
+}
+
 /** The model's shape for a new run (see TrainOptions.shape), said to the user when not square. */
 async function chooseShape(
   wanted: 'auto' | 'square' | ImageShape,
@@ -295,7 +337,7 @@ function checkOptions(o: TrainOptions): void {
     requireInteger(o.shape.width, 'shape.width');
     requireInteger(o.shape.height, 'shape.height');
   }
-  for (const key of ['batchSize', 'epochs', 'windowsPerImage', 'validationWindowsPerImage'] as const) {
+  for (const key of ['batchSize', 'epochs', 'trialEpochs', 'windowsPerImage', 'validationWindowsPerImage'] as const) {
     if (o[key] !== undefined) requireInteger(o[key], key);
   }
   if (o.patience !== undefined) requireInteger(o.patience, 'patience');
@@ -306,44 +348,133 @@ function checkOptions(o: TrainOptions): void {
   checkRecipeAttention(o.recipe ?? 'paper', o.attention);
 }
 
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+
+/** The training state stored in a checkpoint, read without the training tensors. */
+async function readTrainState(path: string): Promise<TrainState> {
+  const engine = await Engine.load(path, { purpose: 'scoring' });
+  try {
+    return engine.metadata<TrainState>();
+  } finally {
+    engine.dispose();
+  }
+}
+
+function refuseOverwrite(out: string): never {
+  throw new IntraError('INTRA_INVALID_STATE', `Model ${out} already exists: --resume continues it, --overwrite trains a new model in its place`);
+}
+
 /**
  * Trains one category. With `imageSize: 'auto'`, the paper's rule (§4.1): a trial of 200 epochs
- * (fewer if `epochs` is lower) at each of 256, 320 and 512 pixels, compared by their smoothed
- * best validation losses; the smallest size the next does not beat by 1e-4 is kept, and its
- * run continues to the recipe's limits.
+ * (or `trialEpochs`, or `epochs` if fewer) at each of 256, 320 and 512 pixels, compared by their
+ * smoothed best validation losses; the smallest size the next does not beat by 1e-4 is kept,
+ * and its run continues to the recipe's limits.
  */
 export async function trainCategory(options: TrainOptions): Promise<TrainResult> {
   checkOptions(options);
   if (options.imageSize !== 'auto') return trainAtSize(options, options.imageSize);
-  const recipe = recipeDefaults(options.recipe);
+  return trainAutoSize(options);
+}
+
+/**
+ * `--image-size auto`. The trials live beside the model (`<out>.256`, ...) until the choice is
+ * made; the chosen trial then becomes the model at `out`, carrying the choice, and the others
+ * are removed. A resume continues whichever stage was cut short: the trials, or the chosen run,
+ * which never runs its trials again. A time budget is shared: each trial gets a quarter of it,
+ * the chosen run what the trials left, and the trials are compared over their common epochs.
+ */
+async function trainAutoSize(options: TrainOptions): Promise<TrainResult> {
   const log = options.log ?? `${options.out}.log.jsonl`;
-  const trialEpochs = Math.min(AUTO_TRIAL_EPOCHS, options.epochs ?? AUTO_TRIAL_EPOCHS);
-  const losses = new Map<number, number>();
+  const trialPath = (size: number): string => `${options.out}.${size}`;
+  const trialLog = (size: number): string => `${log}.${size}`;
+  const removeTrials = async (): Promise<void> => {
+    for (const size of AUTO_SIZES) {
+      await rm(trialPath(size), { force: true });
+      await rm(trialLog(size), { force: true });
+    }
+  };
+
+  if (await exists(options.out)) {
+    if (!options.resume) {
+      if (!options.overwrite) refuseOverwrite(options.out);
+    } else {
+      // The chosen run (or a model trained at a fixed size) continues at its own size.
+      const state = await readTrainState(options.out);
+      if (state.imageSizeChoice !== undefined) {
+        // An adoption cut short between the model's save and the trials' removal.
+        const chosenLog = trialLog(state.imageSizeChoice.chosen);
+        if (!(await exists(log)) && (await exists(chosenLog))) await rename(chosenLog, log);
+        await removeTrials();
+      } else {
+        options.onNote?.(`${options.out} has no image-size choice recorded: it continues at its own size, ${state.imageSize}`);
+      }
+      return trainAtSize({ ...options }, undefined);
+    }
+  }
+
+  const recipe = recipeDefaults(options.recipe);
+  const budget = options.minutes ?? presetTraining(options.preset ?? 'paper').minutes;
+  const trialEpochs = Math.min(options.trialEpochs ?? AUTO_TRIAL_EPOCHS, options.epochs ?? recipe.epochs);
+  const trialMinutes = budget === undefined ? undefined : budget / (AUTO_SIZES.length + 1);
+  const states = new Map<number, TrainState>();
   for (const size of AUTO_SIZES) {
-    const trial = { ...options, out: `${options.out}.${size}`, log: `${log}.${size}`, epochs: trialEpochs, patience: trialEpochs, trial: true };
+    const trial: TrainOptions = {
+      ...options, out: trialPath(size), log: trialLog(size), epochs: trialEpochs, patience: trialEpochs, minutes: trialMinutes, trial: true, overwrite: true,
+    };
+    if (options.resume && (await exists(trial.out))) {
+      // A finished trial is not loaded for training again, only read.
+      const done = await readTrainState(trial.out);
+      if (stopReason({ ...done, epochs: trialEpochs, patience: trialEpochs, ...(trialMinutes !== undefined ? { minutes: trialMinutes } : {}) }) !== undefined) {
+        states.set(size, done);
+        continue;
+      }
+    }
     const result = await trainAtSize(trial, size);
     if (result.interrupted) return result;
-    losses.set(size, smoothedBestLoss(result.state.history.map((h) => h.validation.loss)));
+    states.set(size, result.state);
   }
-  const chosen = chooseImageSize(losses);
+
+  const { chosen, comparedEpochs, losses } = compareTrials(new Map([...states].map(([size, s]) => [size, s.history.map((h) => h.validation.loss)])));
   options.onNote?.(
-    `image size ${chosen} by the paper's rule: best validation loss over ±5 epochs after ${trialEpochs} epochs ` +
-      [...losses].map(([size, loss]) => `${size}: ${loss.toExponential(4)}`).join(', ') + ' (a larger size must win by 1e-4)',
+    `image size ${chosen} by the paper's rule: best validation loss over ±5 epochs after ${comparedEpochs} epochs ` +
+      [...losses].map(([size, loss]) => `${size}: ${loss.toExponential(4)}`).join(', ') + ' (a larger size must win by 1e-4)' +
+      (trialMinutes === undefined ? '' : `; each trial had ${trialMinutes.toFixed(1)} of the ${budget} minutes`),
   );
-  await rename(`${options.out}.${chosen}`, options.out);
-  await rename(`${log}.${chosen}`, log);
-  for (const size of AUTO_SIZES) {
-    await rm(`${options.out}.${size}`, { force: true });
-    await rm(`${log}.${size}`, { force: true });
+  const choice: ImageSizeChoice = {
+    chosen,
+    comparedEpochs,
+    trialEpochs,
+    ...(trialMinutes !== undefined ? { trialMinutes } : {}),
+    trials: [...states].map(([size, s]) => ({ size, epochs: s.epoch, seconds: s.trainingSeconds ?? 0, loss: losses.get(size)! })),
+  };
+  // Checked again: a model may have appeared at `out` while the trials ran.
+  if (!options.overwrite && (await exists(options.out))) refuseOverwrite(options.out);
+
+  // The chosen trial becomes the model, with the choice and the recipe's limits; the training
+  // time of all trials counts against the budget.
+  const engine = await Engine.load(trialPath(chosen), { threads: options.threads, device: options.device, precision: options.precision, inferenceBatch: options.inferenceBatch });
+  try {
+    const state = engine.metadata<TrainState>();
+    state.imageSizeChoice = choice;
+    state.epochs = options.epochs ?? recipe.epochs;
+    state.patience = options.patience ?? recipe.patience;
+    if (budget !== undefined) state.minutes = budget;
+    state.trainingSeconds = choice.trials.reduce((sum, t) => sum + t.seconds, 0);
+    await engine.save(options.out, state);
+  } finally {
+    engine.dispose();
   }
-  // The chosen trial goes on to the recipe's limits (or ends here if they are the trial's).
-  return trainAtSize({ ...options, resume: true, epochs: options.epochs ?? recipe.epochs, patience: options.patience ?? recipe.patience }, chosen);
+  await rename(trialLog(chosen), log);
+  await removeTrials();
+  return trainAtSize({ ...options, resume: true, epochs: undefined, patience: undefined, minutes: undefined }, chosen);
 }
 
 async function trainAtSize(options: TrainOptions, requestedSize: number | undefined): Promise<TrainResult> {
   const seed = options.seed ?? 0;
   const category = await readCategory(options.category);
-  const resuming = options.resume === true && (await stat(options.out).then(() => true, () => false));
+  const present = await exists(options.out);
+  if (present && options.resume !== true && options.overwrite !== true) refuseOverwrite(options.out);
+  const resuming = options.resume === true && present;
   let engine: Engine;
   let state: TrainState;
   const log = options.log ?? `${options.out}.log.jsonl`;
@@ -372,10 +503,12 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
     const preset = options.preset ?? 'paper';
     const recipe = recipeDefaults(options.recipe);
     const byPreset = presetTraining(preset);
-    // The paper preset on a category with an MVTec AD name takes the paper's size for it.
-    const tableSize = requestedSize === undefined && preset === 'paper' ? paperImageSize(category.name) : undefined;
+    // The paper preset on a category with an MVTec AD name takes the recipe's size for it.
+    const recipeName = options.recipe ?? 'paper';
+    const tableSize = requestedSize === undefined && preset === 'paper' ? paperImageSize(category.name, recipeName) : undefined;
     if (tableSize !== undefined) {
-      options.onNote?.(`${category.name} is an MVTec AD category: image size ${tableSize}, the paper's (Table 1); --image-size overrides it`);
+      const source = recipeName === 'thesis' ? "the thesis's (Table 5.1)" : "the paper's (Table 1)";
+      options.onNote?.(`${category.name} is an MVTec AD category: image size ${tableSize}, ${source}; --image-size overrides it`);
     }
     const presetConfig = modelConfig({ preset, ...options.model });
     const imageSize = requestedSize ?? tableSize ?? presetConfig.imageHeight;
@@ -389,6 +522,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
         learningRate: options.learningRate ?? byPreset.learningRate ?? recipe.learningRate,
         augment: options.augment ?? recipe.augment,
         gmsScales: options.gmsScales ?? recipe.gmsScales,
+        anomalyMap: options.anomalyMap ?? recipe.anomalyMap,
         // Left out, a field takes the engine's default (configFields().trainDefaults).
         validationWindowsPerImage: options.validationWindowsPerImage,
         trainPrecision: options.trainPrecision ?? presetPrecision(byPreset, capabilities().bf16),
