@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { flopCount, inferenceFlops, trainingFlops } from '../lib/bench/flops.js';
-import { breakdown, chromeTrace, compareTable, opBreakdown, opKind, opLabel, opTable, profileScore, profileTable, profileTrain, type ProfileReport } from '../lib/bench/profile.js';
+import { breakdown, chromeTrace, compareTable, opBreakdown, opKind, opLabel, opTable, profileCompare, profileScore, profileTable, profileTrain, type ProfileReport } from '../lib/bench/profile.js';
 import { benchScore, benchTrain, kernelShares, throughputTable } from '../lib/bench/throughput.js';
 import { synthesize } from '../lib/data/synth.js';
 import { capabilities, machineLabel, modelConfig } from '../lib/native.js';
@@ -165,6 +165,28 @@ describe('the profiler', () => {
     expect(complete.every((e) => e.ts >= 0 && e.dur >= 0)).toBe(true);
     expect(compareTable(reports)).toMatch(/epoch seconds/);
   }, 120_000);
+
+  it('--compare: every kind warmed up before its epoch, the kinds in mirrored rounds, set-up reported apart', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'intra-profile-compare-'));
+    await synthesize(root, { seed: 2, categories: ['grain'], size: 64, train: 6 });
+    const { reports, order } = await profileCompare({ category: join(root, 'grain'), preset: 'tiny', windowsPerImage: 16, batchSize: 32, threads: 2 }, ['msa', 'linear'], 2);
+    expect(order).toEqual(['msa', 'linear', 'linear', 'msa']);  // neither kind always runs first
+    expect(reports.map((r) => r.attention)).toEqual(['msa', 'linear']);
+    for (const r of reports) {
+      expect(r.epochRuns).toHaveLength(2);
+      expect(r.epochRuns).toContain(r.epochSeconds);
+      const [from, to] = r.epochSpanNs!;
+      expect((to - from) / 1e9).toBeCloseTo(r.epochSeconds!, 9);
+      // The one-time costs lie before the epoch: set-up, decoding, upload, and a warm-up that trained.
+      const before = r.events.filter((e) => ['setup', 'decode', 'warm-up', 'upload'].includes(e.name));
+      expect(before.map((e) => e.name)).toEqual(expect.arrayContaining(['setup', 'decode', 'warm-up']));
+      for (const e of before) expect(e.startNs + e.durationNs, e.name).toBeLessThanOrEqual(from);
+      expect(r.setupSeconds).toBeGreaterThan(0);
+      expect(r.setupSeconds! * 1e9).toBeGreaterThanOrEqual(before.find((e) => e.name === 'warm-up')!.durationNs);
+    }
+    expect(compareTable(reports)).toMatch(/^set-up seconds/m);
+    await expect(profileCompare({ category: join(root, 'grain'), preset: 'tiny' }, ['msa'], 0)).rejects.toThrow('Expected a positive integer for rounds but received 0');
+  }, 180_000);
 
   it.runIf(capabilities().bf16)('profiles bf16 training and scoring as intra train and intra score run them', async () => {
     const root = mkdtempSync(join(tmpdir(), 'intra-profile-bf16-'));

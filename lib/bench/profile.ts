@@ -98,6 +98,12 @@ export interface ProfileReport {
   /** training: the epoch's windows and the seconds an epoch of them takes */
   windows?: number;
   epochSeconds?: number;
+  /** training: the epoch's span on the events' clock (ns), after every one-time cost */
+  epochSpanNs?: [number, number];
+  /** training: seconds before the epoch (engine, decode, upload, warm-up), reported apart from it */
+  setupSeconds?: number;
+  /** training with `--compare`: each timed epoch of this kind, in the order they ran */
+  epochRuns?: number[];
   /** with `ops`: the op-level view */
   ops?: OpBreakdown;
   events: ProfileEvent[];
@@ -158,6 +164,11 @@ export interface ProfileTrainOptions {
   seed?: number;
   /** also time every op of the training steps (validation apart) */
   ops?: boolean;
+  /**
+   * untimed training steps (and a validation pass) before the epoch, so that the epoch pays none
+   * of the one-time costs: first allocations, oneDNN's kernel generation, the pool's threads
+   */
+  warmupSteps?: number;
 }
 
 /** One epoch of training (and its validation), profiled. */
@@ -184,6 +195,15 @@ export async function profileTrain(options: ProfileTrainOptions): Promise<Profil
     const validation = packImages(await recorder.time('decode', () => decodeAll(split.validation, shape, channels, window)), shape, channels);
     await call(() => engine.setTrainingImages(train));
     await call(() => engine.setValidationImages(validation));
+    const loading = engine.takeProfile();
+    const warmup = options.warmupSteps ?? 2;
+    if (warmup > 0) {
+      await recorder.time('warm-up', async () => {
+        await engine.trainSteps(warmup);
+        await engine.validate();
+      });
+      engine.takeProfile();  // the warm-up's own phases are not the epoch's
+    }
     const batch = engine.describe().train.batchSize;
     const windows = (options.windowsPerImage ?? 600) * train.count;
     const steps = Math.max(1, Math.ceil(windows / batch));
@@ -193,13 +213,42 @@ export async function profileTrain(options: ProfileTrainOptions): Promise<Profil
     const ops = options.ops ? opBreakdown(`${steps} training steps`, engine.takeOpProfile(), now() - epochStart) : undefined;
     engine.setProfiling(true);
     await recorder.time('validation', () => call(() => engine.validate()));
-    const epochSeconds = (now() - epochStart) / 1e9;
-    const events = [...recorder.events, ...engine.takeProfile()];
+    const epochEnd = now();
+    const epochSeconds = (epochEnd - epochStart) / 1e9;
+    const events = [...recorder.events, ...loading, ...engine.takeProfile()];
     const wallNs = now() - start;
-    return { kind: 'train', attention: config.attention, preset, precision: engine.describe().train.trainPrecision, wallMs: wallNs / 1e6, windows: steps * batch, epochSeconds, ...breakdown(events, wallNs), ops, events };
+    return {
+      kind: 'train', attention: config.attention, preset, precision: engine.describe().train.trainPrecision, wallMs: wallNs / 1e6, windows: steps * batch,
+      epochSeconds, epochSpanNs: [epochStart, epochEnd], setupSeconds: (epochStart - start) / 1e9, ...breakdown(events, wallNs), ops, events,
+    };
   } finally {
     engine.dispose();
   }
+}
+
+/**
+ * Attention kinds profiled side by side (`intra profile train --compare msa,linear`): each run
+ * warms its engine up before its timed epoch, and the kinds run in mirrored rounds (A B, B A, ...)
+ * so that neither always runs first, on the colder process; each kind's report is its run with
+ * the median epoch (the lower one of two), with every epoch it ran in `epochRuns`.
+ */
+export async function profileCompare(options: Omit<ProfileTrainOptions, 'attention'>, kinds: readonly AttentionKind[], rounds = 2): Promise<{ reports: ProfileReport[]; order: AttentionKind[] }> {
+  if (kinds.length === 0) throw new IntraError('INTRA_INVALID_ARGUMENT', 'Expected at least one attention kind to compare');
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a positive integer for rounds but received ${rounds}`);
+  const runs = new Map<AttentionKind, ProfileReport[]>(kinds.map((k) => [k, []]));
+  const order: AttentionKind[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const attention of round % 2 === 0 ? kinds : [...kinds].reverse()) {
+      order.push(attention);
+      runs.get(attention)!.push(await profileTrain({ ...options, attention }));
+    }
+  }
+  const reports = kinds.map((k) => {
+    const mine = runs.get(k)!;
+    const sorted = [...mine].sort((a, b) => a.epochSeconds! - b.epochSeconds!);
+    return { ...sorted[(sorted.length - 1) >> 1]!, epochRuns: mine.map((r) => r.epochSeconds!) };
+  });
+  return { reports, order };
 }
 
 export interface ProfileScoreOptions {
@@ -269,7 +318,7 @@ export function chromeTrace(reports: readonly ProfileReport[]): { traceEvents: o
 export function profileTable(report: ProfileReport, rows = 20): string {
   const lines = [
     `${report.kind} ${report.preset} ${report.attention} ${report.precision}: wall-clock ${(report.wallMs / 1000).toFixed(2)} s, phases account for ${percent(report.coverage, { unit: true })}` +
-      (report.epochSeconds !== undefined ? `; one epoch (${report.windows} windows) ${report.epochSeconds.toFixed(2)} s` : ''),
+      (report.epochSeconds !== undefined ? `; one epoch (${report.windows} windows) ${report.epochSeconds.toFixed(2)} s, set-up and warm-up before it ${(report.setupSeconds ?? 0).toFixed(2)} s` : ''),
     'phase                          ms     share',
   ];
   for (const p of report.summary.slice(0, rows)) lines.push(`${p.name.padEnd(24)} ${p.ms.toFixed(1).padStart(10)} ${percent(p.share, { unit: true, width: 9 })}`);
@@ -292,7 +341,12 @@ export function opTable(ops: OpBreakdown, rows = 30): string {
 export function compareTable(reports: readonly ProfileReport[]): string {
   const names = [...new Set(reports.flatMap((r) => r.summary.slice(0, 12).map((p) => p.name)))];
   const header = `${'phase'.padEnd(24)}${reports.map((r) => r.attention.padStart(16)).join('')}`;
-  const lines = [header, `${'epoch seconds'.padEnd(24)}${reports.map((r) => (r.epochSeconds ?? r.wallMs / 1000).toFixed(2).padStart(16)).join('')}`];
+  const lines = [
+    header,
+    `${'epoch seconds'.padEnd(24)}${reports.map((r) => (r.epochSeconds ?? r.wallMs / 1000).toFixed(2).padStart(16)).join('')}`,
+    `${'epochs run (s)'.padEnd(24)}${reports.map((r) => (r.epochRuns ?? []).map((s) => s.toFixed(2)).join(' ').padStart(16)).join('')}`,
+    `${'set-up seconds'.padEnd(24)}${reports.map((r) => (r.setupSeconds ?? 0).toFixed(2).padStart(16)).join('')}`,
+  ];
   for (const name of names) {
     lines.push(`${name.padEnd(24)}${reports.map((r) => { const p = r.summary.find((q) => q.name === name); return (p ? `${p.ms.toFixed(0)} ms ${percent(p.share, { unit: true })}` : '–').padStart(16); }).join('')}`);
   }

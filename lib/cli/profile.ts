@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 
 import { profilePage } from '../bench/pages.js';
-import { chromeTrace, compareTable, opTable, profileScore, profileTable, profileTrain, type ProfileReport } from '../bench/profile.js';
+import { chromeTrace, compareTable, opTable, profileCompare, profileScore, profileTable, profileTrain, type ProfileReport } from '../bench/profile.js';
 import { synthesize } from '../data/synth.js';
 import { IntraError } from '../errors.js';
 import { ATTENTION_KINDS, machineLabel, PRECISIONS, PRESETS, type AttentionKind } from '../native.js';
@@ -28,7 +28,8 @@ export function register(cli: Argv): Argv {
             .positional('category', { type: 'string' })
             .option('preset', { choices: PRESETS, default: 'small' as const })
             .option('attention', { choices: ATTENTION_KINDS })
-            .option('compare', { type: 'string', describe: 'attention kinds to compare, e.g. msa,linear' })
+            .option('compare', { type: 'string', describe: 'attention kinds to compare, e.g. msa,linear (each warmed up, run in mirrored rounds)' })
+            .option('rounds', { type: 'number', default: 2, describe: 'with --compare: rounds of the kinds, mirrored (A B, B A, ...); each kind reports its median epoch' })
             .option('image-size', { type: 'number' })
             .option('batch', { type: 'number', default: 64 })
             .option('precision', { choices: PRECISIONS, default: 'fp32' as const, describe: 'bf16: bf16 matrix products, fp32 master weights (as intra train --train-precision bf16)' })
@@ -52,10 +53,10 @@ export function register(cli: Argv): Argv {
               throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected one of ${ATTENTION_KINDS.join(', ')} for compare but received '${k}'`);
             }
           }
-          const reports: ProfileReport[] = [];
-          for (const attention of kinds) {
-            reports.push(await profileTrain({ category, preset: args.preset, attention: attention as AttentionKind | undefined, imageSize: args.imageSize, batchSize: args.batch, precision: args.precision, windowsPerImage: args.windowsPerImage, threads: args.threads, ops: args.ops }));
-          }
+          const common = { category, preset: args.preset, imageSize: args.imageSize, batchSize: args.batch, precision: args.precision, windowsPerImage: args.windowsPerImage, threads: args.threads, ops: args.ops };
+          const reports: ProfileReport[] = args.compare
+            ? (await profileCompare(common, kinds as AttentionKind[], args.rounds)).reports
+            : [await profileTrain({ ...common, attention: args.attention as AttentionKind | undefined })];
           await writeFile(args.trace, JSON.stringify(chromeTrace(reports)));
           await writeFile(args.html, await profilePage(reports, machineLabel()));
           if (args.json) {
