@@ -39,6 +39,7 @@
         "native/core/windows.cpp",
         "native/core/checkpoint.cpp",
         "native/core/anomaly_map.cpp",
+        "native/core/loss.cpp",
         "native/core/engine.cpp",
         "native/core/engine_io.cpp",
         "native/core/inference.cpp",

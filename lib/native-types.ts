@@ -10,6 +10,8 @@ export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
 export const PRECISIONS = ['fp32', 'bf16'] as const;
 export const KERNELS = ['auto', 'fused', 'reference', 'cuda-emulated'] as const;
 export const LOAD_PURPOSES = ['training', 'scoring'] as const;
+/** The anomaly maps a model can compute: the paper's (eqs. 6-7), the thesis's (eqs. 4.12-4.14). */
+export const ANOMALY_MAPS = ['paper', 'thesis'] as const;
 /** Where kernels run in the harness: the CPU, or a CUDA device. */
 export const KERNEL_DEVICES = ['cpu', 'cuda'] as const;
 /** The kernel families an engine switches as one (EngineOptions.referenceFor). */
@@ -21,6 +23,7 @@ export type Device = (typeof DEVICES)[number];
 export type Precision = (typeof PRECISIONS)[number];
 export type Kernels = (typeof KERNELS)[number];
 export type LoadPurpose = (typeof LOAD_PURPOSES)[number];
+export type AnomalyMapKind = (typeof ANOMALY_MAPS)[number];
 export type KernelOp = (typeof KERNEL_OPS)[number];
 /** attention (softmax and linear), filters (the loss's and the maps' GMS, SSIM, blur), norm (layer norm), activation (bias + GELU), bias (the products' bias and residual adds, the bias gradient in fp32), optimizer (Adam), weights (bf16 training's working copies of the weights, which the fused Adam rewrites) */
 export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
@@ -63,12 +66,14 @@ export interface TrainConfig {
   learningRate: number;
   alpha: number;
   beta: number;
-  /** 1: the paper's GMS loss; 3: the thesis's multi-scale GMS (eq. 4.7) */
+  /** 1: the paper's GMS loss; 3: the thesis's multi-scale GMS (RIAD's, which the thesis says it used) */
   gmsScales: number;
   augment: boolean;
   seed: number;
   validationWindowsPerImage: number;
   trainPrecision: Precision;
+  /** the anomaly map: the paper's (eqs. 6-7) or the thesis's (eqs. 4.12-4.14) */
+  anomalyMap: AnomalyMapKind;
 }
 /** One field of a config table, as the engine describes it (native/core/config_fields.h). */
 export interface ConfigField {

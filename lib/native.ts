@@ -49,6 +49,7 @@ interface NativeAddon {
   modelConfig(input: object): ModelConfig & { parameters: number };
   configFields(): ConfigFields;
   windowOrigins(axisLength: number, windowSize: number): Int32Array;
+  patchLoss(train: object, predicted: Float32Array, target: Float32Array, count: number, channels: number, patchSize: number, implementation: string): Omit<LossParts, 'windows' | 'seconds'>;
   turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
   heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number): Promise<{ grey: Uint8Array; heat: Uint8Array; overlay: Uint8Array }>;
@@ -214,6 +215,28 @@ export function capabilities(threads = 0): Capabilities {
  *
  * @example Array.from(windowOrigins(9, 7)) // [0, 0, 0, 0, 1, 2, 2, 2, 2]
  */
+/**
+ * The training loss on given patches, computed as training computes it: L2 + alpha * GMS term +
+ * beta * mean(1 - SSIM), the GMS term the paper's or the thesis's MSGMS by `train.gmsScales`.
+ * `predicted` and `target` are (count, channels, patchSize, patchSize) in [0, 1]. For checks
+ * of the loss against the publications' equations.
+ *
+ * @example patchLoss({ gmsScales: 3 }, a, b, { count: 1, channels: 1, patchSize: 16 }).gms
+ */
+export function patchLoss(
+  train: Partial<TrainConfig>,
+  predicted: Float32Array,
+  target: Float32Array,
+  shape: { count: number; channels: number; patchSize: number },
+  implementation: 'fused' | 'reference' = 'fused',
+): Omit<LossParts, 'windows' | 'seconds'> {
+  requireInteger(shape.count, 'count');
+  requireInteger(shape.channels, 'channels');
+  requireInteger(shape.patchSize, 'patchSize');
+  requireOneOf(implementation, 'implementation', ['fused', 'reference'] as const);
+  return syncWithCallerStack(() => addon().patchLoss(train, predicted, target, shape.count, shape.channels, shape.patchSize, implementation));
+}
+
 export function windowOrigins(gridSide: number, windowSize: number): Int32Array {
   requireInteger(gridSide, 'gridSide');
   requireInteger(windowSize, 'windowSize');

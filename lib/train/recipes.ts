@@ -3,12 +3,13 @@
  * `paper` is Pirnay & Chai's InTra; `thesis` is Versteeg's set-up for comparing MSA with linear
  * attention (thesis §4.2-4.5, Table 4.1): MSA or linear attention (no MFSA), no long residuals,
  * Adam at 1e-3, batch 256, early stopping after 150 epochs of at most 20,000, no augmentation,
- * and the multi-scale GMS loss (eq. 4.7).
+ * the multi-scale GMS loss (RIAD's, which the thesis says it used), the thesis's anomaly map
+ * (eqs. 4.12-4.14) and its image sizes (Table 5.1).
  *
  * @example recipeDefaults('thesis').learningRate // 1e-3
  */
 import { IntraError } from '../errors.js';
-import type { AttentionKind, Precision, Preset } from '../native.js';
+import type { AnomalyMapKind, AttentionKind, Precision, Preset } from '../native.js';
 
 export const RECIPES = ['paper', 'thesis'] as const;
 export type Recipe = (typeof RECIPES)[number];
@@ -26,12 +27,23 @@ export interface RecipeDefaults {
   augment: boolean;
   /** 1: mean(1 - GMS) on the patch; 3: MSGMS over the patch and two pooled scales */
   gmsScales: number;
+  anomalyMap: AnomalyMapKind;
+  /** the image size per MVTec AD category the recipe's publication used */
+  imageSizes: Readonly<Record<string, number>>;
 }
+
+// Table 1 of the paper; the thesis's Table 5.1 lists the same sizes but for pill (320, not 512).
+const PAPER_SIZES: Readonly<Record<string, number>> = {
+  carpet: 512, leather: 512, tile: 512, wood: 512, pill: 512, zipper: 512,
+  capsule: 320, screw: 320,
+  bottle: 256, cable: 256, grid: 256, hazelnut: 256, metal_nut: 256, toothbrush: 256, transistor: 256,
+};
+const THESIS_SIZES: Readonly<Record<string, number>> = { ...PAPER_SIZES, pill: 320 };
 
 const DEFAULTS: Record<Recipe, RecipeDefaults> = {
   // augment off: measured on magnetic tile (README), augmentation cost accuracy at the same budget
-  paper: { attentions: ['mfsa', 'msa', 'linear'], longResiduals: true, learningRate: 1e-4, batchSize: 256, epochs: 1000, patience: 50, augment: false, gmsScales: 1 },
-  thesis: { attention: 'msa', attentions: ['msa', 'linear'], longResiduals: false, learningRate: 1e-3, batchSize: 256, epochs: 20_000, patience: 150, augment: false, gmsScales: 3 },
+  paper: { attentions: ['mfsa', 'msa', 'linear'], longResiduals: true, learningRate: 1e-4, batchSize: 256, epochs: 1000, patience: 50, augment: false, gmsScales: 1, anomalyMap: 'paper', imageSizes: PAPER_SIZES },
+  thesis: { attention: 'msa', attentions: ['msa', 'linear'], longResiduals: false, learningRate: 1e-3, batchSize: 256, epochs: 20_000, patience: 150, augment: false, gmsScales: 3, anomalyMap: 'thesis', imageSizes: THESIS_SIZES },
 };
 
 export function recipeDefaults(recipe: Recipe = 'paper'): RecipeDefaults {

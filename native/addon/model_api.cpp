@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "../common/errors.h"
+#include "../core/loss.h"
 #include "../core/windows.h"
 #include "convert.h"
 
@@ -61,6 +62,42 @@ Napi::Value modelConfigOf(const Napi::CallbackInfo& info) {
 
 Napi::Value configFields(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value { return configFieldsObject(info.Env()); });
+}
+
+// The training loss on given patches, as training computes it (for checks against the papers'
+// equations): (trainConfig, predicted, target: Float32Array (count, C, K, K), count, channels,
+// patchSize, implementation) -> { loss, l2, gms, ssim }.
+Napi::Value patchLossOf(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto isFloat32 = [&](size_t k) {
+      return info[k].IsTypedArray() && info[k].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+    };
+    if (info.Length() < 7 || !info[0].IsObject() || !isFloat32(1) || !isFloat32(2) || !info[3].IsNumber() ||
+        !info[4].IsNumber() || !info[5].IsNumber() || !info[6].IsString()) {
+      throw invalidArgument("Expected (trainConfig, predicted, target: Float32Array, count, channels, patchSize, implementation) for patchLoss");
+    }
+    const TrainConfig train = trainConfigFrom(info[0].As<Napi::Object>());
+    Napi::Float32Array predicted = info[1].As<Napi::Float32Array>(), target = info[2].As<Napi::Float32Array>();
+    const int64_t count = info[3].As<Napi::Number>().Int64Value(), channels = info[4].As<Napi::Number>().Int64Value();
+    const int64_t patch = info[5].As<Napi::Number>().Int64Value();
+    if (count <= 0 || (channels != 1 && channels != 3) || patch < 4 || patch % 4 != 0 ||
+        static_cast<int64_t>(predicted.ElementLength()) != count * channels * patch * patch ||
+        static_cast<int64_t>(target.ElementLength()) != count * channels * patch * patch) {
+      throw invalidArgument("Expected count > 0, 1 or 3 channels, a patch size divisible by 4 and arrays of count*channels*patch^2 values for patchLoss");
+    }
+    const kernels::Implementation impl = kernels::implementationFromString(info[6].As<Napi::String>().Utf8Value());
+    auto tensorOf = [&](const Napi::Float32Array& a) {
+      return torch::from_blob(const_cast<float*>(a.Data()), {count, channels, patch, patch}, torch::kFloat);
+    };
+    torch::NoGradGuard noGrad;
+    PatchLoss loss = patchLoss(train, tensorOf(predicted), tensorOf(target), impl);
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("loss", loss.total.item<double>());
+    o.Set("l2", loss.l2.item<double>());
+    o.Set("gms", loss.gms.item<double>());
+    o.Set("ssim", loss.ssim.item<double>());
+    return o;
+  });
 }
 
 Napi::Value windowOrigins(const Napi::CallbackInfo& info) {

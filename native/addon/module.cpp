@@ -65,6 +65,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("resizeMap", Napi::Function::New(env, resizeMap));
   exports.Set("heatPictures", Napi::Function::New(env, heatPictures));
   exports.Set("windowOrigins", Napi::Function::New(env, windowOrigins));
+  exports.Set("patchLoss", Napi::Function::New(env, patchLossOf));
   exports.Set("turnedWindowOrigins", Napi::Function::New(env, turnedWindowOriginsJs));
   return exports;
 }

@@ -34,4 +34,21 @@ at::Tensor multiScaleGmsDiff(const at::Tensor& image, const at::Tensor& reconstr
   return total / 2;
 }
 
+at::Tensor thesisMsgmsDiff(const at::Tensor& image, const at::Tensor& reconstruction,
+                           kernels::Implementation impl) {
+  const int64_t height = image.size(2), width = image.size(3);
+  at::Tensor msgms = kernels::gmsMap(image, reconstruction, impl);
+  for (int64_t factor : {2, 4}) {
+    at::Tensor m = kernels::gmsMap(at::avg_pool2d(image, factor), at::avg_pool2d(reconstruction, factor), impl);
+    msgms = msgms + at::upsample_bilinear2d(m, {height, width}, /*align_corners=*/false);
+  }
+  return 1 - kernels::meanFilter(msgms / 3, 21, impl);
+}
+
+at::Tensor anomalyDiff(AnomalyMapKind kind, const at::Tensor& image, const at::Tensor& reconstruction,
+                       kernels::Implementation impl) {
+  return kind == AnomalyMapKind::Thesis ? thesisMsgmsDiff(image, reconstruction, impl)
+                                        : multiScaleGmsDiff(image, reconstruction, impl);
+}
+
 }  // namespace intra

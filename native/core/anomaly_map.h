@@ -1,8 +1,10 @@
-// The paper's anomaly map (eqs. 6-7), a method rule built from the filter kernels.
+// The anomaly maps' diff (before the training mean), method rules built from the filter kernels:
+// the paper's (eqs. 6-7) and the thesis's (eqs. 4.12-4.13). The map is (diff - mean diff)^2.
 #pragma once
 #include <ATen/ATen.h>
 
 #include "../kernels/dispatch.h"
+#include "config.h"
 
 namespace intra {
 
@@ -16,5 +18,15 @@ int64_t smoothingKernel(int64_t kernelAt512, int64_t imageSide);
 // isotropic size, as its pixels are square). (B, C, H, W) images -> (B, 1, H, W).
 at::Tensor multiScaleGmsDiff(const at::Tensor& image, const at::Tensor& reconstruction,
                              kernels::Implementation impl);
+
+// The thesis's diff: MSGMS = the mean over scales 1, 1/2 and 1/4 (average pooling) of the GMS
+// map, each resized back (bilinear), eq. 4.12; diff = 1 - MSGMS * mean, a 21x21 mean filter at
+// every image size (replicated borders), eq. 4.13. (B, C, H, W) images -> (B, 1, H, W).
+at::Tensor thesisMsgmsDiff(const at::Tensor& image, const at::Tensor& reconstruction,
+                           kernels::Implementation impl);
+
+// The diff of the model's map kind.
+at::Tensor anomalyDiff(AnomalyMapKind kind, const at::Tensor& image, const at::Tensor& reconstruction,
+                       kernels::Implementation impl);
 
 }  // namespace intra

@@ -33,6 +33,16 @@ Precision precisionFromString(const std::string& name) {
   throw invalidArgument("Expected one of fp32, bf16 for precision but received '" + name + "'");
 }
 
+std::string toString(AnomalyMapKind kind) {
+  return kind == AnomalyMapKind::Thesis ? "thesis" : "paper";
+}
+
+AnomalyMapKind anomalyMapKindFromString(const std::string& name) {
+  if (name == "paper") return AnomalyMapKind::Paper;
+  if (name == "thesis") return AnomalyMapKind::Thesis;
+  throw invalidArgument("Expected one of paper, thesis for anomalyMap but received '" + name + "'");
+}
+
 void ModelConfig::validate() const {
   checkBounds(*this, modelFields());
   if (channels != 1 && channels != 3) {

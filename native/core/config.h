@@ -9,11 +9,15 @@ namespace intra {
 
 enum class AttentionKind { Msa, Mfsa, Linear };
 enum class Precision { Fp32, Bf16 };
+// Which anomaly map a model computes (its training images' mean diff map is fitted with it).
+enum class AnomalyMapKind { Paper, Thesis };
 
 std::string toString(AttentionKind kind);
 AttentionKind attentionKindFromString(const std::string& name);
 std::string toString(Precision precision);
 Precision precisionFromString(const std::string& name);
+std::string toString(AnomalyMapKind kind);
+AnomalyMapKind anomalyMapKindFromString(const std::string& name);
 
 struct ModelConfig {
   int64_t patchSize = 16;     // K
@@ -46,7 +50,10 @@ struct TrainConfig {
   double learningRate = 1e-4;
   double alpha = 0.01;  // weight of the GMS loss
   // Scales of the GMS loss: 1 = mean(1 - GMS) on the patch (the paper); 3 = the thesis's
-  // MSGMS (eq. 4.7): the patch and its 2x and 4x average-pooled versions, scale l weighted 1/l.
+  // MSGMS: the patch and its 2x and 4x average-pooled versions, each scale's mean(1 - GMS),
+  // scales weighted equally. Eq. 4.7 as printed weights scale l by 1/l and sums pixels, but the
+  // thesis says of its loss "Which is equal to the one used in [44]" (RIAD), whose MSGMS loss
+  // is the plain mean over scales of each scale's mean: that is what the thesis used.
   int64_t gmsScales = 1;
   double beta = 0.01;   // weight of mean(1 - SSIM)
   // Random rot90 and flips of windows, positions turned with them. Off by default: on real data
@@ -57,6 +64,8 @@ struct TrainConfig {
   // the best epoch (64 gave 1.2x; measured with `intra bench validation`, README).
   int64_t validationWindowsPerImage = 256;
   Precision trainPrecision = Precision::Fp32;  // bf16 = autocast matrix products
+  // The anomaly map: the paper's (eqs. 6-7) or the thesis's (eqs. 4.12-4.14); see anomaly_map.h.
+  AnomalyMapKind anomalyMap = AnomalyMapKind::Paper;
   void validate() const;
 };
 

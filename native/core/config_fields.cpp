@@ -25,10 +25,10 @@ namespace {
     #member, FieldType::Boolean, [](const Config& c) -> FieldValue { return c.member; },   \
         [](Config& c, const FieldValue& v) { c.member = std::get<bool>(v); }               \
   }
-#define INTRA_CHOICE(Config, member, parse)                                                          \
+#define INTRA_CHOICE(Config, member, parse, ...)                                                     \
   Field<Config> {                                                                                    \
     #member, FieldType::Choice, [](const Config& c) -> FieldValue { return toString(c.member); },    \
-        [](Config& c, const FieldValue& v) { c.member = parse(std::get<std::string>(v)); }           \
+        [](Config& c, const FieldValue& v) { c.member = parse(std::get<std::string>(v)); }, 0, 0, ##__VA_ARGS__ \
   }
 
 constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
@@ -67,6 +67,8 @@ const std::vector<Field<TrainConfig>>& trainFields() {
         INTRA_INTEGER(TrainConfig, seed, 0, kNoLimit),
         INTRA_INTEGER(TrainConfig, validationWindowsPerImage, 1, 1 << 20),
         INTRA_CHOICE(TrainConfig, trainPrecision, precisionFromString),
+        // Checkpoints from before the thesis's map have none: theirs was the paper's.
+        INTRA_CHOICE(TrainConfig, anomalyMap, anomalyMapKindFromString, "paper"),
     };
     return f;
   }();

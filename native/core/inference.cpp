@@ -86,7 +86,7 @@ AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstru
   torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
   std::optional<ProfileScope> mapping(std::in_place, "maps");
   torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
-  torch::Tensor diff = multiScaleGmsDiff(original, reconstruction, filterKernels_).squeeze(1);  // (n, H, W)
+  torch::Tensor diff = anomalyDiff(train_.anomalyMap, original, reconstruction, filterKernels_).squeeze(1);  // (n, H, W)
   torch::Tensor maps = (diff - diffMean_).pow(2);
   mapping.reset();
   ProfileScope download("download");
@@ -113,7 +113,7 @@ void Engine::fitNormalStatistics() {
     torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
     torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
     ProfileScope scope("maps");
-    sum += multiScaleGmsDiff(original, reconstruction, filterKernels_).squeeze(1).sum(0);
+    sum += anomalyDiff(train_.anomalyMap, original, reconstruction, filterKernels_).squeeze(1).sum(0);
   }
   diffMean_ = sum / static_cast<double>(n);
 }

@@ -5,9 +5,9 @@
 #include <optional>
 
 #include "../common/errors.h"
-#include "../kernels/filters/filters.h"
 #include "../kernels/optim/adam.h"
 #include "engine.h"
+#include "loss.h"
 #include "machine.h"
 #include "windows.h"
 
@@ -114,32 +114,8 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
     torch::Tensor sequence = net_->sequence(net_->embedPatches(patches), positions, slots);
     predicted = net_->forward(sequence).to(torch::kFloat);
   }
-  torch::Tensor a = predicted.view({B, C, K, K}), b = target.view({B, C, K, K});
-  torch::Tensor l2, gms, ssim;
-  {
-    ProfileScope scope("loss / l2");
-    l2 = torch::mse_loss(a, b);
-  }
-  {
-    ProfileScope scope("loss / gms");
-    gms = (1 - kernels::gmsMap(a, b, filterKernels_)).mean();
-    if (train_.gmsScales > 1) {
-      // MSGMS (thesis eq. 4.7): scale l is the patch average-pooled by 2^(l-1), weighted 1/l,
-      // each scale's sum over pixels taken as its mean (as eq. 4.6 normalises the SSIM).
-      torch::Tensor pa = a, pb = b;
-      for (int64_t l = 2; l <= train_.gmsScales; ++l) {
-        pa = torch::avg_pool2d(pa, 2);
-        pb = torch::avg_pool2d(pb, 2);
-        gms = gms + (1 - kernels::gmsMap(pa, pb, filterKernels_)).mean() / static_cast<double>(l);
-      }
-      gms = gms / static_cast<double>(train_.gmsScales);
-    }
-  }
-  {
-    ProfileScope scope("loss / ssim");
-    ssim = (1 - kernels::ssimMap(a, b, filterKernels_)).mean();
-  }
-  torch::Tensor total = l2 + train_.alpha * gms + train_.beta * ssim;
+  PatchLoss loss = patchLoss(train_, predicted.view({B, C, K, K}), target.view({B, C, K, K}), filterKernels_);
+  torch::Tensor total = loss.total;
   if (training) {
     {
       ProfileScope scope("backward");
@@ -152,7 +128,7 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
     ProfileScope scope("optimizer");
     stepOptimizer();
   }
-  return torch::stack({total, l2, gms, ssim}).detach().to(torch::kDouble);
+  return torch::stack({total, loss.l2, loss.gms, loss.ssim}).detach().to(torch::kDouble);
 }
 
 namespace {
