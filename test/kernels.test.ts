@@ -87,9 +87,12 @@ describe.each(targets)('$name', ({ device, impl, skip }) => {
       expectClose(errors);
     });
 
-    it.runIf(op === 'gms' || op === 'ssim')('passes a central-difference gradient check in double', async () => {
-      expect(await gradcheckKernel(op, [2, 3, 7, 6], 2, { device, impl })).toBeLessThan(1e-6);
-    });
+    // The smoothing filters have no backward (the anomaly map needs none): no gradient to check.
+    if (op === 'gms' || op === 'ssim') {
+      it('passes a central-difference gradient check in double', async () => {
+        expect(await gradcheckKernel(op, [2, 3, 7, 6], 2, { device, impl })).toBeLessThan(1e-6);
+      });
+    }
   });
 });
 
@@ -333,7 +336,8 @@ describe('the engine with fused and reference kernels', () => {
   // the second step's loss, computed on it, is equal. Later steps drift by rounding (the two
   // autograd graphs differ, and so does the order in which some gradients are summed), through
   // keepBest/restoreBest and a save and resume too; the casts left say the copies were used.
-  it.runIf(caps.bf16)('trains in bf16 on working copies of the weights as with autocast casting the masters', async () => {
+  it('trains in bf16 on working copies of the weights as with autocast casting the masters', async (context) => {
+    if (!caps.bf16) context.skip('this CPU has no bf16 matrix products (avx512_bf16 or AMX)');
     const data = Uint8Array.from({ length: 3 * 64 * 64 }, (_, i) => (Math.sin(i * 0.37) * 60 + 128 + (i % 7) * 9) & 255);
     const images = { data, count: 3, height: 64, width: 64, channels: 1 };
     const dir = mkdtempSync(join(tmpdir(), 'intra-working-'));

@@ -38,13 +38,12 @@ describe('train, evaluate', () => {
     expect(report.pixel_auroc).toBeGreaterThanOrEqual(0.9);
   });
 
-  it('writes report.json with fractions overall and per defect type, a markdown table and panels', () => {
+  it('writes report.json with the figures overall and per defect type, a markdown table and panels', () => {
+    // (test/evaluate-independent.test.ts recomputes the figures themselves)
     const json = JSON.parse(readFileSync(join(root, 'eval-weave', 'report.json'), 'utf8')) as Report;
-    for (const m of [json, ...Object.values(json.by_defect)]) {
-      for (const key of ['image_auroc', 'pixel_auroc', 'aupro', 'image_f1_max'] as const) {
-        expect(m[key]).toBeGreaterThanOrEqual(0);
-        expect(m[key]).toBeLessThanOrEqual(1);
-      }
+    for (const key of ['image_auroc', 'pixel_auroc', 'aupro', 'image_f1_max'] as const) {
+      expect(json[key], key).toBe(report[key]);
+      for (const [defect, m] of Object.entries(json.by_defect)) expect(m[key], `${defect} ${key}`).toBe(report.by_defect[defect]![key]);
     }
     expect(Object.keys(json.by_defect).sort()).toEqual(['scratch', 'spot', 'stain']);
     expect(readFileSync(join(root, 'eval-weave', 'report.md'), 'utf8')).toContain('| all | 15 |');
@@ -188,7 +187,8 @@ describe('training details', () => {
 });
 
 describe('bf16 inference', () => {
-  it.runIf(capabilities().bf16)('changes scores by a bounded amount and the AUROC hardly at all', async () => {
+  it('changes scores by a bounded amount and the AUROC hardly at all', async (context) => {
+    if (!capabilities().bf16) context.skip('this CPU has no bf16 matrix products (avx512_bf16 or AMX)');
     const fp32 = await evaluateCategory({ model: join(root, 'weave.intra'), category: join(data, 'weave'), outDir: join(root, 'eval-fp32'), threads: 2 });
     const bf16 = await evaluateCategory({ model: join(root, 'weave.intra'), category: join(data, 'weave'), outDir: join(root, 'eval-bf16'), threads: 2, precision: 'bf16' });
     let worst = 0;

@@ -95,7 +95,10 @@ describe('intra score --resume', () => {
     expect(run.status).toBe(1);
     const result = lines(join(root, 'maps.jsonl'));
     expect(result.map((l) => [l.file.slice(few.length + 1), l.code ?? 'ok'])).toEqual([['img-000.png', 'ok'], ['img-001.png', 'INTRA_IO'], ['img-002.png', 'ok']]);
-    expect(result[1]!.score).toBeGreaterThanOrEqual(0);  // its score stands
+    // its score stands: the one a run without pictures gives it
+    const plain = spawnSync(process.execPath, [cli, 'score', model, join(few, 'img-001.png'), '--threads', '1', '--out', join(root, 'plain.jsonl')], { encoding: 'utf8' });
+    expect(plain.status, plain.stderr).toBe(0);
+    expect(result[1]!.score).toBe(lines(join(root, 'plain.jsonl'))[0]!.score);
     expect(readdirSync(maps).sort()).toEqual(['img-000.map.png', 'img-000.overlay.png', 'img-001.map.png', 'img-001.overlay.png', 'img-002.map.png', 'img-002.overlay.png']);
   });
 

@@ -130,7 +130,10 @@ export function breakdown(events: readonly ProfileEvent[], wallNs: number): { ph
   const self = new Map<string, number>();
   const stack: { end: number; name: string }[] = [];
   for (const e of sorted) {
-    while (stack.length && stack[stack.length - 1]!.end <= e.startNs) stack.pop();
+    // An event is nested only if it ends within its parent: two that straddle are siblings whose
+    // clocks overlap (the blocks' backward, timed by hooks a microsecond apart), and nesting the
+    // second in the first would take its whole length off the first's self time.
+    while (stack.length && stack[stack.length - 1]!.end < e.startNs + e.durationNs) stack.pop();
     const parent = stack[stack.length - 1];
     // Validation runs the same forward phases as training: inside it they stay validation's,
     // so that the training step's own split is not blended with the validation pass.
