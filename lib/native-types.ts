@@ -125,7 +125,7 @@ export interface Capabilities {
   /**
    * Which fused kernels this build has, per device: the CPU kernel set (avx512_bf16, i.e.
    * AVX-512 with softmax attention on bf16 dot products; avx512; avx2; generic), and the CUDA
-   * targets (e.g. "sm_90+compute_75") or null when none are built.
+   * targets (e.g. "sm_75+sm_80+sm_86+sm_89+sm_90+compute_90") or null when none are built.
    */
   fusedKernels: { cpu: string; cuda: string | null };
   /**

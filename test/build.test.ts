@@ -3,6 +3,41 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
+/** An ELF file's sections by name (64-bit, little-endian: the host's objects and CUDA's cubins). */
+function elfSections(elf: Buffer): Map<string, Buffer> {
+  const shoff = Number(elf.readBigUInt64LE(0x28)), size = elf.readUInt16LE(0x3a), count = elf.readUInt16LE(0x3c), names = elf.readUInt16LE(0x3e);
+  const header = (i: number) => ({ name: elf.readUInt32LE(shoff + i * size), offset: Number(elf.readBigUInt64LE(shoff + i * size + 24)), size: Number(elf.readBigUInt64LE(shoff + i * size + 32)) });
+  const table = header(names);
+  const out = new Map<string, Buffer>();
+  for (let i = 0; i < count; i++) {
+    const h = header(i);
+    const start = table.offset + h.name;
+    out.set(elf.toString('latin1', start, elf.indexOf(0, start)), elf.subarray(h.offset, h.offset + h.size));
+  }
+  return out;
+}
+
+/** The entries of a CUDA fat binary: machine code (an ELF per sm_XX) and PTX (per compute_XX, zstd-compressed by CUDA 13). */
+function fatbinEntries(fatbin: Buffer): { kind: 'elf' | 'ptx'; arch: number; payload: Buffer }[] {
+  const entries: { kind: 'elf' | 'ptx'; arch: number; payload: Buffer }[] = [];
+  for (let at = 0; at < fatbin.length;) {
+    expect(fatbin.readUInt32LE(at), 'fatbin magic').toBe(0xba55ed50);
+    const end = at + fatbin.readUInt16LE(at + 6) + Number(fatbin.readBigUInt64LE(at + 8));
+    for (let p = at + fatbin.readUInt16LE(at + 6); p < end;) {
+      const kind = fatbin.readUInt16LE(p), headerSize = fatbin.readUInt32LE(p + 4), size = Number(fatbin.readBigUInt64LE(p + 8));
+      let payload = fatbin.subarray(p + headerSize, p + headerSize + size);
+      if (payload.readUInt32LE(0) === 0xfd2fb528) {
+        // the compressed bytes (the payload is padded to 8), then zstd's frame
+        payload = execFileSync('zstd', ['-dc'], { input: payload.subarray(0, fatbin.readUInt32LE(p + 16)), maxBuffer: 1 << 28 });
+      }
+      entries.push({ kind: kind === 2 ? 'elf' : 'ptx', arch: fatbin.readUInt32LE(p + 28), payload });
+      p += headerSize + size;
+    }
+    at = end;
+  }
+  return entries;
+}
+
 describe('build manifests', () => {
   it('binding.gyp lists the same sources as CMakeLists.txt', () => {
     const cmake = readFileSync('CMakeLists.txt', 'utf8');
@@ -51,6 +86,34 @@ describe('build manifests', () => {
       const emulated = defined(`build/CMakeFiles/intra_engine.dir/native/kernels/${family}/fused_cuda_emulated.cpp.o`);
       expect(emulated.size).toBeGreaterThan(5);
       expect([...emulated].filter((name) => cudaSymbols.has(name))).toEqual([]);
+    }
+  });
+
+  it('has the tensor-core window kernels\' bodies in the code of every architecture that can run them', (context) => {
+    const object = 'build/CMakeFiles/intra_cuda_kernels.dir/native/kernels/attention/fused_cuda.cu.o';
+    if (!existsSync(object)) context.skip('no CUDA kernel library in this build (nvcc missing)');
+    const wanted = /^INTRA_CUDA_ARCHITECTURES:STRING=(.*)$/m.exec(readFileSync('build/CMakeCache.txt', 'utf8'))![1]!.split(';');
+    const real = wanted.filter((a) => !a.endsWith('-virtual')).map((a) => Number.parseInt(a, 10));
+    const virtual = wanted.filter((a) => !a.endsWith('-real')).map((a) => Number.parseInt(a, 10));
+    const entries = fatbinEntries(elfSections(readFileSync(object)).get('.nv_fatbin')!);
+    expect(entries.filter((e) => e.kind === 'elf').map((e) => e.arch).sort()).toEqual([...real].sort());
+    expect(entries.filter((e) => e.kind === 'ptx').map((e) => e.arch).sort()).toEqual([...virtual].sort());
+    // 2 element types x 3 width instances, forward and backward
+    const isWindowKernel = (name: string) => /window_mma\d+(forward|backward)Kernel/.test(name);
+    for (const entry of entries.filter((e) => e.kind === 'elf')) {
+      const kernels = [...elfSections(entry.payload)].filter(([name]) => name.startsWith('.text.') && isWindowKernel(name));
+      expect(kernels, `sm_${entry.arch}`).toHaveLength(12);
+      for (const [name, section] of kernels) {
+        // A body is thousands of bytes of machine code; below sm_80 a few instructions (the trap).
+        if (entry.arch >= 80) expect(section.length, `sm_${entry.arch} ${name}`).toBeGreaterThan(4096);
+        else expect(section.length, `sm_${entry.arch} ${name}`).toBeLessThan(512);
+      }
+    }
+    for (const entry of entries.filter((e) => e.kind === 'ptx')) {
+      const ptx = entry.payload.toString('utf8');
+      const bodies = ptx.split(/\.entry /).slice(1).filter((body) => isWindowKernel(body.slice(0, body.indexOf('('))));
+      expect(bodies, `compute_${entry.arch}`).toHaveLength(12);
+      for (const body of bodies) expect(body, `compute_${entry.arch}`).toMatch(entry.arch >= 80 ? /\bmma\./ : /\btrap;/);
     }
   });
 

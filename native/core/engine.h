@@ -38,7 +38,7 @@ struct AnomalyResult {
 struct Capabilities {
   std::string libtorch, blas, parallel, device, deviceNote;
   // Which fused kernels this build has per device: the CPU's instruction set (avx512, avx2,
-  // generic), the CUDA targets (e.g. "sm_90+compute_75"), empty where none are built.
+  // generic), the CUDA targets (e.g. "sm_75+sm_80+sm_86+sm_89+sm_90+compute_90"), empty where none are built.
   std::string fusedCpu, fusedCuda;
   // The CPU: model string, CPUID signature, core and flags (from /proc/cpuinfo).
   CpuDescription cpu;

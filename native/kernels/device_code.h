@@ -31,7 +31,10 @@ inline namespace INTRA_DEVICE_BUILD {}
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #define INTRA_KERNEL __global__
 #define INTRA_DEVICE __device__ __forceinline__
@@ -72,15 +75,26 @@ inline void checkCuda(cudaError_t status, const char* what, const char* file, in
   }
 }
 
-// Launches `kernel` on `stream` (a cudaStream_t) and checks the launch. Blocks asking for
-// more than 48 KiB of shared memory must opt in first.
+// Blocks asking for more than 48 KiB of shared memory must opt in: once per kernel and device
+// (the attribute stays set), again only for a larger size than set before.
+inline void optInSharedMemory(const void* kernel, size_t shared, const char* file, int line) {
+  static std::mutex mutex;
+  static std::map<std::pair<const void*, int>, size_t> granted;
+  int device = 0;
+  checkCuda(cudaGetDevice(&device), "cudaGetDevice", file, line);
+  std::lock_guard<std::mutex> lock(mutex);
+  size_t& size = granted[{kernel, device}];
+  if (shared <= size) return;
+  checkCuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
+            "cudaFuncSetAttribute", file, line);
+  size = shared;
+}
+
+// Launches `kernel` on `stream` (a cudaStream_t) and checks the launch.
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared, void* stream, const char* file, int line,
             Args... args) {
-  if (shared > 48 * 1024) {
-    checkCuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
-              "cudaFuncSetAttribute", file, line);
-  }
+  if (shared > 48 * 1024) optInSharedMemory(reinterpret_cast<const void*>(kernel), shared, file, line);
   kernel<<<grid, block, shared, static_cast<cudaStream_t>(stream)>>>(args...);
   checkCuda(cudaGetLastError(), "kernel launch", file, line);
 }

@@ -51,7 +51,7 @@ class KernelTable {
   std::array<std::array<const Functions*, kImplementationCount>, kDeviceCount> slots_{};
 };
 
-// The GPU targets the CUDA kernels were compiled for ("sm_90+compute_75"), or "" when this
+// The GPU targets the CUDA kernels were compiled for ("sm_75+sm_80+sm_86+sm_89+sm_90+compute_90"), or "" when this
 // build has no CUDA kernels.
 std::string cudaKernelTargets();
 

@@ -16,7 +16,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <type_traits>
 
 #include "../device_code.h"
@@ -177,6 +180,8 @@ __global__ void __launch_bounds__(kThreads) forwardKernel(const T* q, HeadLayout
   productRows<T, DV, false>(f, sp, sv, warp);
   __syncwarp();
   writeRows(out + head * S * dv, f, warp, S, dv, 1.f);
+#else
+  __trap();  // no body below sm_80: never returns as if it had run (bodiesLoaded refuses it first)
 #endif
 }
 
@@ -253,35 +258,77 @@ __global__ void __launch_bounds__(kThreads) backwardKernel(const T* q, HeadLayou
   productRows<T, DV, true>(f, sp, sg, warp);  // dV = P^T dO
   __syncwarp();
   writeRows(dvOut + head * S * dv, f, warp, S, dv, 1.f);
+#else
+  __trap();  // no body below sm_80: never returns as if it had run (bodiesLoaded refuses it first)
 #endif
 }
 
-// Whether these kernels take the problem: 16-bit types, S <= 64, widths <= 64, a device
-// with bf16 tensor cores (sm_80+), and INTRA_CUDA_ATTENTION not set to "rows" (the row
-// kernels, kept selectable for comparison).
-inline bool takes(const AttentionProblem& p) {
-  if (p.type != ElementType::BF16 && p.type != ElementType::F16) return false;
-  if (p.S > kMaxS || p.dqk > kMaxWidth || p.dv > kMaxWidth) return false;
-  static const bool enabled = [] {
-    const char* choice = std::getenv("INTRA_CUDA_ATTENTION");
-    if (choice != nullptr && std::string(choice) == "rows") return false;
-    int device = 0, major = 0;
-    if (cudaGetDevice(&device) != cudaSuccess) return false;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) return false;
-    return major >= 8;
-  }();
-  return enabled;
+// Whether the code the runtime loaded for the current device holds `kernel`'s body: the bodies
+// are compiled for sm_80 and up only. The loaded code is machine code built for the device's
+// architecture or one below it of the same major (binaryVersion), or PTX of some virtual
+// architecture that the driver compiled (ptxVersion): both must be 80 or more. Asked once per
+// kernel and device.
+inline bool hasBody(const void* kernel) {
+  static std::mutex mutex;
+  static std::map<std::pair<const void*, int>, bool> known;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return false;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = known.find({kernel, device});
+  if (found != known.end()) return found->second;
+  cudaFuncAttributes attributes{};
+  const bool loaded = cudaFuncGetAttributes(&attributes, kernel) == cudaSuccess && attributes.binaryVersion >= 80 &&
+                      attributes.ptxVersion >= 80;
+  if (!loaded) cudaGetLastError();  // a kernel with no image for this device: not an error to keep
+  known[{kernel, device}] = loaded;
+  return loaded;
 }
 
+// The kernels' widths for a problem (the smallest instance that holds it), and `f` called with
+// an element type and those widths.
 template <typename F>
-void withShape(const AttentionProblem& p, F&& f) {
+auto withShape(const AttentionProblem& p, F&& f) {
   auto widths = [&](auto type) {
     if (p.dqk <= 32 && p.dv <= 32) return f(type, Widths<32, 32>{});
     if (p.dqk <= 32) return f(type, Widths<32, 64>{});
     return f(type, Widths<64, 64>{});
   };
-  if (p.type == ElementType::BF16) widths(Bf16{});
-  else widths(F16{});
+  return p.type == ElementType::BF16 ? widths(Bf16{}) : widths(F16{});
+}
+
+template <typename T, int DQK, int DV>
+bool bodiesLoaded() {
+  return hasBody(reinterpret_cast<const void*>(forwardKernel<T, DQK, DV>)) &&
+         hasBody(reinterpret_cast<const void*>(backwardKernel<T, DQK, DV>));
+}
+
+// Whether these kernels take the problem: 16-bit types, S <= 64, widths <= 64, the kernels'
+// bodies in the code loaded for this device (sm_80+: see hasBody), and INTRA_CUDA_ATTENTION
+// not set to "rows" (the row kernels, kept selectable for comparison).
+inline bool takes(const AttentionProblem& p) {
+  if (p.type != ElementType::BF16 && p.type != ElementType::F16) return false;
+  if (p.S > kMaxS || p.dqk > kMaxWidth || p.dv > kMaxWidth) return false;
+  static const bool enabled = [] {
+    const char* choice = std::getenv("INTRA_CUDA_ATTENTION");
+    return choice == nullptr || std::string(choice) != "rows";
+  }();
+  return enabled && withShape(p, [](auto type, auto widths) {
+           return bodiesLoaded<decltype(type), decltype(widths)::dqk, decltype(widths)::dv>();
+         });
+}
+
+// A launch of kernels without their body would fail at the trap (and leave the CUDA context
+// unusable): refused here with the reason instead.
+template <typename T, int DQK, int DV>
+void requireBodies() {
+  if (!bodiesLoaded<T, DQK, DV>()) {
+    int device = 0, major = 0, minor = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+    throw IntraError("INTRA_DEVICE", "the tensor-core window attention has no body in this build's code for sm_" +
+                                         std::to_string(major * 10 + minor) + " (it needs sm_80 or newer; this build has " INTRA_CUDA_TARGETS ")");
+  }
 }
 
 inline void forward(const AttentionProblem& p, const void* q, HeadLayout ql, const void* k, HeadLayout kl,
@@ -289,6 +336,7 @@ inline void forward(const AttentionProblem& p, const void* q, HeadLayout ql, con
   withShape(p, [&](auto type, auto widths) {
     using T = decltype(type);
     constexpr int DQK = decltype(widths)::dqk, DV = decltype(widths)::dv;
+    requireBodies<T, DQK, DV>();
     INTRA_LAUNCH((forwardKernel<T, DQK, DV>), dim3(static_cast<unsigned>(p.heads)), dim3(kThreads),
                  (forwardShared<DQK, DV>(sizeof(T))), stream, static_cast<const T*>(q), ql, static_cast<const T*>(k), kl,
                  static_cast<const T*>(v), vl, static_cast<T*>(out), static_cast<float*>(lse), int(p.S), int(p.dqk),
@@ -302,6 +350,7 @@ inline void backward(const AttentionProblem& p, const void* q, HeadLayout ql, co
   withShape(p, [&](auto type, auto widths) {
     using T = decltype(type);
     constexpr int DQK = decltype(widths)::dqk, DV = decltype(widths)::dv;
+    requireBodies<T, DQK, DV>();
     INTRA_LAUNCH((backwardKernel<T, DQK, DV>), dim3(static_cast<unsigned>(p.heads)), dim3(kThreads),
                  (backwardShared<DQK, DV>(sizeof(T))), stream, static_cast<const T*>(q), ql, static_cast<const T*>(k), kl,
                  static_cast<const T*>(v), vl, static_cast<const T*>(out), static_cast<const T*>(dout), gl,
