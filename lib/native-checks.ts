@@ -5,7 +5,7 @@
  * @example checkImages(images, 'images');
  */
 import { invalidArgument, requireInteger, requireOneOf } from './errors.js';
-import { ATTENTION_KINDS, DEVICES, KERNEL_DEVICES, KERNEL_OPS, KERNELS, LOAD_PURPOSES, PRECISIONS, PRESETS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelOp, type LoadOptions, type ModelConfigInput } from './native-types.js';
+import { ATTENTION_KINDS, DEVICES, KERNEL_DEVICES, KERNEL_FAULTS, KERNEL_OPS, KERNELS, LOAD_PURPOSES, PRECISIONS, PRESETS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelFault, type KernelOp, type LoadOptions, type ModelConfigInput } from './native-types.js';
 
 /**
  * Only that the config is an object: every field's rules (types, bounds, the patch grid, the
@@ -41,11 +41,12 @@ export function checkShape(op: unknown, shape: unknown): void {
   }
 }
 
-export function checkTarget(options: KernelCheckOptions): { device: KernelDevice; impl: CheckedImplementation } {
+export function checkTarget(options: KernelCheckOptions): { device: KernelDevice; impl: CheckedImplementation; fault?: KernelFault } {
   const device = options.device ?? 'cpu', impl = options.impl ?? 'fused';
   requireOneOf(device, 'device', KERNEL_DEVICES);
   requireOneOf(impl, 'impl', ['fused', 'cuda-emulated'] as const);
-  return { device, impl };
+  if (options.fault !== undefined) requireOneOf(options.fault, 'fault', KERNEL_FAULTS);
+  return { device, impl, ...(options.fault !== undefined ? { fault: options.fault } : {}) };
 }
 
 export function checkOptions(options: EngineOptions): void {

@@ -227,10 +227,35 @@ export interface KernelErrors {
   violations: string;
 }
 /** Where and what a kernel check runs: the device and the implementation under test. */
+/** The method's constants as the engine uses them (methodConstants()). */
+export interface MethodConstants {
+  gmsConstant: number;
+  ssimC1: number;
+  ssimC2: number;
+  ssimWindow: number;
+  ssimSigma: number;
+  paperMapScales: number[];
+  paperKernelsAt512: number[];
+  paperBlurSigma: number;
+  thesisMapScales: number[];
+  thesisMeanFilter: number;
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEps: number;
+  adamWeightDecay: number;
+}
 export interface KernelCheckOptions {
   device?: KernelDevice;
   impl?: CheckedImplementation;
+  /**
+   * a deliberately wrong kernel put in the family's table for this check (the standing mutation
+   * test: the check must fail on it): `output-scale` (attention's output off by one part in
+   * 1024), `gradient-term` (GMS's backward without its second image's gradient)
+   */
+  fault?: KernelFault;
 }
+export const KERNEL_FAULTS = ['output-scale', 'gradient-term'] as const;
+export type KernelFault = (typeof KERNEL_FAULTS)[number];
 export interface KernelBenchRequest {
   op: KernelOp;
   /** sdpa: libtorch 2.x's at::scaled_dot_product_attention (softmax attention; INTRA_UNSUPPORTED on 1.x) */

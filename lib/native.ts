@@ -39,6 +39,7 @@ import {
   type KernelBenchRequest,
   type KernelDtype,
   type KernelBenchResult,
+  type MethodConstants,
 } from './native-types.js';
 
 export * from './native-types.js';
@@ -49,12 +50,13 @@ interface NativeAddon {
   modelConfig(input: object): ModelConfig & { parameters: number };
   configFields(): ConfigFields;
   windowOrigins(axisLength: number, windowSize: number): Int32Array;
+  methodConstants(): MethodConstants;
   patchLoss(train: object, predicted: Float32Array, target: Float32Array, count: number, channels: number, patchSize: number, implementation: string): Omit<LossParts, 'windows' | 'seconds'>;
   turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
   heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number): Promise<{ grey: Uint8Array; heat: Uint8Array; overlay: Uint8Array }>;
-  checkKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string }): Promise<Record<string, KernelErrors>>;
-  gradcheckKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string }): Promise<number>;
+  checkKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string; fault?: string }): Promise<Record<string, KernelErrors>>;
+  gradcheckKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string; fault?: string }): Promise<number>;
   toleranceViolations(output: string, errors: Omit<KernelErrors, 'violations'>): string;
   benchKernel(request: KernelBenchRequest): Promise<KernelBenchResult>;
   matmulCeiling(n: number, dtype: string, repeats: number, threads: number, device: string): Promise<number>;
@@ -235,6 +237,16 @@ export function patchLoss(
   requireInteger(shape.patchSize, 'patchSize');
   requireOneOf(implementation, 'implementation', ['fused', 'reference'] as const);
   return syncWithCallerStack(() => addon().patchLoss(train, predicted, target, shape.count, shape.channels, shape.patchSize, implementation));
+}
+
+/**
+ * The method's constants as the engine uses them: GMS's and SSIM's constants, the anomaly maps'
+ * scales and filters, Adam's hyper-parameters. The tests hold them to their published values.
+ *
+ * @example methodConstants().paperBlurSigma // 2
+ */
+export function methodConstants(): MethodConstants {
+  return addon().methodConstants();
 }
 
 export function windowOrigins(gridSide: number, windowSize: number): Int32Array {

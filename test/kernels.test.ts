@@ -96,6 +96,32 @@ describe.each(targets)('$name', ({ device, impl, skip }) => {
   });
 });
 
+// The standing mutation test: a deliberately wrong kernel, put in its family's dispatch table for
+// one check (the same dispatch every run takes), must fail the float64 checks; the table is whole
+// again afterwards.
+describe.each(targets.filter((t) => !t.skip))('a wrong kernel under $name', ({ device, impl }) => {
+  it.each(['softmax_attention', 'linear_attention'] as const)('%s: an output off by one part in 1024 fails the float32 and float64 rules', async (op) => {
+    const wrong = await checkKernel(op, [2, 3, 13, 8, 5], 11, { device, impl, fault: 'output-scale' });
+    expect(wrong.out!.violations).toMatch(/out float32: error/);
+    expect(wrong.out!.violations).toMatch(/out float64: error/);
+    expectClose(await checkKernel(op, [2, 3, 13, 8, 5], 11, { device, impl }));
+  });
+
+  it("gms: a gradient left out of the backward fails the gradient's rules and the central differences", async () => {
+    const wrong = await checkKernel('gms', [2, 3, 16, 16], 5, { device, impl, fault: 'gradient-term' });
+    expect(wrong.out!.violations).toBe('');
+    expect(wrong.grad0!.violations).toBe('');
+    expect(wrong.grad1!.violations).toMatch(/grad1 float32: error .*grad1 float64: error/);
+    expect(await gradcheckKernel('gms', [2, 3, 7, 6], 2, { device, impl, fault: 'gradient-term' })).toBeGreaterThan(1e-3);
+    expect(await gradcheckKernel('gms', [2, 3, 7, 6], 2, { device, impl })).toBeLessThan(1e-6);
+  });
+
+  it('names a fault that does not apply to the op', async () => {
+    await expect(checkKernel('ssim', [2, 1, 8, 8], 1, { device, impl, fault: 'gradient-term' })).rejects.toThrow("Expected fault output-scale (softmax_attention, linear_attention) or gradient-term (gms), not 'gradient-term' for ssim");
+    expect(() => checkKernel('gms', [2, 1, 8, 8], 1, { device, impl, fault: 'off' as never })).toThrow("Expected one of output-scale, gradient-term for fault but received 'off'");
+  });
+});
+
 // The element-wise row kernels of the CPU (bf16 rows read and written as they are, fp32
 // arithmetic) against float64: layer norm (values, dx, dweight, dbias) and bias + GELU
 // (values, dx, dbias); odd widths, one element. The engine's blocks use them where fused.
@@ -236,11 +262,18 @@ describe('the tolerance rules', () => {
   it.each([
     ['float32', { fused32: 3e-7 + 4 * 2 ** -23 }],
     ['float64', { fused64: 2e-12 }],
-    ['bf16', { fusedBf16: 2e-3 + 2 ** -8 + 1e-6 }],
-    ['fp16', { fusedF16: 2e-4 + 2 ** -11 + 1e-6 }],
+    ['bf16', { fusedBf16: 2e-3 + 2 ** -8 + 2 ** -16 + 1e-6 }],
+    ['fp16', { fusedF16: 2e-4 + 2 ** -11 + 2 ** -22 + 1e-6 }],
     ['float32', { fused32: Number.NaN }],
   ])('name the output and the precision whose %s error is past its bound', (precision, change) => {
     expect(toleranceViolations('grad1', { ...fine, ...change })).toMatch(new RegExp(`^grad1 ${precision}: error`));
+  });
+  it('hold a 16-bit output below 1 to its own scale, not to an absolute rounding', () => {
+    // values up to 0.01: one bf16 rounding of them is 4e-5; an error of 1e-3 beyond twice the
+    // reference's is 25 such roundings (an absolute 2^-8 would have let it pass)
+    const small = { ...fine, scale: 0.01, referenceBf16: 1e-5, fusedBf16: 1e-3, referenceF16: 1e-6, fusedF16: 2e-6 };
+    expect(toleranceViolations('out', small)).toMatch(/^out bf16: error/);
+    expect(toleranceViolations('out', { ...small, fusedBf16: 2e-5 + 0.01 * 2 ** -8 })).toBe('');
   });
 });
 

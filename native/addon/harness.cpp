@@ -41,6 +41,7 @@ kernels::CheckRequest checkRequestFrom(const Napi::Object& o) {
   request.seed = static_cast<uint64_t>(integerField(o, "seed", 0));
   request.device = stringField(o, "device", "cpu");
   request.impl = stringField(o, "impl", "fused");
+  request.fault = stringField(o, "fault", "");
   return request;
 }
 

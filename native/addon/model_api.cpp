@@ -1,10 +1,14 @@
 #include "model_api.h"
 
+#include <torch/optim/adam.h>
+
 #include <algorithm>
 
 #include "../common/errors.h"
+#include "../core/anomaly_map.h"
 #include "../core/loss.h"
 #include "../core/windows.h"
+#include "../kernels/filters/constants.h"
 #include "convert.h"
 
 namespace intra::addon {
@@ -96,6 +100,40 @@ Napi::Value patchLossOf(const Napi::CallbackInfo& info) {
     o.Set("l2", loss.l2.item<double>());
     o.Set("gms", loss.gms.item<double>());
     o.Set("ssim", loss.ssim.item<double>());
+    return o;
+  });
+}
+
+// The method's constants as the engine uses them, for a check against their published values
+// (a wrong constant shared by a kernel and its reference would agree with itself).
+Napi::Value methodConstants(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto numbers = [&](std::initializer_list<double> values) {
+      Napi::Array a = Napi::Array::New(env, values.size());
+      uint32_t i = 0;
+      for (double v : values) a.Set(i++, v);
+      return a;
+    };
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("gmsConstant", kernels::kGmsConstant);
+    o.Set("ssimC1", kernels::kSsimC1);
+    o.Set("ssimC2", kernels::kSsimC2);
+    o.Set("ssimWindow", static_cast<double>(kernels::kSsimWindow));
+    o.Set("ssimSigma", kernels::kSsimSigma);
+    o.Set("paperMapScales", numbers({static_cast<double>(kPaperMapScales[0]), static_cast<double>(kPaperMapScales[1])}));
+    o.Set("paperKernelsAt512", numbers({static_cast<double>(kPaperKernelsAt512[0]), static_cast<double>(kPaperKernelsAt512[1])}));
+    o.Set("paperBlurSigma", kPaperBlurSigma);
+    o.Set("thesisMapScales", numbers({static_cast<double>(kThesisMapScales[0]), static_cast<double>(kThesisMapScales[1]),
+                                      static_cast<double>(kThesisMapScales[2])}));
+    o.Set("thesisMeanFilter", static_cast<double>(kThesisMeanFilter));
+    // The engine's Adam is libtorch's with its defaults but the learning rate (and the fused
+    // update takes the same options).
+    const torch::optim::AdamOptions adam;
+    o.Set("adamBeta1", std::get<0>(adam.betas()));
+    o.Set("adamBeta2", std::get<1>(adam.betas()));
+    o.Set("adamEps", adam.eps());
+    o.Set("adamWeightDecay", adam.weight_decay());
     return o;
   });
 }

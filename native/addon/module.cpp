@@ -66,6 +66,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("heatPictures", Napi::Function::New(env, heatPictures));
   exports.Set("windowOrigins", Napi::Function::New(env, windowOrigins));
   exports.Set("patchLoss", Napi::Function::New(env, patchLossOf));
+  exports.Set("methodConstants", Napi::Function::New(env, methodConstants));
   exports.Set("turnedWindowOrigins", Napi::Function::New(env, turnedWindowOriginsJs));
   return exports;
 }

@@ -8,6 +8,15 @@
 
 namespace intra {
 
+// The paper's map (§4.2): "Given an image size of 512x512, a kernel size of 21 (resp. 11) is
+// used for averaging and Gaussian blur (with sigma = 2)" at scales 1/2 (resp. 1/4).
+constexpr int64_t kPaperMapScales[] = {2, 4};  // downscaling factors
+constexpr int64_t kPaperKernelsAt512[] = {21, 11};
+constexpr double kPaperBlurSigma = 2.0;
+// The thesis's map (eqs. 4.12-4.13): MSGMS over scales 1, 1/2, 1/4, then "a mean filter of (21 x 21)".
+constexpr int64_t kThesisMapScales[] = {1, 2, 4};
+constexpr int64_t kThesisMeanFilter = 21;
+
 // The smoothing kernel's size at an image side: `kernelAt512` at 512 pixels, scaled
 // linearly, rounded to the nearest odd size, at least 3.
 int64_t smoothingKernel(int64_t kernelAt512, int64_t imageSide);

@@ -36,6 +36,18 @@ std::string cudaKernelTargets() {
 #endif
 }
 
+namespace {
+std::atomic<uint64_t> entriesUsed[kDeviceCount][kImplementationCount];
+}  // namespace
+
+uint64_t tableEntriesUsed(Device device, Implementation implementation) {
+  return entriesUsed[static_cast<int>(device)][static_cast<int>(implementation)].load();
+}
+
+void countTableEntryUse(Device device, Implementation implementation) {
+  entriesUsed[static_cast<int>(device)][static_cast<int>(implementation)].fetch_add(1, std::memory_order_relaxed);
+}
+
 void notBuilt(const char* op, Device device, Implementation implementation) {
   throw unsupported(std::string("no ") + toString(implementation) + " " + op + " kernel is built for " +
                     toString(device) + " in this build; use kernels 'reference'");

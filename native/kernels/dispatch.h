@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 namespace intra::kernels {
@@ -28,27 +30,47 @@ Device deviceOf(const at::Tensor& tensor);
 // Throws INTRA_UNSUPPORTED naming the op, the device and the implementation.
 [[noreturn]] void notBuilt(const char* op, Device device, Implementation implementation);
 
+// How many times any family's table handed out an entry for (device, implementation): the
+// checks read it before and after a run to know that the kernel under test really ran (a
+// dtype that fell through to the reference would compare the reference with itself).
+uint64_t tableEntriesUsed(Device device, Implementation implementation);
+void countTableEntryUse(Device device, Implementation implementation);
+
 // Function tables of one op family, keyed by (device, implementation). An empty slot means
 // "not built here": asking for it is an error that says so, never a silent fallback.
 template <typename Functions>
 class KernelTable {
  public:
+  // `fill` sets the slots this build has (a table holds atomics: it is filled in place).
+  template <typename Fill>
+  explicit KernelTable(Fill fill) {
+    fill(*this);
+  }
   void set(Device device, Implementation implementation, const Functions* functions) {
-    slots_[static_cast<int>(device)][static_cast<int>(implementation)] = functions;
+    slot(device, implementation).store(functions);
+  }
+  // Puts `functions` in a slot and returns what was there: for the checks' deliberately wrong
+  // kernels (harness.h, CheckRequest::fault), which must fail through this very dispatch.
+  const Functions* exchange(Device device, Implementation implementation, const Functions* functions) {
+    return slot(device, implementation).exchange(functions);
   }
   const Functions* find(Device device, Implementation implementation) const {
-    return slots_[static_cast<int>(device)][static_cast<int>(implementation)];
+    return slots_[static_cast<int>(device)][static_cast<int>(implementation)].load(std::memory_order_acquire);
   }
   // The entry for `tensor`'s device, or INTRA_UNSUPPORTED naming `op` where there is none.
   const Functions& require(const char* op, const at::Tensor& tensor, Implementation implementation) const {
     const Device device = deviceOf(tensor);
     const Functions* functions = find(device, implementation);
     if (functions == nullptr) notBuilt(op, device, implementation);
+    countTableEntryUse(device, implementation);
     return *functions;
   }
 
  private:
-  std::array<std::array<const Functions*, kImplementationCount>, kDeviceCount> slots_{};
+  std::atomic<const Functions*>& slot(Device device, Implementation implementation) {
+    return slots_[static_cast<int>(device)][static_cast<int>(implementation)];
+  }
+  std::array<std::array<std::atomic<const Functions*>, kImplementationCount>, kDeviceCount> slots_{};
 };
 
 // The GPU targets the CUDA kernels were compiled for ("sm_75+sm_80+sm_86+sm_89+sm_90+compute_90"), or "" when this

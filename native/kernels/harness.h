@@ -15,8 +15,16 @@ struct CheckRequest {
   uint64_t seed = 0;
   std::string device = "cpu";  // where the kernel under test and the float references run
   std::string impl = "fused";  // the implementation under test: fused | cuda-emulated
+  // A deliberately wrong kernel put in the family's table for this check, to show that the
+  // check fails on it (the standing mutation test): "" (none); "output-scale" (attention: the
+  // output off by one part in 1024); "gradient-term" (GMS: the gradient of its second image
+  // left out of the backward).
+  std::string fault;
 };
 
+// Each run of the kernel under test must go through its table's entry (tableEntriesUsed):
+// one that did not (a dtype that fell through to the reference) is an INTRA_INVALID_STATE
+// error naming the dtype, not a comparison of the reference with itself.
 // For each output and gradient, against the float64 reference computed on the CPU: the
 // largest |x - ref64| of the kernel under test in float, of the reference in float (same
 // device), of the kernel in double, of the kernel on bf16 inputs and of the reference on
@@ -33,7 +41,9 @@ std::map<std::string, ErrorStats> checkKernel(const CheckRequest& request);
 // float32 within twice the reference's own float32 error plus 4 float32 ulps of the scale;
 // float64 within 1e-12 of the scale (the same arithmetic in another order); bf16 and fp16
 // (rounded once more to their own type on output) within twice the reference's error on
-// rounded inputs plus one rounding of the scale. Returns what is violated, "" when nothing.
+// rounded inputs plus one rounding u of the output's own scale (max |ref|, however small) and
+// u^2 of at least 1 (what a value that cancels to zero keeps). Returns what is violated, ""
+// when nothing.
 std::string toleranceViolations(const std::string& name, const ErrorStats& e);
 
 // A central-difference check of the fused kernel's gradient in double along random

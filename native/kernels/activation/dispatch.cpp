@@ -12,12 +12,10 @@ namespace intra::kernels {
 
 namespace {
 
-const KernelTable<ActivationFunctions>& table() {
-  static const KernelTable<ActivationFunctions> entries = [] {
-    KernelTable<ActivationFunctions> t;
+KernelTable<ActivationFunctions>& table() {
+  static KernelTable<ActivationFunctions> entries([](KernelTable<ActivationFunctions>& t) {
     t.set(Device::Cpu, Implementation::Fused, &cpuFusedActivation());
-    return t;
-  }();
+  });
   return entries;
 }
 

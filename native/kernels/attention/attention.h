@@ -51,6 +51,10 @@ const AttentionFunctions& cudaFusedAttention();           // fused_cuda_adapter.
 #endif
 // The fused attention for (device, implementation), or null when this build has none.
 const AttentionFunctions* fusedAttention(Device device, Implementation implementation);
+// Puts `functions` in the table's slot and returns the previous entry: the checks' deliberately
+// wrong kernels only (harness.cpp), never while an engine of this process runs.
+const AttentionFunctions* exchangeFusedAttention(Device device, Implementation implementation,
+                                                 const AttentionFunctions* functions);
 
 // The instruction set the CPU's fused attention kernels run with here: avx512, avx2 or generic.
 std::string fusedInstructionSet();

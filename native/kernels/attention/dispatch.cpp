@@ -18,16 +18,14 @@ void checkShapes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) 
   TORCH_CHECK(q.device() == k.device() && q.device() == v.device(), "attention expects q, k, v on one device");
 }
 
-const KernelTable<AttentionFunctions>& table() {
-  static const KernelTable<AttentionFunctions> entries = [] {
-    KernelTable<AttentionFunctions> t;
+KernelTable<AttentionFunctions>& table() {
+  static KernelTable<AttentionFunctions> entries([](KernelTable<AttentionFunctions>& t) {
     t.set(Device::Cpu, Implementation::Fused, &cpuFusedAttention());
     t.set(Device::Cpu, Implementation::CudaEmulated, &emulatedCudaFusedAttention());
 #ifdef INTRA_CUDA_KERNELS
     t.set(Device::Cuda, Implementation::Fused, &cudaFusedAttention());
 #endif
-    return t;
-  }();
+  });
   return entries;
 }
 
@@ -89,6 +87,11 @@ class LinearAttentionFunction : public torch::autograd::Function<LinearAttention
 
 const AttentionFunctions* fusedAttention(Device device, Implementation implementation) {
   return table().find(device, implementation);
+}
+
+const AttentionFunctions* exchangeFusedAttention(Device device, Implementation implementation,
+                                                 const AttentionFunctions* functions) {
+  return table().exchange(device, implementation, functions);
 }
 
 at::Tensor softmaxAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, Implementation impl) {

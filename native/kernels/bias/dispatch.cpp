@@ -12,12 +12,10 @@ namespace intra::kernels {
 
 namespace {
 
-const KernelTable<BiasFunctions>& table() {
-  static const KernelTable<BiasFunctions> entries = [] {
-    KernelTable<BiasFunctions> t;
+KernelTable<BiasFunctions>& table() {
+  static KernelTable<BiasFunctions> entries([](KernelTable<BiasFunctions>& t) {
     t.set(Device::Cpu, Implementation::Fused, &cpuFusedBias());
-    return t;
-  }();
+  });
   return entries;
 }
 

@@ -9,16 +9,14 @@ namespace intra::kernels {
 
 namespace {
 
-const KernelTable<FilterFunctions>& table() {
-  static const KernelTable<FilterFunctions> entries = [] {
-    KernelTable<FilterFunctions> t;
+KernelTable<FilterFunctions>& table() {
+  static KernelTable<FilterFunctions> entries([](KernelTable<FilterFunctions>& t) {
     t.set(Device::Cpu, Implementation::Fused, &cpuFusedFilters());
     t.set(Device::Cpu, Implementation::CudaEmulated, &emulatedCudaFusedFilters());
 #ifdef INTRA_CUDA_KERNELS
     t.set(Device::Cuda, Implementation::Fused, &cudaFusedFilters());
 #endif
-    return t;
-  }();
+  });
   return entries;
 }
 
@@ -66,6 +64,10 @@ at::Tensor smooth(const char* op, const at::Tensor& image, const at::Tensor& tap
 
 const FilterFunctions* fusedFilters(Device device, Implementation implementation) {
   return table().find(device, implementation);
+}
+
+const FilterFunctions* exchangeFusedFilters(Device device, Implementation implementation, const FilterFunctions* functions) {
+  return table().exchange(device, implementation, functions);
 }
 
 at::Tensor gmsMap(const at::Tensor& a, const at::Tensor& b, Implementation impl) {

@@ -46,5 +46,8 @@ const FilterFunctions& emulatedCudaFusedFilters();  // fused_cuda_emulated.cpp
 const FilterFunctions& cudaFusedFilters();          // fused_cuda_adapter.cpp
 #endif
 const FilterFunctions* fusedFilters(Device device, Implementation implementation);
+// Puts `functions` in the table's slot and returns the previous entry: the checks' deliberately
+// wrong kernels only (harness.cpp), never while an engine of this process runs.
+const FilterFunctions* exchangeFusedFilters(Device device, Implementation implementation, const FilterFunctions* functions);
 
 }  // namespace intra::kernels

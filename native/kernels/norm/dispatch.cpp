@@ -12,12 +12,10 @@ namespace intra::kernels {
 
 namespace {
 
-const KernelTable<NormFunctions>& table() {
-  static const KernelTable<NormFunctions> entries = [] {
-    KernelTable<NormFunctions> t;
+KernelTable<NormFunctions>& table() {
+  static KernelTable<NormFunctions> entries([](KernelTable<NormFunctions>& t) {
     t.set(Device::Cpu, Implementation::Fused, &cpuFusedNorm());
-    return t;
-  }();
+  });
   return entries;
 }
 

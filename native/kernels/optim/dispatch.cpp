@@ -8,12 +8,10 @@ namespace intra::kernels {
 
 namespace {
 
-const KernelTable<OptimizerFunctions>& table() {
-  static const KernelTable<OptimizerFunctions> entries = [] {
-    KernelTable<OptimizerFunctions> t;
+KernelTable<OptimizerFunctions>& table() {
+  static KernelTable<OptimizerFunctions> entries([](KernelTable<OptimizerFunctions>& t) {
     t.set(Device::Cpu, Implementation::Fused, &cpuFusedOptimizer());
-    return t;
-  }();
+  });
   return entries;
 }
 
