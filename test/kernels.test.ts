@@ -96,6 +96,26 @@ describe.each(targets)('$name', ({ device, impl, skip }) => {
   });
 });
 
+// The CUDA softmax's two kernel sets under the emulation: the tensor-core window kernels (WMMA,
+// emulated per warp) take 16-bit windows up to S = 64, the row kernels the rest; INTRA_CUDA_ATTENTION=rows
+// keeps every problem on the row kernels. Both pass the checks, and their 16-bit errors differ:
+// two different kernels ran.
+describe('the emulated CUDA softmax kernels', () => {
+  it('runs the tensor-core window kernels for 16-bit windows, the row kernels with INTRA_CUDA_ATTENTION=rows', async () => {
+    const shape = [3, 2, 49, 64, 64];
+    const windows = await checkKernel('softmax_attention', shape, 11, { impl: 'cuda-emulated' });
+    const script = `import(${JSON.stringify(join(import.meta.dirname, '..', 'dist', 'lib', 'native.js'))}).then(async (n) => console.log(JSON.stringify(await n.checkKernel('softmax_attention', ${JSON.stringify(shape)}, 11, { impl: 'cuda-emulated' }))))`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, INTRA_CUDA_ATTENTION: 'rows' } });
+    expect(run.status, run.stderr).toBe(0);
+    const rows = JSON.parse(run.stdout) as Record<string, KernelErrors>;
+    expectClose(windows);
+    expectClose(rows);
+    expect(windows.out!.fused32).toBe(rows.out!.fused32);  // float32: the row kernels either way
+    expect(windows.out!.fusedBf16).not.toBe(rows.out!.fusedBf16);
+    expect(windows.grad0!.fusedF16).not.toBe(rows.grad0!.fusedF16);
+  });
+});
+
 // The standing mutation test: a deliberately wrong kernel, put in its family's dispatch table for
 // one check (the same dispatch every run takes), must fail the float64 checks; the table is whole
 // again afterwards.

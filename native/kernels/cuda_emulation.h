@@ -6,11 +6,13 @@
 // number of barriers (a thread that returned early while others wait is an error here).
 // Not a performance model: warps, memory coalescing and timing mean nothing in it.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -53,6 +55,11 @@ struct ThreadState {
   unsigned char* shared = nullptr;
   Barrier* barrier = nullptr;
   int64_t barriersReached = 0;
+  // The thread's warp (32 consecutive threads of the block): a barrier among them (__syncwarp)
+  // and one exchange slot per lane (shuffles).
+  Barrier* warpBarrier = nullptr;
+  uint64_t* laneSlots = nullptr;
+  unsigned lane = 0;
 };
 
 inline ThreadState& current() {
@@ -66,6 +73,22 @@ inline void syncThreads() {
   s.barrier->wait();
 }
 
+// __syncwarp: every lane of the warp waits for the others (a full mask: the kernels' only use).
+inline void syncWarp() { current().warpBarrier->wait(); }
+
+// __shfl_xor_sync with a full mask: the value of lane (lane ^ laneMask), every lane taking part.
+template <typename V>
+V shuffleXor(V value, unsigned laneMask) {
+  static_assert(sizeof(V) <= sizeof(uint64_t), "a shuffled value fits one slot");
+  ThreadState& s = current();
+  std::memcpy(&s.laneSlots[s.lane], &value, sizeof(V));
+  s.warpBarrier->wait();
+  V other;
+  std::memcpy(&other, &s.laneSlots[s.lane ^ laneMask], sizeof(V));
+  s.warpBarrier->wait();  // no lane writes its slot again before every lane has read
+  return other;
+}
+
 // Runs `body` (the kernel call) as a grid of blocks of threads.
 inline void run(const std::function<void()>& body, dim3 grid, dim3 block, size_t sharedBytes, const char* file,
                 int line) {
@@ -76,6 +99,9 @@ inline void run(const std::function<void()>& body, dim3 grid, dim3 block, size_t
   }
   std::vector<uint64_t> pool(sharedBytes / sizeof(uint64_t) + 2);
   Barrier barrier(threads);
+  std::vector<std::unique_ptr<Barrier>> warps;
+  for (unsigned first = 0; first < threads; first += 32) warps.push_back(std::make_unique<Barrier>(std::min(32u, threads - first)));
+  std::vector<uint64_t> slots(threads + 32);
   std::vector<int64_t> reached(threads, 0);
   std::atomic<bool> mismatch{false};
   auto worker = [&](unsigned t) {
@@ -85,6 +111,9 @@ inline void run(const std::function<void()>& body, dim3 grid, dim3 block, size_t
     s.gridDim = grid;
     s.shared = reinterpret_cast<unsigned char*>(pool.data());
     s.barrier = &barrier;
+    s.warpBarrier = warps[t / 32].get();
+    s.laneSlots = slots.data() + (t / 32) * 32;
+    s.lane = t % 32;
     for (unsigned z = 0; z < grid.z; ++z) {
       for (unsigned y = 0; y < grid.y; ++y) {
         for (unsigned x = 0; x < grid.x; ++x) {

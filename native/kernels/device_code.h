@@ -37,6 +37,7 @@ inline namespace INTRA_DEVICE_BUILD {}
 #include <utility>
 
 #define INTRA_KERNEL __global__
+#define INTRA_LAUNCH_BOUNDS(threads) __launch_bounds__(threads)
 #define INTRA_DEVICE __device__ __forceinline__
 
 namespace intra::kernels::device::INTRA_DEVICE_BUILD {
@@ -67,6 +68,13 @@ INTRA_DEVICE A* dynamicShared() {
 }
 
 INTRA_DEVICE void blockBarrier() { __syncthreads(); }
+INTRA_DEVICE void warpBarrier() { __syncwarp(); }
+// The value of lane (lane ^ laneMask), every lane of the warp taking part.
+template <typename V>
+INTRA_DEVICE V shuffleXor(V value, int laneMask) { return __shfl_xor_sync(0xffffffffu, value, laneMask); }
+// The hardware's approximate exponential and logarithm (the softmax of 16-bit types).
+INTRA_DEVICE float fastExp(float x) { return __expf(x); }
+INTRA_DEVICE float fastLog(float x) { return __logf(x); }
 
 inline void checkCuda(cudaError_t status, const char* what, const char* file, int line) {
   if (status != cudaSuccess) {
@@ -120,6 +128,7 @@ inline size_t sharedMemoryLimit() {
 #include "cuda_emulation.h"
 
 #define INTRA_KERNEL
+#define INTRA_LAUNCH_BOUNDS(threads)
 #define INTRA_DEVICE inline
 
 namespace intra::kernels::device::INTRA_DEVICE_BUILD {
@@ -143,6 +152,11 @@ inline double sqrtOf(double x) { return std::sqrt(x); }
 template <typename A>
 inline A* dynamicShared() { return reinterpret_cast<A*>(emulation::current().shared); }
 inline void blockBarrier() { emulation::syncThreads(); }
+inline void warpBarrier() { emulation::syncWarp(); }
+template <typename V>
+inline V shuffleXor(V value, int laneMask) { return emulation::shuffleXor(value, static_cast<unsigned>(laneMask)); }
+inline float fastExp(float x) { return std::exp(x); }
+inline float fastLog(float x) { return std::log(x); }
 
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), emulation::dim3 grid, emulation::dim3 block, size_t shared, void* /*stream*/,

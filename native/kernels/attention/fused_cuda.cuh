@@ -16,9 +16,8 @@
 #pragma once
 #include "../dispatch_types.h"
 #include "fused_cuda.h"
-#if defined(__CUDACC__)
 #include "window_mma.cuh"
-#endif
+
 
 namespace intra::kernels::device::INTRA_DEVICE_BUILD::attention {
 
@@ -397,9 +396,7 @@ void withSoftmaxShape(const AttentionProblem& p, F&& f) {
 
 inline void softmaxForward(const AttentionProblem& p, const void* q, HeadLayout ql, const void* k, HeadLayout kl,
                            const void* v, HeadLayout vl, void* out, void* lse, void* stream) {
-#if defined(__CUDACC__)
   if (window_mma::takes(p)) return window_mma::forward(p, q, ql, k, kl, v, vl, out, lse, stream);
-#endif
   withSoftmaxShape(p, [&](auto types, auto widths, dim3 grid) {
     using T = typename decltype(types)::T;
     using A = typename decltype(types)::A;
@@ -413,9 +410,7 @@ inline void softmaxForward(const AttentionProblem& p, const void* q, HeadLayout 
 inline void softmaxBackward(const AttentionProblem& p, const void* q, HeadLayout ql, const void* k, HeadLayout kl,
                             const void* v, HeadLayout vl, const void* out, const void* dout, HeadLayout gl,
                             const void* lse, void* rowDot, void* dq, void* dk, void* dv, void* stream) {
-#if defined(__CUDACC__)
   if (window_mma::takes(p)) return window_mma::backward(p, q, ql, k, kl, v, vl, out, dout, gl, lse, dq, dk, dv, stream);
-#endif
   withSoftmaxShape(p, [&](auto types, auto widths, dim3 grid) {
     using T = typename decltype(types)::T;
     using A = typename decltype(types)::A;

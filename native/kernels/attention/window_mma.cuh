@@ -1,6 +1,7 @@
 // Softmax attention over one window on the tensor cores: bf16/fp16 inputs, S <= 64 (windows
-// up to 8 x 8; the model's 7 x 7 is 49), head widths up to 64. nvcc only (WMMA); the row
-// kernels of fused_cuda.cuh serve every other case and the CPU emulation.
+// up to 8 x 8; the model's 7 x 7 is 49), head widths up to 64; the row kernels of
+// fused_cuda.cuh serve every other case. Compiled by nvcc, and by the CPU emulation with its
+// WMMA (wmma_emulation.h), so that CI checks these kernels against float64 without a GPU.
 //
 // One block of four warps per (window, head): the window's Q, K, V (and dO) are staged once
 // in shared memory with 16-byte loads, rows padded to 64 with zeros; warp w owns rows
@@ -10,8 +11,12 @@
 // whole window's products here are a few dozen MMAs. The backward recomputes P from the
 // saved log-sum-exp (no S x S tensor in global memory) and takes delta = dO . O per row.
 #pragma once
+#if defined(__CUDACC__)
 #include <cuda_pipeline.h>
 #include <mma.h>
+#else
+#include "../wmma_emulation.h"
+#endif
 
 #include <cmath>
 #include <cstdint>
@@ -37,7 +42,11 @@ struct Padded {
 constexpr int kLdP = kMaxS + kPad;  // P and dS, 16-bit
 constexpr int kLdF = kMaxS + 4;     // fp32 scratch (the widest product: 64 columns)
 
+#if defined(__CUDACC__)
 using namespace nvcuda;
+#else
+namespace wmma = ::intra::kernels::emulation::wmma;
+#endif
 template <typename T>
 using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major>;
 template <typename T>
@@ -54,28 +63,34 @@ using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 // their shared-memory stores left one DRAM latency per chunk in sequence. The caller waits
 // with copiesDone() before its barrier.
 template <int LD, typename T>
-__device__ __forceinline__ void stage(T* dst, const T* src, int64_t rowStride, int rows, int width) {
+INTRA_DEVICE void stage(T* dst, const T* src, int64_t rowStride, int rows, int width) {
   constexpr int kChunks = LD / 8;  // 8 elements per 16 bytes
   for (int idx = threadIdx.x; idx < kMaxS * kChunks; idx += kThreads) {
     const int r = idx / kChunks, c = (idx % kChunks) * 8;
     T* d = dst + r * LD + c;
     const T* s = src + r * rowStride + c;
     if (r < rows && c + 8 <= width && (reinterpret_cast<uintptr_t>(s) & 15) == 0) {
+#if defined(__CUDACC__)
       __pipeline_memcpy_async(d, s, 16);
+#else
+      for (int e = 0; e < 8; ++e) d[e] = s[e];  // the emulation's copy is done at once
+#endif
     } else {
       for (int e = 0; e < 8; ++e) d[e] = (r < rows && c + e < width) ? s[e] : narrow<T>(0.f);
     }
   }
 }
-__device__ __forceinline__ void copiesDone() {
+INTRA_DEVICE void copiesDone() {
+#if defined(__CUDACC__)
   __pipeline_commit();
   __pipeline_wait_prior(0);
+#endif
 }
 
 // The warp's 16 rows of A (64 x D) times B^T (B: 64 x D, its rows read as columns) into
 // `f` (fp32): the scores Q K^T, and in the backward dP = dO V^T.
 template <typename T, int D>
-__device__ __forceinline__ void productRowsTransposedB(float* f, const T* a, const T* b, int warp) {
+INTRA_DEVICE void productRowsTransposedB(float* f, const T* a, const T* b, int warp) {
   constexpr int L = Padded<D>::ld;
   FragC acc[4];
   #pragma unroll
@@ -98,7 +113,7 @@ __device__ __forceinline__ void productRowsTransposedB(float* f, const T* a, con
 // The warp's 16 rows of (16-bit A, 64 rows deep) x B (64 x D) into `f`; A row-major or
 // transposed (read column-major from a row-major 64 x 64 tile), B row-major.
 template <typename T, int D, bool TransposeA>
-__device__ __forceinline__ void productRows(float* f, const T* a, const T* b, int warp) {
+INTRA_DEVICE void productRows(float* f, const T* a, const T* b, int warp) {
   constexpr int LB = Padded<D>::ld;
   FragC acc[D / 16];
   #pragma unroll
@@ -121,7 +136,7 @@ __device__ __forceinline__ void productRows(float* f, const T* a, const T* b, in
 
 // The warp's rows of `f` (times `scale`) to a dense (S, width) output.
 template <typename T>
-__device__ __forceinline__ void writeRows(T* dst, const float* f, int warp, int S, int width, float scale) {
+INTRA_DEVICE void writeRows(T* dst, const float* f, int warp, int S, int width, float scale) {
   const int lane = threadIdx.x & 31;
   for (int idx = lane; idx < 16 * width; idx += 32) {
     const int r = idx / width, c = idx % width, row = warp * 16 + r;
@@ -140,12 +155,16 @@ constexpr size_t backwardShared(size_t element) {
 }
 
 template <typename T, int DQK, int DV>
-__global__ void __launch_bounds__(kThreads) forwardKernel(const T* q, HeadLayout ql, const T* k, HeadLayout kl,
+INTRA_KERNEL void INTRA_LAUNCH_BOUNDS(kThreads) forwardKernel(const T* q, HeadLayout ql, const T* k, HeadLayout kl,
                                                           const T* v, HeadLayout vl, T* out, float* lse, int S,
                                                           int dqk, int dv, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   constexpr int LQ = Padded<DQK>::ld, LV = Padded<DV>::ld;
+#if defined(__CUDACC__)
   extern __shared__ __align__(128) unsigned char pool[];
+#else
+  unsigned char* pool = dynamicShared<unsigned char>();
+#endif
   T* sq = reinterpret_cast<T*>(pool);
   T* sk = sq + kMaxS * LQ;
   T* sv = sk + kMaxS * LQ;
@@ -157,28 +176,28 @@ __global__ void __launch_bounds__(kThreads) forwardKernel(const T* q, HeadLayout
   stage<LQ>(sk, k + kl.offset(head), kl.rowStride, S, dqk);
   stage<LV>(sv, v + vl.offset(head), vl.rowStride, S, dv);
   copiesDone();
-  __syncthreads();
+  blockBarrier();
   if (warp * 16 >= S) return;  // no barrier follows: every other warp works on its own rows
   productRowsTransposedB<T, DQK>(f, sq, sk, warp);  // Q K^T
-  __syncwarp();
+  warpBarrier();
   #pragma unroll
   for (int r = 0; r < 16; ++r) {
     const int row = warp * 16 + r;
     const float s0 = lane < S ? f[row * kLdF + lane] * scale : -INFINITY;
     const float s1 = lane + 32 < S ? f[row * kLdF + lane + 32] * scale : -INFINITY;
     float m = fmaxf(s0, s1);
-    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-    const float e0 = lane < S ? __expf(s0 - m) : 0.f, e1 = lane + 32 < S ? __expf(s1 - m) : 0.f;
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, shuffleXor(m, o));
+    const float e0 = lane < S ? fastExp(s0 - m) : 0.f, e1 = lane + 32 < S ? fastExp(s1 - m) : 0.f;
     float sum = e0 + e1;
-    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    for (int o = 16; o > 0; o >>= 1) sum += shuffleXor(sum, o);
     const float inv = 1.f / sum;
     sp[row * kLdP + lane] = narrow<T>(e0 * inv);
     sp[row * kLdP + lane + 32] = narrow<T>(e1 * inv);
-    if (lane == 0 && row < S) lse[head * S + row] = m + __logf(sum);
+    if (lane == 0 && row < S) lse[head * S + row] = m + fastLog(sum);
   }
-  __syncwarp();
+  warpBarrier();
   productRows<T, DV, false>(f, sp, sv, warp);
-  __syncwarp();
+  warpBarrier();
   writeRows(out + head * S * dv, f, warp, S, dv, 1.f);
 #else
   __trap();  // no body below sm_80: never returns as if it had run (bodiesLoaded refuses it first)
@@ -186,13 +205,17 @@ __global__ void __launch_bounds__(kThreads) forwardKernel(const T* q, HeadLayout
 }
 
 template <typename T, int DQK, int DV>
-__global__ void __launch_bounds__(kThreads) backwardKernel(const T* q, HeadLayout ql, const T* k, HeadLayout kl,
+INTRA_KERNEL void INTRA_LAUNCH_BOUNDS(kThreads) backwardKernel(const T* q, HeadLayout ql, const T* k, HeadLayout kl,
                                                            const T* v, HeadLayout vl, const T* out, const T* dout,
                                                            HeadLayout gl, const float* lse, T* dq, T* dk, T* dvOut,
                                                            int S, int dqk, int dv, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   constexpr int LQ = Padded<DQK>::ld, LV = Padded<DV>::ld;
+#if defined(__CUDACC__)
   extern __shared__ __align__(128) unsigned char pool[];
+#else
+  unsigned char* pool = dynamicShared<unsigned char>();
+#endif
   T* sq = reinterpret_cast<T*>(pool);
   T* sk = sq + kMaxS * LQ;
   T* sv = sk + kMaxS * LQ;
@@ -211,34 +234,34 @@ __global__ void __launch_bounds__(kThreads) backwardKernel(const T* q, HeadLayou
   stage<LV>(sg, dout + gl.offset(head), gl.rowStride, S, dv);
   stage<LV>(sp, out + head * S * dv, dv, S, dv);  // O, until P takes its place
   copiesDone();
-  __syncthreads();
+  blockBarrier();
   // delta_i = dO_i . O_i, one warp per row
   for (int row = warp; row < kMaxS; row += kWarps) {
     float d = 0.f;
     for (int c = lane; c < DV; c += 32) d += widen<float>(sg[row * LV + c]) * widen<float>(sp[row * LV + c]);
-    for (int off = 16; off > 0; off >>= 1) d += __shfl_xor_sync(0xffffffffu, d, off);
+    for (int off = 16; off > 0; off >>= 1) d += shuffleXor(d, off);
     if (lane == 0) {
       rowDelta[row] = d;
       rowLse[row] = row < S ? lse[head * S + row] : 0.f;
     }
   }
-  __syncthreads();
+  blockBarrier();
   // P and dS for the warp's rows; P stays in registers between the two passes.
   productRowsTransposedB<T, DQK>(f, sq, sk, warp);  // Q K^T
-  __syncwarp();
+  warpBarrier();
   float p0[16], p1[16];
   #pragma unroll
   for (int r = 0; r < 16; ++r) {
     const int row = warp * 16 + r;
     const bool live = row < S;
-    p0[r] = live && lane < S ? __expf(f[row * kLdF + lane] * scale - rowLse[row]) : 0.f;
-    p1[r] = live && lane + 32 < S ? __expf(f[row * kLdF + lane + 32] * scale - rowLse[row]) : 0.f;
+    p0[r] = live && lane < S ? fastExp(f[row * kLdF + lane] * scale - rowLse[row]) : 0.f;
+    p1[r] = live && lane + 32 < S ? fastExp(f[row * kLdF + lane + 32] * scale - rowLse[row]) : 0.f;
     sp[row * kLdP + lane] = narrow<T>(p0[r]);
     sp[row * kLdP + lane + 32] = narrow<T>(p1[r]);
   }
-  __syncwarp();
+  warpBarrier();
   productRowsTransposedB<T, DV>(f, sg, sv, warp);  // dP = dO V^T
-  __syncwarp();
+  warpBarrier();
   #pragma unroll
   for (int r = 0; r < 16; ++r) {
     const int row = warp * 16 + r;
@@ -246,23 +269,24 @@ __global__ void __launch_bounds__(kThreads) backwardKernel(const T* q, HeadLayou
     sd[row * kLdP + lane] = narrow<T>(p0[r] * (f[row * kLdF + lane] - delta));
     sd[row * kLdP + lane + 32] = narrow<T>(p1[r] * (f[row * kLdF + lane + 32] - delta));
   }
-  __syncthreads();  // dK and dV sum over every warp's rows of P and dS
+  blockBarrier();  // dK and dV sum over every warp's rows of P and dS
   productRows<T, DQK, false>(f, sd, sk, warp);  // dQ = dS K
-  __syncwarp();
+  warpBarrier();
   writeRows(dq + head * S * dqk, f, warp, S, dqk, scale);
-  __syncwarp();
+  warpBarrier();
   productRows<T, DQK, true>(f, sd, sq, warp);  // dK = dS^T Q
-  __syncwarp();
+  warpBarrier();
   writeRows(dk + head * S * dqk, f, warp, S, dqk, scale);
-  __syncwarp();
+  warpBarrier();
   productRows<T, DV, true>(f, sp, sg, warp);  // dV = P^T dO
-  __syncwarp();
+  warpBarrier();
   writeRows(dvOut + head * S * dv, f, warp, S, dv, 1.f);
 #else
   __trap();  // no body below sm_80: never returns as if it had run (bodiesLoaded refuses it first)
 #endif
 }
 
+#if defined(__CUDACC__)
 // Whether the code the runtime loaded for the current device holds `kernel`'s body: the bodies
 // are compiled for sm_80 and up only. The loaded code is machine code built for the device's
 // architecture or one below it of the same major (binaryVersion), or PTX of some virtual
@@ -284,6 +308,8 @@ inline bool hasBody(const void* kernel) {
   return loaded;
 }
 
+#endif
+
 // The kernels' widths for a problem (the smallest instance that holds it), and `f` called with
 // an element type and those widths.
 template <typename F>
@@ -298,8 +324,12 @@ auto withShape(const AttentionProblem& p, F&& f) {
 
 template <typename T, int DQK, int DV>
 bool bodiesLoaded() {
+#if defined(__CUDACC__)
   return hasBody(reinterpret_cast<const void*>(forwardKernel<T, DQK, DV>)) &&
          hasBody(reinterpret_cast<const void*>(backwardKernel<T, DQK, DV>));
+#else
+  return true;  // the emulation compiles the bodies as they are
+#endif
 }
 
 // Whether these kernels take the problem: 16-bit types, S <= 64, widths <= 64, the kernels'
@@ -321,6 +351,7 @@ inline bool takes(const AttentionProblem& p) {
 // unusable): refused here with the reason instead.
 template <typename T, int DQK, int DV>
 void requireBodies() {
+#if defined(__CUDACC__)
   if (!bodiesLoaded<T, DQK, DV>()) {
     int device = 0, major = 0, minor = 0;
     cudaGetDevice(&device);
@@ -329,6 +360,7 @@ void requireBodies() {
     throw IntraError("INTRA_DEVICE", "the tensor-core window attention has no body in this build's code for sm_" +
                                          std::to_string(major * 10 + minor) + " (it needs sm_80 or newer; this build has " INTRA_CUDA_TARGETS ")");
   }
+#endif
 }
 
 inline void forward(const AttentionProblem& p, const void* q, HeadLayout ql, const void* k, HeadLayout kl,
