@@ -47,6 +47,30 @@ async function until(what: string, test: () => Promise<boolean>, timeoutMs = 60_
 
 const recorded = (c: Redis, run: string) => c.llen(`intra:run:${run}:results`);
 
+/**
+ * SIGKILL for `child` as soon as the run holds `count` results: on Redis's own notice of each
+ * push (keyspace events), not on a poll, so that the kill lands within a push or two of it
+ * whatever the machine's speed.
+ */
+async function killAtResults(url: string, child: ChildProcess, run: string, count: number): Promise<void> {
+  const key = `intra:run:${run}:results`;
+  const subscriber = new Redis(url);
+  await client.config('SET', 'notify-keyspace-events', 'Kl');
+  await subscriber.subscribe(`__keyspace@0__:${key}`);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const check = () => recorded(client, run).then((n) => {
+        if (n >= count && child.kill('SIGKILL')) resolve();
+      }, reject);
+      subscriber.on('message', check);
+      child.once('exit', () => reject(new Error(`the worker exited before ${count} results`)));
+      void check();
+    });
+  } finally {
+    subscriber.disconnect();
+  }
+}
+
 /** `intra queue results --follow`, run without blocking this process (the workers' logs keep flowing). */
 async function results(url: string, run: string): Promise<Line[]> {
   const { stdout } = await promisify(execFile)(process.execPath, [cli, 'queue', 'results', run, '--redis', url, '--follow'], { maxBuffer: 1 << 26 }).catch(
@@ -121,11 +145,10 @@ describe('intra queue and intra worker', () => {
     expect(await recorded(client, 'kill')).toBe(80);  // its job finished, no other taken
 
     const second = worker(redis.url, '--batch', '1', '--stall-ms', '1000');
-    await until('the second worker mid-job', async () => (await recorded(client, 'kill')) >= 85);
-    second.kill('SIGKILL');
+    await killAtResults(redis.url, second, 'kill', 85);
     await exit(second);
     const cut = await recorded(client, 'kill');
-    expect(cut).toBeLessThan(160);  // killed inside its job
+    expect(cut).toBeLessThan(160);  // killed inside its job (a push or two after the 85th)
 
     const third = worker(redis.url, '--batch', '1', '--stall-ms', '1000');
     expectExactlyOnce(await results(redis.url, 'kill'));
