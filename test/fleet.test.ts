@@ -159,14 +159,26 @@ describe('intra queue and intra worker', () => {
     expect(third.log()).toContain(`${cut - 80} of 80 already done, scoring ${160 - cut}`);
   });
 
-  it('a model that cannot load, or that changed since submit, fails its run with the reason; the worker goes on', async () => {
+  it('a model that cannot load, or that changed since submit, or a job\'s threshold that is no number, fails its run with the reason; the worker goes on', async () => {
     const garbage = join(root, 'garbage.intra'), changed = join(root, 'changed.intra');
     writeFileSync(garbage, Buffer.alloc(4096, 7));
     copyFileSync(model, changed);
     expect(intra('queue', 'submit', garbage, images, '--redis', redis.url, '--run', 'garbage', '--batch', '100').status).toBe(0);
     expect(intra('queue', 'submit', changed, images, '--redis', redis.url, '--run', 'changed', '--batch', '100').status).toBe(0);
     writeFileSync(changed, Buffer.concat([readFileSync(model), Buffer.from('x')]));  // same model, other bytes
+    // A job written by other means than intra queue submit (which refuses this threshold).
+    expect(intra('queue', 'submit', model, images, '--redis', redis.url, '--run', 'threshold', '--batch', '100').status).toBe(0);
+    expect(intra('queue', 'submit', model, images, '--redis', redis.url, '--run', 'refused', '--threshold', 'high').stderr).toContain(`Expected a number or "model" for --threshold but received 'high'`);
+    const queue = new Queue('intra-score', { connection: client, prefix: 'intra' });
+    for (const job of await queue.getJobs(['waiting', 'prioritized', 'delayed'])) {
+      if (job.data.run === 'threshold') await job.updateData({ ...job.data, threshold: 'high' });
+    }
+    await queue.close();
     const w = worker(redis.url, '--stall-ms', '1000');
+    for (const line of await results(redis.url, 'threshold')) {
+      expect(line.score).toBeUndefined();
+      expect(line).toMatchObject({ code: 'INTRA_INVALID_ARGUMENT', error: `Run threshold: Expected a number or "model" for --threshold but received 'high'` });
+    }
     for (const run of ['garbage', 'changed']) {
       const lines = await results(redis.url, run);
       expect(lines).toHaveLength(count + 1);

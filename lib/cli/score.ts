@@ -11,6 +11,7 @@ import type { Argv } from 'yargs';
 import { listImages } from '../data/dataset.js';
 import { IntraError } from '../errors.js';
 import { scoreFiles } from '../infer/score.js';
+import { thresholdFor } from '../infer/threshold.js';
 import { Engine } from '../engine.js';
 import type { TrainState } from '../train/train.js';
 import { duration, engineOptions, engineOptionsOf } from './options.js';
@@ -32,13 +33,7 @@ export function register(cli: Argv): Argv {
     async (args) => {
       const engine = await Engine.load(args.model, { ...engineOptionsOf(args), purpose: 'scoring' });
       const state = engine.metadata<Partial<TrainState>>();
-      let threshold: number | undefined = state.threshold;
-      if (args.threshold !== undefined && args.threshold !== 'model') {
-        threshold = Number(args.threshold);
-        if (!Number.isFinite(threshold)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a number or "model" for --threshold but received '${args.threshold}'`);
-      } else if (args.threshold === 'model' && threshold === undefined) {
-        throw new IntraError('INTRA_INVALID_ARGUMENT', `Model ${args.model} holds no threshold; give one with --threshold`);
-      }
+      const threshold = thresholdFor(args.threshold, state.threshold, args.model);
       if (args.resume && !args.out) throw new IntraError('INTRA_USAGE', 'Expected --out <file> with --resume');
       let files = await listImages(args.inputs);
       let done = new Set<string>();

@@ -15,6 +15,7 @@ import { Queue, type DefaultJobOptions } from 'bullmq';
 
 import { listImages } from '../data/dataset.js';
 import { IntraError } from '../errors.js';
+import { parseThreshold } from '../infer/threshold.js';
 import { checkRunName, openRedis, QUEUE_NAME, QUEUE_PREFIX, readRunMeta, redisOptions, runKeys, withRedis, type ScoreJobData } from './redis.js';
 
 export interface SubmitOptions {
@@ -64,10 +65,7 @@ const JOB_OPTIONS: DefaultJobOptions = {
 export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const batch = options.batch ?? 32;
   if (!Number.isInteger(batch) || batch < 1) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a positive integer for --batch but received ${batch}`);
-  const threshold = options.threshold ?? 'model';
-  if (threshold !== 'model' && !Number.isFinite(Number(threshold))) {
-    throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a number or "model" for --threshold but received '${threshold}'`);
-  }
+  const threshold = String(parseThreshold(options.threshold));
   const model = resolve(options.model);
   const info = await stat(model).catch(() => undefined);
   if (!info?.isFile()) throw new IntraError('INTRA_IO', `Model ${options.model} is not a file`);

@@ -20,6 +20,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 
 import { IntraError } from '../errors.js';
 import { scoreFiles, type ScoreLine } from '../infer/score.js';
+import { thresholdFor } from '../infer/threshold.js';
 import { type Device, type Precision } from '../native.js';
 import { Engine } from '../engine.js';
 import type { TrainState } from '../train/train.js';
@@ -175,9 +176,20 @@ export async function startWorker(options: WorkerOptions): Promise<FleetWorker> 
       throw new UnrecoverableError(`${message} [${error.code}]`);
     }
     const outcome: JobOutcome = { scored: 0, failed: 0, skipped: files.length - todo.length };
+    let threshold: number | undefined;
     try {
-      const state = lease.engine.metadata<Partial<TrainState>>();
-      const threshold = job.data.threshold === 'model' || job.data.threshold === '' ? state.threshold : Number(job.data.threshold);
+      // 'model' is what submit stores when no number was given: the model's threshold, if any.
+      const given = job.data.threshold === 'model' ? undefined : job.data.threshold;
+      threshold = thresholdFor(given, lease.engine.metadata<Partial<TrainState>>().threshold, model);
+    } catch (cause) {
+      // A job submitted by other means than intra queue submit: every image gets the reason.
+      lease.release();
+      const error = asIntraError(cause);
+      const message = `Run ${run}: ${error.message}`;
+      for (const file of todo) await record(keys, { file, error: message, code: error.code });
+      throw new UnrecoverableError(`${message} [${error.code}]`);
+    }
+    try {
       let k = 0;
       for await (const line of scoreFiles(lease.engine, todo, { threshold, mapsDir: options.mapsDir, batch: options.batch })) {
         if (await record(keys, line)) line.error ? outcome.failed++ : outcome.scored++;
