@@ -5,7 +5,7 @@
  * @example checkImages(images, 'images');
  */
 import { invalidArgument, requireInteger, requireOneOf } from './errors.js';
-import { ATTENTION_KINDS, DEVICES, KERNEL_DEVICES, KERNEL_FAULTS, KERNEL_OPS, KERNELS, LOAD_PURPOSES, PRECISIONS, PRESETS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelFault, type KernelOp, type LoadOptions, type ModelConfigInput } from './native-types.js';
+import { DEVICES, KERNEL_DEVICES, KERNEL_FAULTS, KERNELS, LOAD_PURPOSES, PRECISIONS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelFault, type KernelOpDescription, type LoadOptions, type ModelConfigInput } from './native-types.js';
 
 /**
  * Only that the config is an object: every field's rules (types, bounds, the patch grid, the
@@ -16,28 +16,12 @@ export function checkModelInput(input: ModelConfigInput): void {
   if (typeof input !== 'object' || input === null) invalidArgument('an object', 'model config', input);
 }
 
-// Each kernel op's shape: how many sizes it takes and what they are.
-const attentionShape = { lengths: [5], expected: 'a shape [B, heads, S, dqk, dv]' };
-const imageShape = { lengths: [4], expected: 'a shape [B, C, H, W]' };
-const rowShape = { lengths: [2], expected: 'a shape [rows, features]' };
-const KERNEL_SHAPES: Record<KernelOp, { lengths: number[]; expected: string }> = {
-  softmax_attention: attentionShape,
-  linear_attention: attentionShape,
-  gms: imageShape,
-  ssim: imageShape,
-  blur: { lengths: [4, 5], expected: imageShape.expected },
-  mean_filter: { lengths: [4, 5], expected: imageShape.expected },
-  layer_norm: rowShape,
-  bias_gelu: rowShape,
-  bias_add: rowShape,
-  bias_residual: rowShape,
-  adam: { lengths: [2], expected: 'a shape [parameters, elements]' },
-};
-
-export function checkShape(op: unknown, shape: unknown): void {
-  const { lengths, expected } = KERNEL_SHAPES[requireOneOf(op, 'op', KERNEL_OPS)];
-  if (!Array.isArray(shape) || !lengths.includes(shape.length) || !shape.every((v) => Number.isInteger(v) && v > 0)) {
-    invalidArgument(`${expected} of positive integers`, 'shape', shape);
+/** `op` is one of the registry's ops (kernelOps()) and `shape` a shape it takes. */
+export function checkShape(op: unknown, shape: unknown, ops: readonly KernelOpDescription[]): void {
+  const name = requireOneOf(op, 'op', ops.map((o) => o.name));
+  const { ranks, shape: holds } = ops.find((o) => o.name === name)!;
+  if (!Array.isArray(shape) || !ranks.includes(shape.length) || !shape.every((v) => Number.isInteger(v) && v > 0)) {
+    invalidArgument(`a shape ${holds} of positive integers`, 'shape', shape);
   }
 }
 

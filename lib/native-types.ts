@@ -15,8 +15,6 @@ export const ANOMALY_MAPS = ['paper', 'thesis'] as const;
 /** Where kernels run in the harness: the CPU, or a CUDA device. */
 export const KERNEL_DEVICES = ['cpu', 'cuda'] as const;
 /** The kernel families an engine switches as one (EngineOptions.referenceFor). */
-export const KERNEL_FAMILIES = ['attention', 'filters', 'norm', 'activation', 'bias', 'optimizer', 'weights'] as const;
-export const KERNEL_OPS = ['softmax_attention', 'linear_attention', 'gms', 'ssim', 'blur', 'mean_filter', 'layer_norm', 'bias_gelu', 'bias_add', 'bias_residual', 'adam'] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 export type Preset = (typeof PRESETS)[number];
 export type Device = (typeof DEVICES)[number];
@@ -24,9 +22,28 @@ export type Precision = (typeof PRECISIONS)[number];
 export type Kernels = (typeof KERNELS)[number];
 export type LoadPurpose = (typeof LOAD_PURPOSES)[number];
 export type AnomalyMapKind = (typeof ANOMALY_MAPS)[number];
-export type KernelOp = (typeof KERNEL_OPS)[number];
-/** attention (softmax and linear), filters (the loss's and the maps' GMS, SSIM, blur), norm (layer norm), activation (bias + GELU), bias (the products' bias and residual adds, the bias gradient in fp32), optimizer (Adam), weights (bf16 training's working copies of the weights, which the fused Adam rewrites) */
-export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
+/** A kernel op's name, as the engine's registry lists them (kernelOps(): softmax_attention, gms, ...). */
+export type KernelOp = string;
+/** A kernel family's name, as the engine's registry lists them (kernelFamilies(): attention, filters, ...). */
+export type KernelFamily = string;
+/** One op of the kernel registry, and what its checks cover. */
+export interface KernelOpDescription {
+  name: KernelOp;
+  /** what a shape holds, e.g. "[B, heads, S, dqk, dv]" */
+  shape: string;
+  /** the lengths a shape may have */
+  ranks: number[];
+  /** whether it has a backward (a gradient to check) */
+  backward: boolean;
+  checkShapes: number[][];
+  gradcheckShapes: number[][];
+}
+/** One family of the engine's kernel registry (native/kernels/registry.h). */
+export interface KernelFamilyDescription {
+  name: KernelFamily;
+  description: string;
+  ops: KernelOpDescription[];
+}
 export type KernelDevice = (typeof KERNEL_DEVICES)[number];
 /** The implementations a kernel check can put under test. */
 export type CheckedImplementation = 'fused' | 'cuda-emulated';
@@ -180,20 +197,13 @@ export interface EngineDescription {
   device: string;
   deviceNote: string;
   kernels: 'fused' | 'reference' | 'cuda-emulated';
-  /** attention: `kernels` unless referenceFor names it */
-  attention: 'fused' | 'reference' | 'cuda-emulated';
-  /** GMS, SSIM and blur of the loss and the maps: `kernels` unless referenceFor names them */
-  filters: 'fused' | 'reference' | 'cuda-emulated';
-  /** Adam's update: fused where the kernels have an optimizer on this device (the CPU's), else libtorch's own step */
-  optimizer: 'fused' | 'reference';
-  /** layer norm: fused where the kernels have one on this device (the CPU's), else ATen's */
-  norm: 'fused' | 'reference';
-  /** bias + GELU after the MLPs' first products: fused where the kernels have it on this device (the CPU's), else linear-then-GELU */
-  activation: 'fused' | 'reference';
-  /** the products' bias adds (and the residual adds after the attention's and the MLP's last products) in one pass, the bias gradient summed in fp32: fused where the kernels have them on this device (the CPU's), else linear's bias and ATen's add */
-  bias: 'fused' | 'reference';
-  /** bf16 training: fused, the products read bf16 working copies of the weights that the fused Adam rewrites in its pass; reference, autocast casts the fp32 weights every step and their gradients back (fp32 training: always reference, it has no casts) */
-  weights: 'fused' | 'reference';
+  /**
+   * what each kernel family runs (kernelFamilies()): `kernels` where the family's table has an
+   * entry for this device and referenceFor does not name it, else `reference` (Adam: libtorch's
+   * own step; layer norm, bias + GELU, bias adds: ATen's composites); weights: `fused` where bf16
+   * training's products read the working copies the fused Adam rewrites
+   */
+  families: Record<KernelFamily, 'fused' | 'reference' | 'cuda-emulated'>;
 }
 /** One timed phase of an engine call; startNs is on process.hrtime's clock (CLOCK_MONOTONIC). */
 export interface ProfileEvent {

@@ -40,6 +40,8 @@ import {
   type KernelDtype,
   type KernelBenchResult,
   type MethodConstants,
+  type KernelFamilyDescription,
+  type KernelOpDescription,
 } from './native-types.js';
 
 export * from './native-types.js';
@@ -51,6 +53,7 @@ interface NativeAddon {
   configFields(): ConfigFields;
   windowOrigins(axisLength: number, windowSize: number): Int32Array;
   methodConstants(): MethodConstants;
+  kernelFamilies(): KernelFamilyDescription[];
   patchLoss(train: object, predicted: Float32Array, target: Float32Array, count: number, channels: number, patchSize: number, implementation: string): Omit<LossParts, 'windows' | 'seconds'>;
   turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
@@ -115,7 +118,7 @@ function addon(): NativeAddon {
  * @example const errors = await checkKernel('softmax_attention', [2, 3, 13, 8, 5], 1, { impl: 'cuda-emulated' });
  */
 export function checkKernel(op: KernelOp, shape: number[], seed = 0, options: KernelCheckOptions = {}): Promise<Record<string, KernelErrors>> {
-  checkShape(op, shape);
+  checkShape(op, shape, kernelOps());
   const target = checkTarget(options);
   return withCallerStack(() => addon().checkKernel({ op, shape, seed, ...target }));
 }
@@ -132,7 +135,7 @@ export function toleranceViolations(output: string, errors: Omit<KernelErrors, '
 
 /** Central differences in double against the kernel's gradient: the worst relative gap. */
 export function gradcheckKernel(op: KernelOp, shape: number[], seed = 0, options: KernelCheckOptions = {}): Promise<number> {
-  checkShape(op, shape);
+  checkShape(op, shape, kernelOps());
   const target = checkTarget(options);
   return withCallerStack(() => addon().gradcheckKernel({ op, shape, seed, ...target }));
 }
@@ -143,7 +146,7 @@ export function gradcheckKernel(op: KernelOp, shape: number[], seed = 0, options
  * @example await benchKernel({ op: 'linear_attention', impl: 'fused', pass: 'forward', shape: [64, 8, 49, 64, 64] });
  */
 export function benchKernel(request: KernelBenchRequest): Promise<KernelBenchResult> {
-  checkShape(request.op, request.shape);
+  checkShape(request.op, request.shape, kernelOps());
   requireOneOf(request.impl, 'impl', ['fused', 'reference', 'cuda-emulated', 'sdpa'] as const);
   requireOneOf(request.pass, 'pass', ['forward', 'forward+backward'] as const);
   if (request.device !== undefined) requireOneOf(request.device, 'device', KERNEL_DEVICES);
@@ -247,6 +250,23 @@ export function patchLoss(
  */
 export function methodConstants(): MethodConstants {
   return addon().methodConstants();
+}
+
+/**
+ * The engine's kernel families, in the registry's order (native/kernels/registry.h): what
+ * EngineOptions.referenceFor, describe().families and the benches' ablations name.
+ *
+ * @example kernelFamilies().map((f) => f.name) // ['attention', 'filters', ...]
+ */
+export function kernelFamilies(): KernelFamilyDescription[] {
+  families ??= addon().kernelFamilies();
+  return families;
+}
+let families: KernelFamilyDescription[] | undefined;
+
+/** Every op of every kernel family, in the registry's order, with what its checks cover. */
+export function kernelOps(): KernelOpDescription[] {
+  return kernelFamilies().flatMap((f) => f.ops);
 }
 
 export function windowOrigins(gridSide: number, windowSize: number): Int32Array {

@@ -38,6 +38,12 @@ function fatbinEntries(fatbin: Buffer): { kind: 'elf' | 'ptx'; arch: number; pay
   return entries;
 }
 
+/** A CMake source list of CMakeLists.txt, by its variable's name. */
+function cmakeSources(list: string): string[] {
+  const block = new RegExp(`set\\(${list}([\\s\\S]*?)\\)`).exec(readFileSync('CMakeLists.txt', 'utf8'))?.[1] ?? '';
+  return block.split(/\s+/).filter((s) => /\.(cpp|cu)$/.test(s));
+}
+
 describe('build manifests', () => {
   it('binding.gyp lists the same sources as CMakeLists.txt', () => {
     const cmake = readFileSync('CMakeLists.txt', 'utf8');
@@ -61,9 +67,10 @@ describe('build manifests', () => {
     if (nvcc) {
       expect(cache).toMatch(/CMAKE_CUDA_COMPILER:\w*=.*nvcc/);
       expect(existsSync('build/libintra_cuda_kernels.a'), 'the CUDA kernel library').toBe(true);
-      const cmake = readFileSync('CMakeLists.txt', 'utf8');
-      const cu = /set\(INTRA_CUDA_KERNEL_SOURCES([\s\S]*?)\)/.exec(cmake)?.[1]?.split(/\s+/).filter((f) => f.endsWith('.cu')) ?? [];
-      expect(cu.sort()).toEqual(['native/kernels/attention/fused_cuda.cu', 'native/kernels/filters/fused_cuda.cu']);
+      // Every family with CUDA kernels has them built for the GPU and for the emulation alike.
+      const emulated = cmakeSources('INTRA_SOURCES').filter((f) => f.endsWith('/fused_cuda_emulated.cpp'));
+      expect(emulated.length).toBeGreaterThan(0);
+      expect(cmakeSources('INTRA_CUDA_KERNEL_SOURCES').sort()).toEqual(emulated.map((f) => f.replace('fused_cuda_emulated.cpp', 'fused_cuda.cu')).sort());
     } else {
       expect(existsSync('build/libintra_cuda_kernels.a')).toBe(false);
     }
@@ -79,8 +86,8 @@ describe('build manifests', () => {
     if (!existsSync('build/libintra_cuda_kernels.a')) context.skip('no CUDA kernel library in this build (nvcc missing): nothing to compare');
     const cudaSymbols = defined('build/libintra_cuda_kernels.a');
     expect(cudaSymbols.size).toBeGreaterThan(10);
-    for (const family of ['attention', 'filters']) {
-      const emulated = defined(`build/CMakeFiles/intra_engine.dir/native/kernels/${family}/fused_cuda_emulated.cpp.o`);
+    for (const source of cmakeSources('INTRA_SOURCES').filter((f) => f.endsWith('/fused_cuda_emulated.cpp'))) {
+      const emulated = defined(`build/CMakeFiles/intra_engine.dir/${source}.o`);
       expect(emulated.size).toBeGreaterThan(5);
       expect([...emulated].filter((name) => cudaSymbols.has(name))).toEqual([]);
     }

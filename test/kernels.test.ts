@@ -8,32 +8,15 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { capabilities, checkKernel, type CheckedImplementation, type EngineOptions, gradcheckKernel, type KernelDevice, type KernelErrors, KERNEL_FAMILIES, type KernelFamily, type KernelOp, KERNEL_OPS, toleranceViolations } from '../lib/native.js';
+import { capabilities, checkKernel, type CheckedImplementation, type EngineOptions, gradcheckKernel, type KernelDevice, type KernelErrors, kernelFamilies, type KernelFamily, kernelOps, toleranceViolations } from '../lib/native.js';
 import { Engine } from '../lib/engine.js';
 import { stripes } from './fixtures.js';
 
-const attentionShapes = [
-  [1, 1, 1, 1, 1],
-  [2, 3, 13, 8, 5],
-  [3, 2, 49, 64, 64],
-  [1, 2, 50, 32, 64],  // MFSA: queries and keys D/2 wide
-  [2, 1, 97, 17, 9],
-  [1, 1, 1024, 16, 16],
-  // The CPU kernel picks a 7- or 8-row tile where it pads less (S = 49, 112, 64) and then
-  // reads operands and writes gradients in place: across two query blocks (112), with a
-  // padded V beside in-place Q and K (64 x 64 x 40).
-  [1, 2, 112, 32, 32],
-  [2, 1, 64, 64, 40],
-  // The score products run whole two-vector tiles, then a one-vector strip and up to three dot
-  // columns (S = 49, 50, 13, 1 above); a rest wider than a vector and three (30) takes a padded tile.
-  [1, 2, 30, 16, 12],
-];
-const filterShapes: Record<string, number[][]> = {
-  gms: [[2, 3, 16, 16], [3, 1, 17, 9], [1, 3, 8, 31], [2, 1, 5, 5]],
-  ssim: [[2, 3, 16, 16], [3, 1, 17, 9], [1, 3, 8, 31], [2, 1, 5, 5]],
-  blur: [[2, 1, 33, 20, 11], [1, 3, 9, 7, 21]],
-  mean_filter: [[2, 1, 33, 20, 11], [1, 3, 9, 7, 21]],
-};
+// Every op's shapes come from the kernel registry (native/kernels/*/descriptor.cpp says why each
+// is there), so these tests and intra-kernel-check cover the same ones.
+const ops = kernelOps();
+const opNamed = (name: string) => ops.find((o) => o.name === name)!;
+const familyOps = (family: string) => kernelFamilies().find((f) => f.name === family)!.ops.map((o) => o.name);
 
 const caps = capabilities();
 const noCuda = !caps.cuda.built
@@ -65,32 +48,28 @@ function expectClose(errors: Record<string, KernelErrors>): void {
 
 describe.each(targets)('$name', ({ device, impl, skip }) => {
   describe.skipIf(skip !== '').each(['softmax_attention', 'linear_attention'] as const)('%s', (op) => {
-    it.each(attentionShapes)('matches the float64 reference, values and gradients, at [%i, %i, %i, %i, %i]', async (...shape) => {
+    it.each(opNamed(op).checkShapes)('matches the float64 reference, values and gradients, at [%i, %i, %i, %i, %i]', async (...shape) => {
       const errors = await checkKernel(op, shape, 11, { device, impl });
       expect(Object.keys(errors).sort()).toEqual(['grad0', 'grad1', 'grad2', 'out']);
       expectClose(errors);
     });
 
     it('passes a central-difference gradient check in double', async () => {
-      expect(await gradcheckKernel(op, [2, 2, 7, 5, 3], 3, { device, impl })).toBeLessThan(1e-6);
-      expect(await gradcheckKernel(op, [1, 1, 9, 4, 6], 4, { device, impl })).toBeLessThan(1e-6);
-      // The CPU's softmax keeps the probabilities for its backward while S <= 2 dqk + dv (the
-      // shapes above) and recomputes them beyond: this one (11 > 7) takes the other path.
-      expect(await gradcheckKernel(op, [1, 2, 11, 2, 3], 5, { device, impl })).toBeLessThan(1e-6);
+      for (const [i, shape] of opNamed(op).gradcheckShapes.entries()) expect(await gradcheckKernel(op, shape, 3 + i, { device, impl }), `${shape}`).toBeLessThan(1e-6);
     });
   });
 
-  describe.skipIf(skip !== '').each(Object.keys(filterShapes) as KernelOp[])('%s', (op) => {
-    it.each(filterShapes[op]!.map((s) => [s]))('matches the float64 reference at %j', async (shape) => {
+  describe.skipIf(skip !== '').each(familyOps('filters'))('%s', (op) => {
+    it.each(opNamed(op).checkShapes.map((s) => [s]))('matches the float64 reference at %j', async (shape) => {
       const errors = await checkKernel(op, shape, 5, { device, impl });
       expect(Object.keys(errors)).toContain('out');
       expectClose(errors);
     });
 
     // The smoothing filters have no backward (the anomaly map needs none): no gradient to check.
-    if (op === 'gms' || op === 'ssim') {
+    if (opNamed(op).backward) {
       it('passes a central-difference gradient check in double', async () => {
-        expect(await gradcheckKernel(op, [2, 3, 7, 6], 2, { device, impl })).toBeLessThan(1e-6);
+        for (const shape of opNamed(op).gradcheckShapes) expect(await gradcheckKernel(op, shape, 2, { device, impl })).toBeLessThan(1e-6);
       });
     }
   });
@@ -154,7 +133,7 @@ const rowOps = [
   { op: 'bias_residual', name: /bias add/, outputs: ['grad0', 'grad0_bf16_into_f32', 'grad1', 'grad1_bf16_into_f32', 'grad2', 'grad2_bf16_into_f32', 'out', 'out_bf16_into_f32'], describes: 'bias' },
 ] as const;
 describe.each(rowOps)('$op', ({ op, name, outputs, describes }) => {
-  it.each([[[1, 1]], [[7, 5]], [[33, 512]], [[100, 129]]])('matches the float64 reference, values and gradients, at %j', async (shape) => {
+  it.each(opNamed(op).checkShapes.map((s) => [s]))('matches the float64 reference, values and gradients, at %j', async (shape) => {
     const errors = await checkKernel(op, shape, 9);
     expect(Object.keys(errors).sort()).toEqual([...outputs]);
     expectClose(errors);
@@ -170,8 +149,7 @@ describe.each(rowOps)('$op', ({ op, name, outputs, describes }) => {
   });
 
   it('passes a central-difference gradient check in double', async () => {
-    expect(await gradcheckKernel(op, [5, 9], 3)).toBeLessThan(1e-6);
-    expect(await gradcheckKernel(op, [3, 64], 4)).toBeLessThan(1e-6);
+    for (const [i, shape] of opNamed(op).gradcheckShapes.entries()) expect(await gradcheckKernel(op, shape, 3 + i)).toBeLessThan(1e-6);
   });
 
   it('is not built for the emulated CUDA kernels, and says so', async () => {
@@ -187,7 +165,7 @@ describe.each(rowOps)('$op', ({ op, name, outputs, describes }) => {
     for (const [kernels, expected] of [['auto', 'fused'], ['reference', 'reference'], ['cuda-emulated', 'reference']] as const) {
       const engine = Engine.create(config, {}, { kernels, threads: 1 });
       try {
-        expect(engine.describe()[describes], kernels).toBe(expected);
+        expect(engine.describe().families[describes], kernels).toBe(expected);
       } finally {
         engine.dispose();
       }
@@ -227,7 +205,7 @@ describe('adam', () => {
     for (const [kernels, optimizer] of cases) {
       const engine = Engine.create(config, {}, { kernels, threads: 1 });
       try {
-        expect(engine.describe().optimizer, kernels).toBe(optimizer);
+        expect(engine.describe().families.optimizer, kernels).toBe(optimizer);
       } finally {
         engine.dispose();
       }
@@ -242,7 +220,9 @@ describe('intra-kernel-check (the node-free tool for GPU machines)', () => {
     const lines = run.stdout.trim().split('\n');
     expect(lines.at(-1)).toMatch(/^\d+ passed, 0 failed$/);
     const records = lines.slice(0, -1).map((l) => JSON.parse(l) as { pass: boolean; op?: string; gradcheck?: string });
-    expect(new Set(records.map((r) => r.op ?? r.gradcheck))).toEqual(new Set(KERNEL_OPS));
+    expect(new Set(records.map((r) => r.op ?? r.gradcheck))).toEqual(new Set(ops.map((o) => o.name)));
+    // every shape of the registry, each op's outputs
+    for (const op of ops) expect(new Set(records.filter((r) => r.op === op.name).map((r) => JSON.stringify((r as { shape?: number[] }).shape))), op.name).toEqual(new Set(op.checkShapes.map((x) => JSON.stringify(x))));
     expect(records.every((r) => r.pass)).toBe(true);
     expect(run.status).toBe(0);
   });
@@ -359,18 +339,20 @@ describe('the engine with fused and reference kernels', () => {
       for (let i = 0; i < 3; i++) losses.push((await engine.trainSteps(2)).loss);
       await engine.fitNormalStatistics();
       const scores = Array.from((await engine.anomalyMaps(images)).scores);
-      const { attention, filters, norm, activation, bias, optimizer, weights } = engine.describe();
+      const described = engine.describe().families;
       engine.dispose();
-      return { losses, scores, described: { attention, filters, norm, activation, bias, optimizer, weights } };
+      return { losses, scores, described };
     };
     const reference = await run({ kernels: 'reference' });
-    const allReference = await run({ referenceFor: [...KERNEL_FAMILIES] });
+    const families = kernelFamilies().map((f) => f.name);
+    expect(families).toEqual(['attention', 'filters', 'norm', 'activation', 'bias', 'optimizer', 'weights']);
+    const allReference = await run({ referenceFor: families });
     expect(allReference.losses).toEqual(reference.losses);
     expect(allReference.scores).toEqual(reference.scores);
     expect(Object.values(allReference.described)).toEqual(['reference', 'reference', 'reference', 'reference', 'reference', 'reference', 'reference']);
     // weights: bf16 training's working copies, which fp32 training has not (tested on their own).
-    for (const family of KERNEL_FAMILIES.filter((f) => f !== 'weights')) {
-      const oneFused = await run({ referenceFor: KERNEL_FAMILIES.filter((f) => f !== family) });
+    for (const family of families.filter((f) => f !== 'weights')) {
+      const oneFused = await run({ referenceFor: families.filter((f) => f !== family) });
       expect(oneFused.described).toEqual({ ...allReference.described, [family]: 'fused' });
       if (family !== 'optimizer') expect(oneFused.losses, family).not.toEqual(reference.losses);
     }
@@ -408,7 +390,7 @@ describe('the engine with fused and reference kernels', () => {
       later.push((await engine.trainSteps(4)).loss, (await engine.validate()).loss);
       const path = join(dir, `${tag}.intra`);
       await engine.save(path);
-      const { optimizer, weights } = engine.describe();
+      const { optimizer, weights } = engine.describe().families;
       engine.dispose();
       const resumed = await Engine.load(path, { threads: 2, ...options });
       await resumed.setTrainingImages(images);

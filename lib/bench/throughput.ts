@@ -14,7 +14,7 @@ import { listImages } from '../data/dataset.js';
 import { renderSample } from '../data/synth.js';
 import { scoreFiles } from '../infer/score.js';
 import { machineText } from '../format.js';
-import { capabilities, KERNEL_FAMILIES, machineLabel, matmulCeiling, modelConfig, type AttentionKind, type EngineOptions, type ImageSet, type KernelFamily, type MachineLabel, type Precision, type Preset } from '../native.js';
+import { capabilities, kernelFamilies, machineLabel, matmulCeiling, modelConfig, type AttentionKind, type EngineOptions, type ImageSet, type KernelFamily, type MachineLabel, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import sharp from 'sharp';
 import { inferenceFlops, trainingFlops } from './flops.js';
@@ -137,7 +137,7 @@ function kernelVariants(options: ThroughputOptions, families: readonly KernelFam
   const engine = probe();
   const described = engine.describe();
   engine.dispose();
-  const fused = families.filter((family) => described[family] !== 'reference');
+  const fused = families.filter((family) => described.families[family] !== 'reference');
   const at = variants.findIndex((v) => v.kernels === 'fused');
   const ablations = fused.map((referenceFor) => ({ kernels: 'fused' as const, referenceFor }));
   return at < 0 ? [{ kernels: 'fused' }, ...ablations, ...variants] : [...variants.slice(0, at + 1), ...ablations, ...variants.slice(at + 1)];
@@ -188,7 +188,7 @@ export async function benchScore(options: ThroughputOptions = {}): Promise<Throu
   const usedThreads = capabilities(threads).threads;
   const grid = config.imageHeight / config.patchSize;
   // Scoring runs no optimizer: its share is training's alone.
-  const families = KERNEL_FAMILIES.filter((f) => f !== 'optimizer');
+  const families = kernelFamilies().map((f) => f.name).filter((f) => f !== 'optimizer');
   return perPrecision(options, config.imageHeight, images, families,
     (precision, variant) => Engine.create({ ...config }, { seed: 1 }, { threads, device, precision, ...variantOptions(variant) }),
     async (engine, precision, variant, ceiling, { set, files }) => {
@@ -211,7 +211,7 @@ export async function benchTrain(options: ThroughputOptions = {}): Promise<Throu
   const config = modelConfig({ preset, attention: options.attention, imageSize: options.imageSize, channels: 3 });
   const batch = options.batch ?? 32, steps = options.steps ?? 2, repeats = options.repeats ?? 3, threads = options.threads ?? 0, device = options.device ?? 'cpu';
   const usedThreads = capabilities(threads).threads;
-  return perPrecision(options, config.imageHeight, 4, KERNEL_FAMILIES,
+  return perPrecision(options, config.imageHeight, 4, kernelFamilies().map((f) => f.name),
     (precision, variant) => Engine.create({ ...config }, { seed: 1, batchSize: batch, trainPrecision: precision }, { threads, device, ...variantOptions(variant) }),
     async (engine, precision, variant, ceiling, { set }) => {
       await engine.setTrainingImages(set);

@@ -226,13 +226,11 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("device", e->deviceName());
     o.Set("deviceNote", e->deviceNote());
     o.Set("kernels", kernels::toString(e->kernels()));
-    o.Set("attention", kernels::toString(e->attentionKernels()));
-    o.Set("filters", kernels::toString(e->filterKernels()));
-    o.Set("optimizer", kernels::toString(e->optimizerKernels()));
-    o.Set("norm", kernels::toString(e->normKernels()));
-    o.Set("activation", kernels::toString(e->activationKernels()));
-    o.Set("bias", kernels::toString(e->biasKernels()));
-    o.Set("weights", kernels::toString(e->workingWeightKernels()));
+    Napi::Object families = Napi::Object::New(env);
+    for (const kernels::FamilyDescriptor& family : kernels::kernelFamilies()) {
+      families.Set(family.name, kernels::toString(e->kernelsFor(family.id)));
+    }
+    o.Set("families", families);
     return o;
   });
 }

@@ -9,6 +9,7 @@
 #include "../core/loss.h"
 #include "../core/windows.h"
 #include "../kernels/filters/constants.h"
+#include "../kernels/registry.h"
 #include "convert.h"
 
 namespace intra::addon {
@@ -101,6 +102,39 @@ Napi::Value patchLossOf(const Napi::CallbackInfo& info) {
     o.Set("gms", loss.gms.item<double>());
     o.Set("ssim", loss.ssim.item<double>());
     return o;
+  });
+}
+
+// The kernel registry's families (registry.h), in order: name, what each holds, and its ops
+// with what the checks need of them.
+Napi::Value kernelFamiliesOf(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto arrayOf = [&](const auto& items, auto&& convert) {
+      Napi::Array a = Napi::Array::New(env, items.size());
+      for (size_t i = 0; i < items.size(); ++i) a.Set(static_cast<uint32_t>(i), convert(items[i]));
+      return a;
+    };
+    auto number = [&](auto v) { return Napi::Number::New(env, static_cast<double>(v)); };
+    auto shapes = [&](const std::vector<kernels::Shape>& list) {
+      return arrayOf(list, [&](const kernels::Shape& shape) { return arrayOf(shape, number); });
+    };
+    return arrayOf(kernels::kernelFamilies(), [&](const kernels::FamilyDescriptor& family) {
+      Napi::Object f = Napi::Object::New(env);
+      f.Set("name", family.name);
+      f.Set("description", family.description);
+      f.Set("ops", arrayOf(family.ops, [&](const kernels::OpDescriptor& op) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("name", op.name);
+        o.Set("shape", op.shape);
+        o.Set("ranks", arrayOf(op.ranks, number));
+        o.Set("backward", op.backward);
+        o.Set("checkShapes", shapes(op.checkShapes));
+        o.Set("gradcheckShapes", shapes(op.gradcheckShapes));
+        return o;
+      }));
+      return f;
+    });
   });
 }
 

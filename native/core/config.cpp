@@ -82,11 +82,6 @@ void TrainConfig::validate() const {
 static const char* const kPresetNames[] = {"paper", "small", "cpu", "tiny", nullptr};
 const char* const* presetNames() { return kPresetNames; }
 
-const std::vector<std::string>& kernelFamilies() {
-  static const std::vector<std::string> families{"attention", "filters", "norm", "activation", "bias", "optimizer", "weights"};
-  return families;
-}
-
 ModelConfig presetConfig(const std::string& preset) {
   ModelConfig c;
   if (preset == "paper") return c;  // K16 L7 D512, 13 blocks, 8 heads, MFSA, long residuals

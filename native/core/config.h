@@ -80,10 +80,6 @@ struct EngineOptions {
   std::vector<std::string> referenceFor;
 };
 
-// The kernel families the engine switches as one: attention (softmax and linear), filters (the
-// loss's and the maps' GMS, SSIM, blur), norm, activation (bias + GELU), bias (the products'
-// bias and residual adds), optimizer (Adam), weights (bf16 training's working copies).
-const std::vector<std::string>& kernelFamilies();
 
 ModelConfig presetConfig(const std::string& preset);  // paper | small | cpu | tiny
 const char* const* presetNames();                     // null-terminated

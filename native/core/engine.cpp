@@ -63,39 +63,28 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   }
   useThreads();
   kernels_ = chooseKernels(options_.kernels, device_);
-  // Families without an entry for this device (Adam, layer norm, bias + GELU, bias adds on a GPU) run
-  // their reference under any kernels, as do those options.referenceFor names; describe() says which.
+  // Each family runs `kernels` where its table has an entry for this device (else its reference:
+  // Adam, layer norm, bias + GELU and the bias adds on a GPU) unless options.referenceFor names
+  // it; describe() says which.
   const kernels::Device where = device_.is_cuda() ? kernels::Device::Cuda : kernels::Device::Cpu;
-  const auto& families = kernelFamilies();
-  for (const std::string& family : options_.referenceFor) {
-    if (std::find(families.begin(), families.end(), family) == families.end()) {
-      std::string names;
-      for (const std::string& name : families) names += (names.empty() ? "" : ", ") + name;
-      throw invalidArgument("Expected one of " + names + " for referenceFor but received '" + family + "'");
-    }
+  std::array<bool, kernels::kFamilyCount> onReference{};
+  for (const std::string& name : options_.referenceFor) onReference[static_cast<size_t>(kernels::familyNamed(name, "referenceFor"))] = true;
+  for (const kernels::FamilyDescriptor& family : kernels::kernelFamilies()) {
+    const bool fused = kernels_ != kernels::Implementation::Reference && family.built != nullptr &&
+                       family.built(where, kernels_) && !onReference[static_cast<size_t>(family.id)];
+    familyKernels_[static_cast<size_t>(family.id)] = fused ? kernels_ : kernels::Implementation::Reference;
   }
-  auto onReference = [&](const char* family) {
-    return std::find(options_.referenceFor.begin(), options_.referenceFor.end(), family) != options_.referenceFor.end();
-  };
-  auto fusedWhereBuilt = [&](const char* family, const void* entry) {
-    return kernels_ != kernels::Implementation::Reference && entry != nullptr && !onReference(family)
-               ? kernels_
-               : kernels::Implementation::Reference;
-  };
-  attentionKernels_ = onReference("attention") ? kernels::Implementation::Reference : kernels_;
-  filterKernels_ = onReference("filters") ? kernels::Implementation::Reference : kernels_;
-  optimizerKernels_ = fusedWhereBuilt("optimizer", kernels::fusedOptimizer(where, kernels_));
-  normKernels_ = fusedWhereBuilt("norm", kernels::fusedNorm(where, kernels_));
-  activationKernels_ = fusedWhereBuilt("activation", kernels::fusedActivation(where, kernels_));
-  biasKernels_ = fusedWhereBuilt("bias", kernels::fusedBias(where, kernels_));
   // bf16 training's working copies exist where the fused Adam rewrites them.
-  workingWeights_ = train_.trainPrecision == Precision::Bf16 && optimizerKernels_ != kernels::Implementation::Reference &&
-                            !onReference("weights")
-                        ? optimizerKernels_
-                        : kernels::Implementation::Reference;
+  const kernels::Implementation optimizer = kernelsFor(kernels::Family::Optimizer);
+  familyKernels_[static_cast<size_t>(kernels::Family::Weights)] =
+      train_.trainPrecision == Precision::Bf16 && optimizer != kernels::Implementation::Reference &&
+              !onReference[static_cast<size_t>(kernels::Family::Weights)]
+          ? optimizer
+          : kernels::Implementation::Reference;
   generator_ = at::make_generator<at::CPUGeneratorImpl>(train_.seed);
   net_ = InTraModel(model_);
-  net_->setKernels(attentionKernels_, normKernels_, activationKernels_, biasKernels_);
+  net_->setKernels(kernelsFor(kernels::Family::Attention), kernelsFor(kernels::Family::Norm),
+                   kernelsFor(kernels::Family::Activation), kernelsFor(kernels::Family::Bias));
   // On the CPU from the engine's generator: the same weights on any device.
   if (initial == InitialWeights::Drawn) net_->initialise(generator_);
   net_->to(device_);

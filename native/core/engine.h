@@ -4,12 +4,14 @@
 #include <ATen/core/Generator.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "../kernels/dispatch.h"
+#include "../kernels/registry.h"
 #include "config.h"
 #include "machine.h"
 #include "model.h"
@@ -83,7 +85,11 @@ class Engine {
 
   const ModelConfig& modelConfig() const { return model_; }
   const TrainConfig& trainConfig() const { return train_; }
-  const std::string& metadata() const { return metadata_; }
+  // A copy taken under the engine's lock: a queued save may be replacing it.
+  std::string metadata() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return metadata_;
+  }
   int64_t stepsDone() const { return stepsDone_; }
   int64_t parameterCount() const;
   bool hasNormalStatistics() const { return diffMean_.defined(); }
@@ -93,23 +99,12 @@ class Engine {
   const std::string& deviceNote() const { return deviceNote_; }
   Profiler& profiler() { return profiler_; }
   kernels::Implementation kernels() const { return kernels_; }
-  // Attention and the filters run `kernels` unless EngineOptions::referenceFor names them.
-  kernels::Implementation attentionKernels() const { return attentionKernels_; }
-  kernels::Implementation filterKernels() const { return filterKernels_; }
-  // Adam's update: fused where the kernels asked for have an optimizer on this device (the
-  // CPU's), else libtorch's own step.
-  kernels::Implementation optimizerKernels() const { return optimizerKernels_; }
-  // Layer norm: fused where the kernels asked for have one on this device (the CPU's), else ATen's.
-  kernels::Implementation normKernels() const { return normKernels_; }
-  // bias + GELU after the MLPs' first products: fused where the device has it, else linear-then-GELU.
-  kernels::Implementation activationKernels() const { return activationKernels_; }
-  // The products' bias (and residual) adds, with an fp32 bias gradient: fused where the device
-  // has them, else linear's bias and ATen's add.
-  kernels::Implementation biasKernels() const { return biasKernels_; }
-  // bf16 training: fused, the products read bf16 working copies of the weights that the fused
-  // Adam rewrites (its gradients bf16); reference, autocast casts the fp32 masters every step
-  // (and fp32 training, which has no casts).
-  kernels::Implementation workingWeightKernels() const { return workingWeights_; }
+  // What each kernel family runs (registry.h): `kernels` where the family's table has an entry
+  // for this device and EngineOptions::referenceFor does not name it, else its reference
+  // (Adam: libtorch's own step; layer norm, bias + GELU, bias adds: ATen's composites). Weights:
+  // under bf16 training with the fused Adam, the products read bf16 working copies of the
+  // weights that Adam rewrites; else autocast casts the fp32 masters every step.
+  kernels::Implementation kernelsFor(kernels::Family family) const { return familyKernels_[static_cast<size_t>(family)]; }
 
  private:
   // Loaded weights replace the initial ones: load skips drawing them (a third of a
@@ -145,13 +140,7 @@ class Engine {
   torch::Device device_{torch::kCPU};
   std::string deviceNote_;
   kernels::Implementation kernels_ = kernels::Implementation::Fused;
-  kernels::Implementation attentionKernels_ = kernels::Implementation::Fused;
-  kernels::Implementation filterKernels_ = kernels::Implementation::Fused;
-  kernels::Implementation optimizerKernels_ = kernels::Implementation::Reference;
-  kernels::Implementation normKernels_ = kernels::Implementation::Reference;
-  kernels::Implementation activationKernels_ = kernels::Implementation::Reference;
-  kernels::Implementation biasKernels_ = kernels::Implementation::Reference;
-  kernels::Implementation workingWeights_ = kernels::Implementation::Reference;
+  std::array<kernels::Implementation, kernels::kFamilyCount> familyKernels_{};  // by kernels::Family
   InTraModel net_{nullptr};
   // bf16 inference runs a bf16 copy of the weights, refreshed when they change: no per-call
   // casts, and half the memory traffic of the element-wise work between the products.

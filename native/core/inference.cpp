@@ -38,7 +38,8 @@ InTraModel& Engine::inferenceNet() {
     torch::NoGradGuard noGrad;
     if (!bf16Net_) {
       bf16Net_ = InTraModel(model_);
-      bf16Net_->setKernels(attentionKernels_, normKernels_, activationKernels_, biasKernels_);
+      bf16Net_->setKernels(kernelsFor(kernels::Family::Attention), kernelsFor(kernels::Family::Norm),
+                           kernelsFor(kernels::Family::Activation), kernelsFor(kernels::Family::Bias));
       bf16Net_->to(device_, torch::kBFloat16);
       bf16Net_->eval();
     }
@@ -86,7 +87,7 @@ AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstru
   torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
   std::optional<ProfileScope> mapping(std::in_place, "maps");
   torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
-  torch::Tensor diff = anomalyDiff(train_.anomalyMap, original, reconstruction, filterKernels_).squeeze(1);  // (n, H, W)
+  torch::Tensor diff = anomalyDiff(train_.anomalyMap, original, reconstruction, kernelsFor(kernels::Family::Filters)).squeeze(1);  // (n, H, W)
   torch::Tensor maps = (diff - diffMean_).pow(2);
   mapping.reset();
   ProfileScope download("download");
@@ -113,7 +114,7 @@ void Engine::fitNormalStatistics() {
     torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
     torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
     ProfileScope scope("maps");
-    sum += anomalyDiff(train_.anomalyMap, original, reconstruction, filterKernels_).squeeze(1).sum(0);
+    sum += anomalyDiff(train_.anomalyMap, original, reconstruction, kernelsFor(kernels::Family::Filters)).squeeze(1).sum(0);
   }
   diffMean_ = sum / static_cast<double>(n);
 }

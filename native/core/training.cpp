@@ -37,12 +37,12 @@ torch::Tensor Engine::augmented(const torch::Tensor& pictures, const torch::Tens
 // fused path creates it as Adam::step would and updates every parameter in one pass.
 void Engine::stepOptimizer() {
   ++weightsVersion_;
-  if (optimizerKernels_ == kernels::Implementation::Reference) {
+  if (kernelsFor(kernels::Family::Optimizer) == kernels::Implementation::Reference) {
     optimizer_->step();
     return;
   }
   torch::NoGradGuard noGrad;
-  const bool working = workingWeights_ != kernels::Implementation::Reference;
+  const bool working = kernelsFor(kernels::Family::Weights) != kernels::Implementation::Reference;
   for (auto& group : optimizer_->param_groups()) {
     std::vector<kernels::AdamTensors> tensors;
     const auto& options = static_cast<const torch::optim::AdamOptions&>(group.options());
@@ -70,13 +70,13 @@ void Engine::stepOptimizer() {
       state.step(state.step() + 1);
       tensors.push_back({p, grad, state.exp_avg(), state.exp_avg_sq(), state.step(), copy});
     }
-    kernels::adamUpdate(tensors, hyper, optimizerKernels_);
+    kernels::adamUpdate(tensors, hyper, kernelsFor(kernels::Family::Optimizer));
   }
   if (working && !working_.empty()) workingVersion_ = weightsVersion_;
 }
 
 const WorkingWeights* Engine::workingWeights() {
-  if (workingWeights_ == kernels::Implementation::Reference) return nullptr;
+  if (kernelsFor(kernels::Family::Weights) == kernels::Implementation::Reference) return nullptr;
   if (workingVersion_ != weightsVersion_) {
     ProfileScope scope("weights to bf16");
     working_.refresh(net_->productOperands());
@@ -114,7 +114,7 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
     torch::Tensor sequence = net_->sequence(net_->embedPatches(patches), positions, slots);
     predicted = net_->forward(sequence).to(torch::kFloat);
   }
-  PatchLoss loss = patchLoss(train_, predicted.view({B, C, K, K}), target.view({B, C, K, K}), filterKernels_);
+  PatchLoss loss = patchLoss(train_, predicted.view({B, C, K, K}), target.view({B, C, K, K}), kernelsFor(kernels::Family::Filters));
   torch::Tensor total = loss.total;
   if (training) {
     {

@@ -18,6 +18,7 @@
 #include "filters/filters.h"
 #include "norm/layer_norm.h"
 #include "optim/adam.h"
+#include "registry.h"
 
 namespace intra::kernels {
 
@@ -119,7 +120,7 @@ class FaultScope {
   const AttentionFunctions* restoreAttention_ = nullptr;
   const FilterFunctions* restoreFilters_ = nullptr;
 };
-bool hasBackward(const std::string& op) { return op != "blur" && op != "mean_filter" && op != "adam"; }
+bool hasBackward(const std::string& op) { return opNamed(op).backward; }
 
 // Adam: shape [P, N] is P parameters of N, N + 7, N + 14, ... elements (ragged, so that the
 // fused kernel's one range crosses parameters mid-task), updated `steps` times with fresh

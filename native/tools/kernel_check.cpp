@@ -22,6 +22,7 @@
 #include "../kernels/bias/bias_add.h"
 #include "../kernels/norm/layer_norm.h"
 #include "../kernels/optim/adam.h"
+#include "../kernels/registry.h"
 
 namespace {
 
@@ -50,81 +51,43 @@ struct Case {
   std::vector<int64_t> shape;
 };
 
-// The same shapes as test/kernels.test.ts: odd sizes, dqk != dv, kernels wider than the image.
-std::vector<Case> checkCases() {
-  std::vector<Case> cases;
-  for (const char* op : {"softmax_attention", "linear_attention"}) {
-    for (auto shape : std::vector<std::vector<int64_t>>{
-             {1, 1, 1, 1, 1}, {2, 3, 13, 8, 5}, {3, 2, 49, 64, 64}, {1, 2, 50, 32, 64}, {2, 1, 97, 17, 9}, {1, 1, 1024, 16, 16},
-             {1, 2, 112, 32, 32}, {2, 1, 64, 64, 40}, {1, 2, 30, 16, 12}}) {
-      cases.push_back({op, shape});
-    }
-  }
-  for (const char* op : {"gms", "ssim"}) {
-    for (auto shape : std::vector<std::vector<int64_t>>{{2, 3, 16, 16}, {3, 1, 17, 9}, {1, 3, 8, 31}, {2, 1, 5, 5}}) {
-      cases.push_back({op, shape});
-    }
-  }
-  for (const char* op : {"blur", "mean_filter"}) {
-    for (auto shape : std::vector<std::vector<int64_t>>{{2, 1, 33, 20, 11}, {1, 3, 9, 7, 21}}) cases.push_back({op, shape});
-  }
-  for (auto shape : std::vector<std::vector<int64_t>>{{1, 1}, {5, 1001}, {3, 70000}}) cases.push_back({"adam", shape});
-  for (auto shape : std::vector<std::vector<int64_t>>{{1, 1}, {7, 5}, {33, 512}, {100, 129}}) {
-    cases.push_back({"layer_norm", shape});
-    cases.push_back({"bias_gelu", shape});
-    cases.push_back({"bias_add", shape});
-    cases.push_back({"bias_residual", shape});
-  }
-  return cases;
-}
-
 int runChecks(const std::string& device, const std::string& impl) {
   int failures = 0, total = 0;
   // Which CPU kernel set ran (INTRA_CPU_KERNELS may narrow it): its records name it.
   const std::string cpuKernels = device == "cpu" && impl == "fused" ? intra::kernels::fusedInstructionSet() : "";
-  const bool hasOptimizer = intra::kernels::fusedOptimizer(device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu,
-                                                           intra::kernels::implementationFromString(impl)) != nullptr;
-  const bool hasActivation = intra::kernels::fusedActivation(device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu,
-                                                             intra::kernels::implementationFromString(impl)) != nullptr;
-  const bool hasBias = intra::kernels::fusedBias(device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu,
-                                                 intra::kernels::implementationFromString(impl)) != nullptr;
-  const bool hasNorm = intra::kernels::fusedNorm(device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu,
-                                                 intra::kernels::implementationFromString(impl)) != nullptr;
-  for (const Case& c : checkCases()) {
-    if (c.op == "adam" && !hasOptimizer) continue;  // no fused Adam for this device and implementation yet
-    if (c.op == "layer_norm" && !hasNorm) continue;  // nor a fused layer norm
-    if (c.op == "bias_gelu" && !hasActivation) continue;  // nor a fused bias + GELU
-    if ((c.op == "bias_add" || c.op == "bias_residual") && !hasBias) continue;  // nor fused bias adds
-    CheckRequest request{c.op, c.shape, 11, device, impl};
-    for (const auto& [name, e] : intra::kernels::checkKernel(request)) {
-      const std::string violations = intra::kernels::toleranceViolations(name, e);
-      failures += violations.empty() ? 0 : 1;
-      ++total;
-      std::printf(
-          "{\"op\":\"%s\",\"shape\":%s,\"device\":\"%s\",\"impl\":\"%s\",\"cpuKernels\":\"%s\",\"output\":\"%s\",\"scale\":%.3g,"
-          "\"fused32\":%.3g,\"reference32\":%.3g,\"fused64\":%.3g,\"fusedBf16\":%.3g,\"referenceBf16\":%.3g,"
-          "\"fusedF16\":%.3g,\"referenceF16\":%.3g,\"pass\":%s,\"violations\":%s}\n",
-          c.op.c_str(), shapeText(c.shape).c_str(), device.c_str(), impl.c_str(), cpuKernels.c_str(), name.c_str(), e.scale,
-          e.fused32,
-          e.reference32, e.fused64, e.fusedBf16, e.referenceBf16, e.fusedF16, e.referenceF16,
-          violations.empty() ? "true" : "false", quoted(violations).c_str());
+  const auto where = device == "cuda" ? intra::kernels::Device::Cuda : intra::kernels::Device::Cpu;
+  const auto implementation = intra::kernels::implementationFromString(impl);
+  // Every op of every family whose table has an entry here, at the registry's shapes (the
+  // tests' own), then the central differences where there is a backward.
+  for (const auto& family : intra::kernels::kernelFamilies()) {
+    if (family.built == nullptr || !family.built(where, implementation)) continue;
+    for (const auto& op : family.ops) {
+      for (const auto& shape : op.checkShapes) {
+        CheckRequest request{op.name, shape, 11, device, impl};
+        for (const auto& [name, e] : intra::kernels::checkKernel(request)) {
+          const std::string violations = intra::kernels::toleranceViolations(name, e);
+          failures += violations.empty() ? 0 : 1;
+          ++total;
+          std::printf(
+              "{\"op\":\"%s\",\"shape\":%s,\"device\":\"%s\",\"impl\":\"%s\",\"cpuKernels\":\"%s\",\"output\":\"%s\",\"scale\":%.3g,"
+              "\"fused32\":%.3g,\"reference32\":%.3g,\"fused64\":%.3g,\"fusedBf16\":%.3g,\"referenceBf16\":%.3g,"
+              "\"fusedF16\":%.3g,\"referenceF16\":%.3g,\"pass\":%s,\"violations\":%s}\n",
+              op.name, shapeText(shape).c_str(), device.c_str(), impl.c_str(), cpuKernels.c_str(), name.c_str(), e.scale,
+              e.fused32, e.reference32, e.fused64, e.fusedBf16, e.referenceBf16, e.fusedF16, e.referenceF16,
+              violations.empty() ? "true" : "false", quoted(violations).c_str());
+        }
+      }
     }
-  }
-  // Softmax twice: the CPU kernels keep the probabilities for the backward at S <= 2 dqk + dv
-  // (7 <= 13) and recompute them beyond (11 > 7).
-  for (const Case& c : std::vector<Case>{{"softmax_attention", {2, 2, 7, 5, 3}}, {"softmax_attention", {1, 2, 11, 2, 3}},
-                                         {"linear_attention", {1, 1, 9, 4, 6}},
-                                         {"gms", {2, 3, 7, 6}}, {"ssim", {2, 3, 7, 6}}, {"layer_norm", {5, 9}}, {"bias_gelu", {4, 11}},
-                                         {"bias_add", {4, 11}}, {"bias_residual", {3, 7}}}) {
-    if (c.op == "layer_norm" && !hasNorm) continue;
-    if (c.op == "bias_gelu" && !hasActivation) continue;
-    if ((c.op == "bias_add" || c.op == "bias_residual") && !hasBias) continue;
-    const double worst = intra::kernels::gradcheckKernel({c.op, c.shape, 3, device, impl});
-    const bool pass = worst < 1e-6;
-    failures += pass ? 0 : 1;
-    ++total;
-    std::printf("{\"gradcheck\":\"%s\",\"shape\":%s,\"device\":\"%s\",\"impl\":\"%s\",\"worst\":%.3g,\"pass\":%s}\n",
-                c.op.c_str(), shapeText(c.shape).c_str(), device.c_str(), impl.c_str(), worst, pass ? "true" : "false");
+    for (const auto& op : family.ops) {
+      for (const auto& shape : op.gradcheckShapes) {
+        const double worst = intra::kernels::gradcheckKernel({op.name, shape, 3, device, impl});
+        const bool pass = worst < 1e-6;
+        failures += pass ? 0 : 1;
+        ++total;
+        std::printf("{\"gradcheck\":\"%s\",\"shape\":%s,\"device\":\"%s\",\"impl\":\"%s\",\"worst\":%.3g,\"pass\":%s}\n",
+                    op.name, shapeText(shape).c_str(), device.c_str(), impl.c_str(), worst, pass ? "true" : "false");
+      }
+    }
   }
   std::printf("%d passed, %d failed\n", total - failures, failures);
   return failures == 0 ? 0 : 1;
