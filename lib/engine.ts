@@ -15,30 +15,11 @@ import {
   type LoadOptions,
   type LossParts,
   type ModelConfigInput,
+  type NativeEngine,
   type OpProfile,
   type ProfileEvent,
   type TrainConfig,
 } from './native-types.js';
-
-/** The addon's engine object (native/addon/engine_wrap.cpp). */
-export interface NativeEngine {
-  setTrainingImages(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<void>;
-  setValidationImages(data: Uint8Array, n: number, h: number, w: number, c: number, windowsPerImage?: number, windowSeed?: number): Promise<void>;
-  trainSteps(steps: number): Promise<LossParts>;
-  validate(): Promise<LossParts>;
-  reconstruct(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
-  anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean, withMaps?: boolean): Promise<AnomalyMaps>;
-  validationScores(): Promise<Float32Array>;
-  fitNormalStatistics(): Promise<void>;
-  keepBest(): Promise<void>;
-  restoreBest(): Promise<void>;
-  save(path: string, metadata: string): Promise<void>;
-  describe(): EngineDescription;
-  setProfiling(on: boolean, ops?: boolean): void;
-  takeProfile(): ProfileEvent[];
-  takeOpProfile(): OpProfile[];
-  dispose(): void;
-}
 
 /**
  * One InTra model with its optimiser, images and statistics. Heavy calls return promises

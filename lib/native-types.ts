@@ -233,7 +233,7 @@ export interface KernelErrors {
   fusedF16: number;
   referenceF16: number;
   scale: number;
-  /** the tolerance rules this output breaks (native/kernels/harness.h), "" when none */
+  /** the tolerance rules this output breaks (native/kernels/checks/harness.h), "" when none */
   violations: string;
 }
 /** Where and what a kernel check runs: the device and the implementation under test. */
@@ -288,4 +288,33 @@ export interface KernelBenchResult {
   bytes: number;
   /** tensor bytes alive at the peak of a run above those before it (on a GPU, the CUDA caching allocator's peak); -1 when not measured */
   peakBytes: number;
+}
+/** The addon's engine object (native/addon/engine_wrap.cpp). */
+export interface NativeEngine {
+  setTrainingImages(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<void>;
+  setValidationImages(data: Uint8Array, n: number, h: number, w: number, c: number, windowsPerImage?: number, windowSeed?: number): Promise<void>;
+  trainSteps(steps: number): Promise<LossParts>;
+  validate(): Promise<LossParts>;
+  reconstruct(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
+  anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean, withMaps?: boolean): Promise<AnomalyMaps>;
+  validationScores(): Promise<Float32Array>;
+  fitNormalStatistics(): Promise<void>;
+  keepBest(): Promise<void>;
+  restoreBest(): Promise<void>;
+  save(path: string, metadata: string): Promise<void>;
+  describe(): EngineDescription;
+  setProfiling(on: boolean, ops?: boolean): void;
+  takeProfile(): ProfileEvent[];
+  takeOpProfile(): OpProfile[];
+  dispose(): void;
+}
+/** What a preset brings to training beside its geometry (presetTraining()). */
+export interface PresetTraining {
+  batchSize?: number;
+  learningRate?: number;
+  windowsPerImage?: number;
+  /** bf16 matrix products where the machine has them */
+  trainPrecision?: 'bf16-if-available';
+  /** a training-time budget */
+  minutes?: number;
 }

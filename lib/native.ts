@@ -13,7 +13,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { NativeEngine } from './engine.js';
 import { IntraError, invalidArgument, requireInteger, requireOneOf, syncWithCallerStack, withCallerStack } from './errors.js';
 import { checkModelInput, checkShape, checkTarget, checkOptions, checkImages } from './native-checks.js';
 import {
@@ -42,6 +41,9 @@ import {
   type MethodConstants,
   type KernelFamilyDescription,
   type KernelOpDescription,
+  type NativeEngine,
+  type Preset,
+  type PresetTraining,
 } from './native-types.js';
 
 export * from './native-types.js';
@@ -54,6 +56,7 @@ interface NativeAddon {
   windowOrigins(axisLength: number, windowSize: number): Int32Array;
   methodConstants(): MethodConstants;
   kernelFamilies(): KernelFamilyDescription[];
+  presetTraining(preset: string): PresetTraining;
   patchLoss(train: object, predicted: Float32Array, target: Float32Array, count: number, channels: number, patchSize: number, implementation: string): Omit<LossParts, 'windows' | 'seconds'>;
   turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
@@ -124,7 +127,7 @@ export function checkKernel(op: KernelOp, shape: number[], seed = 0, options: Ke
 }
 
 /**
- * The tolerance rules a kernel check applies (native/kernels/harness.h): "" when `errors`
+ * The tolerance rules a kernel check applies (native/kernels/checks/harness.h): "" when `errors`
  * are within bounds, else what is broken, naming `output` and the precision.
  *
  * @example toleranceViolations('out', errors) // ''
@@ -263,6 +266,16 @@ export function kernelFamilies(): KernelFamilyDescription[] {
   return families;
 }
 let families: KernelFamilyDescription[] | undefined;
+
+/**
+ * What a preset brings to training beside its geometry (native/core/preset_training.cpp, the
+ * one home of the `cpu` preset): nothing for the presets that train by the recipe alone.
+ *
+ * @example presetTraining('cpu').minutes // 30
+ */
+export function presetTraining(preset: Preset): PresetTraining {
+  return syncWithCallerStack(() => addon().presetTraining(preset));
+}
 
 /** Every op of every kernel family, in the registry's order, with what its checks cover. */
 export function kernelOps(): KernelOpDescription[] {

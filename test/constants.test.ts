@@ -37,3 +37,12 @@ describe('the method\'s constants', () => {
     expect(recipeDefaults('thesis')).toMatchObject({ learningRate: 1e-3, batchSize: 256, patience: 150, epochs: 20_000, longResiduals: false });
   });
 });
+
+describe('the presets\' training', () => {
+  it('comes from the engine, the one home of the cpu preset (geometry and training)', async () => {
+    const { presetTraining } = await import('../lib/train/recipes.js');
+    expect(presetTraining('cpu')).toEqual({ batchSize: 64, learningRate: 5e-4, windowsPerImage: 32, trainPrecision: 'bf16-if-available', minutes: 30 });
+    for (const preset of ['paper', 'small', 'tiny'] as const) expect(presetTraining(preset)).toEqual({});
+    expect(() => presetTraining('huge' as never)).toThrow("Expected one of paper, small, cpu, tiny for preset but received 'huge'");
+  });
+});

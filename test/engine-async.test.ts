@@ -1,3 +1,7 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { Engine, IntraError } from '../lib/index.js';
@@ -22,6 +26,27 @@ describe('async native calls', () => {
     }
     expect(turns).toBe(3);
     await training;
+    engine.dispose();
+  });
+
+  it('describe() reads whole metadata while queued saves replace it (taken under the engine\'s lock)', async () => {
+    const engine = makeEngine();
+    const dir = mkdtempSync(join(tmpdir(), 'intra-describe-'));
+    const notes = Array.from({ length: 12 }, (_, i) => ({ save: i, text: 'x'.repeat(4096 * (i + 1)) }));
+    const saves = notes.map((metadata, i) => engine.save(join(dir, `m${i}.intra`), metadata));
+    const seen = new Set<number>();
+    let settled = false;
+    void Promise.all(saves).then(() => (settled = true));
+    while (!settled) {
+      const metadata = engine.metadata<{ save?: number; text?: string }>();  // parses: never torn
+      if (metadata.save !== undefined) {
+        expect(metadata.text).toBe('x'.repeat(4096 * (metadata.save + 1)));
+        seen.add(metadata.save);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(engine.metadata<{ save: number }>().save).toBe(11);
+    expect(seen.size).toBeGreaterThan(0);
     engine.dispose();
   });
 

@@ -27,7 +27,7 @@ const noCuda = !caps.cuda.built
       ? 'the CUDA kernels are not in this build (nvcc was not found)'
       : '';
 // Every implementation against the same float64 reference and tolerance rules
-// (native/kernels/harness.h): the CPU kernels, the CUDA kernels' own source run on CPU
+// (native/kernels/checks/harness.h): the CPU kernels, the CUDA kernels' own source run on CPU
 // threads, and the CUDA kernels on a GPU where there is one.
 const targets: { name: string; device: KernelDevice; impl: CheckedImplementation; skip: string }[] = [
   { name: 'cpu fused', device: 'cpu', impl: 'fused', skip: '' },

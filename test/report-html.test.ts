@@ -119,7 +119,7 @@ describe('report.html in a real browser', () => {
     expect(entries.map((e) => e.file)).toEqual(report.gallery.map((g) => g.file));
     entries.forEach((e, i) => expect(e.text).toContain(report.gallery[i]!.verdict));
     const groups = await page.locator('#gallery h3').allTextContents();
-    expect(groups).toEqual(['worst false positives', 'worst false negatives', 'best detections']);
+    expect(groups).toEqual(['highest-scoring defect-free images', 'lowest-scoring defective images', 'highest-scoring defective images']);
     await page.close();
   });
 

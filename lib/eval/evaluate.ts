@@ -13,49 +13,17 @@ import { readCategory, type TestItem } from '../data/dataset.js';
 import { percent } from '../format.js';
 import { loadMask, modelShape } from '../data/images.js';
 import { IntraError } from '../errors.js';
-import { machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MachineLabel, type ModelConfig, type Precision, type Preset } from '../native.js';
+import { machineLabel, modelConfig, PRESETS, resizeMap, type Device, type ModelConfig, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import { scoreImages, untimed, type PhaseTimer } from '../infer/score.js';
 import type { TrainState } from '../train/train.js';
 import type { HistogramBin } from './charts.js';
-import { buildGallery, GallerySelection, type GalleryEntry } from './gallery.js';
-import { f1Max, PixelMetrics, rocAuc, rocCurve, type RocPoint } from './metrics.js';
+import { buildGallery, GallerySelection } from './gallery.js';
+import { f1Max, PixelMetrics, rocAuc, rocCurve } from './metrics.js';
+import type { Metrics, Report } from './report.js';
 import { writeReportHtml } from './report-html.js';
 
-export interface Metrics {
-  image_auroc: number | null;
-  pixel_auroc: number | null;
-  aupro: number | null;
-  image_f1_max: number | null;
-  image_f1_threshold: number | null;
-  images: number;
-}
-
-export interface Report extends Metrics {
-  category: string;
-  model: string;
-  /** the model's shape in pixels */
-  image_width: number;
-  image_height: number;
-  attention: string;
-  by_defect: Record<string, Metrics>;
-  scores: { file: string; defect: string; score: number }[];
-  panels: string[];
-  seconds: number;
-  /** the decision threshold of the verdicts and the gallery, and where it came from */
-  threshold: number | null;
-  threshold_rule: string;
-  model_info: ModelConfig & { preset: string | null; epochs_trained: number | null; best_epoch: number | null; best_loss: number | null; training: string | null };
-  /** test images per defect type ("good" included) */
-  counts: Record<string, number>;
-  curves: { image_roc: RocPoint[] | null; pixel_roc: RocPoint[] | null; pro: { fpr: number; pro: number }[] | null };
-  histogram: { domain: [number, number]; bins: HistogramBin[] };
-  history: { epoch: number; train: number; validation: number }[];
-  gallery: Omit<GalleryEntry, 'tiles'>[];
-  machine: MachineLabel;
-  finished_at: string;
-  html: string;
-}
+export type { Metrics, Report } from './report.js';
 
 export interface EvaluateOptions {
   model: string;
@@ -68,7 +36,7 @@ export interface EvaluateOptions {
   inferenceBatch?: number;
   /** images per engine call */
   batch?: number;
-  /** gallery pictures per group (worst false positives, worst false negatives, best detections) */
+  /** gallery pictures per group (highest-scoring defect-free images, lowest-scoring defective images, highest-scoring defective images) */
   panels?: number;
   /** the profiler's phase timer (setup, the scoring phases, gallery, metrics, report) */
   timer?: PhaseTimer;
@@ -125,8 +93,9 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
       const measure = async (): Promise<void> => {
         const map = await resizeMap(modelMap!, size, to);
         const mask = item.mask ? (await loadMask(item.mask, { ...to, image: item.file })).mask : undefined;
-        overall.add(map, mask, to.width, to.height);
-        if (item.defect === 'good') for (const m of perDefect.values()) m.add(map, undefined, to.width, to.height);
+        // A defect-free image's map is one array shared by the overall and every defect type's metrics.
+        overall.add(map, mask, to.width, to.height, { shared: true });
+        if (item.defect === 'good') for (const m of perDefect.values()) m.add(map, undefined, to.width, to.height, { shared: true });
         else perDefect.get(item.defect)!.add(map, mask, to.width, to.height);
       };
       await timer.time('metrics', measure);

@@ -1,5 +1,5 @@
 /**
- * The report's gallery: for the worst false positives, the worst false negatives and the best
+ * The report's gallery: for the highest-scoring defect-free images, the lowest-scoring defective images and the best
  * detections, labelled panels (image, reconstruction, anomaly map, overlay, mask with the
  * predicted region outlined), all heat on one scale: full heat at twice the threshold, so the
  * threshold sits mid-ramp in every picture of a report. The pictures come from the evaluation's
@@ -21,7 +21,7 @@ export interface ScoredItem {
   score: number;
 }
 
-export type GalleryGroup = 'worst false positives' | 'worst false negatives' | 'best detections';
+export type GalleryGroup = 'highest-scoring defect-free images' | 'lowest-scoring defective images' | 'highest-scoring defective images';
 
 export interface GalleryEntry {
   group: GalleryGroup;
@@ -78,7 +78,7 @@ export class GallerySelection {
 
   /** The picks, by group, each with its pictures. */
   picks(): { group: GalleryGroup; s: ScoredItem; rendered: Rendered }[] {
-    const groups: [GalleryGroup, ScoredItem[]][] = [['worst false positives', this.#good], ['worst false negatives', this.#missed], ['best detections', this.#detected]];
+    const groups: [GalleryGroup, ScoredItem[]][] = [['highest-scoring defect-free images', this.#good], ['lowest-scoring defective images', this.#missed], ['highest-scoring defective images', this.#detected]];
     return groups.flatMap(([group, list]) => list.map((s) => ({ group, s, rendered: this.#kept.get(s)! })));
   }
 }

@@ -14,7 +14,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;margin:0}dt{
 .charts{display:flex;gap:18px;flex-wrap:wrap}figure{margin:0}figcaption{color:#555;font-size:12px}
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 10px;text-align:right}th:first-child,td:first-child{text-align:left}
 .entry{border:1px solid #ddd;border-radius:6px;padding:8px;margin:0 0 12px}.tiles{display:flex;gap:6px;flex-wrap:wrap}
-.tiles figure{width:180px}.tiles img{width:180px;height:180px;image-rendering:pixelated;display:block}
+.tiles figure{width:180px}.tiles img{width:180px;height:auto;image-rendering:pixelated;display:block}
 .bar img{width:180px;height:10px;display:block}.bar span{display:flex;justify-content:space-between;font-size:11px;color:#555}
 .verdict-bad{color:#b00020;font-weight:600}.verdict-ok{color:#1b7a1b;font-weight:600}.head{display:flex;gap:40px;flex-wrap:wrap}
 `;

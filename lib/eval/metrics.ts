@@ -136,10 +136,14 @@ export class PixelMetrics {
   #regions: Int32Array[] = [];
   #regionSizes: number[] = [];
 
-  /** A map and its mask (1 = defect), both (height, width) at the same resolution. */
-  add(map: Float32Array, mask: Uint8Array | undefined, width: number, height: number): void {
+  /**
+   * A map and its mask (1 = defect), both (height, width) at the same resolution. A map without
+   * a mask is kept as given when `shared` (the caller hands the same array to several metrics
+   * and changes it no more), else copied.
+   */
+  add(map: Float32Array, mask: Uint8Array | undefined, width: number, height: number, options: { shared?: boolean } = {}): void {
     if (!mask) {
-      this.#negatives.push(Float32Array.from(map));
+      this.#negatives.push(options.shared ? map : Float32Array.from(map));
       return;
     }
     const { labels, count } = labelRegions(mask, width, height);

@@ -10,7 +10,7 @@ import { basename, dirname, relative } from 'node:path';
 
 import { percent } from '../format.js';
 import { curveChart, histogramChart, trainingChart } from './charts.js';
-import type { Report } from './evaluate.js';
+import type { Report } from './report.js';
 import { colourBar, TILE_LABELS, type GalleryEntry, type GalleryGroup } from './gallery.js';
 import { escapeHtml, htmlPage } from './html.js';
 import { table1Rows } from './table1.js';
@@ -23,8 +23,10 @@ function colourBarHtml(bar: string, threshold: number): string {
   return `<div class="bar"><img src="${bar}" alt="heat colour scale"><span><i>0</i><i>${num(threshold)}</i><i>≥ ${num(2 * threshold)}</i></span></div>`;
 }
 
-function galleryHtml(entries: readonly GalleryEntry[], bar: string, threshold: number): string {
-  const groups: GalleryGroup[] = ['worst false positives', 'worst false negatives', 'best detections'];
+// Each tile keeps the picture's aspect: a long part (112 x 208) is drawn 180 wide and as tall as it is.
+export function galleryHtml(entries: readonly GalleryEntry[], bar: string, threshold: number, size: { width: number; height: number }): string {
+  const tileHeight = Math.round((180 * size.height) / size.width);
+  const groups: GalleryGroup[] = ['highest-scoring defect-free images', 'lowest-scoring defective images', 'highest-scoring defective images'];
   return groups
     .map((group) => {
       const items = entries.filter((e) => e.group === group);
@@ -32,7 +34,7 @@ function galleryHtml(entries: readonly GalleryEntry[], bar: string, threshold: n
       const cards = items.map((e) => {
         const bad = e.score > threshold !== (e.defect !== 'good');  // a false positive or a missed defect
         const tiles = e.tiles
-          .map((src, i) => `<figure><img src="${src}" alt="${escapeHtml(`${TILE_LABELS[i]} of ${basename(e.file)}`)}"><figcaption>${TILE_LABELS[i]}</figcaption>${i === 2 || i === 3 ? colourBarHtml(bar, threshold) : ''}</figure>`)
+          .map((src, i) => `<figure><img src="${src}" width="180" height="${tileHeight}" alt="${escapeHtml(`${TILE_LABELS[i]} of ${basename(e.file)}`)}"><figcaption>${TILE_LABELS[i]}</figcaption>${i === 2 || i === 3 ? colourBarHtml(bar, threshold) : ''}</figure>`)
           .join('');
         return `<div class="entry" data-file="${escapeHtml(e.file)}" data-score="${e.score}"><div><b>${escapeHtml(basename(e.file))}</b> (${escapeHtml(e.defect)}) · score ${num(e.score)} · <span class="${bad ? 'verdict-bad' : 'verdict-ok'}">${escapeHtml(e.verdict)}</span><br><small>${escapeHtml(e.file)}</small></div><div class="tiles">${tiles}</div></div>`;
       });
@@ -71,7 +73,7 @@ export async function writeReportHtml(report: Report, gallery: readonly GalleryE
 <div class="card">AUPRO (FPR ≤ 0.3)<b>${pct(report.aupro)}</b></div><div class="card">image F1-max<b>${pct(report.image_f1_max)}</b>at score ≥ ${num(report.image_f1_threshold)}</div></div>
 <div class="charts">${charts.map((c) => `<figure id="${c.id}">${c.svg}<figcaption>${escapeHtml(c.caption)}</figcaption></figure>`).join('')}</div>
 <h2>Per defect type</h2><table id="per-defect"><tr><th>defect</th><th>images</th><th>image AUROC</th><th>pixel AUROC</th><th>AUPRO@0.3</th><th>image F1-max</th></tr>${rows}</table>
-<h2>Gallery</h2>${report.threshold === null ? '<p>No threshold: no gallery.</p>' : `<p>Heat on one scale for every picture: 0 to twice the threshold; the threshold is mid-scale.</p><div id="gallery">${galleryHtml(gallery, bar, report.threshold)}</div>`}`);
+<h2>Gallery</h2>${report.threshold === null ? '<p>No threshold: no gallery.</p>' : `<p>Heat on one scale for every picture: 0 to twice the threshold; the threshold is mid-scale.</p><div id="gallery">${galleryHtml(gallery, bar, report.threshold, { width: report.image_width, height: report.image_height })}</div>`}`);
   await writeFile(path, html);
 }
 

@@ -5,7 +5,7 @@
  * @example console.log(table1(reports));
  */
 import { percent } from '../format.js';
-import type { Report } from './evaluate.js';
+import type { Report } from './report.js';
 
 /** Texture categories (MVTec AD's and ours): Table 1 averages them apart from the objects. */
 export const TEXTURES: ReadonlySet<string> = new Set(['carpet', 'grid', 'leather', 'tile', 'wood', 'weave', 'grain', 'magnetic_tile']);

@@ -9,7 +9,7 @@
  * @example recipeDefaults('thesis').learningRate // 1e-3
  */
 import { IntraError } from '../errors.js';
-import type { AnomalyMapKind, AttentionKind, Precision, Preset } from '../native.js';
+import { presetTraining as nativePresetTraining, type AnomalyMapKind, type AttentionKind, type Precision, type Preset, type PresetTraining } from '../native.js';
 
 export const RECIPES = ['paper', 'thesis'] as const;
 export type Recipe = (typeof RECIPES)[number];
@@ -60,29 +60,9 @@ export function checkRecipeAttention(recipe: Recipe, attention: AttentionKind | 
   }
 }
 
-/** What a preset brings to training beside its geometry (the recipe and the flags go on top). */
-export interface PresetTraining {
-  batchSize?: number;
-  learningRate?: number;
-  windowsPerImage?: number;
-  /** bf16 matrix products when the machine has them */
-  trainPrecision?: 'bf16-if-available';
-  /** a training-time budget */
-  minutes?: number;
-}
-
-/**
- * The `cpu` preset's training, chosen by measurement on magnetic tile (README, Real data): small
- * batches at a higher rate and few windows per image per epoch, so that the best epoch is
- * chosen often, bf16 where the CPU has it (1.6x the windows per second on an AMD EPYC with
- * avx512_bf16), and 30 minutes of training. The other presets train by the recipe alone.
- */
-const PRESET_TRAINING: Partial<Record<Preset, PresetTraining>> = {
-  cpu: { batchSize: 64, learningRate: 5e-4, windowsPerImage: 32, trainPrecision: 'bf16-if-available', minutes: 30 },
-};
-
+/** What a preset brings to training beside its geometry (the recipe and the flags go on top): the engine's (native/core/preset_training.cpp). */
 export function presetTraining(preset: Preset): PresetTraining {
-  return PRESET_TRAINING[preset] ?? {};
+  return nativePresetTraining(preset);
 }
 
 /** The training precision a preset asks for on this machine. */

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "../common/errors.h"
-#include "../kernels/harness.h"
+#include "../core/kernel_interface.h"
 #include "convert.h"
 #include "task_worker.h"
 

@@ -1,15 +1,12 @@
 #include "model_api.h"
 
-#include <torch/optim/adam.h>
-
 #include <algorithm>
 
 #include "../common/errors.h"
-#include "../core/anomaly_map.h"
+#include "../core/kernel_interface.h"
 #include "../core/loss.h"
+#include "../core/preset_training.h"
 #include "../core/windows.h"
-#include "../kernels/filters/constants.h"
-#include "../kernels/registry.h"
 #include "convert.h"
 
 namespace intra::addon {
@@ -143,31 +140,42 @@ Napi::Value kernelFamiliesOf(const Napi::CallbackInfo& info) {
 Napi::Value methodConstants(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    auto numbers = [&](std::initializer_list<double> values) {
+    const MethodConstants c = intra::methodConstants();
+    auto numbers = [&](const std::vector<int64_t>& values) {
       Napi::Array a = Napi::Array::New(env, values.size());
-      uint32_t i = 0;
-      for (double v : values) a.Set(i++, v);
+      for (size_t i = 0; i < values.size(); ++i) a.Set(static_cast<uint32_t>(i), static_cast<double>(values[i]));
       return a;
     };
     Napi::Object o = Napi::Object::New(env);
-    o.Set("gmsConstant", kernels::kGmsConstant);
-    o.Set("ssimC1", kernels::kSsimC1);
-    o.Set("ssimC2", kernels::kSsimC2);
-    o.Set("ssimWindow", static_cast<double>(kernels::kSsimWindow));
-    o.Set("ssimSigma", kernels::kSsimSigma);
-    o.Set("paperMapScales", numbers({static_cast<double>(kPaperMapScales[0]), static_cast<double>(kPaperMapScales[1])}));
-    o.Set("paperKernelsAt512", numbers({static_cast<double>(kPaperKernelsAt512[0]), static_cast<double>(kPaperKernelsAt512[1])}));
-    o.Set("paperBlurSigma", kPaperBlurSigma);
-    o.Set("thesisMapScales", numbers({static_cast<double>(kThesisMapScales[0]), static_cast<double>(kThesisMapScales[1]),
-                                      static_cast<double>(kThesisMapScales[2])}));
-    o.Set("thesisMeanFilter", static_cast<double>(kThesisMeanFilter));
-    // The engine's Adam is libtorch's with its defaults but the learning rate (and the fused
-    // update takes the same options).
-    const torch::optim::AdamOptions adam;
-    o.Set("adamBeta1", std::get<0>(adam.betas()));
-    o.Set("adamBeta2", std::get<1>(adam.betas()));
-    o.Set("adamEps", adam.eps());
-    o.Set("adamWeightDecay", adam.weight_decay());
+    o.Set("gmsConstant", c.gmsConstant);
+    o.Set("ssimC1", c.ssimC1);
+    o.Set("ssimC2", c.ssimC2);
+    o.Set("ssimWindow", static_cast<double>(c.ssimWindow));
+    o.Set("ssimSigma", c.ssimSigma);
+    o.Set("paperMapScales", numbers(c.paperMapScales));
+    o.Set("paperKernelsAt512", numbers(c.paperKernelsAt512));
+    o.Set("paperBlurSigma", c.paperBlurSigma);
+    o.Set("thesisMapScales", numbers(c.thesisMapScales));
+    o.Set("thesisMeanFilter", static_cast<double>(c.thesisMeanFilter));
+    o.Set("adamBeta1", c.adamBeta1);
+    o.Set("adamBeta2", c.adamBeta2);
+    o.Set("adamEps", c.adamEps);
+    o.Set("adamWeightDecay", c.adamWeightDecay);
+    return o;
+  });
+}
+
+// presetTraining(name) -> { batchSize?, learningRate?, windowsPerImage?, trainPrecision?, minutes? }
+Napi::Value presetTrainingOf(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) throw invalidArgument("Expected a preset name");
+    const PresetTraining t = presetTraining(info[0].As<Napi::String>().Utf8Value());
+    Napi::Object o = Napi::Object::New(info.Env());
+    if (t.batchSize) o.Set("batchSize", static_cast<double>(*t.batchSize));
+    if (t.learningRate) o.Set("learningRate", *t.learningRate);
+    if (t.windowsPerImage) o.Set("windowsPerImage", static_cast<double>(*t.windowsPerImage));
+    if (t.bf16WhereAvailable) o.Set("trainPrecision", "bf16-if-available");
+    if (t.minutes) o.Set("minutes", *t.minutes);
     return o;
   });
 }

@@ -12,6 +12,7 @@ Napi::Value windowOrigins(const Napi::CallbackInfo& info);
 Napi::Value patchLossOf(const Napi::CallbackInfo& info);
 Napi::Value methodConstants(const Napi::CallbackInfo& info);
 Napi::Value kernelFamiliesOf(const Napi::CallbackInfo& info);
+Napi::Value presetTrainingOf(const Napi::CallbackInfo& info);
 // turnedWindowOrigins(gridRows, gridCols, windowSize, rows, cols, transforms) -> { rows, cols }
 Napi::Value turnedWindowOriginsJs(const Napi::CallbackInfo& info);
 

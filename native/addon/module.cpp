@@ -68,6 +68,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("patchLoss", Napi::Function::New(env, patchLossOf));
   exports.Set("methodConstants", Napi::Function::New(env, methodConstants));
   exports.Set("kernelFamilies", Napi::Function::New(env, kernelFamiliesOf));
+  exports.Set("presetTraining", Napi::Function::New(env, presetTrainingOf));
   exports.Set("turnedWindowOrigins", Napi::Function::New(env, turnedWindowOriginsJs));
   return exports;
 }

@@ -12,6 +12,7 @@
 
 #include "../kernels/dispatch.h"
 #include "../kernels/registry.h"
+#include "capabilities.h"
 #include "config.h"
 #include "machine.h"
 #include "model.h"
@@ -37,20 +38,6 @@ struct AnomalyResult {
   torch::Tensor reconstruction;  // float (n, H, W, C) in [0, 1], or undefined
 };
 
-struct Capabilities {
-  std::string libtorch, blas, parallel, device, deviceNote;
-  // Which fused kernels this build has per device: the CPU's instruction set (avx512, avx2,
-  // generic), the CUDA targets (e.g. "sm_75+sm_80+sm_86+sm_89+sm_90+compute_90"), empty where none are built.
-  std::string fusedCpu, fusedCuda;
-  // The CPU: model string, CPUID signature, core and flags (from /proc/cpuinfo).
-  CpuDescription cpu;
-  // What runs the matrix products and with which instructions: fp32 through the BLAS loaded
-  // ("openblas Zen"), bf16 through oneDNN ("onednn avx512_core_bf16"; "amx" on AMX CPUs).
-  std::string fp32Products, bf16Products;
-  int64_t threads = 0;
-  bool bf16 = false, cudaBuilt = false, cudaAvailable = false;
-};
-Capabilities capabilities(int64_t threads);
 
 // What a loaded engine is for. Scoring reads the weights, statistics and configs and skips
 // the optimiser state and the best epoch's copy (three quarters of a trained model's file,

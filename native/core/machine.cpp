@@ -11,7 +11,7 @@
 #include "../common/errors.h"
 #include "../kernels/attention/attention.h"
 #include "../kernels/dispatch.h"
-#include "engine.h"
+#include "capabilities.h"
 
 namespace intra {
 

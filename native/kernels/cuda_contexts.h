@@ -1,13 +1,16 @@
 // Where the CUDA kernels of every family run, for their libtorch adapters
 // (<family>/fused_cuda_adapter.h): the tensors' device, the device guard and stream of a
-// launch, each family's launcher table, and whether outputs are poisoned before the launch.
+// launch, and whether outputs are poisoned before the launch; and what every adapter does to
+// a tensor before handing its pointer to a kernel. Each family finds its own launcher table
+// for a context (its adapter's <family>LaunchersFor<Context>()): nothing here knows a family.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <limits>
+#include <string>
 
-#include "attention/fused_cuda.h"
-#include "filters/fused_cuda.h"
+#include "../common/errors.h"
+#include "element_type.h"
 
 #ifdef INTRA_CUDA_KERNELS
 #include <c10/cuda/CUDAGuard.h>
@@ -23,8 +26,6 @@ struct EmulatedCudaContext {
   static bool accepts(const at::Tensor& t) { return t.device().is_cpu(); }
   static int guard(const at::Tensor&) { return 0; }
   static void* stream(const at::Tensor&) { return nullptr; }
-  static const AttentionLaunchers& attentionLaunchers() { return emulatedAttentionLaunchers(); }
-  static const FilterLaunchers& filterLaunchers() { return emulatedFilterLaunchers(); }
   static at::Tensor poison(at::Tensor t) { return t.fill_(std::numeric_limits<double>::quiet_NaN()); }
 };
 
@@ -35,10 +36,29 @@ struct CudaContext {
   static bool accepts(const at::Tensor& t) { return t.device().is_cuda(); }
   static c10::cuda::CUDAGuard guard(const at::Tensor& t) { return c10::cuda::CUDAGuard(t.device()); }
   static void* stream(const at::Tensor& t) { return c10::cuda::getCurrentCUDAStream(t.device().index()).stream(); }
-  static const AttentionLaunchers& attentionLaunchers() { return cudaAttentionLaunchers(); }
-  static const FilterLaunchers& filterLaunchers() { return cudaFilterLaunchers(); }
   static at::Tensor poison(at::Tensor t) { return t; }
 };
 #endif
+
+namespace cuda_adapter {
+
+inline ElementType elementTypeOf(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return ElementType::F32;
+    case at::kDouble: return ElementType::F64;
+    case at::kBFloat16: return ElementType::BF16;
+    case at::kHalf: return ElementType::F16;
+    default: break;
+  }
+  throw invalidArgument(std::string("Expected float, double, bfloat16 or half for the CUDA kernels but received ") +
+                        c10::toString(t.scalar_type()));
+}
+
+inline at::ScalarType accumulateType(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
+
+// The kernels take one element type for all inputs and a dense last dimension.
+inline at::Tensor prepare(const at::Tensor& t) { return t.stride(-1) == 1 ? t : t.contiguous(); }
+
+}  // namespace cuda_adapter
 
 }  // namespace intra::kernels

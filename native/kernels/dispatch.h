@@ -50,7 +50,7 @@ class KernelTable {
     slot(device, implementation).store(functions);
   }
   // Puts `functions` in a slot and returns what was there: for the checks' deliberately wrong
-  // kernels (harness.h, CheckRequest::fault), which must fail through this very dispatch.
+  // kernels (checks/harness.h, CheckRequest::fault), which must fail through this very dispatch.
   const Functions* exchange(Device device, Implementation implementation, const Functions* functions) {
     return slot(device, implementation).exchange(functions);
   }

@@ -17,7 +17,7 @@
 
 #include "../common/errors.h"
 #include "../kernels/attention/attention.h"
-#include "../kernels/harness.h"
+#include "../kernels/checks/harness.h"
 #include "../kernels/activation/bias_gelu.h"
 #include "../kernels/bias/bias_add.h"
 #include "../kernels/norm/layer_norm.h"

@@ -9,29 +9,23 @@
 #include <vector>
 
 #include "../../common/errors.h"
+#include "../cuda_contexts.h"
 #include "attention.h"
 #include "fused_cuda.h"
 
 namespace intra::kernels::cuda_adapter {
 
-inline ElementType elementTypeOf(const at::Tensor& t) {
-  switch (t.scalar_type()) {
-    case at::kFloat: return ElementType::F32;
-    case at::kDouble: return ElementType::F64;
-    case at::kBFloat16: return ElementType::BF16;
-    case at::kHalf: return ElementType::F16;
-    default: break;
-  }
-  throw invalidArgument(std::string("Expected float, double, bfloat16 or half for the CUDA kernels but received ") +
-                        c10::toString(t.scalar_type()));
-}
-
-inline at::ScalarType accumulateType(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
-
 inline HeadLayout layoutOf(const at::Tensor& t) { return {t.size(1), t.stride(0), t.stride(1), t.stride(2)}; }
 
-// The kernels take one element type for all inputs and a dense last dimension.
-inline at::Tensor prepare(const at::Tensor& t) { return t.stride(-1) == 1 ? t : t.contiguous(); }
+// The attention kernels' launchers where `Context` runs them.
+template <typename Context>
+const AttentionLaunchers& attentionLaunchersFor();
+template <>
+inline const AttentionLaunchers& attentionLaunchersFor<EmulatedCudaContext>() { return emulatedAttentionLaunchers(); }
+#ifdef INTRA_CUDA_KERNELS
+template <>
+inline const AttentionLaunchers& attentionLaunchersFor<CudaContext>() { return cudaAttentionLaunchers(); }
+#endif
 
 // Context: where the tensors live (accepts), the device guard and stream of a launch, the
 // launchers' table, and whether outputs are poisoned first (the emulation's check).
@@ -63,7 +57,7 @@ struct AttentionAdapter {
     check("softmax attention", q, k, v);
     [[maybe_unused]] auto guard = Context::guard(q);
     const AttentionProblem p = problemOf(q, v);
-    const auto& launch = Context::attentionLaunchers();
+    const auto& launch = attentionLaunchersFor<Context>();
     at::Tensor out = Context::poison(dense(q, p.dv));
     at::Tensor lse = Context::poison(at::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(accumulateType(q))));
     if (p.heads > 0 && p.S > 0) {
@@ -85,7 +79,7 @@ struct AttentionAdapter {
     at::Tensor rowDot = at::empty_like(lse);
     at::Tensor dq = Context::poison(dense(q, p.dqk)), dk = Context::poison(dense(q, p.dqk)), dv = Context::poison(dense(q, p.dv));
     if (p.heads > 0 && p.S > 0) {
-      Context::attentionLaunchers().softmaxBackward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
+      attentionLaunchersFor<Context>().softmaxBackward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
                                            layoutOf(v), o.data_ptr(), g.data_ptr(), layoutOf(g), lse.data_ptr(),
                                            rowDot.data_ptr(), dq.data_ptr(), dk.data_ptr(), dv.data_ptr(),
                                            Context::stream(q));
@@ -94,7 +88,7 @@ struct AttentionAdapter {
   }
 
   static void checkLinearFits(const AttentionProblem& p) {
-    const auto& launch = Context::attentionLaunchers();
+    const auto& launch = attentionLaunchersFor<Context>();
     if (launch.linearSharedBytes(p) > launch.sharedLimit()) {
       throw unsupported("the CUDA linear attention keeps phi(K)^T V in shared memory: " + std::to_string(p.dqk) + " x " +
                         std::to_string(p.dv) + " does not fit; use kernels 'reference'");
@@ -108,7 +102,7 @@ struct AttentionAdapter {
     checkLinearFits(p);
     at::Tensor out = Context::poison(dense(q, p.dv));
     if (p.heads > 0 && p.S > 0) {
-      Context::attentionLaunchers().linearForward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
+      attentionLaunchersFor<Context>().linearForward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
                                          layoutOf(v), out.data_ptr(), Context::stream(q));
     }
     return out;
@@ -125,7 +119,7 @@ struct AttentionAdapter {
     at::Tensor o = out.to(q.scalar_type()).contiguous();
     at::Tensor dq = Context::poison(dense(q, p.dqk)), dk = Context::poison(dense(q, p.dqk)), dv = Context::poison(dense(q, p.dv));
     if (p.heads > 0 && p.S > 0) {
-      Context::attentionLaunchers().linearBackward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
+      attentionLaunchersFor<Context>().linearBackward(p, q.data_ptr(), layoutOf(q), k.data_ptr(), layoutOf(k), v.data_ptr(),
                                           layoutOf(v), o.data_ptr(), g.data_ptr(), layoutOf(g), dq.data_ptr(),
                                           dk.data_ptr(), dv.data_ptr(), Context::stream(q));
     }

@@ -8,11 +8,21 @@
 #include <vector>
 
 #include "../../common/errors.h"
-#include "../attention/fused_cuda_adapter.h"
+#include "../cuda_contexts.h"
 #include "filters.h"
 #include "fused_cuda.h"
 
 namespace intra::kernels::cuda_adapter {
+
+// The filter kernels' launchers where `Context` runs them.
+template <typename Context>
+const FilterLaunchers& filterLaunchersFor();
+template <>
+inline const FilterLaunchers& filterLaunchersFor<EmulatedCudaContext>() { return emulatedFilterLaunchers(); }
+#ifdef INTRA_CUDA_KERNELS
+template <>
+inline const FilterLaunchers& filterLaunchersFor<CudaContext>() { return cudaFilterLaunchers(); }
+#endif
 
 template <typename Context>
 struct FilterAdapter {
@@ -46,7 +56,7 @@ struct FilterAdapter {
     const ImageProblem p = pairOf("GMS", a, b);
     [[maybe_unused]] auto guard = Context::guard(a);
     at::Tensor out = map(a);
-    if (!empty(p)) Context::filterLaunchers().gmsForward(p, a.data_ptr(), b.data_ptr(), out.data_ptr(), Context::stream(a));
+    if (!empty(p)) filterLaunchersFor<Context>().gmsForward(p, a.data_ptr(), b.data_ptr(), out.data_ptr(), Context::stream(a));
     return out;
   }
   static std::vector<at::Tensor> gmsBackward(const at::Tensor& a, const at::Tensor& b, const at::Tensor& dout) {
@@ -55,7 +65,7 @@ struct FilterAdapter {
     at::Tensor g = dout.to(a.scalar_type()).contiguous();
     at::Tensor da = Context::poison(at::empty_like(a)), db = Context::poison(at::empty_like(b));
     if (!empty(p)) {
-      const auto& launch = Context::filterLaunchers();
+      const auto& launch = filterLaunchersFor<Context>();
       at::Tensor s = scratch(a, launch.gmsScratchElements(p));
       launch.gmsBackward(p, a.data_ptr(), b.data_ptr(), g.data_ptr(), da.data_ptr(), db.data_ptr(),
                          s.data_ptr<double>(), Context::stream(a));
@@ -66,7 +76,7 @@ struct FilterAdapter {
     const ImageProblem p = pairOf("SSIM", a, b);
     [[maybe_unused]] auto guard = Context::guard(a);
     at::Tensor out = map(a);
-    if (!empty(p)) Context::filterLaunchers().ssimForward(p, a.data_ptr(), b.data_ptr(), out.data_ptr(), Context::stream(a));
+    if (!empty(p)) filterLaunchersFor<Context>().ssimForward(p, a.data_ptr(), b.data_ptr(), out.data_ptr(), Context::stream(a));
     return out;
   }
   static std::vector<at::Tensor> ssimBackward(const at::Tensor& a, const at::Tensor& b, const at::Tensor& dout) {
@@ -75,7 +85,7 @@ struct FilterAdapter {
     at::Tensor g = dout.to(a.scalar_type()).contiguous();
     at::Tensor da = Context::poison(at::empty_like(a)), db = Context::poison(at::empty_like(b));
     if (!empty(p)) {
-      const auto& launch = Context::filterLaunchers();
+      const auto& launch = filterLaunchersFor<Context>();
       at::Tensor s = scratch(a, launch.ssimScratchElements(p));
       launch.ssimBackward(p, a.data_ptr(), b.data_ptr(), g.data_ptr(), da.data_ptr(), db.data_ptr(),
                           s.data_ptr<double>(), Context::stream(a));
@@ -90,7 +100,7 @@ struct FilterAdapter {
     at::Tensor weights = taps.to(image.device(), accumulateType(image)).contiguous();
     at::Tensor out = Context::poison(at::empty_like(image));
     if (!empty(p)) {
-      Context::filterLaunchers().separable(p, image.data_ptr(), weights.data_ptr(), k, out.data_ptr(), Context::stream(image));
+      filterLaunchersFor<Context>().separable(p, image.data_ptr(), weights.data_ptr(), k, out.data_ptr(), Context::stream(image));
     }
     return out;
   }

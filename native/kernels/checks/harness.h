@@ -1,4 +1,5 @@
-// Correctness checks and timings of the kernels, for the tests and `intra bench kernels`.
+// Correctness checks and timings of the kernels, for the tests, `intra bench kernels` and
+// intra-kernel-check: a layer above the families (it runs every one of them), below core.
 #pragma once
 #include <ATen/ATen.h>
 

@@ -9,16 +9,16 @@
 #include <cmath>
 #include <mutex>
 
-#include "../common/cpu_allocator.h"
-#include "../common/errors.h"
-#include "attention/attention.h"
-#include "device_timing.h"
-#include "activation/bias_gelu.h"
-#include "bias/bias_add.h"
-#include "filters/filters.h"
-#include "norm/layer_norm.h"
-#include "optim/adam.h"
-#include "registry.h"
+#include "../../common/cpu_allocator.h"
+#include "../../common/errors.h"
+#include "../activation/bias_gelu.h"
+#include "../attention/attention.h"
+#include "../bias/bias_add.h"
+#include "../device_timing.h"
+#include "../filters/filters.h"
+#include "../norm/layer_norm.h"
+#include "../optim/adam.h"
+#include "../registry.h"
 
 namespace intra::kernels {
 
