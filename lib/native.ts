@@ -91,7 +91,7 @@ function addon(): NativeAddon {
   // libgomp's threads spin after every parallel region by default, and on a machine with few
   // cores they took the cores from OpenBLAS's own threads: the same fp32 training step ran at
   // 69-80% of the ceiling from run to run, 85% with passive waiting, and `intra score` took
-  // 42 s or 27 s (README: Threads). libgomp reads this when libtorch loads, so it is set before
+  // 42 s or 27 s (docs/performance.md: Threads). libgomp reads this when libtorch loads, so it is set before
   // the addon is; a caller's own setting stays.
   process.env.OMP_WAIT_POLICY ??= 'passive';
   // OpenBLAS's threads, for their part, spin (sched_yield) for 2^28 cycles, ~0.1 s, after every

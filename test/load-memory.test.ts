@@ -1,6 +1,6 @@
 // What loading a model costs a process: scoring reads the weights only, so it needs less
 // memory than training's load of everything (the figures at paper size are `intra bench
-// load`'s, in the README).
+// load`'s, in docs/checkpoints.md).
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 // The shape of the memory bound of a long scoring run: peak RSS does not grow with the
-// number of images (the figure at 20,000 images is `intra bench memory`'s, in the README).
+// number of images (the figure at 20,000 images is `intra bench memory`'s, in docs/fleet.md).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

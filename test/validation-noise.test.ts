@@ -46,7 +46,7 @@ describe('validation windows', () => {
 });
 
 describe('measured defaults', () => {
-  it('trains with 256 validation windows per image and without augmentation unless asked (README: Real data)', () => {
+  it('trains with 256 validation windows per image and without augmentation unless asked (docs/real-data.md)', () => {
     const engine = Engine.create({ preset: 'tiny', channels: 1 }, {}, { threads: 1 });
     expect(engine.describe().train).toMatchObject({ validationWindowsPerImage: 256, augment: false });
     engine.dispose();

@@ -2,7 +2,7 @@
  * How noisy is the validation loss? At a fixed model, the loss over the validation images'
  * fixed windows is measured for several window draws (seeds) and counts per image; its spread
  * is set against the 1e-4 margin that picks the best epoch and stops training early. The
- * training config's default count comes from this measurement (README).
+ * training config's default count comes from this measurement (docs/real-data.md).
  *
  * @example const records = await validationNoise({ model: 'tile.intra', counts: [64, 256], seeds: 8 });
  */

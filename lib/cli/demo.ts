@@ -1,6 +1,6 @@
 /**
  * `intra demo`: synthesises a texture and an object category, trains the `cpu` preset (the
- * recipe measured best per CPU-minute on real data: README, Real data) on each within a few
+ * recipe measured best per CPU-minute on real data: docs/real-data.md) on each within a few
  * minutes, evaluates, and prints the table with where the reports are.
  *
  * @example intra demo --out demo-out

@@ -31,7 +31,7 @@ export function register(cli: Argv): Argv {
         .option('patience', { type: 'number', describe: 'epochs without improvement before stopping (default: paper 50, thesis 150)' })
         .option('minutes', { type: 'number', describe: 'training-time budget: no epoch starts that would end past it (over all resumes; raise it with --resume to go on; cpu preset: 30)' })
         .option('windows-per-image', { type: 'number', describe: 'training windows per image per epoch (default 600; cpu preset 32)' })
-        .option('augment', { type: 'boolean', describe: 'random rotations and flips of windows, positions turned with them (default off: it cost accuracy on real data, see README)' })
+        .option('augment', { type: 'boolean', describe: 'random rotations and flips of windows, positions turned with them (default off: it cost accuracy on real data, see docs/real-data.md)' })
         .option('seed', { type: 'number', default: 0 })
         .option('train-precision', { choices: PRECISIONS, describe: 'bf16 = bf16 matrix products, fp32 master weights (default fp32; cpu preset: bf16 where the CPU has it)' })
         .option('anomaly-map', { choices: ANOMALY_MAPS, describe: "the anomaly map: the paper's (scales 1/2 and 1/4, mean filter then Gaussian) or the thesis's (MSGMS over 3 scales, a 21x21 mean filter); default: the recipe's" })

@@ -41,7 +41,7 @@ const PAPER_SIZES: Readonly<Record<string, number>> = {
 const THESIS_SIZES: Readonly<Record<string, number>> = { ...PAPER_SIZES, pill: 320 };
 
 const DEFAULTS: Record<Recipe, RecipeDefaults> = {
-  // augment off: measured on magnetic tile (README), augmentation cost accuracy at the same budget
+  // augment off: measured on magnetic tile (docs/real-data.md), augmentation cost accuracy at the same budget
   paper: { attentions: ['mfsa', 'msa', 'linear'], longResiduals: true, learningRate: 1e-4, batchSize: 256, epochs: 1000, patience: 50, augment: false, gmsScales: 1, anomalyMap: 'paper', imageSizes: PAPER_SIZES },
   thesis: { attention: 'msa', attentions: ['msa', 'linear'], longResiduals: false, learningRate: 1e-3, batchSize: 256, epochs: 20_000, patience: 150, augment: false, gmsScales: 3, anomalyMap: 'thesis', imageSizes: THESIS_SIZES },
 };

@@ -94,7 +94,7 @@ ModelConfig presetConfig(const std::string& preset) {
     return c;
   }
   if (preset == "cpu") {
-    // The small geometry: on magnetic tile (README, Real data) neither 8x8 patches nor 192x192
+    // The small geometry: on magnetic tile (docs/real-data.md) neither 8x8 patches nor 192x192
     // pixels did better in the same minutes, and both cost more to score. What makes the preset
     // is its training (lib/train/recipes.ts).
     return presetConfig("small");

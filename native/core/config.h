@@ -57,11 +57,11 @@ struct TrainConfig {
   int64_t gmsScales = 1;
   double beta = 0.01;   // weight of mean(1 - SSIM)
   // Random rot90 and flips of windows, positions turned with them. Off by default: on real data
-  // (magnetic tile, README) it cost accuracy at the same budget, as the thesis found (§6.1.2).
+  // (magnetic tile, docs/real-data.md) it cost accuracy at the same budget, as the thesis found (§6.1.2).
   bool augment = false;
   uint64_t seed = 0;
   // 256: the validation loss's spread over window draws is then ~1/3 of the 1e-4 margin that picks
-  // the best epoch (64 gave 1.2x; measured with `intra bench validation`, README).
+  // the best epoch (64 gave 1.2x; measured with `intra bench validation`, docs/real-data.md).
   int64_t validationWindowsPerImage = 256;
   Precision trainPrecision = Precision::Fp32;  // bf16 = autocast matrix products
   // The anomaly map: the paper's (eqs. 6-7) or the thesis's (eqs. 4.12-4.14); see anomaly_map.h.
