@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # One full GPU run on a machine without node or network (the device machine): unpack what
-# scripts/gpu-pack.sh carried in .gpu/, build the kernel tool and the addon against PyTorch's
+# scripts/dev/gpu-pack.sh carried in .gpu/, build the kernel tool and the addon against PyTorch's
 # CUDA libtorch, then run the stages named (default: all), each under its own time limit.
 # Logs go to $OUT/logs.tgz and a short summary is printed last.
 #
-#   scripts/gpu-session.sh [build] [check] [bench] [engine] [engine-bf16] [interchange] [magnetic-tile] [cpu-amx]
+#   scripts/dev/gpu-session.sh [build] [check] [bench] [engine] [engine-bf16] [interchange] [magnetic-tile] [cpu-amx]
 #   (cpu-amx: the host's CPU on 2 threads, AMX where it has it: issue #11's CPU figures)
-#   (magnetic-tile: MT_MINUTES, MT_PRESET, MT_DEVICE; the data from scripts/gpu-pack.sh DATA 300 24)
+#   (magnetic-tile: MT_MINUTES, MT_PRESET, MT_DEVICE; the data from scripts/dev/gpu-pack.sh DATA 300 24)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out="${OUT:-gpu-out}"
 log=/tmp/gpu-logs
 rm -rf "$log"
@@ -85,20 +85,20 @@ for s in $stages; do
       stage bench-train-large 90 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 2048 --steps 2 --json
       for f in bench-score bench-train bench-train-large; do benchSummary "$f"; done
       ;;
-    magnetic-tile)  # the carried subset (scripts/gpu-pack.sh DATA 300 24): train on a time budget, evaluate
-      [ -d .gpu/data/train/good ] || { say "no .gpu/data: run scripts/gpu-pack.sh <magnetic_tile> 300 24 first"; continue; }
+    magnetic-tile)  # the carried subset (scripts/dev/gpu-pack.sh DATA 300 24): train on a time budget, evaluate
+      [ -d .gpu/data/train/good ] || { say "no .gpu/data: run scripts/dev/gpu-pack.sh <magnetic_tile> 300 24 first"; continue; }
       minutes="${MT_MINUTES:-5}"
-      stage mt-train $((minutes * 60 + 120)) node dist/bin/intra.js train .gpu/data --out /tmp/mt.intra --preset "${MT_PRESET:-paper}" \
+      stage mt-train $((minutes * 60 + 120)) node dist/bin/intra.js train .gpu/data --out /tmp/mt.intra --overwrite --preset "${MT_PRESET:-paper}" \
         --device "${MT_DEVICE:-cuda}" --train-precision bf16 --minutes "$minutes" --seed 0
       tail -2 "$log/mt-train.log" | tee -a "$summary"
       stage mt-eval 300 node dist/bin/intra.js eval /tmp/mt.intra .gpu/data --device "${MT_DEVICE:-cuda}" --out /tmp/mt-eval
       cp /tmp/mt-eval/report.json "$log/mt-report.json" 2>/dev/null
       grep -E "^\|" "$log/mt-eval.log" | head -10 | tee -a "$summary"
       ;;
-    interchange)  # a model trained on the GPU, scored on the CPU and on the GPU, evaluated on the GPU
+    interchange)  # a model trained on the GPU, scored on the CPU and on the GPU (as test/gpu-interchange.test.ts, which needs vitest: not carried), evaluated on the GPU
       intra="node dist/bin/intra.js"
       stage synth 60 $intra synth /tmp/syn --categories weave --train 24 --test-good 8 --test-per-defect 4
-      stage train-gpu 120 $intra train /tmp/syn/weave --out /tmp/gpu.intra --preset small --device cuda --epochs 4 --windows-per-image 64 --train-precision bf16
+      stage train-gpu 120 $intra train /tmp/syn/weave --out /tmp/gpu.intra --preset small --device cuda --epochs 4 --windows-per-image 64 --train-precision bf16 --overwrite
       stage score-on-cpu 60 $intra score /tmp/gpu.intra /tmp/syn/weave/test --device cpu --threads 8 --out /tmp/gpu-on-cpu.jsonl
       stage score-on-gpu 60 $intra score /tmp/gpu.intra /tmp/syn/weave/test --device cuda --out /tmp/gpu-on-gpu.jsonl
       cp /tmp/gpu-on-cpu.jsonl /tmp/gpu-on-gpu.jsonl "$log/" 2>/dev/null

@@ -4,9 +4,9 @@
 # A finding is written to fuzz/findings/ and the run exits non-zero: turn it into a case of
 # test/checkpoint-crafted.test.ts, fix, run again.
 #
-#   scripts/fuzz-checkpoint.sh [seconds]     (default 300)
+#   scripts/dev/fuzz-checkpoint.sh [seconds]     (default 300)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 seconds="${1:-300}"
 if ! command -v clang++-14 > /dev/null || [ ! -d /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux ]; then
   echo "fuzz: installing clang-14 and its runtimes (libFuzzer, sanitizers)"
@@ -20,7 +20,7 @@ clang++-14 -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-r
 # Seeds: real files of the tiny and small presets, written by the engine itself.
 if [ -z "$(ls -A fuzz/corpus)" ]; then
   node --input-type=module -e "
-    import { Engine } from './dist/lib/native.js';
+    import { Engine } from './dist/lib/engine.js';
     for (const preset of ['tiny', 'small']) {
       const e = Engine.create({ preset, channels: 1 }, { seed: 1 }, { threads: 1 });
       await e.save('fuzz/corpus/' + preset + '.intra', { preset });

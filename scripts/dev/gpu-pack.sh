@@ -3,10 +3,10 @@
 # device call's carry): node itself, the production node_modules, node's N-API headers, and
 # optionally a data subset. The built JS (dist/) is carried beside it.
 #
-#   scripts/gpu-pack.sh                      # node + modules + headers
-#   scripts/gpu-pack.sh DATA_DIR N_TRAIN N_TEST_PER_KIND   # plus an MVTec-layout subset
+#   scripts/dev/gpu-pack.sh                      # node + modules + headers
+#   scripts/dev/gpu-pack.sh DATA_DIR N_TRAIN N_TEST_PER_KIND   # plus an MVTec-layout subset
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 mkdir -p .gpu/node-include
 [ -f .gpu/node.xz ] || xz -T0 -6 -c "$(command -v node)" > .gpu/node.xz
 cp /usr/include/node/node_api.h /usr/include/node/node_api_types.h /usr/include/node/js_native_api.h \
