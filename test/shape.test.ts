@@ -12,7 +12,8 @@ import { synthesize } from '../lib/data/synth.js';
 import { evaluateCategory, type Report } from '../lib/eval/evaluate.js';
 import { scoreFiles, type ScoreLine } from '../lib/infer/score.js';
 import { Engine } from '../lib/engine.js';
-import { medianAspect, shapeForAspect, stateShape, trainCategory, type TrainOptions, type TrainState } from '../lib/train/train.js';
+import { modelShape } from '../lib/data/images.js';
+import { medianAspect, shapeForAspect, trainCategory, type TrainOptions, type TrainState } from '../lib/train/train.js';
 
 const root = mkdtempSync(join(tmpdir(), 'intra-shape-'));
 const data = join(root, 'data');
@@ -21,6 +22,7 @@ const recipe = { preset: 'tiny', epochs: 6, patience: 6, windowsPerImage: 48, ba
 const model = join(root, 'strip.intra');
 const notes: string[] = [];
 let state: TrainState;
+let trainedShape: { width: number; height: number };
 let report: Report;
 
 /** Every PNG under `dir`, stretched to width x height (masks by nearest neighbour, so they stay binary). */
@@ -41,7 +43,9 @@ beforeAll(async () => {
   await synthesize(data, { seed: 7, categories: ['weave'], size: 96, train: 12, testGood: 6, testPerDefect: 3 });
   await synthesize(join(root, 'square'), { seed: 8, categories: ['weave'], size: 96, train: 1, testGood: 1, testPerDefect: 0 });
   await stretchAll(category, 128, 64);
-  state = (await trainCategory({ ...recipe, category, out: model, onNote: (n) => notes.push(n) })).state;
+  const trained = await trainCategory({ ...recipe, category, out: model, onNote: (n) => notes.push(n) });
+  state = trained.state;
+  trainedShape = modelShape(trained.model);
   report = await evaluateCategory({ model, category, outDir: join(root, 'eval'), threads: 2 });
 }, 300_000);
 
@@ -50,7 +54,8 @@ describe('a model the shape of its images', () => {
     expect(await medianAspect(readdirSync(join(category, 'train', 'good')).map((f) => join(category, 'train', 'good', f)))).toBeCloseTo(2, 6);
     // tiny: 64x64 pixels of 8x8 patches; aspect 2 -> 90.5 x 45.3 -> 11 x 6 patches.
     expect(shapeForAspect(2, 64, 8, 5)).toEqual({ width: 88, height: 48 });
-    expect(stateShape(state)).toEqual({ width: 88, height: 48 });
+    expect(trainedShape).toEqual({ width: 88, height: 48 });
+    expect(state).not.toHaveProperty('imageWidth');  // one copy of the shape: the model config's
     expect(notes).toContainEqual(expect.stringMatching(/^model shape 88x48 \(width x height\): the training images' median aspect 2\.00 at about 64x64 pixels/));
     const engine = await Engine.load(model, { threads: 1 });
     expect(engine.describe().model).toMatchObject({ imageWidth: 88, imageHeight: 48 });
@@ -92,10 +97,10 @@ describe('a model the shape of its images', () => {
     const common = { ...recipe, category, epochs: 1, patience: 1, windowsPerImage: 2 };
     const squareNotes: string[] = [];
     const square = await trainCategory({ ...common, out: join(root, 'square.intra'), shape: 'square', onNote: (n) => squareNotes.push(n) });
-    expect(stateShape(square.state)).toEqual({ width: 64, height: 64 });
+    expect(modelShape(square.model)).toEqual({ width: 64, height: 64 });
     expect(squareNotes).toEqual([]);
     const exact = await trainCategory({ ...common, out: join(root, 'exact.intra'), shape: { width: 96, height: 40 } });
-    expect(stateShape(exact.state)).toEqual({ width: 96, height: 40 });
+    expect(modelShape(exact.model)).toEqual({ width: 96, height: 40 });
     await expect(trainCategory({ ...common, out: join(root, 'bad.intra'), shape: { width: 100, height: 40 } })).rejects.toThrow(
       'Expected a multiple of the patch size 8 for imageWidth but received 100',
     );

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packImages } from '../lib/data/images.js';
+import { modelShape, packImages } from '../lib/data/images.js';
 import { listImages } from '../lib/data/dataset.js';
 import { synthesize } from '../lib/data/synth.js';
 import { Engine } from '../lib/engine.js';
 import { patchLoss } from '../lib/native.js';
-import { decodeAll, stateShape, trainCategory, type TrainState } from '../lib/train/train.js';
+import { decodeAll, trainCategory } from '../lib/train/train.js';
 import { rng } from '../lib/data/random.js';
 
 /** One channel's pixels, row-major. */
@@ -186,7 +186,7 @@ describe('--recipe thesis', () => {
     try {
       expect(engine.describe().train).toMatchObject({ gmsScales: 3, anomalyMap: 'thesis', learningRate: 1e-3 });
       expect(engine.describe().model).toMatchObject({ attention: 'msa', longResiduals: false });
-      const shape = stateShape(state as TrainState), { width: w, height: h } = shape;
+      const shape = modelShape(engine.describe().model), { width: w, height: h } = shape;
       const window = engine.describe().model.windowSize * engine.describe().model.patchSize;
       // Eq. 4.14's mean: the diff maps of the training images, computed here from the engine's reconstructions.
       const train = packImages(await decodeAll(state.trainFiles, shape, 1, window), shape, 1);

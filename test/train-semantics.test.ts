@@ -8,10 +8,10 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { packImages } from '../lib/data/images.js';
 import { synthesize } from '../lib/data/synth.js';
 import { Engine } from '../lib/engine.js';
-import { decodeAll, splitValidation, stateShape, trainCategory, type TrainState } from '../lib/train/train.js';
+import { modelShape, packImages } from '../lib/data/images.js';
+import { decodeAll, splitValidation, trainCategory, type TrainState } from '../lib/train/train.js';
 import { stripes } from './fixtures.js';
 
 describe('the validation split', () => {
@@ -80,8 +80,8 @@ describe('a trained model', () => {
     const engine = await Engine.load(out, { threads: 1, purpose: 'scoring' });
     try {
       const { model } = engine.describe();
-      const shape = stateShape(state);
-      const held = packImages(await decodeAll(state.validationFiles, shape, state.channels, model.windowSize * model.patchSize), shape, state.channels);
+      const shape = modelShape(model), channels = model.channels as 1 | 3;
+      const held = packImages(await decodeAll(state.validationFiles, shape, channels, model.windowSize * model.patchSize), shape, channels);
       const { scores } = await engine.anomalyMaps(held);
       expect(scores[0]).not.toBe(scores[1]);
       expect(state.threshold).toBe(Math.max(...scores));

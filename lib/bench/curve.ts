@@ -11,7 +11,8 @@ import { evaluateCategory } from '../eval/evaluate.js';
 import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
 import { machineLabel, type MachineLabel, type Preset } from '../native.js';
-import { stateShape, stopReason, trainCategory, type TrainOptions, type TrainState } from '../train/train.js';
+import { modelShape } from '../data/images.js';
+import { stopReason, trainCategory, type TrainOptions, type TrainState } from '../train/train.js';
 
 export interface CurveRecord {
   bench: 'curve';
@@ -63,10 +64,10 @@ export async function accuracyCurve(options: CurveOptions): Promise<CurveRecord[
       onSkip?.(budgets[i]!, (last.trainingSeconds ?? 0) / 60, (last.history.at(-1)?.seconds ?? 0) / 60);
       continue;
     }
-    const { state } = await trainCategory({ ...train, out: model, minutes: budgets[i], resume: last !== undefined, overwrite: last === undefined, ...unbounded });
+    const { state, model: config } = await trainCategory({ ...train, out: model, minutes: budgets[i], resume: last !== undefined, overwrite: last === undefined, ...unbounded });
     last = state;
     const report = await evaluateCategory({ model, category: train.category, outDir: join(out, `eval-${budgets[i]}min`), threads: train.threads, device: train.device });
-    const shape = stateShape(state);
+    const shape = modelShape(config);
     const record: CurveRecord = {
       bench: 'curve',
       category: report.category,

@@ -6,10 +6,10 @@
  */
 import type { Argv } from 'yargs';
 
-import { shapeText } from '../data/images.js';
+import { modelShape, shapeText } from '../data/images.js';
 import { ANOMALY_MAPS, PRECISIONS } from '../native.js';
 import { RECIPES } from '../train/recipes.js';
-import { stateShape, trainCategory, type Progress } from '../train/train.js';
+import { trainCategory, type Progress } from '../train/train.js';
 import { duration, engineOptions, engineOptionsOf, modelOptions, parseShape } from './options.js';
 
 export function register(cli: Argv): Argv {
@@ -95,7 +95,7 @@ export function register(cli: Argv): Argv {
         } else {
           const trained = s.trainingSeconds === undefined ? '' : ` in ${duration(s.trainingSeconds)}`;
           const stopped = s.stopped === undefined ? '' : ` (stopped by the ${s.stopped} limit)`;
-          console.log(`model ${result.out}: best epoch ${s.bestEpoch} of ${s.epoch}${trained}${stopped}, validation loss ${s.bestLoss?.toFixed(5)}, image ${shapeText(stateShape(s))}, threshold ${s.threshold?.toExponential(3)}`);
+          console.log(`model ${result.out}: best epoch ${s.bestEpoch} of ${s.epoch}${trained}${stopped}, validation loss ${s.bestLoss?.toFixed(5)}, image ${shapeText(modelShape(result.model))}, threshold ${s.threshold?.toExponential(3)}`);
         }
       } finally {
         process.removeListener('SIGINT', onInterrupt);

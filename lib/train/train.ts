@@ -9,13 +9,16 @@ import { dirname } from 'node:path';
 
 import sharp from 'sharp';
 
-import { channelsOf, loadImage, packImages, shapeOf, shapeText, type DecodedImage, type ImageShape } from '../data/images.js';
+import { channelsOf, loadImage, modelShape, packImages, shapeOf, shapeText, type DecodedImage, type ImageShape } from '../data/images.js';
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
-import { capabilities, modelConfig, type AnomalyMapKind, type AttentionKind, type Device, type LossParts, type ModelConfigInput, type Precision, type Preset } from '../native.js';
+import { capabilities, modelConfig, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type LossParts, type ModelConfigInput, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
+import type { EpochRecord, ImageSizeChoice, StopReason, TrainState } from './state.js';
+
+export type { EpochRecord, ImageSizeChoice, SizeTrial, StopReason, TrainState } from './state.js';
 
 export interface TrainOptions {
   category: string;
@@ -109,19 +112,6 @@ export interface Progress {
   etaSeconds: number;
 }
 
-export interface EpochRecord {
-  epoch: number;
-  train: LossParts;
-  validation: LossParts;
-  best: boolean;
-  bestEpoch: number;
-  bestLoss: number;
-  seconds: number;
-  windowsPerSecond: number;
-}
-
-export type StopReason = 'epochs' | 'patience' | 'minutes';
-
 /**
  * Why training stops before the next epoch, or undefined to go on: the epoch limit, the
  * patience, or the time budget (an epoch as long as the last would end past it).
@@ -136,66 +126,12 @@ export function stopReason(state: Pick<TrainState, 'epoch' | 'epochs' | 'bestEpo
   return undefined;
 }
 
-/** What the checkpoint's metadata holds about the run. */
-export interface TrainState {
-  state: 'training' | 'interrupted' | 'done';
-  category: string;
-  /** absent in models from before recipes: the paper's */
-  recipe?: Recipe;
-  /** the preset it was created with (two presets may share a geometry: small and cpu) */
-  preset?: Preset;
-  /** the pixel budget's side (the paper's image size) */
-  imageSize: number;
-  /** the model's shape; absent in models from before non-square shapes: imageSize square */
-  imageWidth?: number;
-  imageHeight?: number;
-  channels: 1 | 3;
-  validationFiles: string[];
-  trainFiles: string[];
-  epochs: number;
-  patience: number;
-  /** the training-time budget, if any */
-  minutes?: number;
-  /** seconds spent in epochs so far (training and validation), over all resumes */
-  trainingSeconds?: number;
-  /** why the last run stopped */
-  stopped?: StopReason;
-  windowsPerImage: number;
-  epoch: number;  // last complete epoch (0 = none)
-  bestEpoch: number;
-  bestLoss: number | null;
-  history: EpochRecord[];
-  partial?: { step: number; sums: { loss: number; l2: number; gms: number; ssim: number; windows: number; seconds: number } };
-  threshold?: number;
-  thresholdRule?: string;
-  /** how `--image-size auto` chose the size: kept so that a resume continues the chosen run */
-  imageSizeChoice?: ImageSizeChoice;
-}
-
-/** One size's trial run of `--image-size auto`, as it ended. */
-export interface SizeTrial {
-  size: number;
-  epochs: number;
-  seconds: number;
-  /** the smoothed best validation loss over the compared epochs */
-  loss: number;
-}
-
-/** The record of `--image-size auto`'s choice, stored in the chosen model. */
-export interface ImageSizeChoice {
-  chosen: number;
-  /** epochs compared: the first epochs that every trial reached */
-  comparedEpochs: number;
-  trialEpochs: number;
-  /** each trial's share of the training-time budget, when there is one */
-  trialMinutes?: number;
-  trials: SizeTrial[];
-}
-
 export interface TrainResult {
   out: string;
   interrupted: boolean;
   state: TrainState;
+  /** the model's config, its shape and channels included (the one copy of them: the model file's) */
+  model: ModelConfig;
 }
 
 export const AUTO_SIZES = [256, 320, 512] as const;
@@ -232,11 +168,6 @@ export function splitValidation(files: readonly string[], seed: number): { train
   }
   const held = new Set(order.slice(0, count));
   return { train: files.filter((_, i) => !held.has(i)), validation: files.filter((_, i) => held.has(i)) };
-}
-
-/** The shape a training state's model has (older models: the square of imageSize). */
-export function stateShape(state: Pick<TrainState, 'imageSize' | 'imageWidth' | 'imageHeight'>): ImageShape {
-  return { width: state.imageWidth ?? state.imageSize, height: state.imageHeight ?? state.imageSize };
 }
 
 /**
@@ -533,9 +464,6 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       state: 'training',
       category: category.dir,
       imageSize,
-      imageWidth: shape.width,
-      imageHeight: shape.height,
-      channels,
       validationFiles: split.validation,
       trainFiles: split.train,
       recipe: options.recipe ?? 'paper',
@@ -555,8 +483,9 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
   }
 
   try {
-    const { channels } = state;
-    const shape = stateShape(state);
+    // The model's own shape and channels: one copy, in its config.
+    const model = engine.describe().model;
+    const shape = modelShape(model), channels = model.channels as 1 | 3;
     const { windowSize, patchSize } = engine.describe().model;
     const train = packImages(await decodeAll(state.trainFiles, shape, channels, windowSize * patchSize), shape, channels);
     const validation = packImages(await decodeAll(state.validationFiles, shape, channels, windowSize * patchSize), shape, channels);
@@ -577,7 +506,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
           state.state = 'interrupted';
           state.partial = { step, sums };
           await engine.save(options.out, state);
-          return { out: options.out, interrupted: true, state };
+          return { out: options.out, interrupted: true, state, model };
         }
         const n = Math.min(chunk, stepsPerEpoch - step);
         const parts = await engine.trainSteps(n);
@@ -624,7 +553,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       options.onEpoch?.(record);
     }
     state.stopped = stopReason(state);
-    if (options.trial) return { out: options.out, interrupted: false, state };
+    if (options.trial) return { out: options.out, interrupted: false, state, model };
 
     // The best epoch's weights, the training images' mean diff map, and a threshold.
     await engine.restoreBest();
@@ -634,7 +563,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
     state.thresholdRule = 'maximum anomaly score over the held-out validation images (all normal)';
     state.state = 'done';
     await engine.save(options.out, state);
-    return { out: options.out, interrupted: false, state };
+    return { out: options.out, interrupted: false, state, model };
   } finally {
     engine.dispose();
   }

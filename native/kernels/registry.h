@@ -9,6 +9,9 @@
 // A new family: its folder, its descriptor, one line in the list and in Family, its sources
 // in the build. A CUDA twin of a family's kernel: its files and one line in the family's table.
 #pragma once
+#include <ATen/ATen.h>
+
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +23,8 @@ enum class Family { Attention, Filters, Norm, Activation, Bias, Optimizer, Weigh
 constexpr int kFamilyCount = 7;
 
 using Shape = std::vector<int64_t>;
+using Inputs = std::vector<at::Tensor>;
+using OpCall = std::function<at::Tensor(const Inputs&)>;
 
 struct OpDescriptor {
   const char* name;
@@ -28,6 +33,17 @@ struct OpDescriptor {
   bool backward;           // a gradient to check (the smoothing filters and Adam have none)
   std::vector<Shape> checkShapes;      // the float64 checks' shapes
   std::vector<Shape> gradcheckShapes;  // the central differences' shapes (where backward)
+  // What the harness runs (checks/harness.cpp): the op under an implementation for a shape (a
+  // kernel size may ride in it); null for an op checked its own way (Adam: an update, not a
+  // function of its inputs).
+  OpCall (*call)(Implementation implementation, const Shape& shape) = nullptr;
+  // Random inputs for a shape, in double on the CPU from `generator`, in the layout the model
+  // hands the op (every device and type then sees the same values).
+  Inputs (*inputs)(const Shape& shape, at::Generator& generator) = nullptr;
+  // The bench's cost model per run: arithmetic (FLOPs; 0 where memory is the measure) and
+  // memory traffic (bytes, at an element size).
+  double (*flops)(const Shape& shape, bool backward) = nullptr;
+  double (*bytes)(const Shape& shape, double elementSize, bool backward) = nullptr;
 };
 
 struct FamilyDescriptor {

@@ -11,9 +11,7 @@
 
 #include "../../common/cpu_allocator.h"
 #include "../../common/errors.h"
-#include "../activation/bias_gelu.h"
 #include "../attention/attention.h"
-#include "../bias/bias_add.h"
 #include "../device_timing.h"
 #include "../filters/filters.h"
 #include "../norm/layer_norm.h"
@@ -24,8 +22,7 @@ namespace intra::kernels {
 
 namespace {
 
-using Inputs = std::vector<at::Tensor>;
-using Op = std::function<at::Tensor(const Inputs&)>;
+using Op = OpCall;
 
 // The op under test, by name and implementation, and its random inputs.
 // libtorch 2.x's own fused attention, for the bench's comparison at MSA widths.
@@ -37,21 +34,11 @@ Op sdpaOp() {
 #endif
 }
 
-constexpr double kLayerNormEps = 1e-5;  // the model's (torch::nn::LayerNorm's default)
-
+// The op under test, by name and implementation: the registry's (registry.h).
 Op opFor(const std::string& name, Implementation impl, const std::vector<int64_t>& shape) {
-  if (name == "softmax_attention") return [impl](const Inputs& x) { return softmaxAttention(x[0], x[1], x[2], impl); };
-  if (name == "linear_attention") return [impl](const Inputs& x) { return linearAttention(x[0], x[1], x[2], impl); };
-  if (name == "gms") return [impl](const Inputs& x) { return gmsMap(x[0], x[1], impl); };
-  if (name == "ssim") return [impl](const Inputs& x) { return ssimMap(x[0], x[1], impl); };
-  const int64_t kernel = shape.size() > 4 ? shape[4] : 11;
-  if (name == "blur") return [impl, kernel](const Inputs& x) { return gaussianBlur(x[0], kernel, 2.0, impl); };
-  if (name == "mean_filter") return [impl, kernel](const Inputs& x) { return meanFilter(x[0], kernel, impl); };
-  if (name == "layer_norm") return [impl](const Inputs& x) { return layerNorm(x[0], x[1], x[2], kLayerNormEps, impl); };
-  if (name == "bias_gelu") return [impl](const Inputs& x) { return biasGelu(x[0], x[1], impl); };
-  if (name == "bias_add") return [impl](const Inputs& x) { return biasAdd(x[0], x[1], at::Tensor(), impl); };
-  if (name == "bias_residual") return [impl](const Inputs& x) { return biasAdd(x[0], x[1], x[2], impl); };
-  throw invalidArgument("Expected one of softmax_attention, linear_attention, gms, ssim, blur, mean_filter, layer_norm, bias_gelu, bias_add, bias_residual, adam for op but received '" + name + "'");
+  const OpDescriptor& op = opNamed(name);
+  if (op.call == nullptr) throw invalidArgument("op " + name + " is checked its own way, not as a function of its inputs");
+  return op.call(impl, shape);
 }
 
 bool isAttention(const std::string& op) { return op == "softmax_attention" || op == "linear_attention"; }
@@ -225,41 +212,17 @@ Inputs attentionInputs(const std::vector<int64_t>& shape, Draw&& draw) {
   return {make(shape[3]), make(shape[3]), make(shape[4])};
 }
 
-// Drawn on the CPU in double whatever the device, so every device and type sees the same values.
+// The registry's inputs for the op, drawn on the CPU in double whatever the device, so every
+// device and type sees the same values.
 Inputs randomInputs(const std::string& op, const std::vector<int64_t>& shape, uint64_t seed, at::ScalarType type) {
+  const OpDescriptor& descriptor = opNamed(op);
+  if (std::find(descriptor.ranks.begin(), descriptor.ranks.end(), shape.size()) == descriptor.ranks.end() || descriptor.inputs == nullptr) {
+    throw invalidArgument("Expected " + op + " shape " + descriptor.shape);
+  }
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto options = at::TensorOptions().dtype(at::kDouble);
-  if (isAttention(op)) {
-    return attentionInputs(shape, [&](at::IntArrayRef size) { return at::randn(size, gen, options).to(type); });
-  }
-  if (op == "layer_norm") {
-    if (shape.size() != 2) throw invalidArgument("Expected layer_norm shape [rows, D]");
-    // Rows off centre and wider than 1, weights near 1: what the model's residual stream meets.
-    const int64_t D = shape[1];
-    at::Tensor x = 0.5 + 2.0 * at::randn({shape[0], D}, gen, options);
-    at::Tensor weight = 1.0 + 0.2 * at::randn({D}, gen, options), bias = 0.2 * at::randn({D}, gen, options);
-    return {x.to(type), weight.to(type), bias.to(type)};
-  }
-  if (op == "bias_gelu") {
-    if (shape.size() != 2) throw invalidArgument("Expected bias_gelu shape [rows, N]");
-    // Products around zero with a spread that reaches both of GELU's tails.
-    at::Tensor x = 2.0 * at::randn({shape[0], shape[1]}, gen, options), bias = 0.5 * at::randn({shape[1]}, gen, options);
-    return {x.to(type), bias.to(type)};
-  }
-  if (op == "bias_add" || op == "bias_residual") {
-    if (shape.size() != 2) throw invalidArgument("Expected " + op + " shape [rows, N]");
-    // A product, its bias, and a residual stream larger than either (as the model's grows).
-    at::Tensor x = at::randn({shape[0], shape[1]}, gen, options), bias = 0.5 * at::randn({shape[1]}, gen, options);
-    if (op == "bias_add") return {x.to(type), bias.to(type)};
-    return {x.to(type), bias.to(type), (4.0 * at::randn({shape[0], shape[1]}, gen, options)).to(type)};
-  }
-  if (shape.size() < 4) throw invalidArgument("Expected filter shape [B, C, H, W(, kernel)]");
-  const std::vector<int64_t> image(shape.begin(), shape.begin() + 4);
-  at::Tensor a = at::rand(image, gen, options);
-  // b: a nearby picture, as a reconstruction is, so that GMS and SSIM are in their working range.
-  at::Tensor b = (a + 0.1 * at::randn(image, gen, options)).clamp(0, 1);
-  if (!hasBackward(op)) return {a.to(type)};
-  return {a.to(type), b.to(type)};
+  Inputs x = descriptor.inputs(shape, gen);
+  for (auto& t : x) t = t.to(type);
+  return x;
 }
 
 struct Outcome {
@@ -392,7 +355,7 @@ std::map<std::string, ErrorStats> checkKernel(const CheckRequest& request) {
     // bf16 training's norm: float inputs, bf16 output and gradient ("..._bf16_of_f32": the bf16
     // row alone applies, the others stay 0), the reference casting ATen's float result.
     auto toBf16 = [](Implementation which) {
-      return [which](const Inputs& x) { return layerNorm(x[0], x[1], x[2], kLayerNormEps, which, at::kBFloat16); };
+      return [which](const Inputs& x) { return layerNorm(x[0], x[1], x[2], kModelLayerNormEps, which, at::kBFloat16); };
     };
     recordMixed("_bf16_of_f32", runUnderTest(toBf16(impl), impl, cast(x64, at::kFloat, device), upstream, backward, "bf16 of float rows"),
                 run(toBf16(Implementation::Reference), cast(x64, at::kFloat, device), upstream, backward));
@@ -480,11 +443,7 @@ BenchResult benchAdam(const BenchRequest& request, at::Device device, at::Scalar
   torch::NoGradGuard noGrad;
   const Implementation impl = implementationFromString(request.impl);
   std::vector<AdamTensors> tensors = adamTensors(request.shape, 1, type, device);
-  int64_t elements = 0;
-  for (AdamTensors& t : tensors) {
-    t.grad.normal_();
-    elements += t.param.numel();
-  }
+  for (AdamTensors& t : tensors) t.grad.normal_();
   int64_t step = 0;
   auto once = [&] {
     ++step;
@@ -492,7 +451,7 @@ BenchResult benchAdam(const BenchRequest& request, at::Device device, at::Scalar
     adamUpdate(tensors, kCheckedAdam, impl);
   };
   BenchResult result = timedRuns(request, device, once);
-  result.bytes = static_cast<double>(elements) * 4 * 7;
+  result.bytes = opNamed("adam").bytes(request.shape, 4, false);
   return result;
 }
 
@@ -532,32 +491,11 @@ BenchResult benchKernel(const BenchRequest& request) {
     }
   };
   BenchResult result = timedRuns(request, device, once);
-  const auto& s = request.shape;
-  if (isAttention(request.op)) {
-    const double B = s[0] * s[1], S = s[2], dqk = s[3], dv = s[4];
-    // softmax: QK^T and PV; linear: phi(K)^T V and phi(Q) KV (+ the normaliser): 2 flops per MAC.
-    const double forward = request.op == "softmax_attention" ? 2 * B * S * S * (dqk + dv) : 2 * B * S * dqk * (2 * dv + 2);
-    result.flops = backward ? 3.5 * forward : forward;  // backward recomputes scores: ~2.5x the forward
-  } else if (request.op == "bias_add" || request.op == "bias_residual") {
-    // x (and the residual) read and y written; the backward reads dy (the bias gradient's sums;
-    // dx is dy itself where the types agree).
-    const double size = request.dtype == "float32" ? 4 : 2;
-    const double reads = request.op == "bias_residual" ? 3 : 2;
-    result.bytes = static_cast<double>(s[0]) * s[1] * size * (backward ? reads + 1 : reads);
-  } else if (request.op == "bias_gelu") {
-    // x read and y written; the backward reads dy and x and writes dx.
-    const double size = request.dtype == "float32" ? 4 : 2;
-    result.bytes = static_cast<double>(s[0]) * s[1] * size * (backward ? 5 : 2);
-  } else if (request.op == "layer_norm") {
-    // x read and y written; the backward reads dy and x (twice, from cache) and writes dx.
-    const double size = request.dtype == "float32" ? 4 : 2;
-    result.bytes = static_cast<double>(s[0]) * s[1] * size * (backward ? 5 : 2);
-  } else {
-    double elements = 1;
-    for (int i = 0; i < 4; ++i) elements *= static_cast<double>(s[i]);
-    const double size = request.dtype == "float32" ? 4 : 2;
-    result.bytes = elements * size * (x.size() + 1) * (backward ? 2 : 1);
-  }
+  // The op's cost model (registry.h): FLOPs where arithmetic is the measure, else bytes.
+  const OpDescriptor& descriptor = opNamed(request.op);
+  const double size = request.dtype == "float32" ? 4 : 2;
+  if (descriptor.flops != nullptr) result.flops = descriptor.flops(request.shape, backward);
+  if (descriptor.bytes != nullptr) result.bytes = descriptor.bytes(request.shape, size, backward);
   return result;
 }
 

@@ -13,6 +13,9 @@
 
 namespace intra::kernels {
 
+// The model's epsilon (torch::nn::LayerNorm's default), what the checks use.
+constexpr double kModelLayerNormEps = 1e-5;
+
 // x (..., D); weight, bias (D) -> (..., D) in `output` (x's type when absent). Autograd gives
 // dx, dweight, dbias. bf16 training asks for bf16 from float x, what the products read: the
 // fused CPU kernel writes it in its one pass (and takes the bf16 gradient back), where the
