@@ -60,7 +60,7 @@ interface NativeAddon {
   patchLoss(train: object, predicted: Float32Array, target: Float32Array, count: number, channels: number, patchSize: number, implementation: string): Omit<LossParts, 'windows' | 'seconds'>;
   turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
-  heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number): Promise<{ grey: Uint8Array; heat: Uint8Array; overlay: Uint8Array }>;
+  heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number, wanted: number): Promise<Partial<Record<HeatPicture, Uint8Array>>>;
   checkKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string; fault?: string }): Promise<Record<string, KernelErrors>>;
   gradcheckKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string; fault?: string }): Promise<number>;
   toleranceViolations(output: string, errors: Omit<KernelErrors, 'violations'>): string;
@@ -321,20 +321,32 @@ export function resizeMap(map: Float32Array, size: { width: number; height: numb
   return withCallerStack(() => addon().resizeMap(map, size.height, size.width, to.height, to.width));
 }
 
+/** The pictures heatPictures() renders of a map. */
+export type HeatPicture = 'grey' | 'heat' | 'overlay';
+const HEAT_PICTURE_BITS: Record<HeatPicture, number> = { grey: 1, heat: 2, overlay: 4 };
+
 /**
  * An anomaly map as 8-bit grey (values at or above `scale` saturate), as heat colours
- * (blue-cyan-yellow-red), and as heat colours (55%) over its image (45%), computed off the
- * event loop.
+ * (blue-cyan-yellow-red), or as heat colours (55%) over its image (45%): those `pictures` names,
+ * computed off the event loop.
  *
- * @example const { grey, overlay } = await heatPictures(map, image.pixels, { width: 256, height: 256, channels: 3 }, 0.02);
+ * @example const { grey, overlay } = await heatPictures(map, image.pixels, { width: 256, height: 256, channels: 3 }, 0.02, ['grey', 'overlay']);
  */
-export function heatPictures(map: Float32Array, image: Uint8Array, size: { width: number; height: number; channels: number }, scale: number): Promise<{ grey: Uint8Array; heat: Uint8Array; overlay: Uint8Array }> {
+export function heatPictures<P extends HeatPicture>(
+  map: Float32Array,
+  image: Uint8Array,
+  size: { width: number; height: number; channels: number },
+  scale: number,
+  pictures: readonly P[],
+): Promise<Record<P, Uint8Array>> {
   if (!(map instanceof Float32Array)) invalidArgument('a Float32Array', 'map', map);
   if (!(image instanceof Uint8Array)) invalidArgument('a Uint8Array', 'image', image);
   if (map.length !== size.width * size.height) invalidArgument(`a map of ${size.width * size.height} values`, 'map', map);
   if (image.length !== map.length * size.channels) invalidArgument(`an image of ${map.length * size.channels} bytes`, 'image', image);
   if (!Number.isFinite(scale) || scale < 0) invalidArgument('a non-negative number', 'scale', scale);
-  return withCallerStack(() => addon().heatPictures(map, image, size.height, size.width, size.channels, scale));
+  if (!Array.isArray(pictures) || pictures.length === 0) invalidArgument('one or more of grey, heat, overlay', 'pictures', pictures);
+  const wanted = pictures.reduce((bits, p) => bits | HEAT_PICTURE_BITS[requireOneOf(p, 'pictures', ['grey', 'heat', 'overlay'] as const)], 0);
+  return withCallerStack(() => addon().heatPictures(map, image, size.height, size.width, size.channels, scale, wanted)) as Promise<Record<P, Uint8Array>>;
 }
 
 /**

@@ -102,7 +102,7 @@ const dataUri = (png: Buffer) => `data:image/png;base64,${png.toString('base64')
 /** The heat ramp from 0 to twice the threshold as a PNG strip: the colour bar. */
 export async function colourBar(width = 256, height = 12): Promise<string> {
   const ramp = Float32Array.from({ length: width }, (_, i) => i / (width - 1));
-  const { heat } = await heatPictures(ramp, new Uint8Array(width), { width, height: 1, channels: 1 }, 1);
+  const { heat } = await heatPictures(ramp, new Uint8Array(width), { width, height: 1, channels: 1 }, 1, ['heat']);
   return dataUri(await sharp(Buffer.from(heat), { raw: { width, height: 1, channels: 3 } }).resize(width, height, { fit: 'fill', kernel: 'nearest' }).png().toBuffer());
 }
 
@@ -131,7 +131,7 @@ export async function buildGallery(selection: GallerySelection, options: Gallery
     const { group, s, rendered } = picks[k]!;
     const map = rendered.map;
     const recon = Uint8Array.from(rendered.reconstruction, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
-    const { heat, overlay } = await heatPictures(map, rendered.pixels, { ...size, channels }, scale);
+    const { heat, overlay } = await heatPictures(map, rendered.pixels, { ...size, channels }, scale, ['heat', 'overlay']);
     const mask = s.item.mask
       ? new Uint8Array(await sharp(s.item.mask).toColourspace('b-w').resize(size.width, size.height, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer())
       : new Uint8Array(size.width * size.height);

@@ -18,7 +18,7 @@ export async function writeMapPictures(
   channels: number,
   options: { scale: number; mapFile: string; overlayFile: string },
 ): Promise<void> {
-  const { grey, overlay } = await heatPictures(map, image.pixels, { ...size, channels }, options.scale);
+  const { grey, overlay } = await heatPictures(map, image.pixels, { ...size, channels }, options.scale, ['grey', 'overlay']);
   const to = { width: image.originalWidth, height: image.originalHeight };
   await Promise.all([
     writeWhole(options.mapFile, sharp(grey, { raw: { ...size, channels: 1 } }).resize(to.width, to.height, { fit: 'fill' }).toColourspace('b-w').png()),

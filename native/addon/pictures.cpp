@@ -74,9 +74,10 @@ Napi::Value resizeMap(const Napi::CallbackInfo& info) {
   });
 }
 
-// heatPictures(map: Float32Array, image: Uint8Array, height, width, channels, scale) ->
-// Promise<{ grey, heat, overlay }>: the map as 8-bit grey (values >= scale saturate), as heat
-// colours, and heat colours over the image (55% heat, 45% image), computed off the event loop.
+// heatPictures(map: Float32Array, image: Uint8Array, height, width, channels, scale, wanted) ->
+// Promise<{ grey?, heat?, overlay? }>: the map as 8-bit grey (values >= scale saturate), as heat
+// colours, and heat colours over the image (55% heat, 45% image), those `wanted` asks for (bits
+// 1, 2, 4; every caller needs two of the three), computed off the event loop.
 Napi::Value heatPictures(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 6 || !info[0].IsTypedArray() || !info[1].IsTypedArray() ||
@@ -94,34 +95,40 @@ Napi::Value heatPictures(const Napi::CallbackInfo& info) {
         static_cast<int64_t>(image.ElementLength()) != pixels * channels) {
       throw invalidArgument("Expected a height*width map and a height*width*channels image for heatPictures");
     }
+    const int64_t wanted = info.Length() > 6 && info[6].IsNumber() ? info[6].As<Napi::Number>().Int64Value() : 7;
+    if (wanted < 1 || wanted > 7) throw invalidArgument("Expected a non-empty choice of grey, heat and overlay for heatPictures");
+    const bool wantGrey = wanted & 1, wantHeat = wanted & 2, wantOverlay = wanted & 4;
     const float* mapData = map.Data();
     const uint8_t* imageData = image.Data();
-    auto grey = std::make_shared<std::unique_ptr<std::vector<uint8_t>>>(std::make_unique<std::vector<uint8_t>>(pixels));
-    auto overlay = std::make_shared<std::unique_ptr<std::vector<uint8_t>>>(std::make_unique<std::vector<uint8_t>>(pixels * 3));
-    auto heat = std::make_shared<std::unique_ptr<std::vector<uint8_t>>>(std::make_unique<std::vector<uint8_t>>(pixels * 3));
+    auto picture = [](bool wanted, int64_t size) {
+      return std::make_shared<std::unique_ptr<std::vector<uint8_t>>>(wanted ? std::make_unique<std::vector<uint8_t>>(size) : nullptr);
+    };
+    auto grey = picture(wantGrey, pixels), overlay = picture(wantOverlay, pixels * 3), heat = picture(wantHeat, pixels * 3);
     return TaskWorker::run(
         info.Env(),
         [=] {
           const auto& ramp = heatRamp();
           const double k = scale > 0 ? 255.0 / scale : 0.0;
-          std::vector<uint8_t>& g = **grey;
-          std::vector<uint8_t>& o = **overlay;
-          std::vector<uint8_t>& h = **heat;
+          uint8_t* g = *grey ? (*grey)->data() : nullptr;
+          uint8_t* o = *overlay ? (*overlay)->data() : nullptr;
+          uint8_t* h = *heat ? (*heat)->data() : nullptr;
           for (int64_t p = 0; p < pixels; ++p) {
             const uint8_t level = static_cast<uint8_t>(std::clamp<double>(std::floor(mapData[p] * k + 0.5), 0.0, 255.0));
-            g[p] = level;
+            if (g) g[p] = level;
             for (int64_t c = 0; c < 3; ++c) {
-              const double base = imageData[p * channels + (channels == 3 ? c : 0)];
-              h[p * 3 + c] = ramp[level * 3 + c];
-              o[p * 3 + c] = static_cast<uint8_t>(std::floor(0.55 * ramp[level * 3 + c] + 0.45 * base + 0.5));
+              if (h) h[p * 3 + c] = ramp[level * 3 + c];
+              if (o) {
+                const double base = imageData[p * channels + (channels == 3 ? c : 0)];
+                o[p * 3 + c] = static_cast<uint8_t>(std::floor(0.55 * ramp[level * 3 + c] + 0.45 * base + 0.5));
+              }
             }
           }
         },
         [grey, overlay, heat](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
-          out.Set("grey", uint8ArrayOf(env, grey->release()));
-          out.Set("heat", uint8ArrayOf(env, heat->release()));
-          out.Set("overlay", uint8ArrayOf(env, overlay->release()));
+          if (*grey) out.Set("grey", uint8ArrayOf(env, grey->release()));
+          if (*heat) out.Set("heat", uint8ArrayOf(env, heat->release()));
+          if (*overlay) out.Set("overlay", uint8ArrayOf(env, overlay->release()));
           return out;
         },
         {info[0], info[1]});
