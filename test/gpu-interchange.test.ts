@@ -1,6 +1,6 @@
 // A model trained on a GPU is the same model on the CPU: trained with --device cuda (bf16
 // products), scored on the CPU and on the GPU, the scores agree to float rounding. Needs a
-// CUDA device (skipped with the reason elsewhere); scripts/dev/gpu-session.sh interchange does the same on a device without the test runner.
+// CUDA device (skipped with the reason elsewhere); scripts/dev/gpu-run.sh interchange does the same on a device without the test runner.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

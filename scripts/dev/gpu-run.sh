@@ -4,8 +4,8 @@
 # CUDA libtorch, then run the stages named (default: all), each under its own time limit.
 # Logs go to $OUT/logs.tgz and a short summary is printed last.
 #
-#   scripts/dev/gpu-session.sh [build] [check] [bench] [engine] [engine-bf16] [interchange] [magnetic-tile] [cpu-amx]
-#   (cpu-amx: the host's CPU on 2 threads, AMX where it has it: issue #11's CPU figures)
+#   scripts/dev/gpu-run.sh [build] [check] [bench] [engine] [engine-bf16] [interchange] [magnetic-tile] [cpu-amx]
+#   (cpu-amx: the host's CPU on 2 threads, AMX where it has it: the CPU figures of docs/performance.md)
 #   (magnetic-tile: MT_MINUTES, MT_PRESET, MT_DEVICE; the data from scripts/dev/gpu-pack.sh DATA 300 24)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
