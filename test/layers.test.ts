@@ -8,9 +8,10 @@ import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', 'native');
 
-function sources(dir: string): string[] {
+/** The files under `dir` whose names match `pattern`. */
+function filesUnder(dir: string, pattern: RegExp): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : /\.(h|cpp|cuh|cu|inc)$/.test(e.name) ? [join(dir, e.name)] : []);
+    e.isDirectory() ? filesUnder(join(dir, e.name), pattern) : pattern.test(e.name) ? [join(dir, e.name)] : []);
 }
 
 const FAMILIES = readdirSync(join(root, 'kernels'), { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== 'checks').map((e) => e.name);
@@ -40,7 +41,7 @@ describe('the native layers', () => {
   it('include only what lies below them, and no family includes another', () => {
     expect(FAMILIES.sort()).toEqual(['activation', 'attention', 'bias', 'filters', 'norm', 'optim']);
     const wrong: string[] = [];
-    for (const file of sources(root)) {
+    for (const file of filesUnder(root, /\.(h|cpp|cuh|cu|inc)$/)) {
       const from = place(file);
       for (const [, target] of readFileSync(file, 'utf8').matchAll(/^#include "([^"]+)"/gm)) {
         const to = place(normalize(join(dirname(file), target!)));
@@ -56,9 +57,7 @@ describe('the native layers', () => {
 describe('the TypeScript modules', () => {
   it('import one another without a circle, type imports included', () => {
     const lib = join(import.meta.dirname, '..', 'lib');
-    const files = (function walk(dir: string): string[] {
-      return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
-    })(lib);
+    const files = filesUnder(lib, /\.ts$/);
     const edges = new Map(files.map((file) => [file, [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)\b[^;]*?from '(\.[^']+)\.js';/gms)].map(([, target]) => normalize(join(dirname(file), `${target!}.ts`)))]));
     const circles: string[] = [];
     const state = new Map<string, 'open' | 'done'>();

@@ -160,18 +160,26 @@ AdamOutcome runAdam(const std::vector<int64_t>& shape, uint64_t seed, at::Scalar
           gather(&AdamTensors::working)};
 }
 
+// `run()` under `impl` on `device`, which must use its table's entry (each call through it
+// counts): else the kernel under test did not run for `what`, and comparing it would be
+// comparing the reference with itself.
+template <typename Run>
+auto throughTableEntry(Device device, Implementation impl, const std::string& what, Run&& run) {
+  const uint64_t before = tableEntriesUsed(device, impl);
+  auto outcome = run();
+  if (tableEntriesUsed(device, impl) == before) {
+    throw invalidState("the " + toString(impl) + " kernel did not run for " + what + " (its table's entry was never used)");
+  }
+  return outcome;
+}
+
 // Adam's check: float32 and float64 against the float64 reference. Parameters are fp32 master
 // weights: the bf16 row is bf16 training's, float parameters with bf16 gradients, held by
 // the working copy ("working", its float32 row the master beside it); fp16 stays 0.
 std::map<std::string, ErrorStats> checkAdam(const CheckRequest& request, at::Device device, Implementation impl) {
   auto underTest = [&](at::ScalarType type, AdamPrecision precision, const char* what) {
-    const Device where = device.is_cuda() ? Device::Cuda : Device::Cpu;
-    const uint64_t before = tableEntriesUsed(where, impl);
-    AdamOutcome outcome = runAdam(request.shape, request.seed, type, device, impl, precision);
-    if (tableEntriesUsed(where, impl) == before) {
-      throw invalidState("the " + toString(impl) + " kernel did not run for " + what + " (its table's entry was never used)");
-    }
-    return outcome;
+    return throughTableEntry(device.is_cuda() ? Device::Cuda : Device::Cpu, impl, what,
+                             [&] { return runAdam(request.shape, request.seed, type, device, impl, precision); });
   };
   const AdamOutcome ref64 = runAdam(request.shape, request.seed, at::kDouble, at::kCPU, Implementation::Reference);
   const AdamOutcome f32 = underTest(at::kFloat, AdamPrecision::Plain, "float32");
@@ -246,18 +254,10 @@ double maxAbs(const at::Tensor& a, const at::Tensor& ref) {
   return (a.to(at::kCPU, at::kDouble) - ref).abs().max().item<double>();
 }
 
-// `op` run under `impl` on `inputs`, which must use its table's entry (each call through it
-// counts): else the kernel under test did not run for this dtype, and comparing it would be
-// comparing the reference with itself.
+// `op` run under `impl` on `inputs`, through its table's entry (throughTableEntry).
 Outcome runUnderTest(const Op& op, Implementation impl, const Inputs& inputs, const at::Tensor& upstream, bool backward,
                      const std::string& what) {
-  const Device device = deviceOf(inputs.front());
-  const uint64_t before = tableEntriesUsed(device, impl);
-  Outcome o = run(op, inputs, upstream, backward);
-  if (tableEntriesUsed(device, impl) == before) {
-    throw invalidState("the " + toString(impl) + " kernel did not run for " + what + " (its table's entry was never used)");
-  }
-  return o;
+  return throughTableEntry(deviceOf(inputs.front()), impl, what, [&] { return run(op, inputs, upstream, backward); });
 }
 
 at::Device deviceFrom(const std::string& name) {
