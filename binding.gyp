@@ -59,7 +59,8 @@
         "native/addon/harness.cpp",
         "native/addon/model_api.cpp",
         "native/addon/module.cpp",
-        "native/addon/pictures.cpp"
+        "native/addon/pictures.cpp",
+        "native/addon/regions.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -12,7 +12,7 @@ export { evaluateCategory, reportMarkdown, type Report, type Metrics, type Evalu
 export type { HistogramBin } from './eval/charts.js';
 export type { GalleryEntry, GalleryGroup } from './eval/gallery.js';
 export { table1 } from './eval/table1.js';
-export { rocAuc, rocCurve, f1Max, PixelMetrics, labelRegions, type RocPoint } from './eval/metrics.js';
+export { rocAuc, rocCurve, f1Max, PixelMetrics, type RocPoint } from './eval/metrics.js';
 export { benchKernels, crossover, sweepChart, type KernelRecord, type KernelBenchOptions } from './bench/kernels.js';
 export { benchScore, benchTrain, type ThroughputRecord, type ThroughputOptions } from './bench/throughput.js';
 export { profileTrain, profileScore, profileCompare, chromeTrace, breakdown, type ProfileReport, type ProfileTrainOptions, type ProfileScoreOptions, type Phase, type OpBreakdown, type OpRow, type OpKind } from './bench/profile.js';

@@ -61,6 +61,7 @@ interface NativeAddon {
   turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
   heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number, wanted: number): Promise<Partial<Record<HeatPicture, Uint8Array>>>;
+  labelRegions(mask: Uint8Array, width: number, height: number): Promise<Omit<MaskRegions, 'mask'>>;
   checkKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string; fault?: string }): Promise<Record<string, KernelErrors>>;
   gradcheckKernel(request: { op: string; shape: number[]; seed: number; device: string; impl: string; fault?: string }): Promise<number>;
   toleranceViolations(output: string, errors: Omit<KernelErrors, 'violations'>): string;
@@ -319,6 +320,27 @@ export function resizeMap(map: Float32Array, size: { width: number; height: numb
   if (map.length !== size.width * size.height) invalidArgument(`a map of ${size.width * size.height} values`, 'map', map);
   if (size.width === to.width && size.height === to.height) return Promise.resolve(map);
   return withCallerStack(() => addon().resizeMap(map, size.height, size.width, to.height, to.width));
+}
+
+/** A defect mask (1 = defect) with its connected regions: labels 1..count per pixel, 0 outside. */
+export interface MaskRegions {
+  mask: Uint8Array;
+  labels: Int32Array;
+  count: number;
+}
+
+/**
+ * The connected regions (8-neighbourhood) of a binary mask (width × height, non-zero = defect),
+ * numbered in the raster order of their first pixel; computed off the event loop.
+ *
+ * @example const { count } = await labelRegions(Uint8Array.of(1, 0, 0, 1), 2, 2); // 1: diagonal neighbours touch
+ */
+export async function labelRegions(mask: Uint8Array, width: number, height: number): Promise<MaskRegions> {
+  if (!(mask instanceof Uint8Array)) invalidArgument('a Uint8Array', 'mask', mask);
+  if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) invalidArgument('positive integer sizes', 'width and height', [width, height]);
+  if (mask.length !== width * height) invalidArgument(`a mask of ${width * height} bytes`, 'mask', mask);
+  const { labels, count } = await withCallerStack(() => addon().labelRegions(mask, width, height));
+  return { mask, labels, count };
 }
 
 /** The pictures heatPictures() renders of a map. */

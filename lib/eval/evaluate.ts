@@ -13,7 +13,7 @@ import { readCategory, type TestItem } from '../data/dataset.js';
 import { percent } from '../format.js';
 import { loadMask, modelShape } from '../data/images.js';
 import { IntraError } from '../errors.js';
-import { machineLabel, modelConfig, PRESETS, resizeMap, type Device, type ModelConfig, type Precision, type Preset } from '../native.js';
+import { labelRegions, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type ModelConfig, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import { scoreImages, untimed, type PhaseTimer } from '../infer/score.js';
 import type { TrainState } from '../train/train.js';
@@ -92,11 +92,11 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
       const to = { width: image!.originalWidth, height: image!.originalHeight };
       const measure = async (): Promise<void> => {
         const map = await resizeMap(modelMap!, size, to);
-        const mask = item.mask ? (await loadMask(item.mask, { ...to, image: item.file })).mask : undefined;
+        const regions = item.mask ? await labelRegions((await loadMask(item.mask, { ...to, image: item.file })).mask, to.width, to.height) : undefined;
         // A defect-free image's map is one array shared by the overall and every defect type's metrics.
-        overall.add(map, mask, to.width, to.height, { shared: true });
-        if (item.defect === 'good') for (const m of perDefect.values()) m.add(map, undefined, to.width, to.height, { shared: true });
-        else perDefect.get(item.defect)!.add(map, mask, to.width, to.height);
+        overall.add(map, regions, { shared: true });
+        if (item.defect === 'good') for (const m of perDefect.values()) m.add(map, undefined, { shared: true });
+        else perDefect.get(item.defect)!.add(map, regions);
       };
       await timer.time('metrics', measure);
     }

@@ -4,6 +4,8 @@
  *
  * @example rocAuc(Float32Array.of(0.1, 0.9), Uint8Array.of(0, 1)) // 1
  */
+import { IntraError } from '../errors.js';
+import type { MaskRegions } from '../native.js';
 
 /** ROC AUC of positive scores against negative scores: P(pos > neg) + P(pos = neg) / 2. */
 export function rocAucSeparate(positives: Float32Array, negatives: Float32Array): number | null {
@@ -98,34 +100,6 @@ export function f1Max(scores: ArrayLike<number>, labels: ArrayLike<number>): { f
   return best;
 }
 
-/** Connected regions (8-neighbourhood) of a binary mask: a label per pixel (0 = none) and the count. */
-export function labelRegions(mask: Uint8Array, width: number, height: number): { labels: Int32Array; count: number } {
-  const labels = new Int32Array(mask.length);
-  const stack: number[] = [];
-  let count = 0;
-  for (let start = 0; start < mask.length; start++) {
-    if (!mask[start] || labels[start]) continue;
-    labels[start] = ++count;
-    stack.push(start);
-    while (stack.length) {
-      const p = stack.pop()!;
-      const x = p % width, y = (p - x) / width;
-      for (let dy = -1; dy <= 1; dy++) {
-        for (let dx = -1; dx <= 1; dx++) {
-          const nx = x + dx, ny = y + dy;
-          if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-          const q = ny * width + nx;
-          if (mask[q] && !labels[q]) {
-            labels[q] = count;
-            stack.push(q);
-          }
-        }
-      }
-    }
-  }
-  return { labels, count };
-}
-
 /**
  * Collects pixel scores for AUROC and AUPRO one image at a time, so callers need not keep
  * every map: negatives (mask 0) and positives tagged with their region.
@@ -137,26 +111,30 @@ export class PixelMetrics {
   #regionSizes: number[] = [];
 
   /**
-   * A map and its mask (1 = defect), both (height, width) at the same resolution. A map without
-   * a mask is kept as given when `shared` (the caller hands the same array to several metrics
-   * and changes it no more), else copied.
+   * A map and its mask's regions (labelRegions(): 1 = defect, labelled once per image however
+   * many metrics take it), both (height, width) at the same resolution. A map without a mask is
+   * kept as given when `shared` (the caller hands the same array to several metrics and changes
+   * it no more), else copied.
    */
-  add(map: Float32Array, mask: Uint8Array | undefined, width: number, height: number, options: { shared?: boolean } = {}): void {
-    if (!mask) {
+  add(map: Float32Array, regions: MaskRegions | undefined, options: { shared?: boolean } = {}): void {
+    if (!regions) {
       this.#negatives.push(options.shared ? map : Float32Array.from(map));
       return;
     }
-    const { labels, count } = labelRegions(mask, width, height);
+    const { mask, labels, count } = regions;
+    if (mask.length !== map.length || labels.length !== map.length) {
+      throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a mask of the map's ${map.length} pixels but received ${mask.length}`);
+    }
     const offset = this.#regionSizes.length;
     for (let r = 0; r < count; r++) this.#regionSizes.push(0);
     let p = 0;
     for (let i = 0; i < mask.length; i++) if (mask[i]) p++;
-    const negatives = new Float32Array(mask.length - p), positives = new Float32Array(p), regions = new Int32Array(p);
+    const negatives = new Float32Array(mask.length - p), positives = new Float32Array(p), regionOf = new Int32Array(p);
     let a = 0, b = 0;
     for (let i = 0; i < mask.length; i++) {
       if (mask[i]) {
         positives[a] = map[i]!;
-        regions[a++] = offset + labels[i]! - 1;
+        regionOf[a++] = offset + labels[i]! - 1;
         this.#regionSizes[offset + labels[i]! - 1]!++;
       } else {
         negatives[b++] = map[i]!;
@@ -164,7 +142,7 @@ export class PixelMetrics {
     }
     this.#negatives.push(negatives);
     this.#positives.push(positives);
-    this.#regions.push(regions);
+    this.#regions.push(regionOf);
   }
 
   #concat<T extends Float32Array | Int32Array>(parts: T[], make: (n: number) => T): T {

@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "model_api.h"
 #include "pictures.h"
+#include "regions.h"
 #include "task_worker.h"
 
 namespace intra::addon {
@@ -64,6 +65,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("matmulCeiling", Napi::Function::New(env, matmulCeiling));
   exports.Set("resizeMap", Napi::Function::New(env, resizeMap));
   exports.Set("heatPictures", Napi::Function::New(env, heatPictures));
+  exports.Set("labelRegions", Napi::Function::New(env, labelRegions));
   exports.Set("windowOrigins", Napi::Function::New(env, windowOrigins));
   exports.Set("patchLoss", Napi::Function::New(env, patchLossOf));
   exports.Set("methodConstants", Napi::Function::New(env, methodConstants));
