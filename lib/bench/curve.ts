@@ -30,6 +30,8 @@ export interface CurveRecord {
   image_auroc: number | null;
   pixel_auroc: number | null;
   aupro: number | null;
+  /** per defect type (its images and the defect-free ones): image and pixel AUROC, AUPRO */
+  by_defect?: Record<string, { image_auroc: number | null; pixel_auroc: number | null; aupro: number | null }>;
   threads: number;
   machine: MachineLabel;
 }
@@ -82,6 +84,7 @@ export async function accuracyCurve(options: CurveOptions): Promise<CurveRecord[
       image_auroc: report.image_auroc,
       pixel_auroc: report.pixel_auroc,
       aupro: report.aupro,
+      by_defect: Object.fromEntries(Object.entries(report.by_defect).map(([d, m]) => [d, { image_auroc: m.image_auroc, pixel_auroc: m.pixel_auroc, aupro: m.aupro }])),
       threads: train.threads ?? 0,
       machine: machineLabel(),
     };

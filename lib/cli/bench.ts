@@ -4,7 +4,8 @@
  *
  * @example intra bench kernels --json > kernels.json
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 import type { Argv } from 'yargs';
 
@@ -17,7 +18,8 @@ import { validationNoise } from '../bench/validation.js';
 import { BENCH_KERNELS, benchScore, benchTrain, throughputTable, type BenchKernels, type ThroughputRecord } from '../bench/throughput.js';
 import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
-import { parseShape } from './options.js';
+import { commandLine, parseShape, recordOption } from './options.js';
+import { performanceDoc, readmeSummary, readRecordFiles, replaceBlock, writeRecordFile, type RecordBench } from '../bench/records.js';
 import { ATTENTION_KINDS, KERNEL_DEVICES, KERNEL_DTYPES, PRECISIONS, PRESETS, type Precision } from '../native.js';
 
 /** Records written by an earlier `intra bench kernels` run, checked enough to be drawn. */
@@ -32,6 +34,13 @@ async function readRecords(path: string): Promise<KernelRecord[]> {
     throw new IntraError('INTRA_INVALID_ARGUMENT', `--with ${path}: expected a JSON array of kernel records (as --out writes)`);
   }
   return (parsed as KernelRecord[]).map((r) => ({ ...r, device: r.device ?? 'cpu' }));
+}
+
+/** With --record DIR: the run's records into DIR, and where they went on stderr. */
+async function recordRun<B extends RecordBench>(dir: string | undefined, bench: B, records: Parameters<typeof writeRecordFile<B>>[3], threads: number, onGpu = false): Promise<void> {
+  if (dir === undefined) return;
+  const path = await writeRecordFile(dir, bench, commandLine(), records, { threads, onGpu });
+  process.stderr.write(`record: ${path}\n`);
 }
 
 export function register(cli: Argv): Argv {
@@ -51,7 +60,8 @@ export function register(cli: Argv): Argv {
             .option('dtype', { choices: KERNEL_DTYPES, describe: 'default: float32 on the CPU, bfloat16 on a GPU' })
             .option('with', { type: 'string', describe: 'records of another run (e.g. the other device) to draw in the same chart' })
             .option('repeats', { type: 'number', describe: 'timed runs per measurement (median reported)' })
-            .option('quick', { type: 'boolean', default: false, describe: 'a short smoke run' }),
+            .option('quick', { type: 'boolean', default: false, describe: 'a short smoke run' })
+            .option('record', recordOption),
         async (args) => {
           const others = args.with ? await readRecords(args.with) : [];
           const records = await benchKernels({
@@ -63,6 +73,7 @@ export function register(cli: Argv): Argv {
             onRecord: args.json ? undefined : (r) => process.stderr.write(`  ${r.op} ${r.pass} ${r.shape.join('x')} ${r.impl}: ${r.ms.toFixed(2)} ms\n`),
           });
           await writeFile(args.out, `${JSON.stringify(records, null, 2)}\n`);
+          await recordRun(args.record, 'bench kernels', records, args.threads, args.device === 'cuda');
           await writeFile(args.chart, await sweepChart([...records, ...others]));
           await writeFile(args.html, await kernelsPage([...records, ...others]));
           if (args.json) {
@@ -96,7 +107,8 @@ export function register(cli: Argv): Argv {
             .option('repeats', { type: 'number', default: 3, describe: 'timed runs (median reported) after one warm-up' })
             .option('threads', { type: 'number', default: 0 })
             .option('device', { choices: KERNEL_DEVICES, default: 'cpu' as const, describe: 'cpu, or cuda (engine and ceiling on the GPU)' })
-            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per configuration' }),
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per configuration' })
+            .option('record', recordOption),
         async (args) => {
           const precisions = args.precision.split(',').map((p) => p.trim());
           for (const p of precisions) {
@@ -116,6 +128,7 @@ export function register(cli: Argv): Argv {
           };
           const records = which === 'train' ? await benchTrain(options) : await benchScore(options);
           if (!args.json) console.log(throughputTable(records));
+          await recordRun(args.record, which === 'train' ? 'bench train' : 'bench score', records, args.threads, args.device === 'cuda');
         },
       )
       .command(
@@ -125,12 +138,16 @@ export function register(cli: Argv): Argv {
           k
             .option('images', { type: 'string', default: '1000,5000,20000', describe: 'comma-separated image counts' })
             .option('dir', { type: 'string', default: 'bench-memory', describe: 'work folder (images are hard links of one file)' })
-            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per count' }),
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per count' })
+            .option('record', recordOption),
         async (args) => {
+          const records = [];
           for (const count of args.images.split(',').map(Number)) {
             const r = await scoreMemory(count, args.dir);
+            records.push(r);
             console.log(args.json ? JSON.stringify(r) : `${r.images} images: peak RSS ${r.peak_rss_mb} MB, ${r.seconds.toFixed(1)} s (${r.images_per_s.toFixed(0)} images/s), ${r.lines} lines`);
           }
+          await recordRun(args.record, 'bench memory', records, 1);
         },
       )
       .command(
@@ -208,7 +225,8 @@ export function register(cli: Argv): Argv {
             .option('shape', { type: 'string', default: 'auto', describe: 'auto, square or WxH (as intra train)' })
             .option('seed', { type: 'number', default: 0 })
             .option('threads', { type: 'number', default: 0 })
-            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per budget' }),
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per budget' })
+            .option('record', recordOption),
         async (args) => {
           const minutes = args.minutes.split(',').map((m) => Number(m.trim()));
           if (!args.json) process.stderr.write(`training ${args.category} with the ${args.preset} preset to ${minutes.join(', ')} minutes, evaluating at each\n`);
@@ -221,8 +239,40 @@ export function register(cli: Argv): Argv {
               `  ${budget} min: no point: the run has trained ${trained.toFixed(2)} min and its last epoch took ${epoch.toFixed(2)} min, so the next would end past this budget\n`),
           });
           if (!args.json) console.log(`${curveTable(records)}\n(${records[0]!.machine.cpu}, ${records[0]!.threads || 'all'} threads)`);
+          await recordRun(args.record, 'bench curve', records, args.threads);
         },
       )
-      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory, load, fleet, validation or curve'),
+      .command(
+        'docs',
+        'generate docs/performance.md and the README\'s table from the records folder (--check: fail where they differ from it)',
+        (k) =>
+          k
+            .option('records', { type: 'string', default: 'records', describe: 'the records folder' })
+            .option('doc', { type: 'string', default: join('docs', 'performance.md'), describe: 'the generated document' })
+            .option('readme', { type: 'string', default: 'README.md', describe: 'the file whose <!-- performance --> block gets the summary table' })
+            .option('check', { type: 'boolean', default: false, describe: 'write nothing; exit 1 naming each file that is not what the records make' }),
+        async (args) => {
+          const files = await readRecordFiles(args.records);
+          const wanted = new Map<string, string>([
+            [args.doc, performanceDoc(files, args.doc)],
+            [args.readme, replaceBlock(await readFile(args.readme, 'utf8'), 'performance', readmeSummary(files), args.readme)],
+          ]);
+          const stale: string[] = [];
+          for (const [path, text] of wanted) {
+            const current = await readFile(path, 'utf8').catch(() => null);
+            if (current === text) continue;
+            if (args.check) stale.push(path);
+            else {
+              await mkdir(dirname(path), { recursive: true });
+              await writeFile(path, text);
+            }
+          }
+          if (stale.length) {
+            throw new IntraError('INTRA_INVALID_STATE', `${stale.join(' and ')}: not what the ${files.length} records in ${args.records} make; run \`npm run docs:performance\``);
+          }
+          console.log(`${args.check ? 'checked' : 'wrote'} ${[...wanted.keys()].join(' and ')} from ${files.length} records in ${args.records}`);
+        },
+      )
+      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory, load, fleet, validation, curve, or docs'),
   );
 }

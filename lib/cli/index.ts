@@ -10,6 +10,7 @@ import type yargsFactory from 'yargs';
 
 import { IntraError } from '../errors.js';
 import * as bench from './bench.js';
+import { setCommandLine } from './options.js';
 import * as demo from './demo.js';
 import * as evaluate from './eval.js';
 import * as info from './info.js';
@@ -73,6 +74,7 @@ export async function parseCli(argv: string[]): Promise<ParsedCommand> {
 }
 
 export async function runCli(argv: string[]): Promise<void> {
+  setCommandLine(argv);
   const cli = buildCli(argv);
   try {
     await cli

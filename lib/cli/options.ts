@@ -41,3 +41,21 @@ export function parseShape(text: string): 'auto' | 'square' | ImageShape {
   if (!match) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected auto, square or WxH (e.g. 128x256) for --shape but received '${text}'`);
   return { width: Number(match[1]), height: Number(match[2]) };
 }
+
+/** `--record DIR` of the commands that write measurement records (lib/bench/records.ts). */
+export const recordOption = {
+  type: 'string',
+  describe: 'also write this run\'s records into a records folder (the repository\'s: records), with the machine, libtorch, date and command; the same command on the same machine replaces its file',
+} satisfies Options;
+
+let commandLineArgs: readonly string[] = [];
+
+/** The arguments `intra` was run with (after `intra`): what a record names as its command. */
+export function commandLine(): readonly string[] {
+  return commandLineArgs;
+}
+
+/** Set once per run by runCli, before the command runs. */
+export function setCommandLine(argv: readonly string[]): void {
+  commandLineArgs = [...argv];
+}

@@ -11,8 +11,10 @@ import type { Argv } from 'yargs';
 
 import { profilePage } from '../bench/pages.js';
 import { chromeTrace, compareTable, opTable, profileCompare, profileScore, profileTable, profileTrain, type ProfileReport } from '../bench/profile.js';
+import { writeRecordFile } from '../bench/records.js';
 import { synthesize } from '../data/synth.js';
 import { IntraError } from '../errors.js';
+import { commandLine, recordOption } from './options.js';
 import { ATTENTION_KINDS, machineLabel, PRECISIONS, PRESETS, type AttentionKind } from '../native.js';
 
 const OPS_HELP = 'also time every ATen op, autograd node and kernel of ours (training: the steps, validation apart) and list them by self time; each op then costs a little more, so the phases run slightly slower';
@@ -39,7 +41,8 @@ export function register(cli: Argv): Argv {
             .option('op-rows', { type: 'number', default: 30, describe: 'ops listed with --ops' })
             .option('trace', { type: 'string', default: 'profile-trace.json', describe: 'Chrome trace event file' })
             .option('html', { type: 'string', default: 'profile.html', describe: 'a page with the phase breakdown (side by side with --compare)' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false })
+            .option('record', recordOption),
         async (args) => {
           let category = args.category;
           if (!category) {
@@ -59,6 +62,10 @@ export function register(cli: Argv): Argv {
             : [await profileTrain({ ...common, attention: args.attention as AttentionKind | undefined })];
           await writeFile(args.trace, JSON.stringify(chromeTrace(reports)));
           await writeFile(args.html, await profilePage(reports, machineLabel()));
+          if (args.record !== undefined) {
+            const path = await writeRecordFile(args.record, 'profile train', commandLine(), reports.map(({ events: _events, ...r }) => r), { threads: args.threads });
+            process.stderr.write(`record: ${path}\n`);
+          }
           if (args.json) {
             console.log(JSON.stringify(reports.map(({ events: _events, ...r }) => r)));
             return;

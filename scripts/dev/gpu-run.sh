@@ -2,10 +2,11 @@
 # One full GPU run on a machine without node or network (the device machine): unpack what
 # scripts/dev/gpu-pack.sh carried in .gpu/, build the kernel tool and the addon against PyTorch's
 # CUDA libtorch, then run the stages named (default: all), each under its own time limit.
-# Logs go to $OUT/logs.tgz and a short summary is printed last.
+# Logs go to $OUT/logs.tgz and a short summary is printed last; the bench stages' measurement
+# records go to $OUT/records: copy them into records/ and run `npm run docs:performance`.
 #
-#   scripts/dev/gpu-run.sh [build] [check] [bench] [engine] [engine-bf16] [interchange] [magnetic-tile] [cpu-amx]
-#   (cpu-amx: the host's CPU on 2 threads, AMX where it has it: the CPU figures of docs/performance.md)
+#   scripts/dev/gpu-run.sh [build] [check] [bench] [kernels] [engine] [engine-bf16] [interchange] [magnetic-tile] [cpu-amx]
+#   (cpu-amx: the host's CPU on 2 threads, AMX where it has it, recorded as its own machine)
 #   (magnetic-tile: MT_MINUTES, MT_PRESET, MT_DEVICE; the data from scripts/dev/gpu-pack.sh DATA 300 24)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -71,18 +72,22 @@ for s in $stages; do
       stage bench 200 build-gpu/intra-kernel-check --device cuda --bench
       cut -c1-300 "$log/bench.log" | tee -a "$summary" > /dev/null
       ;;
+    kernels)  # the kernels against ATen (and libtorch's fused attention) through the addon, recorded
+      stage cuda-kernels 240 node dist/bin/intra.js bench kernels --device cuda --record "$out/records"
+      grep -E '^device |^(softmax|linear)_attention +forward(\+backward)? +49 ' "$log/cuda-kernels.log" >> "$summary"
+      ;;
     engine)
       stage info 60 node dist/bin/intra.js info
       head -30 "$log/info.log" >> "$summary"
-      stage bench-train 150 node dist/bin/intra.js bench train --device cuda --precision bf16,fp32 --kernels fused,reference --batch 256 --steps 4 --json
-      stage bench-score 120 node dist/bin/intra.js bench score --device cuda --precision bf16,fp32 --kernels fused,reference --images 32 --json
-      stage bench-train-large 120 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 2048 --steps 2 --json
+      stage bench-train 150 node dist/bin/intra.js bench train --device cuda --precision bf16,fp32 --kernels fused,reference --batch 256 --steps 4 --json --record "$out/records"
+      stage bench-score 120 node dist/bin/intra.js bench score --device cuda --precision bf16,fp32 --kernels fused,reference --images 32 --json --record "$out/records"
+      stage bench-train-large 120 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 2048 --steps 2 --json --record "$out/records"
       for f in bench-train bench-score bench-train-large; do grep -v '^{' "$log/$f.log" | tail -5 >> "$summary"; benchSummary "$f"; done
       ;;
     engine-bf16)  # the bf16 figures alone: scoring, and training at batch 256 and 2048
-      stage bench-score 120 node dist/bin/intra.js bench score --device cuda --precision bf16 --kernels fused,reference --images 32 --json
-      stage bench-train 60 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 256 --steps 4 --json
-      stage bench-train-large 90 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 2048 --steps 2 --json
+      stage bench-score 120 node dist/bin/intra.js bench score --device cuda --precision bf16 --kernels fused,reference --images 32 --json --record "$out/records"
+      stage bench-train 60 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 256 --steps 4 --json --record "$out/records"
+      stage bench-train-large 90 node dist/bin/intra.js bench train --device cuda --precision bf16 --kernels fused,reference --batch 2048 --steps 2 --json --record "$out/records"
       for f in bench-score bench-train bench-train-large; do benchSummary "$f"; done
       ;;
     magnetic-tile)  # the carried subset (scripts/dev/gpu-pack.sh DATA 300 24): train on a time budget, evaluate
@@ -111,13 +116,13 @@ for s in $stages; do
       ;;
     cpu-amx)  # the host CPU (an Intel Xeon with AMX here) on 2 threads: scoring and training shares, ops
       say "cpu: $(lscpu | grep -m1 'Model name' | sed 's/  */ /g'); amx: $(grep -o 'amx[a-z_0-9]*' /proc/cpuinfo | sort -u | tr '\n' ' ')"
-      stage cpu-score 200 node dist/bin/intra.js bench score --threads 2 --kernels fused,reference --json
-      stage cpu-train 240 node dist/bin/intra.js bench train --threads 2 --ablate --json
+      stage cpu-score 200 node dist/bin/intra.js bench score --threads 2 --kernels fused,reference --json --record "$out/records"
+      stage cpu-train 240 node dist/bin/intra.js bench train --threads 2 --ablate --json --record "$out/records"
       for f in cpu-score cpu-train; do benchSummary "$f"; done
-      stage cpu-profile 200 node dist/bin/intra.js profile train --preset paper --precision bf16 --windows-per-image 16 --batch 32 --threads 2 --ops --op-rows 20
+      stage cpu-profile 200 node dist/bin/intra.js profile train --preset paper --precision bf16 --windows-per-image 16 --batch 32 --threads 2 --ops --op-rows 20 --record "$out/records"
       grep -A24 '^ops over' "$log/cpu-profile.log" >> "$summary"
-      stage cpu-kernels 300 node dist/bin/intra.js bench kernels --threads 2
-      stage cpu-kernels-bf16 200 node dist/bin/intra.js bench kernels --threads 2 --dtype bfloat16
+      stage cpu-kernels 300 node dist/bin/intra.js bench kernels --threads 2 --record "$out/records"
+      stage cpu-kernels-bf16 200 node dist/bin/intra.js bench kernels --threads 2 --dtype bfloat16 --record "$out/records"
       # The table's ceiling line, the attention rows at S = 49 and the row ops (not the progress lines).
       for f in cpu-kernels cpu-kernels-bf16; do
         grep -E '^device |^(softmax|linear)_attention +forward(\+backward)? +49 |^(layer_norm|bias_gelu|bias_residual|adam) ' "$log/$f.log" >> "$summary"
