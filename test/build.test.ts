@@ -1,5 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
@@ -118,6 +120,32 @@ describe('build manifests', () => {
       for (const body of bodies) expect(body, `compute_${entry.arch}`).toMatch(entry.arch >= 80 ? /\bmma\./ : /\btrap;/);
     }
   });
+
+  // The model-file fuzzer (scripts/dev/fuzz-checkpoint.sh): a CMake target of its own Clang
+  // build, seeded with model files the built package writes.
+  it('builds the model-file fuzzer as a CMake target, and its seeding imports what the package exports', async (context) => {
+    const script = readFileSync('scripts/dev/fuzz-checkpoint.sh', 'utf8');
+    expect(readFileSync('CMakeLists.txt', 'utf8')).toMatch(/add_executable\(intra-fuzz-checkpoint /);
+    expect(script).toContain('-DINTRA_FUZZ=ON');
+    expect(script).toContain('--target intra-fuzz-checkpoint');
+    const imports = [...script.matchAll(/import \{ (\w+) \} from '\.\/(dist\/lib\/[\w/-]+\.js)'/g)];
+    expect(imports.length).toBeGreaterThan(0);
+    for (const [, name, module] of imports) {
+      expect(Object.keys(await import(`../${module!}`)), `${module} exports ${name}`).toContain(name);
+    }
+    const clang = spawnSync('clang++-14', ['--version']);
+    if (clang.status !== 0) {
+      context.skip('clang++-14 is not installed (scripts/dev/fuzz-checkpoint.sh installs it)');
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'intra-fuzz-'));
+    execFileSync('cmake', ['-S', '.', '-B', dir, '-G', 'Ninja', '-DCMAKE_CXX_COMPILER=clang++-14', '-DINTRA_FUZZ=ON'], { stdio: 'pipe' });
+    execFileSync('cmake', ['--build', dir, '--target', 'intra-fuzz-checkpoint'], { stdio: 'pipe' });
+    // A few hundred runs on an empty corpus: it starts, reads inputs and ends without a finding.
+    const run = spawnSync(join(dir, 'intra-fuzz-checkpoint'), ['-runs=300', `-artifact_prefix=${dir}/`], { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
+    expect(run.status, run.stderr.slice(-2000)).toBe(0);
+    expect(run.stderr).toMatch(/Done 300 runs/);
+  }, 180_000);
 
   it('npm never runs node-gyp on install', () => {
     const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { gypfile?: boolean; scripts: Record<string, string> };

@@ -1,7 +1,8 @@
 // libFuzzer target over the model-file reader and the config parser: any input must either
 // parse or be refused with an IntraError (INTRA_CHECKPOINT); anything else (another
 // exception, a crash, a sanitizer report, an allocation far beyond the input) is a finding.
-// Built and run by scripts/fuzz-checkpoint.sh with clang, ASan and UBSan.
+// The CMake target intra-fuzz-checkpoint (a Clang build, ASan and UBSan); scripts/dev/fuzz-checkpoint.sh
+// builds and runs it.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>

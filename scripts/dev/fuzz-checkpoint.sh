@@ -12,11 +12,10 @@ if ! command -v clang++-14 > /dev/null || [ ! -d /usr/lib/llvm-14/lib/clang/14.0
   echo "fuzz: installing clang-14 and its runtimes (libFuzzer, sanitizers)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev > /dev/null
 fi
-mkdir -p fuzz/corpus fuzz/findings build-fuzz
-torch_includes=(-I/usr/include -I/usr/include/torch/csrc/api/include)
-clang++-14 -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  "${torch_includes[@]}" native/tools/fuzz_checkpoint.cpp native/core/checkpoint.cpp native/core/config.cpp native/core/config_fields.cpp \
-  -ltorch -ltorch_cpu -lc10 -o build-fuzz/fuzz-checkpoint
+mkdir -p fuzz/corpus fuzz/findings
+# The CMake target intra-fuzz-checkpoint, in a Clang build of its own (the addon's build stays GCC's).
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DINTRA_FUZZ=ON > /dev/null
+cmake --build build-fuzz --target intra-fuzz-checkpoint
 # Seeds: real files of the tiny and small presets, written by the engine itself.
 if [ -z "$(ls -A fuzz/corpus)" ]; then
   node --input-type=module -e "
@@ -28,5 +27,5 @@ if [ -z "$(ls -A fuzz/corpus)" ]; then
     }"
 fi
 echo "fuzz: $seconds s of libFuzzer on the model-file reader"
-ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0 build-fuzz/fuzz-checkpoint fuzz/corpus \
+ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0 build-fuzz/intra-fuzz-checkpoint fuzz/corpus \
   -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=512 -artifact_prefix=fuzz/findings/ -print_final_stats=1
