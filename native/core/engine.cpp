@@ -63,9 +63,8 @@ Engine::Engine(const ModelConfig& model, const TrainConfig& train, const EngineO
   }
   useThreads();
   kernels_ = chooseKernels(options_.kernels, device_);
-  // Each family runs `kernels` where its table has an entry for this device (else its reference:
-  // Adam, layer norm, bias + GELU and the bias adds on a GPU) unless options.referenceFor names
-  // it; describe() says which.
+  // Each family runs `kernels` where its table has an entry for this device (else its reference)
+  // unless options.referenceFor names it; describe() says which.
   const kernels::Device where = device_.is_cuda() ? kernels::Device::Cuda : kernels::Device::Cpu;
   std::array<bool, kernels::kFamilyCount> onReference{};
   for (const std::string& name : options_.referenceFor) onReference[static_cast<size_t>(kernels::familyNamed(name, "referenceFor"))] = true;

@@ -27,6 +27,8 @@ struct EmulatedCudaContext {
   static int guard(const at::Tensor&) { return 0; }
   static void* stream(const at::Tensor&) { return nullptr; }
   static at::Tensor poison(at::Tensor t) { return t.fill_(std::numeric_limits<double>::quiet_NaN()); }
+  // Host bytes (a kernel's argument table) where the kernels read them: here, a copy.
+  static at::Tensor upload(const at::Tensor& bytes, const at::Tensor&) { return bytes.clone(); }
 };
 
 #ifdef INTRA_CUDA_KERNELS
@@ -37,6 +39,9 @@ struct CudaContext {
   static c10::cuda::CUDAGuard guard(const at::Tensor& t) { return c10::cuda::CUDAGuard(t.device()); }
   static void* stream(const at::Tensor& t) { return c10::cuda::getCurrentCUDAStream(t.device().index()).stream(); }
   static at::Tensor poison(at::Tensor t) { return t; }
+  // Copied to `like`'s device before it returns (the host bytes may go right after); the caching
+  // allocator keeps the device copy alive until the kernels queued on the stream have read it.
+  static at::Tensor upload(const at::Tensor& bytes, const at::Tensor& like) { return bytes.to(like.device()); }
 };
 #endif
 
@@ -58,6 +63,17 @@ inline at::ScalarType accumulateType(const at::Tensor& t) { return t.scalar_type
 
 // The kernels take one element type for all inputs and a dense last dimension.
 inline at::Tensor prepare(const at::Tensor& t) { return t.stride(-1) == 1 ? t : t.contiguous(); }
+
+// The problem of dense (rows, features) rows on the context's device (the row kernels').
+template <typename Context>
+RowProblem rowProblemOf(const char* op, const at::Tensor& x) {
+  if (!Context::accepts(x)) {
+    throw invalidArgument(std::string("Expected rows on ") + Context::kDeviceName + " for the " + op + " kernel but received " +
+                          x.device().str());
+  }
+  if (x.dim() != 2 || !x.is_contiguous()) throw invalidArgument(std::string("Expected dense (rows, features) for the ") + op + " kernel");
+  return {elementTypeOf(x), x.size(0), x.size(1)};
+}
 
 }  // namespace cuda_adapter
 

@@ -60,6 +60,8 @@ INTRA_DEVICE float logOf(float x) { return logf(x); }
 INTRA_DEVICE double logOf(double x) { return log(x); }
 INTRA_DEVICE float sqrtOf(float x) { return sqrtf(x); }
 INTRA_DEVICE double sqrtOf(double x) { return sqrt(x); }
+INTRA_DEVICE float erfOf(float x) { return erff(x); }
+INTRA_DEVICE double erfOf(double x) { return erf(x); }
 
 template <typename A>
 INTRA_DEVICE A* dynamicShared() {
@@ -72,6 +74,12 @@ INTRA_DEVICE void warpBarrier() { __syncwarp(); }
 // The value of lane (lane ^ laneMask), every lane of the warp taking part.
 template <typename V>
 INTRA_DEVICE V shuffleXor(V value, int laneMask) { return __shfl_xor_sync(0xffffffffu, value, laneMask); }
+// The sum over a full warp by the xor butterfly (masks 16 … 1), in every lane.
+template <typename V>
+INTRA_DEVICE V warpSum(V value) {
+  for (int mask = 16; mask > 0; mask >>= 1) value += __shfl_xor_sync(0xffffffffu, value, mask);
+  return value;
+}
 // The hardware's approximate exponential and logarithm (the softmax of 16-bit types).
 INTRA_DEVICE float fastExp(float x) { return __expf(x); }
 INTRA_DEVICE float fastLog(float x) { return __logf(x); }
@@ -148,6 +156,8 @@ inline float logOf(float x) { return std::log(x); }
 inline double logOf(double x) { return std::log(x); }
 inline float sqrtOf(float x) { return std::sqrt(x); }
 inline double sqrtOf(double x) { return std::sqrt(x); }
+inline float erfOf(float x) { return std::erf(x); }
+inline double erfOf(double x) { return std::erf(x); }
 
 template <typename A>
 inline A* dynamicShared() { return reinterpret_cast<A*>(emulation::current().shared); }
@@ -155,6 +165,8 @@ inline void blockBarrier() { emulation::syncThreads(); }
 inline void warpBarrier() { emulation::syncWarp(); }
 template <typename V>
 inline V shuffleXor(V value, int laneMask) { return emulation::shuffleXor(value, static_cast<unsigned>(laneMask)); }
+template <typename V>
+inline V warpSum(V value) { return emulation::warpButterflySum(value); }
 inline float fastExp(float x) { return std::exp(x); }
 inline float fastLog(float x) { return std::log(x); }
 

@@ -25,9 +25,23 @@ void withTypes(ElementType type, F&& f) {
   throw invalidArgument("unknown element type for a CUDA kernel");
 }
 
+}  // namespace intra::kernels::device
+
+namespace intra::kernels::device::INTRA_DEVICE_BUILD {
+
+// The most blocks a grid-stride kernel is given. The emulation runs a grid's blocks one after
+// another, each block's threads as CPU threads: a few blocks cover the kernels' indexing (every
+// thread strides past the grid) as well as thousands do, at a fraction of the time.
+#if defined(__CUDACC__)
+constexpr int64_t kMaxGridBlocks = 65535 * 8;
+#else
+constexpr int64_t kMaxGridBlocks = 4;
+#endif
+
+// Blocks of `threads` for `work` items of a grid-stride kernel.
 inline unsigned blocksFor(int64_t work, unsigned threads) {
   const int64_t blocks = (work + threads - 1) / threads;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks));
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > kMaxGridBlocks ? kMaxGridBlocks : blocks));
 }
 
-}  // namespace intra::kernels::device
+}  // namespace intra::kernels::device::INTRA_DEVICE_BUILD

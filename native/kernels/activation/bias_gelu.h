@@ -26,6 +26,10 @@ struct ActivationFunctions {
   std::vector<at::Tensor> (*biasGeluBackward)(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& bias);
 };
 const ActivationFunctions& cpuFusedActivation();  // fused_cpu.cpp
+const ActivationFunctions& emulatedCudaFusedActivation();  // fused_cuda_emulated.cpp
+#ifdef INTRA_CUDA_KERNELS
+const ActivationFunctions& cudaFusedActivation();  // fused_cuda_adapter.cpp
+#endif
 // The fused activation for (device, implementation), or null when this build has none.
 const ActivationFunctions* fusedActivation(Device device, Implementation implementation);
 

@@ -1,6 +1,5 @@
 // The one dispatch point of bias + GELU: the table keyed by (device, implementation), and an
-// autograd Function that calls the chosen forward and backward. The CUDA slot is empty: a GPU
-// engine runs linear-then-GELU.
+// autograd Function that calls the chosen forward and backward.
 #include <ATen/record_function.h>
 #include <torch/torch.h>
 
@@ -15,6 +14,10 @@ namespace {
 KernelTable<ActivationFunctions>& table() {
   static KernelTable<ActivationFunctions> entries([](KernelTable<ActivationFunctions>& t) {
     t.set(Device::Cpu, Implementation::Fused, &cpuFusedActivation());
+    t.set(Device::Cpu, Implementation::CudaEmulated, &emulatedCudaFusedActivation());
+#ifdef INTRA_CUDA_KERNELS
+    t.set(Device::Cuda, Implementation::Fused, &cudaFusedActivation());
+#endif
   });
   return entries;
 }

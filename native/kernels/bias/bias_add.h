@@ -31,6 +31,10 @@ struct BiasFunctions {
   std::vector<at::Tensor> (*backward)(const at::Tensor& dy, at::ScalarType xType);
 };
 const BiasFunctions& cpuFusedBias();  // fused_cpu.cpp
+const BiasFunctions& emulatedCudaFusedBias();  // fused_cuda_emulated.cpp
+#ifdef INTRA_CUDA_KERNELS
+const BiasFunctions& cudaFusedBias();  // fused_cuda_adapter.cpp
+#endif
 // The fused bias add for (device, implementation), or null when this build has none.
 const BiasFunctions* fusedBias(Device device, Implementation implementation);
 

@@ -1,6 +1,5 @@
 // The one dispatch point of the bias add: the table keyed by (device, implementation), and an
-// autograd Function that calls the chosen forward and backward. The CUDA slot is empty: a GPU
-// engine runs linear and ATen's add.
+// autograd Function that calls the chosen forward and backward.
 #include <ATen/record_function.h>
 #include <torch/torch.h>
 
@@ -15,6 +14,10 @@ namespace {
 KernelTable<BiasFunctions>& table() {
   static KernelTable<BiasFunctions> entries([](KernelTable<BiasFunctions>& t) {
     t.set(Device::Cpu, Implementation::Fused, &cpuFusedBias());
+    t.set(Device::Cpu, Implementation::CudaEmulated, &emulatedCudaFusedBias());
+#ifdef INTRA_CUDA_KERNELS
+    t.set(Device::Cuda, Implementation::Fused, &cudaFusedBias());
+#endif
   });
   return entries;
 }

@@ -1,6 +1,5 @@
 // The one dispatch point of layer norm: the table keyed by (device, implementation), and an
-// autograd Function that calls the chosen forward and backward. The CUDA slot is empty: a GPU
-// engine normalises with the reference.
+// autograd Function that calls the chosen forward and backward.
 #include <ATen/record_function.h>
 #include <torch/torch.h>
 
@@ -15,6 +14,10 @@ namespace {
 KernelTable<NormFunctions>& table() {
   static KernelTable<NormFunctions> entries([](KernelTable<NormFunctions>& t) {
     t.set(Device::Cpu, Implementation::Fused, &cpuFusedNorm());
+    t.set(Device::Cpu, Implementation::CudaEmulated, &emulatedCudaFusedNorm());
+#ifdef INTRA_CUDA_KERNELS
+    t.set(Device::Cuda, Implementation::Fused, &cudaFusedNorm());
+#endif
   });
   return entries;
 }

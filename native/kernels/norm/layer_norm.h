@@ -38,6 +38,10 @@ struct NormFunctions {
                                       const at::Tensor& mean, const at::Tensor& rstd);
 };
 const NormFunctions& cpuFusedNorm();  // fused_cpu.cpp
+const NormFunctions& emulatedCudaFusedNorm();  // fused_cuda_emulated.cpp
+#ifdef INTRA_CUDA_KERNELS
+const NormFunctions& cudaFusedNorm();  // fused_cuda_adapter.cpp
+#endif
 // The fused layer norm for (device, implementation), or null when this build has none.
 const NormFunctions* fusedNorm(Device device, Implementation implementation);
 

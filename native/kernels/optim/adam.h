@@ -39,6 +39,10 @@ struct OptimizerFunctions {
   void (*adam)(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper);
 };
 const OptimizerFunctions& cpuFusedOptimizer();  // fused_cpu.cpp
+const OptimizerFunctions& emulatedCudaFusedOptimizer();  // fused_cuda_emulated.cpp
+#ifdef INTRA_CUDA_KERNELS
+const OptimizerFunctions& cudaFusedOptimizer();  // fused_cuda_adapter.cpp
+#endif
 // The fused optimizer for (device, implementation), or null when this build has none.
 const OptimizerFunctions* fusedOptimizer(Device device, Implementation implementation);
 

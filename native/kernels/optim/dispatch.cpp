@@ -1,5 +1,4 @@
 // The one dispatch point of the optimizer: the table keyed by (device, implementation).
-// The CUDA slot is empty until a CUDA Adam exists: an engine on a GPU steps with the reference.
 #include "adam.h"
 
 #include <ATen/record_function.h>
@@ -11,6 +10,10 @@ namespace {
 KernelTable<OptimizerFunctions>& table() {
   static KernelTable<OptimizerFunctions> entries([](KernelTable<OptimizerFunctions>& t) {
     t.set(Device::Cpu, Implementation::Fused, &cpuFusedOptimizer());
+    t.set(Device::Cpu, Implementation::CudaEmulated, &emulatedCudaFusedOptimizer());
+#ifdef INTRA_CUDA_KERNELS
+    t.set(Device::Cuda, Implementation::Fused, &cudaFusedOptimizer());
+#endif
   });
   return entries;
 }
