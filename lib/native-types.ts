@@ -260,7 +260,8 @@ export interface KernelCheckOptions {
   /**
    * a deliberately wrong kernel put in the family's table for this check (the standing mutation
    * test: the check must fail on it): `output-scale` (attention's output off by one part in
-   * 1024), `gradient-term` (GMS's backward without its second image's gradient)
+   * 1024), `gradient-term` (GMS's backward without its second image's gradient; layer norm's
+   * without its bias gradient)
    */
   fault?: KernelFault;
 }

@@ -115,8 +115,16 @@ describe.each(targets.filter((t) => !t.skip))('a wrong kernel under $name', ({ d
     expect(await gradcheckKernel('gms', [2, 3, 7, 6], 2, { device, impl })).toBeLessThan(1e-6);
   });
 
+  it("layer_norm: its bias gradient left out fails that gradient's rules and the central differences", async () => {
+    const wrong = await checkKernel('layer_norm', [33, 512], 5, { device, impl, fault: 'gradient-term' });
+    for (const output of ['out', 'grad0', 'grad1']) expect(wrong[output]!.violations, output).toBe('');
+    expect(wrong.grad2!.violations).toMatch(/grad2 float32: error .*grad2 float64: error/);
+    expect(await gradcheckKernel('layer_norm', [5, 9], 2, { device, impl, fault: 'gradient-term' })).toBeGreaterThan(1e-3);
+    expect(await gradcheckKernel('layer_norm', [5, 9], 2, { device, impl })).toBeLessThan(1e-6);
+  });
+
   it('names a fault that does not apply to the op', async () => {
-    await expect(checkKernel('ssim', [2, 1, 8, 8], 1, { device, impl, fault: 'gradient-term' })).rejects.toThrow("Expected fault output-scale (softmax_attention, linear_attention) or gradient-term (gms), not 'gradient-term' for ssim");
+    await expect(checkKernel('ssim', [2, 1, 8, 8], 1, { device, impl, fault: 'gradient-term' })).rejects.toThrow("Expected fault output-scale (softmax_attention, linear_attention) or gradient-term (gms, layer_norm), not 'gradient-term' for ssim");
     expect(() => checkKernel('gms', [2, 1, 8, 8], 1, { device, impl, fault: 'off' as never })).toThrow("Expected one of output-scale, gradient-term for fault but received 'off'");
   });
 });

@@ -123,12 +123,9 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
   }
   // Layer norm over the model's rows (about 4096 tokens of D 512), bias + GELU over the MLP's
   // hidden rows (4D wide), the bias and residual add after a block's last products (D wide).
-  // The CPU's only: a GPU engine runs ATen's.
-  if (!gpu) {
-    for (const pass of ['forward', 'forward+backward'] as const) await measure('layer_norm', pass, options.quick ? [64, 512] : [4096, 512], {});
-    for (const pass of ['forward', 'forward+backward'] as const) await measure('bias_gelu', pass, options.quick ? [64, 2048] : [4096, 2048], {});
-    for (const pass of ['forward', 'forward+backward'] as const) await measure('bias_residual', pass, options.quick ? [64, 512] : [4096, 512], {});
-  }
+  for (const pass of ['forward', 'forward+backward'] as const) await measure('layer_norm', pass, options.quick ? [64, 512] : [4096, 512], {});
+  for (const pass of ['forward', 'forward+backward'] as const) await measure('bias_gelu', pass, options.quick ? [64, 2048] : [4096, 2048], {});
+  for (const pass of ['forward', 'forward+backward'] as const) await measure('bias_residual', pass, options.quick ? [64, 512] : [4096, 512], {});
   // On the CPU the loss, the maps and Adam's master weights are fp32 whatever the products'
   // precision (and ATen 1.13 has no bf16 padding there for the references): those rows are float32's.
   if (!gpu && dtype !== 'float32') return records;
@@ -140,8 +137,8 @@ export async function benchKernels(options: KernelBenchOptions = {}): Promise<Ke
   const maps = options.quick ? [2, 1, 64, 64, 11] : gpu ? [256, 1, 256, 256, 11] : [16, 1, 128, 128, 11];
   for (const op of ['blur', 'mean_filter'] as const) await measure(op, 'forward', maps, {});
   // One Adam update over 64 parameters (8.4M elements, a third of the paper preset's): the
-  // fused pass against libtorch's per-parameter ops. The CPU's only: there is no CUDA Adam yet.
-  if (!gpu) await measure('adam', 'forward', options.quick ? [4, 4096] : [64, 131072], {});
+  // fused pass against libtorch's per-parameter ops, on fp32 master weights.
+  if (dtype === 'float32') await measure('adam', 'forward', options.quick ? [4, 4096] : [64, 131072], {});
   return records;
 }
 

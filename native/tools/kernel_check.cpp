@@ -106,7 +106,11 @@ int runBench(const std::string& device, const std::string& impl) {
                              {"gms", {windows, 3, 16, 16}},
                              {"ssim", {windows, 3, 16, 16}},
                              {"blur", {device == "cuda" ? 64 : 4, 1, 256, 256, 21}},
-                             {"mean_filter", {device == "cuda" ? 64 : 4, 1, 256, 256, 21}}};
+                             {"mean_filter", {device == "cuda" ? 64 : 4, 1, 256, 256, 21}},
+                             // A quarter of those windows' tokens: the model's rows (D 512) and MLP rows (4D).
+                             {"layer_norm", {windows * 49 / 4, 512}},
+                             {"bias_gelu", {windows * 49 / 4, 2048}},
+                             {"bias_residual", {windows * 49 / 4, 512}}};
   for (const Case& c : cases) {
     for (const char* pass : {"forward", "forward+backward"}) {
       if ((c.op == "blur" || c.op == "mean_filter") && std::string(pass) != "forward") continue;

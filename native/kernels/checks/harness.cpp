@@ -62,6 +62,13 @@ std::vector<at::Tensor> gmsBackwardWithoutB(const at::Tensor& a, const at::Tenso
   d[1] = at::zeros_like(d[1]);
   return d;
 }
+const NormFunctions* norm = nullptr;
+std::vector<at::Tensor> normBackwardWithoutBias(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& weight,
+                                                const at::Tensor& mean, const at::Tensor& rstd) {
+  std::vector<at::Tensor> d = norm->backward(dy, x, weight, mean, rstd);
+  d[2] = at::zeros_like(d[2]);
+  return d;
+}
 }  // namespace faults
 
 class FaultScope {
@@ -82,14 +89,21 @@ class FaultScope {
       filters_ = *faults::filters;
       filters_.gmsBackward = faults::gmsBackwardWithoutB;
       restoreFilters_ = exchangeFusedFilters(device, impl, &filters_);
+    } else if (request.fault == "gradient-term" && request.op == "layer_norm") {
+      faults::norm = fusedNorm(device, impl);
+      if (faults::norm == nullptr) notBuilt("layer norm", device, impl);
+      norm_ = *faults::norm;
+      norm_.backward = faults::normBackwardWithoutBias;
+      restoreNorm_ = exchangeFusedNorm(device, impl, &norm_);
     } else {
-      throw invalidArgument("Expected fault output-scale (softmax_attention, linear_attention) or gradient-term (gms), not '" +
+      throw invalidArgument("Expected fault output-scale (softmax_attention, linear_attention) or gradient-term (gms, layer_norm), not '" +
                             request.fault + "' for " + request.op);
     }
   }
   ~FaultScope() {
     if (restoreAttention_ != nullptr) exchangeFusedAttention(device_, impl_, restoreAttention_);
     if (restoreFilters_ != nullptr) exchangeFusedFilters(device_, impl_, restoreFilters_);
+    if (restoreNorm_ != nullptr) exchangeFusedNorm(device_, impl_, restoreNorm_);
   }
   FaultScope(const FaultScope&) = delete;
   FaultScope& operator=(const FaultScope&) = delete;
@@ -106,6 +120,8 @@ class FaultScope {
   FilterFunctions filters_{};
   const AttentionFunctions* restoreAttention_ = nullptr;
   const FilterFunctions* restoreFilters_ = nullptr;
+  NormFunctions norm_{};
+  const NormFunctions* restoreNorm_ = nullptr;
 };
 bool hasBackward(const std::string& op) { return opNamed(op).backward; }
 

@@ -19,7 +19,7 @@ struct CheckRequest {
   // A deliberately wrong kernel put in the family's table for this check, to show that the
   // check fails on it (the standing mutation test): "" (none); "output-scale" (attention: the
   // output off by one part in 1024); "gradient-term" (GMS: the gradient of its second image
-  // left out of the backward).
+  // left out of the backward; layer norm: its bias gradient left out).
   std::string fault;
 };
 

@@ -68,6 +68,10 @@ const NormFunctions* fusedNorm(Device device, Implementation implementation) {
   return table().find(device, implementation);
 }
 
+const NormFunctions* exchangeFusedNorm(Device device, Implementation implementation, const NormFunctions* functions) {
+  return table().exchange(device, implementation, functions);
+}
+
 at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
                      Implementation impl, std::optional<at::ScalarType> output) {
   TORCH_CHECK(x.dim() >= 1 && weight.dim() == 1 && bias.dim() == 1 && weight.size(0) == x.size(-1) &&

@@ -44,5 +44,8 @@ const NormFunctions& cudaFusedNorm();  // fused_cuda_adapter.cpp
 #endif
 // The fused layer norm for (device, implementation), or null when this build has none.
 const NormFunctions* fusedNorm(Device device, Implementation implementation);
+// Puts `functions` in the table's slot and returns the previous entry: the checks' deliberately
+// wrong kernels only (harness.cpp), never while an engine of this process runs.
+const NormFunctions* exchangeFusedNorm(Device device, Implementation implementation, const NormFunctions* functions);
 
 }  // namespace intra::kernels

@@ -35,6 +35,12 @@ inline AdamCorrections adamCorrections(const AdamHyper& h, int64_t step) {
 void adamUpdate(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper, Implementation impl);
 void adamUpdateReference(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper);
 
+// What every fused Adam takes: float or double parameters (else INTRA_UNSUPPORTED), each
+// parameter's value, gradient and moments contiguous, of one type and size, where `onDevice`
+// accepts them (`where` names it); a float parameter's gradient may be bf16 and its working
+// copy is bf16. Anything else is INTRA_INVALID_ARGUMENT.
+void checkFusedAdamTensors(const std::vector<AdamTensors>& tensors, bool (*onDevice)(const at::Tensor&), const char* where);
+
 struct OptimizerFunctions {
   void (*adam)(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper);
 };

@@ -67,29 +67,8 @@ void adamAll(const std::vector<AdamTensors>& tensors, const AdamHyper& h) {
   });
 }
 
-void checkTensors(const std::vector<AdamTensors>& tensors) {
-  if (tensors.empty()) return;
-  const at::ScalarType type = tensors[0].param.scalar_type();
-  if (type != at::kFloat && type != at::kDouble) {
-    throw unsupported(std::string("the fused Adam updates float or double parameters, not ") + c10::toString(type));
-  }
-  for (const AdamTensors& t : tensors) {
-    for (const at::Tensor* x : {&t.param, &t.grad, &t.expAvg, &t.expAvgSq, &t.working}) {
-      if (!x->defined() && x == &t.working) continue;
-      // bf16 where mixed precision allows it: a float parameter's gradient and working copy.
-      const bool mixed = (x == &t.grad || x == &t.working) && type == at::kFloat;
-      const bool typed = x->scalar_type() == type ? x != &t.working : mixed && x->scalar_type() == at::kBFloat16;
-      if (!typed || !x->is_contiguous() || !x->device().is_cpu() || x->numel() != t.param.numel()) {
-        throw invalidArgument("the fused Adam expects each parameter's value, gradient and moments contiguous, of one "
-                              "type and size, on the CPU (a float parameter's gradient may be bf16, its working copy "
-                              "is bf16)");
-      }
-    }
-  }
-}
-
 void adamCpu(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper) {
-  checkTensors(tensors);
+  checkFusedAdamTensors(tensors, [](const at::Tensor& t) { return t.device().is_cpu(); }, "the CPU");
   if (tensors.empty()) return;
   if (tensors[0].param.scalar_type() == at::kDouble) {
     adamAll<double>(tensors, hyper);

@@ -29,27 +29,6 @@ inline const OptimizerLaunchers& optimizerLaunchersFor<CudaContext>() { return c
 
 template <typename Context>
 struct OptimizerAdapter {
-  // One parameter type for all, float or double; a float parameter's gradient may be bf16 (that
-  // of its bf16 working copy), and its working copy is bf16.
-  static void check(const std::vector<AdamTensors>& tensors) {
-    const at::ScalarType type = tensors[0].param.scalar_type();
-    if (type != at::kFloat && type != at::kDouble) {
-      throw unsupported(std::string("the CUDA Adam updates float or double parameters, not ") + c10::toString(type));
-    }
-    for (const AdamTensors& t : tensors) {
-      for (const at::Tensor* x : {&t.param, &t.grad, &t.expAvg, &t.expAvgSq, &t.working}) {
-        if (!x->defined() && x == &t.working) continue;
-        const bool mixed = (x == &t.grad || x == &t.working) && type == at::kFloat;
-        const bool typed = x->scalar_type() == type ? x != &t.working : mixed && x->scalar_type() == at::kBFloat16;
-        if (!typed || !x->is_contiguous() || !Context::accepts(*x) || x->numel() != t.param.numel()) {
-          throw invalidArgument(std::string("the CUDA Adam expects each parameter's value, gradient and moments contiguous, of "
-                                            "one type and size, on ") + Context::kDeviceName +
-                                " (a float parameter's gradient may be bf16, its working copy is bf16)");
-        }
-      }
-    }
-  }
-
   // The slices of the parameters whose gradients are of `gradType`, each parameter cut every kAdamSliceElements.
   static std::vector<AdamSlice> slicesOf(const std::vector<AdamTensors>& tensors, at::ScalarType gradType, const AdamHyper& hyper) {
     std::vector<AdamSlice> slices;
@@ -69,7 +48,7 @@ struct OptimizerAdapter {
   // One launch per gradient type (bf16 training: the linear layers' bf16 gradients, the others' float ones).
   static void adam(const std::vector<AdamTensors>& tensors, const AdamHyper& hyper) {
     if (tensors.empty()) return;
-    check(tensors);
+    checkFusedAdamTensors(tensors, Context::accepts, Context::kDeviceName);
     const at::Tensor& like = tensors[0].param;
     [[maybe_unused]] auto guard = Context::guard(like);
     for (const at::ScalarType gradType : {like.scalar_type(), at::kBFloat16}) {
