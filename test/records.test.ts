@@ -59,7 +59,7 @@ describe('record files', () => {
     expect(checkRecordFile('x.json', good).bench).toBe('bench memory');
     const cases: [Record<string, unknown>, string][] = [
       [{ ...good, schema: 2 }, 'x.json: not a record file: expected schema 1 but found 2'],
-      [{ ...good, bench: 'bench fleet' }, 'expected bench one of'],
+      [{ ...good, bench: 'bench validation' }, 'expected bench one of'],
       [{ ...good, date: 'yesterday' }, "date 'yesterday' is not a date"],
       [{ ...good, libtorch: undefined }, 'missing libtorch'],
       [{ ...good, machine: {} }, 'missing machine.cpu'],

@@ -19,12 +19,13 @@ import { percent } from '../format.js';
 import { capabilities, machineLabel, type MachineLabel } from '../native.js';
 import type { CurveRecord } from './curve.js';
 import type { KernelRecord } from './kernels.js';
-import type { MemoryRecord } from './memory.js';
+import type { FleetRecord } from './fleet.js';
+import type { LoadRecord, MemoryRecord } from './memory.js';
 import type { ProfileReport } from './profile.js';
 import type { ThroughputRecord } from './throughput.js';
 
 /** The commands that write records. */
-export const RECORD_BENCHES = ['bench score', 'bench train', 'bench kernels', 'bench memory', 'bench curve', 'profile train', 'demo'] as const;
+export const RECORD_BENCHES = ['bench score', 'bench train', 'bench kernels', 'bench memory', 'bench load', 'bench fleet', 'bench curve', 'profile train', 'demo'] as const;
 export type RecordBench = (typeof RECORD_BENCHES)[number];
 
 /** What `intra demo` records per category. */
@@ -46,6 +47,8 @@ interface RecordsOf {
   'bench train': ThroughputRecord;
   'bench kernels': KernelRecord;
   'bench memory': MemoryRecord;
+  'bench load': LoadRecord;
+  'bench fleet': FleetRecord;
   'bench curve': CurveRecord;
   'profile train': ProfileRecord;
   demo: DemoRecord;
@@ -234,6 +237,31 @@ function memorySection(records: readonly MemoryRecord[]): string[] {
     ['---:', '---:', '---:', '---:']);
 }
 
+function loadSection(records: readonly LoadRecord[]): string[] {
+  const base = records.find((r) => r.purpose === 'baseline');
+  const above = (v: number, b: number | undefined) => (b === undefined ? '' : ` (+${fixed(v - b, 0)})`);
+  return [
+    `Model file: ${fixed(records[0]?.file_mb, 0)} MB; each load in a fresh process, the median of the repeats; in brackets, above the baseline (the addon loaded, no model).`,
+    '',
+    ...table(['load', 'seconds', 'peak resident MB', 'resident MB once loaded'],
+      records.map((r) => [r.purpose, fixed(r.seconds, 2), `${fixed(r.peak_rss_mb, 0)}${r === base ? '' : above(r.peak_rss_mb, base?.peak_rss_mb)}`,
+        `${fixed(r.rss_after_mb, 0)}${r === base ? '' : above(r.rss_after_mb, base?.rss_after_mb)}`]), ['---', '---:', '---:', '---:']),
+  ];
+}
+
+function fleetSection(records: readonly FleetRecord[]): string[] {
+  return records.flatMap((r) => [
+    `${r.preset} preset ${r.image_size}×${r.image_size}, ${r.precision}, ${r.images} images, ${r.threads} threads in all:`,
+    '',
+    ...table(['what', 'figure'], [
+      [`\`intra score\`, ${r.threads} threads`, `${fixed(r.single_seconds)} s (${fixed(r.single_images_per_s, 3)} images/s)`],
+      [`${r.workers} workers × ${r.threads_per_worker} threads through Redis, start to last result`, `${fixed(r.fleet_seconds)} s (${fixed(r.fleet_images_per_s, 3)} images/s): ${fixed(r.overhead_percent)}% over the single process`],
+      [`Redis CPU per image (${r.queue_images.toLocaleString('en')} tiny images, ${fixed(r.queue_images_per_s, 0)} images/s)`, `${fixed(r.redis_cpu_ms_per_image, 3)} ms: one Redis core carries ~${fixed(r.redis_limit_images_per_s, 0)} images/s, ~${fixed(r.bottleneck_workers, 0)} workers like these`],
+      ['worker resident memory, MB (after the first job / peak / end)', r.worker_rss_mb.map((w) => `${w.first} / ${w.peak} / ${w.last}`).join('; ')],
+    ]),
+  ]);
+}
+
 function curveSection(records: readonly CurveRecord[]): string[] {
   const lines = table(['category', 'preset', 'size', 'minutes (budget / spent)', 'epochs', 'windows seen', 'image AUROC', 'pixel AUROC', 'AUPRO@0.3'],
     records.map((r) => [r.category, r.preset, `${r.image_width}×${r.image_height}`, `${r.budget_minutes} / ${fixed(r.training_minutes)}`, String(r.epochs), r.windows.toLocaleString('en'), pct(r.image_auroc), pct(r.pixel_auroc), pct(r.aupro)]),
@@ -269,6 +297,8 @@ const SECTION_TITLES: Record<RecordBench, string> = {
   'bench train': 'Training steps against the ceiling',
   'bench kernels': 'Kernels against their ATen references',
   'bench memory': 'Peak memory of a long scoring run',
+  'bench load': 'Loading a model, per purpose',
+  'bench fleet': 'Scoring through the Redis fleet against one process',
   'bench curve': 'Accuracy against training minutes',
   'profile train': 'Where a training epoch goes',
   demo: 'The demo (synthetic data, `cpu` preset)',
@@ -284,6 +314,10 @@ function section(loaded: LoadedRecordFile): string[] {
       return kernelSection(file.records as KernelRecord[]);
     case 'bench memory':
       return memorySection(file.records as MemoryRecord[]);
+    case 'bench load':
+      return loadSection(file.records as LoadRecord[]);
+    case 'bench fleet':
+      return fleetSection(file.records as FleetRecord[]);
     case 'bench curve':
       return curveSection(file.records as CurveRecord[]);
     case 'profile train':
@@ -351,7 +385,7 @@ export function readmeSummary(files: readonly LoadedRecordFile[]): string {
   };
   const what: Record<RecordBench, string> = {
     'bench score': 'scoring, paper preset, model alone', 'bench train': 'training steps, paper preset', 'bench kernels': 'fused kernels',
-    'bench memory': 'memory', 'bench curve': 'accuracy (image / pixel AUROC)', 'profile train': 'profile', demo: 'demo accuracy (image / pixel AUROC)',
+    'bench memory': 'memory', 'bench load': 'loading a model', 'bench fleet': 'the fleet', 'bench curve': 'accuracy (image / pixel AUROC)', 'profile train': 'profile', demo: 'demo accuracy (image / pixel AUROC)',
   };
   const rows: string[][] = [];
   for (const [machine, group] of byMachine(files)) {

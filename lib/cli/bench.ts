@@ -158,10 +158,12 @@ export function register(cli: Argv): Argv {
             .positional('model', { type: 'string', demandOption: true })
             .option('repeats', { type: 'number', default: 3, describe: 'fresh processes per purpose (median reported)' })
             .option('threads', { type: 'number', default: 0 })
-            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per purpose' }),
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per purpose' })
+            .option('record', recordOption),
         async (args) => {
           const records = await modelLoad(args.model, { repeats: args.repeats, threads: args.threads });
           console.log(args.json ? records.map((r) => JSON.stringify(r)).join('\n') : loadTable(records));
+          await recordRun(args.record, 'bench load', records, args.threads);
         },
       )
       .command(
@@ -177,7 +179,8 @@ export function register(cli: Argv): Argv {
             .option('job-images', { type: 'number', default: 4, describe: 'images per job' })
             .option('threads', { type: 'number', default: 0, describe: 'all of them, split between the workers' })
             .option('redis', { type: 'string', describe: 'an existing Redis (default: a redis-server of our own)' })
-            .option('json', { type: 'boolean', default: false, describe: 'one JSON object' }),
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object' })
+            .option('record', recordOption),
         async (args) => {
           const record = await benchFleet({
             workers: args.workers, preset: args.preset, precision: args.precision, images: args.images, queueImages: args.queueImages,
@@ -185,6 +188,7 @@ export function register(cli: Argv): Argv {
             onNote: (line) => process.stderr.write(`  ${line}\n`),
           });
           console.log(args.json ? JSON.stringify(record) : fleetSummary(record));
+          await recordRun(args.record, 'bench fleet', [record], record.threads);
         },
       )
       .command(

@@ -11,7 +11,7 @@ export const engineOptions = {
   precision: { choices: PRECISIONS, default: 'fp32' as const, describe: 'inference precision (bf16 on CPUs that have it)' },
   'inference-batch': {
     type: 'number',
-    describe: 'windows per forward pass at inference (default 512): 64 needs a third of the memory at the same speed on a CPU (docs/fleet.md: Scoring memory)',
+    describe: 'windows per forward pass at inference (default 512): 64 needs far less memory at the same speed on a CPU (docs/fleet.md: Scoring memory)',
   },
 } satisfies Record<string, Options>;
 
