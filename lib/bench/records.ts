@@ -201,7 +201,7 @@ function machineName(file: RecordFile): string {
 function provenance(loaded: LoadedRecordFile, relativeTo: string): string {
   const { file } = loaded;
   const products = file.machine.matrix_products ? `; products fp32 ${file.machine.matrix_products.fp32}, bf16 ${file.machine.matrix_products.bf16}` : '';
-  return `\`${file.command}\` · ${day(file.date)} · libtorch ${file.libtorch} · ${file.threads} threads${products} · record [${relative(relativeTo, loaded.path)}](${relative(relativeTo, loaded.path)})`;
+  return `\`${file.command}\` · ${day(file.date)} · libtorch ${file.libtorch} · ${file.threads} thread${file.threads === 1 ? '' : 's'}${products} · record [${relative(relativeTo, loaded.path)}](${relative(relativeTo, loaded.path)})`;
 }
 
 function throughputSection(records: readonly ThroughputRecord[]): string[] {
@@ -357,7 +357,8 @@ export function performanceDoc(files: readonly LoadedRecordFile[], docPath: stri
   for (const [machine, group] of byMachine(files)) {
     lines.push('', `## ${machine}`);
     for (const loaded of group) {
-      lines.push('', `### ${SECTION_TITLES[loaded.file.bench]}`, '', ...section(loaded), '', provenance(loaded, base));
+      const dtype = loaded.file.bench === 'bench kernels' ? ` (${(loaded.file.records as KernelRecord[])[0]!.dtype})` : '';
+      lines.push('', `### ${SECTION_TITLES[loaded.file.bench]}${dtype}`, '', ...section(loaded), '', provenance(loaded, base));
     }
   }
   return `${lines.join('\n')}\n`;
@@ -368,7 +369,8 @@ export function readmeSummary(files: readonly LoadedRecordFile[]): string {
   const lines: string[] = [];
   const headline = (f: RecordFile): string | null => {
     if (f.bench === 'bench score' || f.bench === 'bench train') {
-      const best = (f.records as ThroughputRecord[]).filter((r) => r.kernels === 'fused' && !r.reference_for && r.path === 'model');
+      // Scoring: the model alone; training has one path (a whole step).
+      const best = (f.records as ThroughputRecord[]).filter((r) => r.kernels === 'fused' && !r.reference_for && (r.bench === 'train' || r.path === 'model'));
       if (best.length === 0) return null;
       return best.map((r) => `${r.precision} ${r.bench === 'score' ? `${fixed(r.images_per_s, 2)} images/s` : `${fixed(r.windows_per_s, 0)} windows/s`} (${fixed(r.percent_of_ceiling, 0)}% of the ceiling)`).join(', ');
     }
