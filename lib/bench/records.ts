@@ -10,9 +10,10 @@
  *
  * @example await writeRecordFile('records', 'bench score', ['bench', 'score', '--record', 'records'], records);
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
 
 import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
@@ -106,10 +107,10 @@ export function recordFileName(file: Pick<RecordFile, 'command' | 'machine' | 'g
 }
 
 /** The GPU's name through nvidia-smi, or null where there is none. */
-function gpuName(): string | null {
+async function gpuName(): Promise<string | null> {
   try {
-    const out = execFileSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return out.split('\n')[0]!.trim() || null;
+    const { stdout } = await promisify(execFile)('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8' });
+    return stdout.split('\n')[0]!.trim() || null;
   } catch {
     return null;
   }
@@ -121,7 +122,7 @@ function gpuName(): string | null {
  */
 export async function writeRecordFile<B extends RecordBench>(dir: string, bench: B, argv: readonly string[], records: readonly RecordsOf[B][], options: { threads: number; onGpu?: boolean; date?: Date }): Promise<string> {
   if (records.length === 0) throw new IntraError('INTRA_INVALID_STATE', `--record ${dir}: the run measured nothing, so no record was written`);
-  const gpu = options.onGpu ? gpuName() : null;
+  const gpu = options.onGpu ? await gpuName() : null;
   const file: RecordFile<B> = {
     schema: 1,
     bench,

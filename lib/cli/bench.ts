@@ -18,8 +18,8 @@ import { validationNoise } from '../bench/validation.js';
 import { BENCH_KERNELS, benchScore, benchTrain, throughputTable, type BenchKernels, type ThroughputRecord } from '../bench/throughput.js';
 import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
-import { commandLine, parseShape, recordOption } from './options.js';
-import { performanceDoc, readmeSummary, readRecordFiles, replaceBlock, writeRecordFile, type RecordBench } from '../bench/records.js';
+import { parseShape, recordOption, recordRun } from './options.js';
+import { performanceDoc, readmeSummary, readRecordFiles, replaceBlock } from '../bench/records.js';
 import { ATTENTION_KINDS, KERNEL_DEVICES, KERNEL_DTYPES, PRECISIONS, PRESETS, type Precision } from '../native.js';
 
 /** Records written by an earlier `intra bench kernels` run, checked enough to be drawn. */
@@ -34,13 +34,6 @@ async function readRecords(path: string): Promise<KernelRecord[]> {
     throw new IntraError('INTRA_INVALID_ARGUMENT', `--with ${path}: expected a JSON array of kernel records (as --out writes)`);
   }
   return (parsed as KernelRecord[]).map((r) => ({ ...r, device: r.device ?? 'cpu' }));
-}
-
-/** With --record DIR: the run's records into DIR, and where they went on stderr. */
-async function recordRun<B extends RecordBench>(dir: string | undefined, bench: B, records: Parameters<typeof writeRecordFile<B>>[3], threads: number, onGpu = false): Promise<void> {
-  if (dir === undefined) return;
-  const path = await writeRecordFile(dir, bench, commandLine(), records, { threads, onGpu });
-  process.stderr.write(`record: ${path}\n`);
 }
 
 export function register(cli: Argv): Argv {

@@ -2,6 +2,7 @@
 import type { Options } from 'yargs';
 
 import type { ImageShape } from '../data/images.js';
+import { writeRecordFile, type RecordBench } from '../bench/records.js';
 import { IntraError, requireInteger } from '../errors.js';
 import { ATTENTION_KINDS, DEVICES, PRECISIONS, PRESETS, type Device, type EngineOptions, type Precision } from '../native.js';
 
@@ -58,4 +59,11 @@ export function commandLine(): readonly string[] {
 /** Set once per run by runCli, before the command runs. */
 export function setCommandLine(argv: readonly string[]): void {
   commandLineArgs = [...argv];
+}
+
+/** With --record DIR: the run's records into DIR, and where they went on stderr. */
+export async function recordRun<B extends RecordBench>(dir: string | undefined, bench: B, records: Parameters<typeof writeRecordFile<B>>[3], threads: number, onGpu = false): Promise<void> {
+  if (dir === undefined) return;
+  const path = await writeRecordFile(dir, bench, commandLine(), records, { threads, onGpu });
+  process.stderr.write(`record: ${path}\n`);
 }

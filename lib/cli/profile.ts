@@ -11,10 +11,9 @@ import type { Argv } from 'yargs';
 
 import { profilePage } from '../bench/pages.js';
 import { chromeTrace, compareTable, opTable, profileCompare, profileScore, profileTable, profileTrain, type ProfileReport } from '../bench/profile.js';
-import { writeRecordFile } from '../bench/records.js';
 import { synthesize } from '../data/synth.js';
 import { IntraError } from '../errors.js';
-import { commandLine, recordOption } from './options.js';
+import { recordOption, recordRun } from './options.js';
 import { ATTENTION_KINDS, machineLabel, PRECISIONS, PRESETS, type AttentionKind } from '../native.js';
 
 const OPS_HELP = 'also time every ATen op, autograd node and kernel of ours (training: the steps, validation apart) and list them by self time; each op then costs a little more, so the phases run slightly slower';
@@ -62,10 +61,7 @@ export function register(cli: Argv): Argv {
             : [await profileTrain({ ...common, attention: args.attention as AttentionKind | undefined })];
           await writeFile(args.trace, JSON.stringify(chromeTrace(reports)));
           await writeFile(args.html, await profilePage(reports, machineLabel()));
-          if (args.record !== undefined) {
-            const path = await writeRecordFile(args.record, 'profile train', commandLine(), reports.map(({ events: _events, ...r }) => r), { threads: args.threads });
-            process.stderr.write(`record: ${path}\n`);
-          }
+          await recordRun(args.record, 'profile train', reports.map(({ events: _events, ...r }) => r), args.threads);
           if (args.json) {
             console.log(JSON.stringify(reports.map(({ events: _events, ...r }) => r)));
             return;
