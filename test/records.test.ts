@@ -11,7 +11,9 @@ import {
   checkRecordFile, performanceDoc, readmeSummary, readRecordFiles, recordedCommand, recordFileName, replaceBlock, writeRecordFile,
   type LoadedRecordFile, type RecordFile,
 } from '../lib/bench/records.js';
-import type { MemoryRecord } from '../lib/bench/memory.js';
+import type { CurveRecord } from '../lib/bench/curve.js';
+import type { FleetRecord } from '../lib/bench/fleet.js';
+import { tinyModel, type MemoryRecord } from '../lib/bench/memory.js';
 import type { ThroughputRecord } from '../lib/bench/throughput.js';
 import { machineLabel } from '../lib/native.js';
 
@@ -119,6 +121,29 @@ describe('the generated documents', () => {
     expect(run('--check').status).toBe(0);
   });
 
+  it('give loading, the fleet and the curve their tables, the per-defect one included, and the training headline its whole step', () => {
+    const load = loaded('records/cpu/bench-load.json', { bench: 'bench load', records: [
+      { purpose: 'baseline', seconds: 0, peak_rss_mb: 190, rss_after_mb: 190, file_mb: 636 },
+      { purpose: 'scoring', seconds: 0.42, peak_rss_mb: 625, rss_after_mb: 413, file_mb: 636 },
+    ] });
+    const fleet = loaded('records/cpu/bench-fleet.json', { bench: 'bench fleet', records: [{
+      workers: 2, threads: 2, threads_per_worker: 1, preset: 'paper', image_size: 256, precision: 'fp32', images: 16, single_seconds: 128.4, single_images_per_s: 0.125,
+      fleet_seconds: 125.3, fleet_images_per_s: 0.128, overhead_percent: -2.3, redis_cpu_ms_per_image: 0.163, queue_images: 3000, queue_images_per_s: 141,
+      redis_limit_images_per_s: 6133, bottleneck_workers: 96087, worker_rss_mb: [{ first: 1949.6, peak: 1951.7, last: 611.3 }], machine: machineLabel(),
+    } as FleetRecord] });
+    const curve = loaded('records/cpu/bench-curve.json', { bench: 'bench curve', records: [{
+      bench: 'curve', category: 'tile', preset: 'cpu', budget_minutes: 30, training_minutes: 29.6, epochs: 44, best_epoch: 40, windows: 1_044_736, image_width: 112, image_height: 144,
+      image_auroc: 0.609, pixel_auroc: 0.597, aupro: 0.53, by_defect: { uneven: { image_auroc: 0.586, pixel_auroc: 0.567, aupro: 0.288 } }, threads: 2, machine: machineLabel(),
+    } as CurveRecord] });
+    const train = loaded('records/cpu/bench-train.json', { bench: 'bench train', records: [{ ...scoreRecord('bf16', 'fused', 0.085), bench: 'train', path: 'whole', windows_per_s: 21.7 }] });
+    const doc = performanceDoc([load, fleet, curve, train], 'docs/performance.md');
+    expect(doc).toContain('| scoring | 0.42 | 625 (+435) | 413 (+223) |');
+    expect(doc).toContain('| `intra score`, 2 threads | 128.4 s (0.125 images/s) |');
+    expect(doc).toContain('| tile | cpu | 112×144 | 30 / 29.6 | 44 | 1,044,736 | 60.9 | 59.7 | 53.0 |');
+    expect(doc).toContain('| uneven | 58.6 | 56.7 | 28.8 |');
+    expect(readmeSummary([train])).toContain('bf16 22 windows/s');
+  });
+
   it('come from a real run: --record writes the file a bench run measured', () => {
     const work = mkdtempSync(join(tmpdir(), 'intra-record-run-'));
     const run = spawnSync(process.execPath, [cli, 'bench', 'memory', '--images', '6', '--dir', join(work, 'mem'), '--record', join(work, 'records')], { encoding: 'utf8' });
@@ -130,4 +155,14 @@ describe('the generated documents', () => {
     expect(file.records).toHaveLength(1);
     expect(file.records[0]!.lines).toBe(6);
   });
+
+  it('come from a real run of bench load too: every purpose of a model, in fresh processes', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'intra-record-load-'));
+    await tinyModel(join(work, 'tiny.intra'));
+    const run = spawnSync(process.execPath, [cli, 'bench', 'load', join(work, 'tiny.intra'), '--repeats', '1', '--threads', '1', '--record', join(work, 'records')], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const file = JSON.parse(readFileSync(/record: (.+\.json)/.exec(run.stderr)![1]!, 'utf8')) as RecordFile<'bench load'>;
+    expect(file.bench).toBe('bench load');
+    expect(file.records.map((r) => r.purpose)).toEqual(['baseline', 'training', 'scoring']);
+  }, 120_000);
 });
