@@ -5,7 +5,7 @@
  * @example const engine = Engine.create({ preset: 'small' }, { seed: 7 }, { threads: 2 });
  */
 import { IntraError, invalidArgument, requireInteger, syncWithCallerStack, withCallerStack } from './errors.js';
-import { checkImages, checkLoadOptions, checkModelInput, checkOptions } from './native-checks.js';
+import { checkImages, checkLoadOptions, checkMapConfig, checkModelInput, checkOptions } from './native-checks.js';
 import { engineBindings } from './native.js';
 import {
   type AnomalyMaps,
@@ -14,6 +14,7 @@ import {
   type ImageSet,
   type LoadOptions,
   type LossParts,
+  type MapConfig,
   type ModelConfigInput,
   type NativeEngine,
   type OpProfile,
@@ -111,7 +112,7 @@ export class Engine {
     return this.#queue((n) => n.reconstruct(images.data, images.count, images.height, images.width, images.channels));
   }
 
-  /** Anomaly maps (eq. 7) and scores (their maxima); needs fitNormalStatistics first. */
+  /** Anomaly maps (eq. 7 unless setMapConfig said otherwise) and scores; needs fitNormalStatistics first. */
   anomalyMaps(images: ImageSet, options: { withReconstruction?: boolean } = {}): Promise<AnomalyMaps> {
     checkImages(images, 'images');
     return this.#queue((n) =>
@@ -119,9 +120,43 @@ export class Engine {
     );
   }
 
+  /**
+   * Maps and scores of the same images under several map settings (each over the engine's own),
+   * from one reconstruction: what comparing the settings on one model costs once.
+   */
+  async anomalyVariants(images: ImageSet, configs: readonly Partial<MapConfig>[]): Promise<{ maps: Float32Array; scores: Float32Array }[]> {
+    checkImages(images, 'images');
+    if (configs.length === 0) invalidArgument('at least one map setting', 'configs', configs);
+    configs.forEach((c) => checkMapConfig(c));
+    const result = await this.#queue((n) => n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, false, true, [...configs]));
+    const area = images.count * images.height * images.width;
+    return configs.map((_, v) => ({
+      maps: result.maps.subarray(v * area, (v + 1) * area),
+      scores: result.scores.subarray(v * images.count, (v + 1) * images.count),
+    }));
+  }
+
   /** Anomaly scores of the validation images the engine holds (for the threshold), without sending them again. */
   validationScores(): Promise<Float32Array> {
     return this.#queue((n) => n.validationScores());
+  }
+
+  /** The validation images' scores under each of `configs` (each over the engine's own settings), from one reconstruction. */
+  async validationScoresUnder(configs: readonly Partial<MapConfig>[]): Promise<Float32Array[]> {
+    if (configs.length === 0) invalidArgument('at least one map setting', 'configs', configs);
+    configs.forEach((c) => checkMapConfig(c));
+    const all = await this.#queue((n) => n.validationScores([...configs]));
+    const count = all.length / configs.length;
+    return configs.map((_, v) => all.subarray(v * count, (v + 1) * count));
+  }
+
+  /**
+   * The map settings later calls use (fields left out keep theirs), and that save() writes into
+   * the model file. Every setting but the paper's needs the spreads fitNormalStatistics keeps.
+   */
+  setMapConfig(config: Partial<MapConfig>): void {
+    checkMapConfig(config);
+    syncWithCallerStack(() => this.#live().setMapConfig(config));
   }
 
   /** The anomaly scores alone (the maps' maxima): the maps are not copied back. */

@@ -5,7 +5,7 @@
  * @example checkImages(images, 'images');
  */
 import { invalidArgument, requireInteger, requireOneOf } from './errors.js';
-import { DEVICES, KERNEL_DEVICES, KERNEL_FAULTS, KERNELS, LOAD_PURPOSES, PRECISIONS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelFault, type KernelOpDescription, type LoadOptions, type ModelConfigInput } from './native-types.js';
+import { DEVICES, IMAGE_SCORE_RULES, KERNEL_DEVICES, KERNEL_FAULTS, KERNELS, LOAD_PURPOSES, MAP_NORMALISATIONS, MAP_TERMS, PRECISIONS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelFault, type KernelOpDescription, type LoadOptions, type MapConfig, type ModelConfigInput } from './native-types.js';
 
 /**
  * Only that the config is an object: every field's rules (types, bounds, the patch grid, the
@@ -52,5 +52,18 @@ export function checkImages(images: ImageSet, name: string): void {
   const expected = images.count * images.height * images.width * images.channels;
   if (images.data.length !== expected) {
     invalidArgument(`a buffer of count*height*width*channels = ${expected} bytes`, `${name}.data`, images.data);
+  }
+}
+
+/** Map settings name only MapConfig's fields, each with one of its values: a misspelt key is an error, not a silent default. */
+export function checkMapConfig(config: Partial<MapConfig>, name = 'map settings'): void {
+  if (typeof config !== 'object' || config === null) invalidArgument('an object', name, config);
+  const allowed = ['map', 'normalise', 'imageScore', 'topkArea'];
+  for (const key of Object.keys(config)) if (!allowed.includes(key)) invalidArgument(`one of the fields ${allowed.join(', ')}`, `${name} field`, key);
+  if (config.map !== undefined) requireOneOf(config.map, 'map', MAP_TERMS);
+  if (config.normalise !== undefined) requireOneOf(config.normalise, 'normalise', MAP_NORMALISATIONS);
+  if (config.imageScore !== undefined) requireOneOf(config.imageScore, 'imageScore', IMAGE_SCORE_RULES);
+  if (config.topkArea !== undefined && !(typeof config.topkArea === 'number' && config.topkArea > 0 && config.topkArea <= 1)) {
+    invalidArgument('a share of the map in (0, 1]', 'topkArea', config.topkArea);
   }
 }

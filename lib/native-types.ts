@@ -12,6 +12,12 @@ export const KERNELS = ['auto', 'fused', 'reference', 'cuda-emulated'] as const;
 export const LOAD_PURPOSES = ['training', 'scoring'] as const;
 /** The anomaly maps a model can compute: the paper's (eqs. 6-7), the thesis's (eqs. 4.12-4.14). */
 export const ANOMALY_MAPS = ['paper', 'thesis'] as const;
+/** The anomaly map's terms: 1 - GMS alone (the paper's), or with the intensity difference |x - x^| beside it. */
+export const MAP_TERMS = ['gms', 'gms+intensity'] as const;
+/** Against the training images: minus their mean, squared (eq. 7), or over their per-pixel spread too (a standardised deviation, squared). */
+export const MAP_NORMALISATIONS = ['mean', 'z'] as const;
+/** The image's score: the map's maximum (the paper's), or the mean of its top `topkArea` share. */
+export const IMAGE_SCORE_RULES = ['max', 'topk'] as const;
 /** Where kernels run in the harness: the CPU, or a CUDA device. */
 export const KERNEL_DEVICES = ['cpu', 'cuda'] as const;
 /** The kernel families an engine switches as one (EngineOptions.referenceFor). */
@@ -22,6 +28,9 @@ export type Precision = (typeof PRECISIONS)[number];
 export type Kernels = (typeof KERNELS)[number];
 export type LoadPurpose = (typeof LOAD_PURPOSES)[number];
 export type AnomalyMapKind = (typeof ANOMALY_MAPS)[number];
+export type MapTerms = (typeof MAP_TERMS)[number];
+export type MapNormalisation = (typeof MAP_NORMALISATIONS)[number];
+export type ImageScoreRule = (typeof IMAGE_SCORE_RULES)[number];
 /** A kernel op's name, as the engine's registry lists them (kernelOps(): softmax_attention, gms, ...). */
 export type KernelOp = string;
 /** A kernel family's name, as the engine's registry lists them (kernelFamilies(): attention, filters, ...). */
@@ -92,6 +101,17 @@ export interface TrainConfig {
   /** the anomaly map: the paper's (eqs. 6-7) or the thesis's (eqs. 4.12-4.14) */
   anomalyMap: AnomalyMapKind;
 }
+/**
+ * How a model turns its difference maps into the anomaly map and the image score: kept in the
+ * model file (a file without it has the paper's) and replaceable when scoring (Engine.setMapConfig).
+ */
+export interface MapConfig {
+  map: MapTerms;
+  normalise: MapNormalisation;
+  imageScore: ImageScoreRule;
+  /** with imageScore topk: the share of the map's pixels averaged, in (0, 1] */
+  topkArea: number;
+}
 /** One field of a config table, as the engine describes it (native/core/config_fields.h). */
 export interface ConfigField {
   name: string;
@@ -102,6 +122,9 @@ export interface ConfigFields {
   train: ConfigField[];
   /** the engine's training defaults (what a field left out gets) */
   trainDefaults: TrainConfig;
+  map: ConfigField[];
+  /** the paper's map settings, what a model without any has */
+  mapDefaults: MapConfig;
 }
 export interface EngineOptions {
   device?: Device;
@@ -178,7 +201,7 @@ export interface ImageSet {
 export interface AnomalyMaps {
   /** (count, height, width) float32. */
   maps: Float32Array;
-  /** (count) float32: the maximum of each map. */
+  /** (count) float32: each map's maximum, or its top-k mean (MapConfig.imageScore). */
   scores: Float32Array;
   /** (count, height, width, channels) in [0, 1], when asked for. */
   reconstruction?: Float32Array;
@@ -190,6 +213,10 @@ export interface EngineDescription {
   steps: number;
   metadata: string;
   hasNormalStatistics: boolean;
+  /** per-pixel spreads and the intensity term's statistics, which every map but the paper's needs (absent from files fitted before they existed) */
+  hasSpreadStatistics: boolean;
+  /** the map settings calls use */
+  map: MapConfig;
   /** what it was loaded for (Engine.load's purpose); `training` for an engine created anew */
   purpose: LoadPurpose;
   /** windows per forward pass at inference */
@@ -297,9 +324,12 @@ export interface NativeEngine {
   trainSteps(steps: number): Promise<LossParts>;
   validate(): Promise<LossParts>;
   reconstruct(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
-  anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean, withMaps?: boolean): Promise<AnomalyMaps>;
-  validationScores(): Promise<Float32Array>;
+  /** with `configs`: scores (V, count) and maps (V, count, H, W), one set per config, from one reconstruction */
+  anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean, withMaps?: boolean, configs?: Partial<MapConfig>[]): Promise<AnomalyMaps>;
+  /** (V, count) with `configs`, else (count) under the engine's own settings */
+  validationScores(configs?: Partial<MapConfig>[]): Promise<Float32Array>;
   fitNormalStatistics(): Promise<void>;
+  setMapConfig(config: Partial<MapConfig>): void;
   keepBest(): Promise<void>;
   restoreBest(): Promise<void>;
   save(path: string, metadata: string): Promise<void>;

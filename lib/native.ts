@@ -17,6 +17,8 @@ import { IntraError, invalidArgument, requireInteger, requireOneOf, syncWithCall
 import { checkModelInput, checkShape, checkTarget, checkOptions, checkImages } from './native-checks.js';
 import {
   PRECISIONS,
+  ANOMALY_MAPS,
+  type AnomalyMapKind,
   KERNEL_DEVICES,
   KERNEL_DTYPES,
   type KernelOp,
@@ -58,6 +60,7 @@ interface NativeAddon {
   kernelFamilies(): KernelFamilyDescription[];
   presetTraining(preset: string): PresetTraining;
   patchLoss(train: object, predicted: Float32Array, target: Float32Array, count: number, channels: number, patchSize: number, implementation: string): Omit<LossParts, 'windows' | 'seconds'>;
+  mapDifferences(image: Float32Array, reconstruction: Float32Array, count: number, height: number, width: number, channels: number, anomalyMap: string, implementation: string): Promise<MapDifferences>;
   turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
   heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number, wanted: number): Promise<Partial<Record<HeatPicture, Uint8Array>>>;
@@ -244,6 +247,34 @@ export function patchLoss(
   requireInteger(shape.patchSize, 'patchSize');
   requireOneOf(implementation, 'implementation', ['fused', 'reference'] as const);
   return syncWithCallerStack(() => addon().patchLoss(train, predicted, target, shape.count, shape.channels, shape.patchSize, implementation));
+}
+
+/** Each term's difference map before the training statistics, (count, height, width) float32. */
+export interface MapDifferences {
+  /** 1 - GMS, filtered and over the scales as the map kind says */
+  structure: Float32Array;
+  /** |x - x^| through the same scales and filters */
+  intensity: Float32Array;
+}
+
+/**
+ * The anomaly map's differences of images and reconstructions of the caller's choosing,
+ * computed as the engine computes them before the training images' statistics: `image` and
+ * `reconstruction` are (count, height, width, channels) in [0, 1]. For checks of the map
+ * against the method and of what each term sees.
+ *
+ * @example const { structure, intensity } = await mapDifferences(x, y, { count: 1, height: 64, width: 64, channels: 1 });
+ */
+export function mapDifferences(
+  image: Float32Array,
+  reconstruction: Float32Array,
+  shape: { count: number; height: number; width: number; channels: number },
+  options: { anomalyMap?: AnomalyMapKind; implementation?: 'fused' | 'reference' } = {},
+): Promise<MapDifferences> {
+  for (const key of ['count', 'height', 'width', 'channels'] as const) requireInteger(shape[key], key);
+  const kind = requireOneOf(options.anomalyMap ?? 'paper', 'anomalyMap', ANOMALY_MAPS);
+  const implementation = requireOneOf(options.implementation ?? 'fused', 'implementation', ['fused', 'reference'] as const);
+  return withCallerStack(() => addon().mapDifferences(image, reconstruction, shape.count, shape.height, shape.width, shape.channels, kind, implementation));
 }
 
 /**

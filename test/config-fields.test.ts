@@ -51,6 +51,15 @@ describe('the config tables', () => {
     expect(trainDefaults).toMatchObject({ batchSize: 256, learningRate: 1e-4, validationWindowsPerImage: 256, augment: false, trainPrecision: 'fp32' });
   });
 
+  it("MapConfig has exactly the engine's map fields, and a new engine has their defaults", () => {
+    const { map, mapDefaults } = configFields();
+    expectSameFields('MapConfig', map);
+    expect(Object.keys(mapDefaults).sort()).toEqual(map.map((f) => f.name).sort());
+    const engine = Engine.create({ preset: 'tiny' });
+    expect(engine.describe().map).toEqual(mapDefaults);
+    engine.dispose();
+  });
+
   it('checks every integer field against its bounds with one message form', () => {
     expect(() => modelConfig({ preset: 'tiny', depth: 2000 })).toThrow('Expected at most 1024 for depth but received 2000');
     expect(() => modelConfig({ preset: 'tiny', heads: 0 })).toThrow('Expected a positive integer for heads but received 0');

@@ -19,6 +19,7 @@ import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
 import { capabilities, machineLabel, type MachineLabel } from '../native.js';
 import type { CurveRecord } from './curve.js';
+import { mapsTable, type MapsRecord } from './maps.js';
 import type { KernelRecord } from './kernels.js';
 import type { FleetRecord } from './fleet.js';
 import type { LoadRecord, MemoryRecord } from './memory.js';
@@ -26,7 +27,7 @@ import type { ProfileReport } from './profile.js';
 import type { ThroughputRecord } from './throughput.js';
 
 /** The commands that write records. */
-export const RECORD_BENCHES = ['bench score', 'bench train', 'bench kernels', 'bench memory', 'bench load', 'bench fleet', 'bench curve', 'profile train', 'demo'] as const;
+export const RECORD_BENCHES = ['bench score', 'bench train', 'bench kernels', 'bench memory', 'bench load', 'bench fleet', 'bench curve', 'bench maps', 'profile train', 'demo'] as const;
 export type RecordBench = (typeof RECORD_BENCHES)[number];
 
 /** What `intra demo` records per category. */
@@ -51,6 +52,7 @@ interface RecordsOf {
   'bench load': LoadRecord;
   'bench fleet': FleetRecord;
   'bench curve': CurveRecord;
+  'bench maps': MapsRecord;
   'profile train': ProfileRecord;
   demo: DemoRecord;
 }
@@ -276,6 +278,16 @@ function curveSection(records: readonly CurveRecord[]): string[] {
   return lines;
 }
 
+function mapsSection(records: readonly MapsRecord[]): string[] {
+  const first = records[0];
+  if (!first) return [];
+  return [
+    `${first.category}: ${first.images} test images, the ${first.preset ?? 'custom'} preset's model (${first.image_width}×${first.image_height}, ${first.epochs ?? '?'} epochs), every setting from the same reconstructions; per defect type, that type's images with the defect-free ones.`,
+    '',
+    ...mapsTable(records),
+  ];
+}
+
 function profileSection(records: readonly ProfileRecord[]): string[] {
   const names = [...new Set(records.flatMap((r) => r.summary.slice(0, 10).map((p) => p.name)))];
   const header = ['phase', ...records.map((r) => `${r.kind} ${r.preset} ${r.attention} ${r.precision}`)];
@@ -301,6 +313,7 @@ const SECTION_TITLES: Record<RecordBench, string> = {
   'bench load': 'Loading a model, per purpose',
   'bench fleet': 'Scoring through the Redis fleet against one process',
   'bench curve': 'Accuracy against training minutes',
+  'bench maps': 'Anomaly map settings compared on one model',
   'profile train': 'Where a training epoch goes',
   demo: 'The demo (synthetic data, `cpu` preset)',
 };
@@ -321,6 +334,8 @@ function section(loaded: LoadedRecordFile): string[] {
       return fleetSection(file.records as FleetRecord[]);
     case 'bench curve':
       return curveSection(file.records as CurveRecord[]);
+    case 'bench maps':
+      return mapsSection(file.records as MapsRecord[]);
     case 'profile train':
       return profileSection(file.records as ProfileRecord[]);
     case 'demo':
@@ -388,7 +403,7 @@ export function readmeSummary(files: readonly LoadedRecordFile[]): string {
   };
   const what: Record<RecordBench, string> = {
     'bench score': 'scoring, paper preset, model alone', 'bench train': 'training steps, paper preset', 'bench kernels': 'fused kernels',
-    'bench memory': 'memory', 'bench load': 'loading a model', 'bench fleet': 'the fleet', 'bench curve': 'accuracy (image / pixel AUROC)', 'profile train': 'profile', demo: 'demo accuracy (image / pixel AUROC)',
+    'bench memory': 'memory', 'bench load': 'loading a model', 'bench fleet': 'the fleet', 'bench curve': 'accuracy (image / pixel AUROC)', 'bench maps': 'map settings', 'profile train': 'profile', demo: 'demo accuracy (image / pixel AUROC)',
   };
   const rows: string[][] = [];
   for (const [machine, group] of byMachine(files)) {

@@ -11,6 +11,8 @@ import type { Argv } from 'yargs';
 
 import { benchKernels, crossover, kernelTable, sweepChart, type KernelRecord } from '../bench/kernels.js';
 import { accuracyCurve, curveTable } from '../bench/curve.js';
+import { compareMapSettings, mapsTable } from '../bench/maps.js';
+import { parseTopkArea } from '../infer/map-settings.js';
 import { benchFleet, fleetSummary } from '../bench/fleet.js';
 import { loadTable, modelLoad, scoreMemory } from '../bench/memory.js';
 import { kernelsPage } from '../bench/pages.js';
@@ -240,6 +242,29 @@ export function register(cli: Argv): Argv {
         },
       )
       .command(
+        'maps <model> <category>',
+        "the map settings compared on one trained model: terms, normalisation and image score, each combination's image and pixel AUROC and AUPRO overall and per defect type, from one reconstruction",
+        (k) =>
+          k
+            .positional('model', { type: 'string', demandOption: true })
+            .positional('category', { type: 'string', demandOption: true })
+            .option('topk-area', { type: 'string', describe: "the top-k share of the topk settings, e.g. 0.01 or 1% (default: the model's)" })
+            .option('batch', { type: 'number', default: 8, describe: 'images per engine call' })
+            .option('threads', { type: 'number', default: 0 })
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object per setting' })
+            .option('record', recordOption),
+        async (args) => {
+          const records = await compareMapSettings({
+            model: args.model, category: args.category, threads: args.threads, batch: args.batch,
+            topkArea: args.topkArea === undefined ? undefined : parseTopkArea(args.topkArea),
+            onProgress: args.json || !process.stderr.isTTY ? undefined : (done, total) => process.stderr.write(`\r${done}/${total} images${done === total ? '\n' : ''}`),
+          });
+          if (args.json) for (const r of records) console.log(JSON.stringify(r));
+          else console.log(`${mapsTable(records).join('\n')}\n(${records[0]!.category}, ${records[0]!.images} test images; ${records[0]!.machine.cpu}, ${records[0]!.threads || 'all'} threads)`);
+          await recordRun(args.record, 'bench maps', records, args.threads);
+        },
+      )
+      .command(
         'docs',
         'generate docs/performance.md and the README\'s table from the records folder (--check: fail where they differ from it)',
         (k) =>
@@ -270,6 +295,6 @@ export function register(cli: Argv): Argv {
           console.log(`${args.check ? 'checked' : 'wrote'} ${[...wanted.keys()].join(' and ')} from ${files.length} records in ${args.records}`);
         },
       )
-      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory, load, fleet, validation, curve, or docs'),
+      .demandCommand(1, 'Name a benchmark: kernels, score, train, memory, load, fleet, validation, curve, maps, or docs'),
   );
 }

@@ -14,7 +14,7 @@ import { IntraError } from '../errors.js';
 import { evaluateCategory, reportMarkdown, type Report } from '../eval/evaluate.js';
 import { writeIndexHtml } from '../eval/report-html.js';
 import { table1 } from '../eval/table1.js';
-import { engineOptions, engineOptionsOf } from './options.js';
+import { engineOptions, engineOptionsOf, mapConfigOf, mapOptions } from './options.js';
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -25,11 +25,12 @@ export function register(cli: Argv): Argv {
         .positional('model', { type: 'string' })
         .positional('category', { type: 'string' })
         .options(engineOptions)
+        .options(mapOptions)
         .option('out', { type: 'string', describe: 'report folder (default eval/<category>)' })
         .option('all', { type: 'string', describe: 'a root folder of categories: evaluate each with --models/<category>.intra' })
         .option('models', { type: 'string', describe: 'with --all: the folder of <category>.intra models' }),
     async (args) => {
-      const common = engineOptionsOf(args);
+      const common = { ...engineOptionsOf(args), map: mapConfigOf(args) };
       if (args.all !== undefined) {
         if (!args.models) throw new IntraError('INTRA_INVALID_ARGUMENT', 'Expected --models <dir> with --all');
         const reports: Report[] = [];

@@ -16,6 +16,7 @@ import * as evaluate from './eval.js';
 import * as info from './info.js';
 import * as profile from './profile.js';
 import * as queue from './queue.js';
+import * as refit from './refit.js';
 import * as score from './score.js';
 import * as synth from './synth.js';
 import * as train from './train.js';
@@ -25,7 +26,7 @@ import * as worker from './worker.js';
 // lines every N characters, mid-word; the CommonJS cliui wraps at word boundaries.
 const yargs = createRequire(import.meta.url)('yargs') as typeof yargsFactory;
 
-const commands = [info, synth, train, score, evaluate, demo, queue, worker, bench, profile];
+const commands = [info, synth, train, refit, score, evaluate, demo, queue, worker, bench, profile];
 
 function buildCli(argv: string[]): Argv {
   let cli = yargs(argv).scriptName('intra').strict().demandCommand(1, 'Name a command (see --help).').help();

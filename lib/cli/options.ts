@@ -4,7 +4,8 @@ import type { Options } from 'yargs';
 import type { ImageShape } from '../data/images.js';
 import { writeRecordFile, type RecordBench } from '../bench/records.js';
 import { IntraError, requireInteger } from '../errors.js';
-import { ATTENTION_KINDS, DEVICES, PRECISIONS, PRESETS, type Device, type EngineOptions, type Precision } from '../native.js';
+import { parseTopkArea } from '../infer/map-settings.js';
+import { ATTENTION_KINDS, DEVICES, IMAGE_SCORE_RULES, MAP_NORMALISATIONS, MAP_TERMS, PRECISIONS, PRESETS, type Device, type EngineOptions, type ImageScoreRule, type MapConfig, type MapNormalisation, type MapTerms, type Precision } from '../native.js';
 
 export const engineOptions = {
   threads: { type: 'number', default: 0, describe: 'threads (0 = all cores)' },
@@ -21,6 +22,25 @@ export function engineOptionsOf(args: { threads: number; device: Device; precisi
   const { inferenceBatch } = args;
   if (inferenceBatch !== undefined) requireInteger(inferenceBatch, '--inference-batch');
   return { threads: args.threads, device: args.device, precision: args.precision, ...(inferenceBatch === undefined ? {} : { inferenceBatch }) };
+}
+
+/** The map settings (MapConfig) of `score`, `eval`, `train` and `refit`; left out, the model's own. */
+export const mapOptions = {
+  map: { choices: MAP_TERMS, describe: "the anomaly map's terms: gms (the paper's) or gms+intensity (adds |x - x^|, which sees smooth brightness changes)" },
+  normalise: { choices: MAP_NORMALISATIONS, describe: "against the training images: mean (the paper's eq. 7) or z (also over each pixel's normal spread)" },
+  'image-score': { choices: IMAGE_SCORE_RULES, describe: "the image's score: max (the paper's) or topk (the mean of the map's top --topk-area)" },
+  'topk-area': { type: 'string', describe: 'with --image-score topk: the share of the map averaged, e.g. 0.01 or 1% (default 1%)' },
+} satisfies Record<string, Options>;
+
+/** The map settings given on the command line, or undefined when none was. */
+export function mapConfigOf(args: { map?: MapTerms; normalise?: MapNormalisation; imageScore?: ImageScoreRule; topkArea?: string }): Partial<MapConfig> | undefined {
+  const config: Partial<MapConfig> = {
+    ...(args.map === undefined ? {} : { map: args.map }),
+    ...(args.normalise === undefined ? {} : { normalise: args.normalise }),
+    ...(args.imageScore === undefined ? {} : { imageScore: args.imageScore }),
+    ...(args.topkArea === undefined ? {} : { topkArea: parseTopkArea(args.topkArea) }),
+  };
+  return Object.keys(config).length === 0 ? undefined : config;
 }
 
 export const modelOptions = {

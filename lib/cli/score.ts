@@ -11,10 +11,10 @@ import type { Argv } from 'yargs';
 import { listImages } from '../data/dataset.js';
 import { IntraError } from '../errors.js';
 import { scoreFiles } from '../infer/score.js';
+import { useMapSettings } from '../infer/map-settings.js';
 import { thresholdFor } from '../infer/threshold.js';
 import { Engine } from '../engine.js';
-import type { TrainState } from '../train/train.js';
-import { duration, engineOptions, engineOptionsOf } from './options.js';
+import { duration, engineOptions, engineOptionsOf, mapConfigOf, mapOptions } from './options.js';
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -25,6 +25,7 @@ export function register(cli: Argv): Argv {
         .positional('model', { type: 'string', demandOption: true })
         .positional('inputs', { type: 'string', array: true, demandOption: true })
         .options(engineOptions)
+        .options(mapOptions)
         .option('out', { type: 'string', describe: 'write JSON lines here instead of stdout (appended and flushed line by line)' })
         .option('resume', { type: 'boolean', default: false, describe: 'with --out: skip the images already in it (a cut last line is redone), append the rest' })
         .option('threshold', { type: 'string', describe: 'a number, or "model" for the one fitted at training (default when present)' })
@@ -32,8 +33,13 @@ export function register(cli: Argv): Argv {
         .option('batch', { type: 'number', default: 8, describe: 'images per engine call' }),
     async (args) => {
       const engine = await Engine.load(args.model, { ...engineOptionsOf(args), purpose: 'scoring' });
-      const state = engine.metadata<Partial<TrainState>>();
-      const threshold = thresholdFor(args.threshold, state.threshold, args.model);
+      let threshold: number | undefined;
+      try {
+        threshold = thresholdFor(args.threshold, useMapSettings(engine, mapConfigOf(args), args.model).threshold, args.model);
+      } catch (error) {
+        engine.dispose();
+        throw error;
+      }
       if (args.resume && !args.out) throw new IntraError('INTRA_USAGE', 'Expected --out <file> with --resume');
       let files = await listImages(args.inputs);
       let done = new Set<string>();

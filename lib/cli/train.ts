@@ -10,7 +10,7 @@ import { modelShape, shapeText } from '../data/images.js';
 import { ANOMALY_MAPS, PRECISIONS } from '../native.js';
 import { RECIPES } from '../train/recipes.js';
 import { trainCategory, type Progress } from '../train/train.js';
-import { duration, engineOptions, engineOptionsOf, modelOptions, parseShape } from './options.js';
+import { duration, engineOptions, engineOptionsOf, mapConfigOf, mapOptions, modelOptions, parseShape } from './options.js';
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -39,7 +39,8 @@ export function register(cli: Argv): Argv {
         .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint at --out (with --image-size auto: the trials, or the chosen run without its trials)' })
         .option('overwrite', { type: 'boolean', default: false, describe: 'train a new model in place of one already at --out (without it, an existing model is an error)' })
         .option('trial-epochs', { type: 'number', describe: "epochs of each size's trial with --image-size auto (default: the paper's 200)" })
-        .option('log', { type: 'string', describe: 'JSON lines per epoch (default <out>.log.jsonl)' }),
+        .option('log', { type: 'string', describe: 'JSON lines per epoch (default <out>.log.jsonl)' })
+        .options(mapOptions),
     async (args) => {
       const controller = new AbortController();
       const onInterrupt = (): void => {
@@ -76,6 +77,7 @@ export function register(cli: Argv): Argv {
           trainPrecision: args.trainPrecision,
           longResiduals: args.longResiduals,
           anomalyMap: args.anomalyMap,
+          map: mapConfigOf(args),
           resume: args.resume,
           overwrite: args.overwrite,
           trialEpochs: args.trialEpochs,

@@ -13,8 +13,9 @@ import { readCategory, type TestItem } from '../data/dataset.js';
 import { percent } from '../format.js';
 import { loadMask, modelShape } from '../data/images.js';
 import { IntraError } from '../errors.js';
-import { labelRegions, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type ModelConfig, type Precision, type Preset } from '../native.js';
+import { labelRegions, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MapConfig, type ModelConfig, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
+import { mapSettingsName, useMapSettings } from '../infer/map-settings.js';
 import { scoreImages, untimed, type PhaseTimer } from '../infer/score.js';
 import type { TrainState } from '../train/train.js';
 import type { HistogramBin } from './charts.js';
@@ -42,6 +43,8 @@ export interface EvaluateOptions {
   timer?: PhaseTimer;
   /** an engine already holding `model` (the profiler's, recording its phases); not disposed here */
   engine?: Engine;
+  /** map settings over the model's own (left out: the model's own) */
+  map?: Partial<MapConfig>;
 }
 
 interface Scored {
@@ -72,6 +75,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
     if (!engine.describe().hasNormalStatistics) {
       throw new IntraError('INTRA_INVALID_STATE', `Model ${options.model} has no training statistics (did its training finish?)`);
     }
+    const settings = useMapSettings(engine, options.map, options.model);
     const size = modelShape(model), channels = model.channels as 1 | 3;
     const defects = [...new Set(category.test.map((t) => t.defect))].filter((d) => d !== 'good');
     // One PixelMetrics overall and one per defect type (that type's images plus the good ones).
@@ -110,8 +114,8 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
       const state = engine.metadata<Partial<TrainState>>();
       const overallMetrics = metricsOf(scored, overall);
       const labels = scored.map((s) => (s.item.defect === 'good' ? 0 : 1)), scoreValues = scored.map((s) => s.score);
-      const { threshold, rule } = state.threshold !== undefined
-        ? { threshold: state.threshold, rule: state.thresholdRule ?? 'fitted at training' }
+      const { threshold, rule } = settings.threshold !== undefined
+        ? { threshold: settings.threshold, rule: state.thresholdRule ?? 'fitted at training' }
         : { threshold: overallMetrics.image_f1_threshold, rule: 'F1-max on this test set (the model holds none)' };
       const gallery = threshold === null ? [] : await buildGallery(selection, { size, channels, threshold, outDir: options.outDir });
       const counts: Record<string, number> = {};
@@ -122,6 +126,8 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
         image_width: size.width,
         image_height: size.height,
         attention: model.attention,
+        map: settings.map,
+        map_name: mapSettingsName(settings.map),
         ...overallMetrics,
         by_defect: byDefect,
         scores: scored.map((s) => ({ file: s.item.file, defect: s.item.defect, score: s.score })),
@@ -163,6 +169,8 @@ export function reportMarkdown(report: Report): string {
   const rows = [['all', report] as const, ...Object.entries(report.by_defect)];
   const lines = [
     `# ${report.category}: ${report.attention}, ${report.image_width}×${report.image_height}`,
+    '',
+    `Anomaly map: ${report.map_name}.`,
     '',
     '| defect | images | image AUROC | pixel AUROC | AUPRO@0.3 | image F1-max |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',

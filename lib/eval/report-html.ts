@@ -63,6 +63,7 @@ export async function writeReportHtml(report: Report, gallery: readonly GalleryE
 <dl id="model"><dt>model</dt><dd>${escapeHtml(report.model)}</dd><dt>attention</dt><dd>${m.attention}${m.longResiduals ? ', long residuals' : ''}</dd>
 <dt>preset</dt><dd>${m.preset ?? 'custom'}</dd><dt>size</dt><dd>${m.imageWidth}×${m.imageHeight}, ${m.channels === 1 ? 'grey' : 'colour'}, patch ${m.patchSize}, window ${m.windowSize}×${m.windowSize}, width ${m.dim}, depth ${m.depth}, ${m.heads} heads</dd>
 <dt>training</dt><dd>${m.epochs_trained ?? '–'} epochs, best epoch ${m.best_epoch ?? '–'} (validation loss ${num(m.best_loss)})${m.training && m.training !== 'done' ? `, ${m.training}` : ''}</dd>
+<dt>anomaly map</dt><dd id="map-settings" data-map="${escapeHtml(report.map.map)}" data-normalise="${report.map.normalise}" data-image-score="${report.map.imageScore}">${escapeHtml(report.map_name)}</dd>
 <dt>threshold</dt><dd id="threshold" data-threshold="${report.threshold ?? ''}">${num(report.threshold)}: ${escapeHtml(report.threshold_rule)}</dd></dl>
 <dl id="data"><dt>category</dt><dd>${escapeHtml(report.category)}</dd><dt>test images</dt><dd>${report.images}: ${counts}</dd>
 <dt>machine</dt><dd>${escapeHtml(report.machine.cpu)} (${escapeHtml(report.machine.cpu_features.join(' '))})</dd>

@@ -5,7 +5,7 @@
  *
  * @example import type { Report } from './report.js';
  */
-import type { MachineLabel, ModelConfig } from '../native.js';
+import type { MachineLabel, MapConfig, ModelConfig } from '../native.js';
 import type { HistogramBin } from './charts.js';
 import type { GalleryEntry } from './gallery.js';
 import type { RocPoint } from './metrics.js';
@@ -26,6 +26,9 @@ export interface Report extends Metrics {
   image_width: number;
   image_height: number;
   attention: string;
+  /** the map settings the scores and maps were computed with, and their short name */
+  map: MapConfig;
+  map_name: string;
   by_defect: Record<string, Metrics>;
   scores: { file: string; defect: string; score: number }[];
   panels: string[];

@@ -46,8 +46,11 @@ export interface TrainState {
   bestLoss: number | null;
   history: EpochRecord[];
   partial?: { step: number; sums: { loss: number; l2: number; gms: number; ssim: number; windows: number; seconds: number } };
+  /** the threshold under the model's own map settings */
   threshold?: number;
   thresholdRule?: string;
+  /** by mapSettingsName (infer/map-settings.ts): the threshold under every map setting, fitted on the same validation images */
+  thresholds?: Record<string, number>;
   /** how `--image-size auto` chose the size: kept so that a resume continues the chosen run */
   imageSizeChoice?: ImageSizeChoice;
 }

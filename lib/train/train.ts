@@ -13,8 +13,9 @@ import { channelsOf, loadImage, modelShape, packImages, shapeOf, shapeText, type
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
-import { capabilities, modelConfig, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type LossParts, type ModelConfigInput, type Precision, type Preset } from '../native.js';
+import { capabilities, modelConfig, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type LossParts, type MapConfig, type ModelConfigInput, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
+import { allMapSettings, mapSettingsName } from '../infer/map-settings.js';
 import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
 import type { EpochRecord, ImageSizeChoice, StopReason, TrainState } from './state.js';
 
@@ -57,6 +58,8 @@ export interface TrainOptions {
   gmsScales?: number;
   /** the anomaly map: the paper's or the thesis's (default: the recipe's) */
   anomalyMap?: AnomalyMapKind;
+  /** the model's map settings (terms, normalisation, image score), kept in its file; default the paper's. Replaceable when scoring. */
+  map?: Partial<MapConfig>;
   seed?: number;
   threads?: number;
   device?: Device;
@@ -301,6 +304,58 @@ function refuseOverwrite(out: string): never {
  * smoothed best validation losses; the smallest size the next does not beat by 1e-4 is kept,
  * and its run continues to the recipe's limits.
  */
+/**
+ * The training images' per-pixel statistics (the engine holds the images), then the threshold
+ * under every map setting: the largest score of the held-out validation images under it, all
+ * settings from one reconstruction of them. `state.threshold` is the one under the model's own.
+ */
+export async function fitStatisticsAndThresholds(engine: Engine, state: TrainState): Promise<void> {
+  await engine.fitNormalStatistics();
+  const own = engine.describe().map;
+  const settings = allMapSettings(own.topkArea);
+  const scores = await engine.validationScoresUnder(settings);
+  state.thresholds = Object.fromEntries(settings.map((s, i) => [mapSettingsName(s), Math.max(...scores[i]!)]));
+  state.threshold = state.thresholds[mapSettingsName(own)];
+  state.thresholdRule = 'maximum anomaly score over the held-out validation images (all normal)';
+}
+
+export interface RefitOptions {
+  /** a finished model file, rewritten in place (atomically) */
+  model: string;
+  /** new map settings for the model to keep (over its own) */
+  map?: Partial<MapConfig>;
+  threads?: number;
+  device?: Device;
+  precision?: Precision;
+  inferenceBatch?: number;
+}
+
+/**
+ * Fits a finished model's statistics and thresholds again over its own training and validation
+ * files (those its metadata names), its weights untouched: what a model file from before the
+ * spreads and the intensity term needs for every map but the paper's, and what new map
+ * settings (a top-k share, say) need for their thresholds.
+ */
+export async function refitStatistics(options: RefitOptions): Promise<TrainState> {
+  const engine = await Engine.load(options.model, { threads: options.threads, device: options.device, precision: options.precision, inferenceBatch: options.inferenceBatch });
+  try {
+    const state = engine.metadata<TrainState>();
+    if (state.state !== 'done' || !Array.isArray(state.trainFiles) || !Array.isArray(state.validationFiles)) {
+      throw new IntraError('INTRA_INVALID_STATE', `Model ${options.model} has not finished training (${state.state ?? 'no training state'}): finish it with intra train --resume first`);
+    }
+    const model = engine.describe().model;
+    const shape = modelShape(model), channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;
+    await engine.setTrainingImages(packImages(await decodeAll(state.trainFiles, shape, channels, window), shape, channels));
+    await engine.setValidationImages(packImages(await decodeAll(state.validationFiles, shape, channels, window), shape, channels));
+    if (options.map !== undefined) engine.setMapConfig(options.map);
+    await fitStatisticsAndThresholds(engine, state);
+    await engine.save(options.model, state);
+    return state;
+  } finally {
+    engine.dispose();
+  }
+}
+
 export async function trainCategory(options: TrainOptions): Promise<TrainResult> {
   checkOptions(options);
   if (options.imageSize !== 'auto') return trainAtSize(options, options.imageSize);
@@ -483,6 +538,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
   }
 
   try {
+    if (options.map !== undefined) engine.setMapConfig(options.map);
     // The model's own shape and channels: one copy, in its config.
     const model = engine.describe().model;
     const shape = modelShape(model), channels = model.channels as 1 | 3;
@@ -555,12 +611,9 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
     state.stopped = stopReason(state);
     if (options.trial) return { out: options.out, interrupted: false, state, model };
 
-    // The best epoch's weights, the training images' mean diff map, and a threshold.
+    // The best epoch's weights, the training images' statistics, and the thresholds.
     await engine.restoreBest();
-    await engine.fitNormalStatistics();
-    const scores = await engine.validationScores();
-    state.threshold = Math.max(...scores);
-    state.thresholdRule = 'maximum anomaly score over the held-out validation images (all normal)';
+    await fitStatisticsAndThresholds(engine, state);
     state.state = 'done';
     await engine.save(options.out, state);
     return { out: options.out, interrupted: false, state, model };

@@ -173,11 +173,20 @@ TrainConfig trainConfigFrom(const Napi::Object& o) {
   return t;
 }
 
+MapConfig mapConfigFrom(const Napi::Object& o, const MapConfig& base) {
+  MapConfig m = base;
+  readFields(o, mapFields(), m);
+  m.validate();
+  return m;
+}
+
 Napi::Object configFieldsObject(const Napi::Env& env) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("model", describeFields(env, modelFields()));
   o.Set("train", describeFields(env, trainFields()));
   o.Set("trainDefaults", fieldsObject(env, TrainConfig{}, trainFields()));
+  o.Set("map", describeFields(env, mapFields()));
+  o.Set("mapDefaults", fieldsObject(env, MapConfig{}, mapFields()));
   return o;
 }
 
@@ -203,6 +212,8 @@ LoadPurpose loadPurposeFrom(const Napi::Object& o) {
 Napi::Object toObject(const Napi::Env& env, const ModelConfig& c) { return fieldsObject(env, c, modelFields()); }
 
 Napi::Object toObject(const Napi::Env& env, const TrainConfig& t) { return fieldsObject(env, t, trainFields()); }
+
+Napi::Object toObject(const Napi::Env& env, const MapConfig& m) { return fieldsObject(env, m, mapFields()); }
 
 Napi::Object toObject(const Napi::Env& env, const LossParts& l) {
   Napi::Object o = Napi::Object::New(env);

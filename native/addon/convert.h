@@ -32,11 +32,14 @@ std::vector<std::string> stringListField(const Napi::Object& o, const char* key)
 
 ModelConfig modelConfigFrom(const Napi::Object& object);
 TrainConfig trainConfigFrom(const Napi::Object& object);
+// The fields the object has, over `base` (a model's own settings), validated.
+MapConfig mapConfigFrom(const Napi::Object& object, const MapConfig& base);
 EngineOptions engineOptionsFrom(const Napi::Object& object);
 // Engine.load's `purpose`: training (all state, the default) or scoring.
 LoadPurpose loadPurposeFrom(const Napi::Object& object);
 Napi::Object toObject(const Napi::Env& env, const ModelConfig& config);
 Napi::Object toObject(const Napi::Env& env, const TrainConfig& config);
+Napi::Object toObject(const Napi::Env& env, const MapConfig& config);
 Napi::Object toObject(const Napi::Env& env, const LossParts& loss);
 // The config tables (config_fields.h) for TypeScript: { model: [{ name, type }], train: [...],
 // trainDefaults }, so that its types are tested against them and its defaults asked from here.

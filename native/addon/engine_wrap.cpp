@@ -33,6 +33,21 @@ ImageBatch imagesFrom(const Napi::CallbackInfo& info, size_t first) {
   return batch;
 }
 
+// An optional array of (partial) map configs at `index`, each over the model's own settings;
+// absent: none (the engine then uses the model's own).
+std::vector<MapConfig> mapConfigsFrom(const Napi::CallbackInfo& info, size_t index, const MapConfig& base) {
+  std::vector<MapConfig> configs;
+  if (info.Length() <= index || info[index].IsUndefined() || info[index].IsNull()) return configs;
+  if (!info[index].IsArray()) throw invalidArgument("Expected an array of map settings objects");
+  Napi::Array list = info[index].As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Value item = list.Get(i);
+    if (!item.IsObject()) throw invalidArgument("Expected an object for map settings " + std::to_string(i));
+    configs.push_back(mapConfigFrom(item.As<Napi::Object>(), base));
+  }
+  return configs;
+}
+
 }  // namespace
 
 Napi::Function EngineWrap::define(Napi::Env env) {
@@ -46,6 +61,7 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod("anomalyMaps", &EngineWrap::anomalyMaps),
                          InstanceMethod("validationScores", &EngineWrap::validationScores),
                          InstanceMethod("fitNormalStatistics", &EngineWrap::fitNormalStatistics),
+                         InstanceMethod("setMapConfig", &EngineWrap::setMapConfig),
                          InstanceMethod("keepBest", &EngineWrap::keepBest),
                          InstanceMethod("restoreBest", &EngineWrap::restoreBest),
                          InstanceMethod("save", &EngineWrap::save),
@@ -148,9 +164,10 @@ Napi::Value EngineWrap::anomalyMaps(const Napi::CallbackInfo& info) {
     ImageBatch batch = imagesFrom(info, 0);
     const bool withReconstruction = info.Length() > 5 && info[5].ToBoolean().Value();
     const bool withMaps = info.Length() <= 6 || info[6].ToBoolean().Value();
+    std::vector<MapConfig> configs = mapConfigsFrom(info, 7, e->mapConfig());
     auto result = std::make_shared<AnomalyResult>();
     return TaskWorker::run(
-        info.Env(), [e, batch, withReconstruction, withMaps, result] { *result = e->anomalyMaps(batch, withReconstruction, withMaps); },
+        info.Env(), [e, batch, withReconstruction, withMaps, configs, result] { *result = e->anomalyMaps(batch, withReconstruction, withMaps, configs); },
         [result](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           if (result->maps.defined()) out.Set("maps", float32ArrayOf(env, result->maps));
@@ -165,9 +182,10 @@ Napi::Value EngineWrap::anomalyMaps(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::validationScores(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     auto e = engine(info.Env());
+    std::vector<MapConfig> configs = mapConfigsFrom(info, 0, e->mapConfig());
     auto scores = std::make_shared<torch::Tensor>();
     return TaskWorker::run(
-        info.Env(), [e, scores] { *scores = e->validationScores(); },
+        info.Env(), [e, configs, scores] { *scores = e->validationScores(configs); },
         [scores](Napi::Env env) -> Napi::Value { return float32ArrayOf(env, *scores); });
   });
 }
@@ -177,6 +195,16 @@ Napi::Value EngineWrap::fitNormalStatistics(const Napi::CallbackInfo& info) {
     auto e = engine(info.Env());
     return TaskWorker::run(
         info.Env(), [e] { e->fitNormalStatistics(); }, [](Napi::Env env) { return env.Undefined(); });
+  });
+}
+
+// Cheap and synchronous: the settings are the engine's own, under a lock no running call holds.
+Napi::Value EngineWrap::setMapConfig(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto e = engine(info.Env());
+    if (info.Length() < 1 || !info[0].IsObject()) throw invalidArgument("Expected a map settings object");
+    e->setMapConfig(mapConfigFrom(info[0].As<Napi::Object>(), e->mapConfig()));
+    return info.Env().Undefined();
   });
 }
 
@@ -221,6 +249,8 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("steps", static_cast<double>(e->stepsDone()));
     o.Set("metadata", e->metadata());
     o.Set("hasNormalStatistics", e->hasNormalStatistics());
+    o.Set("hasSpreadStatistics", e->hasSpreadStatistics());
+    o.Set("map", toObject(env, e->mapConfig()));
     o.Set("purpose", e->scoringOnly() ? "scoring" : "training");
     o.Set("inferenceBatch", static_cast<double>(e->inferenceBatch()));
     o.Set("device", e->deviceName());

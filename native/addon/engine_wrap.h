@@ -22,6 +22,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value anomalyMaps(const Napi::CallbackInfo& info);
   Napi::Value validationScores(const Napi::CallbackInfo& info);
   Napi::Value fitNormalStatistics(const Napi::CallbackInfo& info);
+  Napi::Value setMapConfig(const Napi::CallbackInfo& info);
   Napi::Value keepBest(const Napi::CallbackInfo& info);
   Napi::Value restoreBest(const Napi::CallbackInfo& info);
   Napi::Value save(const Napi::CallbackInfo& info);

@@ -3,11 +3,13 @@
 #include <algorithm>
 
 #include "../common/errors.h"
+#include "../core/anomaly_map.h"
 #include "../core/kernel_interface.h"
 #include "../core/loss.h"
 #include "../core/preset_training.h"
 #include "../core/windows.h"
 #include "convert.h"
+#include "task_worker.h"
 
 namespace intra::addon {
 
@@ -99,6 +101,55 @@ Napi::Value patchLossOf(const Napi::CallbackInfo& info) {
     o.Set("gms", loss.gms.item<double>());
     o.Set("ssim", loss.ssim.item<double>());
     return o;
+  });
+}
+
+// mapDifferences(image, reconstruction: Float32Array (count, height, width, channels) in [0, 1],
+// count, height, width, channels, anomalyMap, implementation) -> Promise<{ structure, intensity }>:
+// each term's diff (count, height, width) as the engine computes it before the training
+// statistics, off the event loop. For checks of the maps against the method and of what each
+// term sees, with reconstructions chosen by the caller.
+Napi::Value mapDifferencesOf(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto isFloat32 = [&](size_t k) {
+      return info[k].IsTypedArray() && info[k].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+    };
+    if (info.Length() < 8 || !isFloat32(0) || !isFloat32(1) || !info[6].IsString() || !info[7].IsString()) {
+      throw invalidArgument("Expected (image, reconstruction: Float32Array, count, height, width, channels, anomalyMap, implementation) for mapDifferences");
+    }
+    int64_t sizes[4];
+    for (int i = 0; i < 4; ++i) {
+      if (!info[i + 2].IsNumber()) throw invalidArgument("Expected numbers for count, height, width and channels of mapDifferences");
+      sizes[i] = info[i + 2].As<Napi::Number>().Int64Value();
+      if (sizes[i] <= 0) throw invalidArgument("Expected positive count, height, width and channels for mapDifferences");
+    }
+    const int64_t values = sizes[0] * sizes[1] * sizes[2] * sizes[3];
+    Napi::Float32Array image = info[0].As<Napi::Float32Array>(), reconstruction = info[1].As<Napi::Float32Array>();
+    if (static_cast<int64_t>(image.ElementLength()) != values || static_cast<int64_t>(reconstruction.ElementLength()) != values) {
+      throw invalidArgument("Expected image and reconstruction of count*height*width*channels = " + std::to_string(values) + " values for mapDifferences");
+    }
+    const AnomalyMapKind kind = anomalyMapKindFromString(info[6].As<Napi::String>().Utf8Value());
+    const kernels::Implementation impl = kernels::implementationFromString(info[7].As<Napi::String>().Utf8Value());
+    const float* a = image.Data();
+    const float* b = reconstruction.Data();
+    auto diffs = std::make_shared<std::array<torch::Tensor, kMapTerms>>();
+    return TaskWorker::run(
+        info.Env(),
+        [a, b, sizes, kind, impl, diffs] {
+          torch::NoGradGuard noGrad;
+          auto nchw = [&](const float* data) {
+            return torch::from_blob(const_cast<float*>(data), {sizes[0], sizes[1], sizes[2], sizes[3]}, torch::kFloat).permute({0, 3, 1, 2}).contiguous();
+          };
+          const torch::Tensor x = nchw(a), y = nchw(b);
+          for (int t = 0; t < kMapTerms; ++t) (*diffs)[t] = anomalyDiff(kind, x, y, impl, static_cast<MapTerm>(t)).squeeze(1).contiguous();
+        },
+        [diffs](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("structure", float32ArrayOf(env, (*diffs)[0]));
+          o.Set("intensity", float32ArrayOf(env, (*diffs)[1]));
+          return o;
+        },
+        {info[0], info[1]});
   });
 }
 

@@ -68,6 +68,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("labelRegions", Napi::Function::New(env, labelRegions));
   exports.Set("windowOrigins", Napi::Function::New(env, windowOrigins));
   exports.Set("patchLoss", Napi::Function::New(env, patchLossOf));
+  exports.Set("mapDifferences", Napi::Function::New(env, mapDifferencesOf));
   exports.Set("methodConstants", Napi::Function::New(env, methodConstants));
   exports.Set("kernelFamilies", Napi::Function::New(env, kernelFamiliesOf));
   exports.Set("presetTraining", Napi::Function::New(env, presetTrainingOf));

@@ -43,6 +43,30 @@ AnomalyMapKind anomalyMapKindFromString(const std::string& name) {
   throw invalidArgument("Expected one of paper, thesis for anomalyMap but received '" + name + "'");
 }
 
+std::string toString(MapTerms terms) { return terms == MapTerms::GmsIntensity ? "gms+intensity" : "gms"; }
+
+MapTerms mapTermsFromString(const std::string& name) {
+  if (name == "gms") return MapTerms::Gms;
+  if (name == "gms+intensity") return MapTerms::GmsIntensity;
+  throw invalidArgument("Expected one of gms, gms+intensity for map but received '" + name + "'");
+}
+
+std::string toString(MapNormalisation normalise) { return normalise == MapNormalisation::Z ? "z" : "mean"; }
+
+MapNormalisation mapNormalisationFromString(const std::string& name) {
+  if (name == "mean") return MapNormalisation::Mean;
+  if (name == "z") return MapNormalisation::Z;
+  throw invalidArgument("Expected one of mean, z for normalise but received '" + name + "'");
+}
+
+std::string toString(ImageScoreRule rule) { return rule == ImageScoreRule::TopK ? "topk" : "max"; }
+
+ImageScoreRule imageScoreRuleFromString(const std::string& name) {
+  if (name == "max") return ImageScoreRule::Max;
+  if (name == "topk") return ImageScoreRule::TopK;
+  throw invalidArgument("Expected one of max, topk for imageScore but received '" + name + "'");
+}
+
 void ModelConfig::validate() const {
   checkBounds(*this, modelFields());
   if (channels != 1 && channels != 3) {
@@ -69,6 +93,12 @@ static std::string shortest(double value) {
   std::ostringstream out;
   out << value;
   return out.str();
+}
+
+void MapConfig::validate() const {
+  if (!(topkArea > 0 && topkArea <= 1)) {
+    throw invalidArgument("Expected a share of the map in (0, 1] for topkArea but received " + shortest(topkArea));
+  }
 }
 
 void TrainConfig::validate() const {
@@ -151,6 +181,19 @@ TrainConfig deserializeTrainConfig(const std::string& text) {
   TrainConfig t;
   parseFields(text, trainFields(), t, "training config");
   return t;
+}
+
+std::string serialize(const MapConfig& m) { return serializeFields(m, mapFields()); }
+
+MapConfig deserializeMapConfig(const std::string& text) {
+  MapConfig m;
+  parseFields(text, mapFields(), m, "map config");
+  try {
+    m.validate();
+  } catch (const IntraError& e) {
+    throw checkpointError(std::string("map config: ") + e.what());
+  }
+  return m;
 }
 
 }  // namespace intra

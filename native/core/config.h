@@ -19,6 +19,19 @@ Precision precisionFromString(const std::string& name);
 std::string toString(AnomalyMapKind kind);
 AnomalyMapKind anomalyMapKindFromString(const std::string& name);
 
+// How a difference map becomes the anomaly map and the image's score (anomaly_map.h). The
+// paper's is the default: the structure term (1 - GMS) alone, minus the training images' mean,
+// squared, and the map's maximum as the score.
+enum class MapTerms { Gms, GmsIntensity };          // gms | gms+intensity
+enum class MapNormalisation { Mean, Z };            // mean (eq. 7) | z (over the per-pixel spread)
+enum class ImageScoreRule { Max, TopK };            // max | topk (mean of the top topkArea of the map)
+std::string toString(MapTerms terms);
+MapTerms mapTermsFromString(const std::string& name);
+std::string toString(MapNormalisation normalise);
+MapNormalisation mapNormalisationFromString(const std::string& name);
+std::string toString(ImageScoreRule rule);
+ImageScoreRule imageScoreRuleFromString(const std::string& name);
+
 struct ModelConfig {
   int64_t patchSize = 16;     // K
   int64_t windowSize = 7;     // L
@@ -69,6 +82,20 @@ struct TrainConfig {
   void validate() const;
 };
 
+// A model's scoring settings: stored in its file (a file without them has the paper's), and
+// replaceable per call, as they need no statistics beyond those every fitted model keeps.
+struct MapConfig {
+  MapTerms map = MapTerms::Gms;
+  MapNormalisation normalise = MapNormalisation::Mean;
+  ImageScoreRule imageScore = ImageScoreRule::Max;
+  // topk: the share of the map's pixels averaged (the same share at the model's and at the
+  // original resolution, so one value fits images of any size).
+  double topkArea = 0.01;
+  // The standardised map and the intensity term need the spreads and the intensity statistics.
+  bool needsSpreads() const { return map == MapTerms::GmsIntensity || normalise == MapNormalisation::Z; }
+  void validate() const;
+};
+
 struct EngineOptions {
   std::string device = "cpu";  // cpu | cuda | auto
   int64_t threads = 0;         // 0 = all cores
@@ -93,5 +120,7 @@ std::string serialize(const ModelConfig& config);
 ModelConfig deserializeModelConfig(const std::string& text);
 std::string serialize(const TrainConfig& config);
 TrainConfig deserializeTrainConfig(const std::string& text);
+std::string serialize(const MapConfig& config);
+MapConfig deserializeMapConfig(const std::string& text);
 
 }  // namespace intra

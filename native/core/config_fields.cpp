@@ -75,6 +75,21 @@ const std::vector<Field<TrainConfig>>& trainFields() {
   return fields;
 }
 
+// Every field has the paper's value as its legacy default: a file without them maps as the paper does.
+const std::vector<Field<MapConfig>>& mapFields() {
+  static const std::vector<Field<MapConfig>> fields = [] {
+    Field<MapConfig> topkArea = INTRA_NUMBER(MapConfig, topkArea);
+    topkArea.legacyDefault = "0.01";
+    return std::vector<Field<MapConfig>>{
+        INTRA_CHOICE(MapConfig, map, mapTermsFromString, "gms"),
+        INTRA_CHOICE(MapConfig, normalise, mapNormalisationFromString, "mean"),
+        INTRA_CHOICE(MapConfig, imageScore, imageScoreRuleFromString, "max"),
+        topkArea,
+    };
+  }();
+  return fields;
+}
+
 const char* toString(FieldType type) {
   switch (type) {
     case FieldType::Integer: return "integer";
@@ -170,9 +185,12 @@ void parseFields(const std::string& text, const std::vector<Field<Config>>& fiel
 
 template void checkBounds(const ModelConfig&, const std::vector<Field<ModelConfig>>&);
 template void checkBounds(const TrainConfig&, const std::vector<Field<TrainConfig>>&);
+template void checkBounds(const MapConfig&, const std::vector<Field<MapConfig>>&);
 template std::string serializeFields(const ModelConfig&, const std::vector<Field<ModelConfig>>&);
 template std::string serializeFields(const TrainConfig&, const std::vector<Field<TrainConfig>>&);
+template std::string serializeFields(const MapConfig&, const std::vector<Field<MapConfig>>&);
 template void parseFields(const std::string&, const std::vector<Field<ModelConfig>>&, ModelConfig&, const std::string&);
 template void parseFields(const std::string&, const std::vector<Field<TrainConfig>>&, TrainConfig&, const std::string&);
+template void parseFields(const std::string&, const std::vector<Field<MapConfig>>&, MapConfig&, const std::string&);
 
 }  // namespace intra

@@ -30,6 +30,7 @@ struct Field {
 
 const std::vector<Field<ModelConfig>>& modelFields();
 const std::vector<Field<TrainConfig>>& trainFields();
+const std::vector<Field<MapConfig>>& mapFields();
 
 const char* toString(FieldType type);
 

@@ -12,6 +12,7 @@
 
 #include "../kernels/dispatch.h"
 #include "../kernels/registry.h"
+#include "anomaly_map.h"
 #include "capabilities.h"
 #include "config.h"
 #include "machine.h"
@@ -33,8 +34,8 @@ struct LossParts {
 };
 
 struct AnomalyResult {
-  torch::Tensor maps;            // float (n, H, W), contiguous, CPU
-  torch::Tensor scores;          // float (n)
+  torch::Tensor maps;            // float (V, n, H, W), contiguous, CPU: one set per MapConfig asked for
+  torch::Tensor scores;          // float (V, n)
   torch::Tensor reconstruction;  // float (n, H, W, C) in [0, 1], or undefined
 };
 
@@ -59,13 +60,22 @@ class Engine {
   LossParts trainSteps(int64_t steps);
   LossParts validate();
   torch::Tensor reconstruct(const ImageBatch& images);  // float (n, H, W, C)
-  // withMaps false: the scores alone cross back (the maps stay on the device).
-  AnomalyResult anomalyMaps(const ImageBatch& images, bool withReconstruction, bool withMaps = true);
-  // Anomaly scores (float (n), CPU) of the validation images the engine holds: the threshold
-  // is fitted on them without sending them across again.
-  torch::Tensor validationScores();
-  // The mean diff map over the training images, with the current weights (eq. 7).
+  // withMaps false: the scores alone cross back (the maps stay on the device). One
+  // reconstruction serves every MapConfig of `configs` (empty: the model's own).
+  AnomalyResult anomalyMaps(const ImageBatch& images, bool withReconstruction, bool withMaps = true,
+                            const std::vector<MapConfig>& configs = {});
+  // Anomaly scores (float (V, n), CPU) of the validation images the engine holds, per MapConfig
+  // (empty: the model's own): thresholds are fitted on them without sending them across again.
+  torch::Tensor validationScores(const std::vector<MapConfig>& configs = {});
+  // The per-pixel mean (eq. 7) and spread of each term's diff over the training images, with
+  // the current weights, in one pass.
   void fitNormalStatistics();
+  // The scoring settings the model file keeps (the paper's unless set).
+  MapConfig mapConfig() const {
+    std::lock_guard<std::mutex> lock(mapConfigMutex_);  // not the engine's: describe() must not wait on a running call
+    return mapConfig_;
+  }
+  void setMapConfig(const MapConfig& config);
   void keepBest();     // remembers the current weights as the best so far
   void restoreBest();  // puts the remembered best weights back
   void save(const std::string& path, const std::string& metadataJson);
@@ -79,7 +89,10 @@ class Engine {
   }
   int64_t stepsDone() const { return stepsDone_; }
   int64_t parameterCount() const;
-  bool hasNormalStatistics() const { return diffMean_.defined(); }
+  bool hasNormalStatistics() const { return termMean_[0].defined(); }
+  // Spreads and the intensity term's statistics: what every map but the paper's needs (files
+  // fitted before they existed hold the structure term's mean alone).
+  bool hasSpreadStatistics() const { return termSpread_[0].defined(); }
   bool scoringOnly() const { return scoringOnly_; }
   int64_t inferenceBatch() const { return options_.inferenceBatch; }
   std::string deviceName() const { return device_.str(); }
@@ -99,7 +112,13 @@ class Engine {
   enum class InitialWeights { Drawn, Skipped };
   Engine(const ModelConfig& model, const TrainConfig& train, const EngineOptions& options, InitialWeights initial);
   static std::unique_ptr<Engine> loadFile(const std::string& path, const EngineOptions& options, LoadPurpose purpose);
-  AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps);
+  AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps, const std::vector<MapConfig>& configs);
+  // `configs`, or the model's own when empty, each checked against the statistics held.
+  std::vector<MapConfig> usableConfigs(const std::vector<MapConfig>& configs) const;
+  // The statistics' tensors by their names in a model file.
+  std::array<std::pair<const char*, torch::Tensor*>, kMapTerms * 2> statisticsTensors() {
+    return {{{"diff_mean", &termMean_[0]}, {"diff_spread", &termSpread_[0]}, {"intensity_mean", &termMean_[1]}, {"intensity_spread", &termSpread_[1]}}};
+  }
   struct Windows {  // a batch of windows: images, upper-left patches, covered slots
     torch::Tensor image, row, col, slot, transform;
   };
@@ -142,7 +161,11 @@ class Engine {
   // Row t: for each pixel of a window picture under symmetry t of the square, the pixel of
   // the untransformed picture it comes from (8, X*X), on the device.
   torch::Tensor symmetrySources_;
-  torch::Tensor diffMean_;  // float (H, W) on device
+  // By MapTerm: the training images' per-pixel mean and spread (standard deviation) of the
+  // term's diff, float (H, W) on device.
+  std::array<torch::Tensor, kMapTerms> termMean_, termSpread_;
+  MapConfig mapConfig_;
+  mutable std::mutex mapConfigMutex_;
   std::vector<torch::Tensor> best_;
   std::string metadata_ = "{}";
   int64_t stepsDone_ = 0;

@@ -56,7 +56,10 @@ void Engine::save(const std::string& path, const std::string& metadataJson) {
       contents.texts["adam.step:" + item.key()] = std::to_string(adam.step());
     }
   }
-  if (diffMean_.defined()) contents.tensors["diff_mean"] = diffMean_;
+  contents.texts["map"] = intra::serialize(mapConfig());
+  for (const auto& [key, tensor] : statisticsTensors()) {
+    if (tensor->defined()) contents.tensors[key] = *tensor;
+  }
   {
     std::lock_guard<std::mutex> generatorLock(generator_.mutex());
     contents.tensors["generator"] = generator_.get_state();
@@ -158,9 +161,31 @@ std::unique_ptr<Engine> Engine::loadFile(const std::string& path, const EngineOp
     engine->best_ = std::move(best);
   }
   ++engine->weightsVersion_;
-  auto diff = contents.tensors.find("diff_mean");
-  if (diff != contents.tensors.end()) {
-    engine->diffMean_ = shaped("diff_mean", torch::empty({model.imageHeight, model.imageWidth})).to(engine->device_);
+  // Files from before the scoring settings have none: theirs are the paper's.
+  if (auto map = contents.texts.find("map"); map != contents.texts.end()) {
+    try {
+      engine->mapConfig_ = deserializeMapConfig(map->second);
+    } catch (const IntraError& e) {
+      throw unusable(e.what());
+    }
+  }
+  // The statistics: the structure term's mean alone (files fitted before the spreads and the
+  // intensity term existed) or all four; any other subset is a damaged file.
+  const torch::Tensor imageShaped = torch::empty({model.imageHeight, model.imageWidth});
+  int present = 0;
+  for (const auto& [key, tensor] : engine->statisticsTensors()) {
+    if (contents.tensors.count(key)) {
+      *tensor = shaped(key, imageShaped).to(engine->device_);
+      ++present;
+    }
+  }
+  const bool meanAlone = present == 1 && engine->termMean_[0].defined();
+  if (present != 0 && present != kMapTerms * 2 && !meanAlone) {
+    throw unusable("it holds " + std::to_string(present) + " of the " + std::to_string(kMapTerms * 2) + " training statistics (diff_mean, diff_spread, intensity_mean, intensity_spread)");
+  }
+  if (engine->mapConfig_.needsSpreads() && meanAlone) {
+    throw unusable("its map settings (" + toString(engine->mapConfig_.map) + ", " + toString(engine->mapConfig_.normalise) + ", " +
+                   toString(engine->mapConfig_.imageScore) + ") need statistics it does not hold");
   }
   auto generator = contents.tensors.find("generator");
   if (generator != contents.tensors.end()) {

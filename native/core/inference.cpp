@@ -60,40 +60,76 @@ torch::Tensor Engine::reconstruct(const ImageBatch& images) {
   return patchesToImages(reconstructPatches(patches)).permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
 }
 
-AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruction, bool withMaps) {
+AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruction, bool withMaps,
+                                  const std::vector<MapConfig>& configs) {
   std::lock_guard<std::mutex> lock(mutex_);
   ProfilerBinding bindProfiler(&profiler_);
   useThreads();
-  if (!diffMean_.defined()) {
-    throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
-  }
-  return anomalyOf(toPatches(images, "images"), withReconstruction, withMaps);
+  const std::vector<MapConfig> usable = usableConfigs(configs);
+  return anomalyOf(toPatches(images, "images"), withReconstruction, withMaps, usable);
 }
 
-torch::Tensor Engine::validationScores() {
+torch::Tensor Engine::validationScores(const std::vector<MapConfig>& configs) {
   std::lock_guard<std::mutex> lock(mutex_);
   ProfilerBinding bindProfiler(&profiler_);
   useThreads();
-  if (!diffMean_.defined()) {
-    throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
-  }
+  const std::vector<MapConfig> usable = usableConfigs(configs);
   if (!validationPatches_.defined()) throw invalidState("No validation images: call setValidationImages first");
-  return anomalyOf(validationPatches_, false, false).scores;
+  return anomalyOf(validationPatches_, false, false, usable).scores;
 }
 
-AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps) {
+void Engine::setMapConfig(const MapConfig& config) {
+  config.validate();
+  std::lock_guard<std::mutex> lock(mapConfigMutex_);
+  mapConfig_ = config;
+}
+
+std::vector<MapConfig> Engine::usableConfigs(const std::vector<MapConfig>& configs) const {
+  if (!hasNormalStatistics()) {
+    throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
+  }
+  std::vector<MapConfig> usable = configs.empty() ? std::vector<MapConfig>{mapConfig()} : configs;
+  for (const MapConfig& config : usable) {
+    config.validate();
+    if (config.needsSpreads() && !hasSpreadStatistics()) {
+      throw invalidState("The model's training statistics hold neither per-pixel spreads nor the intensity term (fitted before they existed), which map " +
+                         toString(config.map) + " with normalise " + toString(config.normalise) + " needs: refit them with intra refit");
+    }
+  }
+  return usable;
+}
+
+AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps,
+                                const std::vector<MapConfig>& configs) {
   torch::InferenceMode inference;
   net_->eval();
   torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
   std::optional<ProfileScope> mapping(std::in_place, "maps");
   torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
-  torch::Tensor diff = anomalyDiff(train_.anomalyMap, original, reconstruction, kernelsFor(kernels::Family::Filters)).squeeze(1);  // (n, H, W)
-  torch::Tensor maps = (diff - diffMean_).pow(2);
+  const kernels::Implementation filters = kernelsFor(kernels::Family::Filters);
+  // Each term's diff once, however many configs use it.
+  std::array<torch::Tensor, kMapTerms> diffs;
+  auto diffOf = [&](MapTerm term) -> const torch::Tensor& {
+    torch::Tensor& diff = diffs[static_cast<size_t>(term)];
+    if (!diff.defined()) diff = anomalyDiff(train_.anomalyMap, original, reconstruction, filters, term).squeeze(1);  // (n, H, W)
+    return diff;
+  };
+  std::vector<torch::Tensor> maps, scores;
+  for (const MapConfig& config : configs) {
+    auto term = [&](MapTerm t) {
+      const size_t i = static_cast<size_t>(t);
+      return termAnomaly(diffOf(t), termMean_[i], termSpread_[i], config.normalise);
+    };
+    torch::Tensor map = term(MapTerm::Structure);
+    if (config.map == MapTerms::GmsIntensity) map = map + term(MapTerm::Intensity);
+    scores.push_back(imageScores(map, config));
+    if (withMaps) maps.push_back(map);
+  }
   mapping.reset();
   ProfileScope download("download");
   AnomalyResult result;
-  result.scores = std::get<0>(maps.flatten(1).max(1)).contiguous().to(torch::kCPU);
-  if (withMaps) result.maps = maps.contiguous().to(torch::kCPU);
+  result.scores = torch::stack(scores).contiguous().to(torch::kCPU);
+  if (withMaps) result.maps = torch::stack(maps).contiguous().to(torch::kCPU);
   if (withReconstruction) result.reconstruction = reconstruction.permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
   return result;
 }
@@ -108,15 +144,33 @@ void Engine::fitNormalStatistics() {
   const int64_t n = trainPatches_.size(0);
   // Images per chunk so that one chunk's windows fill about one inference batch.
   const int64_t chunk = std::max<int64_t>(1, options_.inferenceBatch / model_.gridPatches());
-  torch::Tensor sum = torch::zeros({model_.imageHeight, model_.imageWidth}, torch::TensorOptions().device(device_));
+  // Sums and sums of squares in double: the spread is their difference, over hundreds of images.
+  const auto sumOptions = torch::TensorOptions().dtype(torch::kDouble).device(device_);
+  std::array<torch::Tensor, kMapTerms> sum, squares;
+  for (int t = 0; t < kMapTerms; ++t) {
+    sum[t] = torch::zeros({model_.imageHeight, model_.imageWidth}, sumOptions);
+    squares[t] = torch::zeros({model_.imageHeight, model_.imageWidth}, sumOptions);
+  }
   for (int64_t from = 0; from < n; from += chunk) {
     torch::Tensor patches = trainPatches_.slice(0, from, std::min(n, from + chunk));
     torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
     torch::Tensor original = patchesToImages(patches.to(torch::kFloat).div(255.0));
     ProfileScope scope("maps");
-    sum += anomalyDiff(train_.anomalyMap, original, reconstruction, kernelsFor(kernels::Family::Filters)).squeeze(1).sum(0);
+    for (int t = 0; t < kMapTerms; ++t) {
+      torch::Tensor diff = anomalyDiff(train_.anomalyMap, original, reconstruction, kernelsFor(kernels::Family::Filters), static_cast<MapTerm>(t))
+                               .squeeze(1).to(torch::kDouble);
+      sum[t] += diff.sum(0);
+      squares[t] += diff.pow(2).sum(0);
+    }
   }
-  diffMean_ = sum / static_cast<double>(n);
+  for (int t = 0; t < kMapTerms; ++t) {
+    torch::Tensor mean = sum[t] / static_cast<double>(n);
+    // The sample standard deviation (n - 1); one image has no spread: zero, which the floor of
+    // the standardised map then replaces.
+    torch::Tensor variance = n > 1 ? ((squares[t] - mean * sum[t]) / static_cast<double>(n - 1)).clamp_min(0) : torch::zeros_like(mean);
+    termMean_[t] = mean.to(torch::kFloat);
+    termSpread_[t] = variance.sqrt().to(torch::kFloat);
+  }
 }
 
 }  // namespace intra
