@@ -10,7 +10,8 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../lib/cli/index.js';
 import { synthesize } from '../lib/data/synth.js';
 import { Engine } from '../lib/engine.js';
-import type { Report } from '../lib/eval/evaluate.js';
+import type { MapsRecord } from '../lib/bench/maps.js';
+import { evaluateCategory, type Report } from '../lib/eval/evaluate.js';
 import { rocAuc } from '../lib/eval/metrics.js';
 import { allMapSettings, mapSettingsName, PAPER_MAP } from '../lib/infer/map-settings.js';
 import { configFields, mapDifferences, type ImageSet, type MapConfig, type MapDifferences } from '../lib/native.js';
@@ -318,6 +319,29 @@ describe('a model trained with map settings', () => {
     for (let v = 0; v < a.length; v++) expect([...a[v]!.scores]).toEqual([...b[v]!.scores]);
     refitted.dispose();
     original.dispose();
+  });
+
+  it('intra bench maps gives each setting the figures intra eval gives it, and records them', async () => {
+    const printed: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const records = join(root, 'records');
+    await runCli(['bench', 'maps', model, join(data, 'weave'), '--threads', '2', '--json', '--record', records]);
+    expect(process.exitCode).toBeUndefined();
+    const rows = printed.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as MapsRecord);
+    expect(rows.map((r) => r.settings)).toEqual(allMapSettings(0.02).map(mapSettingsName));
+    const { readRecordFiles } = await import('../lib/bench/records.js');
+    const [file] = await readRecordFiles(records);
+    expect(file!.file.bench).toBe('bench maps');
+    expect(file!.file.records).toEqual(rows);
+    for (const row of [rows[0]!, rows[7]!]) {
+      const report = await evaluateCategory({ model, category: join(data, 'weave'), outDir: join(root, `eval-${row.settings}`), threads: 2, map: row.map });
+      expect(report.map_name).toBe(row.settings);
+      expect({ image: row.image_auroc, pixel: row.pixel_auroc, aupro: row.aupro }).toEqual({ image: report.image_auroc, pixel: report.pixel_auroc, aupro: report.aupro });
+      for (const [defect, m] of Object.entries(report.by_defect)) {
+        expect(row.by_defect[defect], `${row.settings} ${defect}`).toEqual({ image_auroc: m.image_auroc, pixel_auroc: m.pixel_auroc, aupro: m.aupro });
+      }
+    }
   });
 
   it('intra score takes the settings too, with their threshold', async () => {

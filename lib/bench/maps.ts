@@ -93,7 +93,7 @@ export async function compareMapSettings(options: CompareMapsOptions): Promise<M
       options.onProgress?.(Math.min(category.test.length, from + batch), category.test.length);
     }
     const labels = category.test.map((t) => (t.defect === 'good' ? 0 : 1));
-    const state = engine.metadata<{ epoch?: number }>();
+    const state = engine.metadata<{ epoch?: number; preset?: string }>();
     return settings.map((map, v) => {
       const byDefect: Record<string, MapFigures> = {};
       for (const d of defects) {
@@ -104,7 +104,7 @@ export async function compareMapSettings(options: CompareMapsOptions): Promise<M
         bench: 'maps' as const,
         category: category.name,
         model: basename(options.model),
-        preset: presetOf(model),
+        preset: state.preset ?? presetOf(model),
         image_width: size.width,
         image_height: size.height,
         epochs: state.epoch ?? null,

@@ -373,8 +373,9 @@ export function performanceDoc(files: readonly LoadedRecordFile[], docPath: stri
   for (const [machine, group] of byMachine(files)) {
     lines.push('', `## ${machine}`);
     for (const loaded of group) {
-      const dtype = loaded.file.bench === 'bench kernels' ? ` (${(loaded.file.records as KernelRecord[])[0]!.dtype})` : '';
-      lines.push('', `### ${SECTION_TITLES[loaded.file.bench]}${dtype}`, '', ...section(loaded), '', provenance(loaded, base));
+      const first = loaded.file.records[0] as KernelRecord | MapsRecord | undefined;
+      const detail = first && 'dtype' in first ? ` (${first.dtype})` : first && 'settings' in first ? `: ${first.category}` : '';
+      lines.push('', `### ${SECTION_TITLES[loaded.file.bench]}${detail}`, '', ...section(loaded), '', provenance(loaded, base));
     }
   }
   return `${lines.join('\n')}\n`;
