@@ -12,7 +12,10 @@ import type { Argv } from 'yargs';
 
 import { runResults, runStatus, type RunStatus } from '../fleet/progress.js';
 import { submitRun } from '../fleet/submit.js';
-import { duration } from './options.js';
+import { submitTraining, trainingStatus, type TrainJobStatus } from '../fleet/training.js';
+import { IntraError } from '../errors.js';
+import { duration, mapOptions, modelOptions } from './options.js';
+import { trainingFlags, trainingOptionsOf } from './train.js';
 
 const redisOption = { type: 'string', demandOption: true, describe: 'the Redis every worker uses, e.g. redis://host:6379' } as const;
 
@@ -24,8 +27,14 @@ function statusLine(s: RunStatus, width = 30): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${finished}/${s.images} images: ${s.scored} scored, ${s.failed} failed, ${s.active} active, ${s.waiting} waiting; ${rate}, ${eta}`;
 }
 
+function trainingLine(s: TrainJobStatus): string {
+  const p = s.progress;
+  const figures = p ? `epoch ${p.epoch}/${p.epochs}, best validation loss ${p.bestLoss?.toFixed(5) ?? '–'} (epoch ${p.bestEpoch}), ${s.state === 'completed' ? 'done' : `ETA ${p.etaSeconds === null ? '?' : duration(p.etaSeconds)}`}` : 'no epoch yet';
+  return `${s.category}: ${s.state}; ${figures}${s.error ? `; ${s.error}` : ''} -> ${s.out}`;
+}
+
 export function register(cli: Argv): Argv {
-  return cli.command('queue', 'scoring runs on a fleet of workers through Redis (see `intra worker`)', (y) =>
+  return cli.command('queue', 'scoring runs and training jobs on a fleet of workers through Redis (see `intra worker`)', (y) =>
     y
       .command(
         'submit <model> <inputs..>',
@@ -45,15 +54,39 @@ export function register(cli: Argv): Argv {
         },
       )
       .command(
-        'status <run>',
-        'counts (waiting, active, scored, failed), images/s and ETA of a run',
+        'train <inputs..>',
+        'enqueue one training job per category (category folders, or folders of categories), each training <models>/<category>.intra on whichever worker takes it (repeating a submit adds nothing twice)',
         (s) =>
           s
-            .positional('run', { type: 'string', demandOption: true })
+            .positional('inputs', { type: 'string', array: true, demandOption: true })
+            .option('redis', redisOption)
+            .option('models', { type: 'string', demandOption: true, describe: 'the folder of the models and their checkpoints, at the same path on every worker' })
+            .options(modelOptions)
+            .options(trainingFlags)
+            .options(mapOptions),
+        async (args) => {
+          const submitted = await submitTraining({ redis: args.redis, inputs: args.inputs, models: args.models, options: trainingOptionsOf(args) });
+          for (const s of submitted) process.stderr.write(`intra: ${s.category} -> ${s.out}: ${s.added ? 'queued' : 'already queued'} (job ${s.jobId})\n`);
+          process.stdout.write(`${submitted.filter((s) => s.added).length} training jobs queued, ${submitted.filter((s) => !s.added).length} already queued\n`);
+        },
+      )
+      .command(
+        'status [run]',
+        'counts (waiting, active, scored, failed), images/s and ETA of a run; without a run, each training job\'s epoch, best validation loss and ETA',
+        (s) =>
+          s
+            .positional('run', { type: 'string' })
             .option('redis', redisOption)
             .option('json', { type: 'boolean', default: false, describe: 'one JSON object' })
             .option('watch', { type: 'boolean', default: false, describe: 'refresh every second until the run is complete' }),
         async (args) => {
+          if (args.run === undefined) {
+            if (args.watch) throw new IntraError('INTRA_USAGE', 'Expected a run with --watch');
+            const jobs = await trainingStatus(args.redis);
+            if (args.json) process.stdout.write(`${JSON.stringify(jobs)}\n`);
+            else process.stdout.write(jobs.length === 0 ? 'no training jobs\n' : `${jobs.map(trainingLine).join('\n')}\n`);
+            return;
+          }
           for (;;) {
             const status = await runStatus(args.redis, args.run);
             if (args.json) process.stdout.write(`${JSON.stringify(status)}\n`);
@@ -95,6 +128,6 @@ export function register(cli: Argv): Argv {
           }
         },
       )
-      .demandCommand(1, 'Name a queue command: submit, status or results.'),
+      .demandCommand(1, 'Name a queue command: submit, train, status or results.'),
   );
 }

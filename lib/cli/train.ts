@@ -4,13 +4,60 @@
  *
  * @example intra train data/bottle --out bottle.intra --preset small --epochs 50
  */
-import type { Argv } from 'yargs';
+import type { Argv, Options } from 'yargs';
 
 import { modelShape, shapeText } from '../data/images.js';
-import { ANOMALY_MAPS, PRECISIONS } from '../native.js';
-import { RECIPES } from '../train/recipes.js';
+import type { TrainJobOptions } from '../fleet/training.js';
+import { ANOMALY_MAPS, PRECISIONS, type AnomalyMapKind, type AttentionKind, type ImageScoreRule, type MapNormalisation, type MapTerms, type Precision, type Preset } from '../native.js';
+import { RECIPES, type Recipe } from '../train/recipes.js';
 import { trainCategory, type Progress } from '../train/train.js';
 import { duration, engineOptions, engineOptionsOf, mapConfigOf, mapOptions, modelOptions, parseShape } from './options.js';
+
+/** The training flags `intra train` and `intra queue train` share (what a training run is). */
+export const trainingFlags = {
+  'image-size': { type: 'string', describe: 'pixels per side, or auto (256/320/512 by the paper\'s rule)' },
+  shape: { type: 'string', default: 'auto', describe: "the model's shape: auto (the training images' median aspect at about image-size² pixels; square for square data), square, or WxH in pixels" },
+  recipe: { choices: RECIPES, default: 'paper' as const, describe: "whose defaults: the paper's, or the thesis's MSA-vs-linear set-up (msa or linear, no long residuals, lr 1e-3, patience 150, no augmentation, multi-scale GMS loss, its anomaly map and image sizes)" },
+  batch: { type: 'number', describe: 'windows per step (default 256; cpu preset 64)' },
+  lr: { type: 'number', describe: 'Adam learning rate (default: paper 1e-4, thesis 1e-3; cpu preset 5e-4)' },
+  epochs: { type: 'number', describe: 'most epochs (default: paper 1000, thesis 20000; with --resume, changes the stored limit)' },
+  patience: { type: 'number', describe: 'epochs without improvement before stopping (default: paper 50, thesis 150)' },
+  minutes: { type: 'number', describe: 'training-time budget: no epoch starts that would end past it (over all resumes; raise it with --resume to go on; cpu preset: 30)' },
+  'windows-per-image': { type: 'number', describe: 'training windows per image per epoch (default 600; cpu preset 32)' },
+  augment: { type: 'boolean', describe: 'random rotations and flips of windows, positions turned with them (default off: it cost accuracy on real data, see docs/real-data.md)' },
+  seed: { type: 'number', default: 0 },
+  'train-precision': { choices: PRECISIONS, describe: 'bf16 = bf16 matrix products, fp32 master weights (default fp32; cpu preset: bf16 where the CPU has it)' },
+  'anomaly-map': { choices: ANOMALY_MAPS, describe: "the anomaly map: the paper's (scales 1/2 and 1/4, mean filter then Gaussian) or the thesis's (MSGMS over 3 scales, a 21x21 mean filter); default: the recipe's" },
+  'long-residuals': { type: 'boolean', describe: "the paper's long residual connections (default: paper on, thesis off; --no-long-residuals: the paper's ablation)" },
+} satisfies Record<string, Options>;
+
+/** The training options of a command's parsed training flags (the map settings included). */
+export function trainingOptionsOf(args: {
+  recipe: Recipe; preset: Preset; attention?: AttentionKind; imageSize?: string; shape: string; batch?: number; lr?: number; epochs?: number; patience?: number; minutes?: number;
+  windowsPerImage?: number; augment?: boolean; seed: number; trainPrecision?: Precision; anomalyMap?: AnomalyMapKind; longResiduals?: boolean;
+  map?: MapTerms; normalise?: MapNormalisation; imageScore?: ImageScoreRule; topkArea?: string;
+}): TrainJobOptions {
+  const imageSize = args.imageSize === undefined ? undefined : args.imageSize === 'auto' ? 'auto' : Number(args.imageSize);
+  return {
+    recipe: args.recipe,
+    preset: args.preset,
+    attention: args.attention,
+    imageSize: imageSize as number | 'auto' | undefined,
+    shape: parseShape(args.shape),
+    batchSize: args.batch,
+    learningRate: args.lr,
+    epochs: args.epochs,
+    patience: args.patience,
+    minutes: args.minutes,
+    windowsPerImage: args.windowsPerImage,
+    augment: args.augment,
+    seed: args.seed,
+    trainPrecision: args.trainPrecision,
+    anomalyMap: args.anomalyMap,
+    longResiduals: args.longResiduals,
+    map: mapConfigOf(args),
+  };
+}
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -22,20 +69,7 @@ export function register(cli: Argv): Argv {
         .option('out', { type: 'string', demandOption: true, describe: 'model file (.intra), also the checkpoint' })
         .options(modelOptions)
         .options(engineOptions)
-        .option('image-size', { type: 'string', describe: 'pixels per side, or auto (256/320/512 by the paper\'s rule)' })
-        .option('shape', { type: 'string', default: 'auto', describe: "the model's shape: auto (the training images' median aspect at about image-size² pixels; square for square data), square, or WxH in pixels" })
-        .option('recipe', { choices: RECIPES, default: 'paper' as const, describe: "whose defaults: the paper's, or the thesis's MSA-vs-linear set-up (msa or linear, no long residuals, lr 1e-3, patience 150, no augmentation, multi-scale GMS loss, its anomaly map and image sizes)" })
-        .option('batch', { type: 'number', describe: 'windows per step (default 256; cpu preset 64)' })
-        .option('lr', { type: 'number', describe: 'Adam learning rate (default: paper 1e-4, thesis 1e-3; cpu preset 5e-4)' })
-        .option('epochs', { type: 'number', describe: 'most epochs (default: paper 1000, thesis 20000; with --resume, changes the stored limit)' })
-        .option('patience', { type: 'number', describe: 'epochs without improvement before stopping (default: paper 50, thesis 150)' })
-        .option('minutes', { type: 'number', describe: 'training-time budget: no epoch starts that would end past it (over all resumes; raise it with --resume to go on; cpu preset: 30)' })
-        .option('windows-per-image', { type: 'number', describe: 'training windows per image per epoch (default 600; cpu preset 32)' })
-        .option('augment', { type: 'boolean', describe: 'random rotations and flips of windows, positions turned with them (default off: it cost accuracy on real data, see docs/real-data.md)' })
-        .option('seed', { type: 'number', default: 0 })
-        .option('train-precision', { choices: PRECISIONS, describe: 'bf16 = bf16 matrix products, fp32 master weights (default fp32; cpu preset: bf16 where the CPU has it)' })
-        .option('anomaly-map', { choices: ANOMALY_MAPS, describe: "the anomaly map: the paper's (scales 1/2 and 1/4, mean filter then Gaussian) or the thesis's (MSGMS over 3 scales, a 21x21 mean filter); default: the recipe's" })
-        .option('long-residuals', { type: 'boolean', describe: "the paper's long residual connections (default: paper on, thesis off; --no-long-residuals: the paper's ablation)" })
+        .options(trainingFlags)
         .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint at --out (with --image-size auto: the trials, or the chosen run without its trials)' })
         .option('overwrite', { type: 'boolean', default: false, describe: 'train a new model in place of one already at --out (without it, an existing model is an error)' })
         .option('trial-epochs', { type: 'number', describe: "epochs of each size's trial with --image-size auto (default: the paper's 200)" })
@@ -55,29 +89,12 @@ export function register(cli: Argv): Argv {
           `\repoch ${p.epoch}/${p.epochs} [${'#'.repeat(done)}${'.'.repeat(width - done)}] ${p.windowsPerSecond.toFixed(0)} windows/s loss ${p.loss.toFixed(5)} ETA ${duration(p.etaSeconds)}   `,
         );
       };
-      const imageSize = args.imageSize === undefined ? undefined : args.imageSize === 'auto' ? 'auto' : Number(args.imageSize);
       try {
         const result = await trainCategory({
           category: args.category,
           out: args.out,
-          recipe: args.recipe,
-          preset: args.preset,
-          attention: args.attention,
-          imageSize: imageSize as number | 'auto' | undefined,
-          shape: parseShape(args.shape),
-          batchSize: args.batch,
-          learningRate: args.lr,
-          epochs: args.epochs,
-          patience: args.patience,
-          minutes: args.minutes,
-          windowsPerImage: args.windowsPerImage,
-          augment: args.augment,
-          seed: args.seed,
+          ...trainingOptionsOf(args),
           ...engineOptionsOf(args),
-          trainPrecision: args.trainPrecision,
-          longResiduals: args.longResiduals,
-          anomalyMap: args.anomalyMap,
-          map: mapConfigOf(args),
           resume: args.resume,
           overwrite: args.overwrite,
           trialEpochs: args.trialEpochs,

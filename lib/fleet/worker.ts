@@ -26,6 +26,7 @@ import { Engine } from '../engine.js';
 import type { TrainState } from '../train/train.js';
 import { openRedis, QUEUE_NAME, QUEUE_PREFIX, redisOptions, runKeys, type FleetRedis, type ScoreJobData } from './redis.js';
 import { fileChecksum } from './submit.js';
+import { startTrainingWorker } from './training.js';
 
 export interface WorkerOptions {
   redis: string;
@@ -43,7 +44,12 @@ export interface WorkerOptions {
   stallMs?: number;
   /** progress and trouble, one line each */
   log?: (line: string) => void;
+  /** the kinds of job taken: scoring (intra queue submit) and training (intra queue train); both by default */
+  jobs?: readonly JobKind[];
 }
+
+export const JOB_KINDS = ['score', 'train'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
 
 export interface JobOutcome {
   scored: number;
@@ -143,6 +149,15 @@ export async function startWorker(options: WorkerOptions): Promise<FleetWorker> 
     if (Date.now() - lastTrouble > 5000) log(`intra worker: ${message}`);
     lastTrouble = Date.now();
   };
+  const kinds = options.jobs ?? JOB_KINDS;
+  if (kinds.length === 0 || kinds.some((k) => !JOB_KINDS.includes(k))) {
+    throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected some of ${JOB_KINDS.join(', ')} for --jobs but received '${kinds.join(',')}'`);
+  }
+  const training = kinds.includes('train') ? await startTrainingWorker(options, log, trouble) : undefined;
+  if (!kinds.includes('score')) {
+    log(`intra worker: taking training jobs from ${options.redis} (threads ${options.threads ?? 0})`);
+    return { close: () => training!.close() };
+  }
   const redis: FleetRedis = openRedis(options.redis, { failFast: false, onReconnect: (n) => n > 1 && trouble(`reconnecting to Redis at ${options.redis} (attempt ${n})`) });
   const models = new ModelCache(options);
 
@@ -225,11 +240,11 @@ export async function startWorker(options: WorkerOptions): Promise<FleetWorker> 
   });
   worker.on('error', (error) => trouble(`${error.message}`));
   await worker.waitUntilReady().catch((cause: Error) => trouble(`Redis at ${options.redis}: ${cause.message} (retrying)`));
-  log(`intra worker: taking jobs from ${options.redis} (concurrency ${concurrency}, threads ${options.threads ?? 0})`);
+  log(`intra worker: taking ${training ? 'scoring and training' : 'scoring'} jobs from ${options.redis} (concurrency ${concurrency}, threads ${options.threads ?? 0})`);
 
   return {
     close: async () => {
-      await worker.close();
+      await Promise.all([worker.close(), training?.close()]);
       await models.disposeAll();
       await redis.quit().catch(() => redis.disconnect());
     },
