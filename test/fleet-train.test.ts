@@ -102,4 +102,27 @@ describe('intra queue train and intra worker --jobs train', () => {
     survivor.kill('SIGTERM');
     await exit(survivor);
   }, 420_000);
+
+  it('a worker stopped with SIGTERM saves the checkpoint mid-epoch and hands its job back; the next worker ends where one run would', async () => {
+    const folder = join(root, 'models-stopped');
+    const [job] = await submitTraining({ redis: redis.url, inputs: [join(data, 'grain')], models: folder, options });
+    const stopped = worker();
+    await until('an epoch of grain', () => existsSync(join(folder, 'grain.intra.log.jsonl')) && readFileSync(join(folder, 'grain.intra.log.jsonl'), 'utf8').split('\n').filter(Boolean).length >= 1);
+    stopped.kill('SIGTERM');
+    await exit(stopped);
+    expect(stopped.exitCode).toBe(0);
+    expect(stopped.log()).toMatch(/grain: stopped in epoch \d+, checkpoint saved; the job goes back to the queue/);
+    const waiting = (await trainingStatus(redis.url)).find((j) => j.out === job!.out)!;
+    expect(['delayed', 'waiting']).toContain(waiting.state);
+
+    const next = worker();
+    await until('the job to end', async () => (await trainingStatus(redis.url)).find((j) => j.out === job!.out)!.state === 'completed', 240_000);
+    expect(next.log()).toMatch(/training grain \(job [\w-]+\), resuming from its checkpoint after epoch \d+/);
+    const reference = join(root, 'grain-uninterrupted.intra');
+    await trainCategory({ ...options, category: join(data, 'grain'), out: reference, threads: 1 });
+    const fleet = weights(job!.out), alone = weights(reference);
+    for (const [name, bytes] of alone) expect(fleet.get(name)!.equals(bytes), name).toBe(true);
+    next.kill('SIGTERM');
+    await exit(next);
+  }, 420_000);
 });
