@@ -348,4 +348,6 @@ export interface PresetTraining {
   trainPrecision?: 'bf16-if-available';
   /** a training-time budget */
   minutes?: number;
+  /** the map settings its models keep (absent: the paper's) */
+  map?: MapConfig;
 }

@@ -41,7 +41,10 @@ describe('the method\'s constants', () => {
 describe('the presets\' training', () => {
   it('comes from the engine, the one home of the cpu preset (geometry and training)', async () => {
     const { presetTraining } = await import('../lib/train/recipes.js');
-    expect(presetTraining('cpu')).toEqual({ batchSize: 64, learningRate: 5e-4, windowsPerImage: 32, trainPrecision: 'bf16-if-available', minutes: 30 });
+    expect(presetTraining('cpu')).toEqual({
+      batchSize: 64, learningRate: 5e-4, windowsPerImage: 32, trainPrecision: 'bf16-if-available', minutes: 30,
+      map: { map: 'gms+intensity', normalise: 'z', imageScore: 'topk', topkArea: 0.0025 },
+    });
     for (const preset of ['paper', 'small', 'tiny'] as const) expect(presetTraining(preset)).toEqual({});
     expect(() => presetTraining('huge' as never)).toThrow("Expected one of paper, small, cpu, tiny for preset but received 'huge'");
   });

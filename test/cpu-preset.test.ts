@@ -28,11 +28,14 @@ describe('the cpu preset', () => {
       learningRate: presetTraining('cpu').learningRate,
       trainPrecision: capabilities().bf16 ? 'bf16' : 'fp32',
     });
+    expect(engine.describe().map).toEqual(presetTraining('cpu').map);
     engine.dispose();
-    const told = await trainCategory({ category, out: join(root, 'told.intra'), preset: 'cpu', epochs: 1, threads: 2, batchSize: 16, windowsPerImage: 4, trainPrecision: 'fp32', minutes: 5 });
+    const told = await trainCategory({ category, out: join(root, 'told.intra'), preset: 'cpu', epochs: 1, threads: 2, batchSize: 16, windowsPerImage: 4, trainPrecision: 'fp32', minutes: 5, map: { normalise: 'mean' } });
     expect(told.state).toMatchObject({ windowsPerImage: 4, minutes: 5 });
     const toldEngine = await Engine.load(told.out);
     expect(toldEngine.describe().train).toMatchObject({ batchSize: 16, trainPrecision: 'fp32' });
+    // A flag replaces its field of the preset's map settings, the others stay the preset's.
+    expect(toldEngine.describe().map).toEqual({ ...presetTraining('cpu').map, normalise: 'mean' });
     toldEngine.dispose();
   });
 

@@ -20,11 +20,13 @@ const root = mkdtempSync(join(tmpdir(), 'intra-fleet-train-'));
 const data = join(root, 'data'), models = join(root, 'models');
 const options: TrainJobOptions = { preset: 'tiny', epochs: 12, patience: 12, windowsPerImage: 96, batchSize: 32, learningRate: 1e-3, seed: 3 };
 let redis: RedisServer;
+const spawned: ChildProcess[] = [];
 
 function worker(...extra: string[]): ChildProcess & { log: () => string } {
   const child = spawn(process.execPath, [cli, 'worker', '--redis', redis.url, '--jobs', 'train', '--threads', '1', '--stall-ms', '1500', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  spawned.push(child);
   return Object.assign(child, { log: () => log });
 }
 
@@ -56,6 +58,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A test that failed half-way leaves its workers: none may outlive the file.
+  for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(spawned.map(exit));
   await redis?.stop();
 });
 
@@ -69,11 +74,11 @@ describe('intra queue train and intra worker --jobs train', () => {
     expect(again.stdout).toContain('0 training jobs queued, 4 already queued');
 
     const doomed = worker(), survivor = worker();
-    // The first category the doomed worker starts, killed once it has two epochs behind it.
+    // The first category with training images the doomed worker starts, killed once it has two epochs behind it.
     let victim = '';
     await until('the first worker to start training', () => {
-      victim = /training (\w+) \(job/.exec(doomed.log())?.[1] ?? '';
-      return victim !== '' && victim !== 'empty';
+      victim = [...doomed.log().matchAll(/training (\w+) \(job/g)].map((m) => m[1]!).find((name) => name !== 'empty') ?? '';
+      return victim !== '';
     });
     await until(`two epochs of ${victim}`, () => epochsLogged(victim) >= 2);
     doomed.kill('SIGKILL');

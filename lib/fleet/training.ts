@@ -15,9 +15,9 @@ import { DelayedError, Queue, UnrecoverableError, Worker, type DefaultJobOptions
 
 import { IntraError } from '../errors.js';
 import { Engine } from '../engine.js';
+import type { Device, Precision } from '../native.js';
 import { trainCategory, type TrainOptions, type TrainState } from '../train/train.js';
 import { openRedis, QUEUE_PREFIX, redisOptions, withRedis } from './redis.js';
-import type { WorkerOptions } from './worker.js';
 
 export const TRAIN_QUEUE_NAME = 'intra-train';
 
@@ -175,8 +175,19 @@ function progressOf(state: TrainState, resumed: boolean): TrainJobProgress {
   return { epoch: state.epoch, epochs: state.epochs, bestEpoch: state.bestEpoch, bestLoss: state.bestLoss, etaSeconds: state.state === 'done' ? 0 : eta, resumed };
 }
 
+/** What the training side of a worker takes of `intra worker`'s options. */
+export interface TrainingWorkerOptions {
+  redis: string;
+  threads?: number;
+  device?: Device;
+  precision?: Precision;
+  inferenceBatch?: number;
+  /** how long a job's lock lives without renewal: a dead worker's job is taken up again after about this long */
+  stallMs?: number;
+}
+
 /** The training side of `intra worker`: one job at a time (training takes all the threads it is given). */
-export async function startTrainingWorker(options: WorkerOptions, log: (line: string) => void, trouble: (line: string) => void): Promise<{ close: () => Promise<void> }> {
+export async function startTrainingWorker(options: TrainingWorkerOptions, log: (line: string) => void, trouble: (line: string) => void): Promise<{ close: () => Promise<void> }> {
   const stallMs = options.stallMs ?? 30_000;
   const stopping = new AbortController();
   const processJob = async (job: Job<TrainJobData>, token?: string): Promise<TrainJobProgress> => {

@@ -155,7 +155,7 @@ export async function startWorker(options: WorkerOptions): Promise<FleetWorker> 
   }
   const training = kinds.includes('train') ? await startTrainingWorker(options, log, trouble) : undefined;
   if (!kinds.includes('score')) {
-    log(`intra worker: taking training jobs from ${options.redis} (threads ${options.threads ?? 0})`);
+    log(`intra worker: taking jobs from ${options.redis} (training; threads ${options.threads ?? 0})`);
     return { close: () => training!.close() };
   }
   const redis: FleetRedis = openRedis(options.redis, { failFast: false, onReconnect: (n) => n > 1 && trouble(`reconnecting to Redis at ${options.redis} (attempt ${n})`) });
@@ -240,7 +240,7 @@ export async function startWorker(options: WorkerOptions): Promise<FleetWorker> 
   });
   worker.on('error', (error) => trouble(`${error.message}`));
   await worker.waitUntilReady().catch((cause: Error) => trouble(`Redis at ${options.redis}: ${cause.message} (retrying)`));
-  log(`intra worker: taking ${training ? 'scoring and training' : 'scoring'} jobs from ${options.redis} (concurrency ${concurrency}, threads ${options.threads ?? 0})`);
+  log(`intra worker: taking jobs from ${options.redis} (${training ? 'scoring and training' : 'scoring'}; concurrency ${concurrency}, threads ${options.threads ?? 0})`);
 
   return {
     close: async () => {

@@ -538,7 +538,9 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
   }
 
   try {
-    if (options.map !== undefined) engine.setMapConfig(options.map);
+    // A new model keeps its preset's map settings under the flags'; a resumed one its own under them.
+    const map = resuming ? options.map : { ...presetTraining(state.preset ?? 'paper').map, ...options.map };
+    if (map !== undefined && Object.keys(map).length > 0) engine.setMapConfig(map);
     // The model's own shape and channels: one copy, in its config.
     const model = engine.describe().model;
     const shape = modelShape(model), channels = model.channels as 1 | 3;

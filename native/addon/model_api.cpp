@@ -227,6 +227,7 @@ Napi::Value presetTrainingOf(const Napi::CallbackInfo& info) {
     if (t.windowsPerImage) o.Set("windowsPerImage", static_cast<double>(*t.windowsPerImage));
     if (t.bf16WhereAvailable) o.Set("trainPrecision", "bf16-if-available");
     if (t.minutes) o.Set("minutes", *t.minutes);
+    if (t.map) o.Set("map", toObject(info.Env(), *t.map));
     return o;
   });
 }

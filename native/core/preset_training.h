@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "config.h"
+
 namespace intra {
 
 struct PresetTraining {
@@ -13,6 +15,7 @@ struct PresetTraining {
   std::optional<int64_t> windowsPerImage;
   bool bf16WhereAvailable = false;  // bf16 matrix products when the machine has them
   std::optional<double> minutes;    // a training-time budget
+  std::optional<MapConfig> map;     // the map settings its models keep (absent: the paper's)
 };
 
 // Nothing for the presets that train by the recipe alone; INTRA_INVALID_ARGUMENT for an unknown name.
