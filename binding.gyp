@@ -58,6 +58,7 @@
         "native/core/inference.cpp",
         "native/core/machine.cpp",
         "native/core/training.cpp",
+        "native/core/distributed.cpp",
         "native/addon/convert.cpp",
         "native/addon/engine_wrap.cpp",
         "native/addon/harness.cpp",

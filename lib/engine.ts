@@ -14,6 +14,7 @@ import {
   type ImageSet,
   type LoadOptions,
   type LossParts,
+  type GroupConfig,
   type MapConfig,
   type ModelConfigInput,
   type NativeEngine,
@@ -157,6 +158,21 @@ export class Engine {
   setMapConfig(config: Partial<MapConfig>): void {
     checkMapConfig(config);
     syncWithCallerStack(() => this.#live().setMapConfig(config));
+  }
+
+  /**
+   * Trains as one rank of a data-parallel group from now on (see GroupConfig): resolves once
+   * every rank has joined; every rank must hold the same model and training (checked).
+   */
+  joinGroup(config: GroupConfig): Promise<void> {
+    for (const key of ['rank', 'worldSize', 'port', 'timeoutMs'] as const) requireInteger(config[key], key, key === 'rank' ? 0 : 1);
+    if (typeof config.masterAddr !== 'string' || config.masterAddr.length === 0) invalidArgument('a host name or address', 'masterAddr', config.masterAddr);
+    return this.#queue((n) => n.joinGroup(config));
+  }
+
+  /** The mean of each value over the group's ranks (the values themselves when alone): a collective, every rank must call it. */
+  groupAverage(values: readonly number[]): Promise<number[]> {
+    return this.#queue((n) => n.groupAverage(Float64Array.from(values))).then((r) => [...r]);
   }
 
   /** The anomaly scores alone (the maps' maxima): the maps are not copied back. */

@@ -112,6 +112,19 @@ export interface MapConfig {
   /** with imageScore topk: the share of the map's pixels averaged, in (0, 1] */
   topkArea: number;
 }
+/**
+ * One rank of a data-parallel training (c10d: a TCP store at masterAddr:port for the
+ * rendezvous, Gloo for the collectives), as PyTorch's launcher names it: RANK, WORLD_SIZE,
+ * MASTER_ADDR, MASTER_PORT.
+ */
+export interface GroupConfig {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  port: number;
+  /** how long a rank waits for the others, in the rendezvous and in each collective (ms) */
+  timeoutMs: number;
+}
 /** One field of a config table, as the engine describes it (native/core/config_fields.h). */
 export interface ConfigField {
   name: string;
@@ -217,6 +230,8 @@ export interface EngineDescription {
   hasSpreadStatistics: boolean;
   /** the map settings calls use */
   map: MapConfig;
+  /** this engine's rank in its data-parallel group (0 of 1 when training alone) */
+  group: { rank: number; worldSize: number };
   /** what it was loaded for (Engine.load's purpose); `training` for an engine created anew */
   purpose: LoadPurpose;
   /** windows per forward pass at inference */
@@ -330,6 +345,8 @@ export interface NativeEngine {
   validationScores(configs?: Partial<MapConfig>[]): Promise<Float32Array>;
   fitNormalStatistics(): Promise<void>;
   setMapConfig(config: Partial<MapConfig>): void;
+  joinGroup(config: GroupConfig): Promise<void>;
+  groupAverage(values: Float64Array): Promise<Float64Array>;
   keepBest(): Promise<void>;
   restoreBest(): Promise<void>;
   save(path: string, metadata: string): Promise<void>;

@@ -8,10 +8,12 @@ import type { Argv, Options } from 'yargs';
 
 import { modelShape, shapeText } from '../data/images.js';
 import type { TrainJobOptions } from '../fleet/training.js';
-import { ANOMALY_MAPS, PRECISIONS, type AnomalyMapKind, type AttentionKind, type ImageScoreRule, type MapNormalisation, type MapTerms, type Precision, type Preset } from '../native.js';
+import { ANOMALY_MAPS, PRECISIONS, type AnomalyMapKind, type AttentionKind, type GroupConfig, type ImageScoreRule, type MapNormalisation, type MapTerms, type Precision, type Preset } from '../native.js';
 import { RECIPES, type Recipe } from '../train/recipes.js';
 import { trainCategory, type Progress } from '../train/train.js';
-import { duration, engineOptions, engineOptionsOf, mapConfigOf, mapOptions, modelOptions, parseShape } from './options.js';
+import { IntraError } from '../errors.js';
+import { launchRanks } from '../train/launch.js';
+import { commandLine, duration, engineOptions, engineOptionsOf, mapConfigOf, mapOptions, modelOptions, parseShape } from './options.js';
 
 /** The training flags `intra train` and `intra queue train` share (what a training run is). */
 export const trainingFlags = {
@@ -59,6 +61,35 @@ export function trainingOptionsOf(args: {
   };
 }
 
+/** `argv` without the named options and their values (`--x v` or `--x=v`). */
+function withoutOption(argv: readonly string[], names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (names.includes(arg)) i++;
+    else if (!names.some((n) => arg.startsWith(`${n}=`))) out.push(arg);
+  }
+  return out;
+}
+
+/** The data-parallel group of this process, from the flags or PyTorch's launcher variables; undefined when alone. */
+export function groupOf(args: { rank?: number; worldSize?: number; masterAddr?: string; masterPort?: number; groupTimeout: number }, env: NodeJS.ProcessEnv = process.env): GroupConfig | undefined {
+  const number = (flag: number | undefined, name: string, fallback: number) => {
+    if (flag !== undefined) return flag;
+    const text = env[name];
+    if (text === undefined || text === '') return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected an integer in ${name} but received '${text}'`);
+    return value;
+  };
+  const worldSize = number(args.worldSize, 'WORLD_SIZE', 1);
+  if (worldSize <= 1) return undefined;
+  const rank = number(args.rank, 'RANK', -1);
+  if (rank < 0 || rank >= worldSize) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a rank in 0..${worldSize - 1} (--rank or RANK) for WORLD_SIZE ${worldSize} but received ${rank < 0 && args.rank === undefined && env.RANK === undefined ? 'none' : rank}`);
+  if (!(args.groupTimeout > 0)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a positive number of seconds for --group-timeout but received ${args.groupTimeout}`);
+  return { rank, worldSize, masterAddr: args.masterAddr ?? env.MASTER_ADDR ?? '127.0.0.1', port: number(args.masterPort, 'MASTER_PORT', 29500), timeoutMs: Math.round(args.groupTimeout * 1000) };
+}
+
 export function register(cli: Argv): Argv {
   return cli.command(
     'train <category>',
@@ -74,8 +105,21 @@ export function register(cli: Argv): Argv {
         .option('overwrite', { type: 'boolean', default: false, describe: 'train a new model in place of one already at --out (without it, an existing model is an error)' })
         .option('trial-epochs', { type: 'number', describe: "epochs of each size's trial with --image-size auto (default: the paper's 200)" })
         .option('log', { type: 'string', describe: 'JSON lines per epoch (default <out>.log.jsonl)' })
-        .options(mapOptions),
+        .options(mapOptions)
+        .option('procs', { type: 'number', describe: 'start N local ranks of one data-parallel training (the threads split between them; each computes a share of every batch)' })
+        .option('rank', { type: 'number', describe: "this process's rank in a data-parallel training (default $RANK)" })
+        .option('world-size', { type: 'number', describe: 'ranks in the training (default $WORLD_SIZE, else 1)' })
+        .option('master-addr', { type: 'string', describe: "rank 0's host, where the rendezvous is served (default $MASTER_ADDR, else 127.0.0.1)" })
+        .option('master-port', { type: 'number', describe: 'the rendezvous port (default $MASTER_PORT, else 29500)' })
+        .option('group-timeout', { type: 'number', default: 60, describe: 'seconds a rank waits for the others (rendezvous and each step): a lost rank stops the rest after at most this long' }),
     async (args) => {
+      if (args.procs !== undefined) {
+        const argv = withoutOption(commandLine(), ['--procs', '--threads']);
+        process.exitCode = await launchRanks({ procs: args.procs, argv, threads: args.threads, timeoutMs: args.groupTimeout * 1000 });
+        return;
+      }
+      const group = groupOf(args);
+      if (group) process.stderr.write(`intra: rank ${group.rank} of ${group.worldSize}, rendezvous at ${group.masterAddr}:${group.port}${group.rank === 0 ? '' : ' (rank 0 writes the model and the log)'}\n`);
       const controller = new AbortController();
       const onInterrupt = (): void => {
         process.stderr.write('\nintra: interrupted; saving the checkpoint and stopping (resume with --resume)\n');
@@ -95,6 +139,7 @@ export function register(cli: Argv): Argv {
           out: args.out,
           ...trainingOptionsOf(args),
           ...engineOptionsOf(args),
+          ...(group ? { group } : {}),
           resume: args.resume,
           overwrite: args.overwrite,
           trialEpochs: args.trialEpochs,

@@ -11,7 +11,8 @@ import { Redis } from 'ioredis';
 
 import { IntraError } from '../errors.js';
 
-async function freePort(): Promise<number> {
+/** A TCP port free on loopback now (for a server of our own: Redis, a group's rendezvous). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

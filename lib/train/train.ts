@@ -13,7 +13,7 @@ import { channelsOf, loadImage, modelShape, packImages, shapeOf, shapeText, type
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
-import { capabilities, modelConfig, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type LossParts, type MapConfig, type ModelConfigInput, type Precision, type Preset } from '../native.js';
+import { capabilities, modelConfig, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type GroupConfig, type LossParts, type MapConfig, type ModelConfigInput, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import { allMapSettings, mapSettingsName } from '../infer/map-settings.js';
 import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
@@ -68,6 +68,11 @@ export interface TrainOptions {
   inferenceBatch?: number;
   trainPrecision?: Precision;
   longResiduals?: boolean;
+  /**
+   * one rank of a data-parallel training: every rank runs the same options, each computes its
+   * share of every batch, rank 0 alone writes the model and the log (a folder every rank sees)
+   */
+  group?: GroupConfig;
   /** continue from the checkpoint at `out` */
   resume?: boolean;
   /**
@@ -358,6 +363,9 @@ export async function refitStatistics(options: RefitOptions): Promise<TrainState
 
 export async function trainCategory(options: TrainOptions): Promise<TrainResult> {
   checkOptions(options);
+  if (options.group !== undefined && options.group.worldSize > 1 && options.imageSize === 'auto') {
+    throw new IntraError('INTRA_INVALID_ARGUMENT', 'Expected a fixed --image-size with several ranks: --image-size auto trains its trials in one process');
+  }
   if (options.imageSize !== 'auto') return trainAtSize(options, options.imageSize);
   return trainAutoSize(options);
 }
@@ -464,6 +472,10 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
   let engine: Engine;
   let state: TrainState;
   const log = options.log ?? `${options.out}.log.jsonl`;
+  // In a data-parallel group, rank 0 alone writes; the others hold the same state in memory.
+  const group = options.group !== undefined && options.group.worldSize > 1 ? options.group : undefined;
+  const writer = (group?.rank ?? 0) === 0;
+  const save = async (s: TrainState) => (writer ? engine.save(options.out, s) : undefined);
 
   if (resuming) {
     engine = await Engine.load(options.out, { threads: options.threads, device: options.device, precision: options.precision, inferenceBatch: options.inferenceBatch });
@@ -533,11 +545,14 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       bestLoss: null,
       history: [],
     };
-    await mkdir(dirname(options.out), { recursive: true });
-    await rm(log, { force: true });
+    if (writer) {
+      await mkdir(dirname(options.out), { recursive: true });
+      await rm(log, { force: true });
+    }
   }
 
   try {
+    if (group) await engine.joinGroup(group);
     // A new model keeps its preset's map settings under the flags'; a resumed one its own under them.
     const map = resuming ? options.map : { ...presetTraining(state.preset ?? 'paper').map, ...options.map };
     if (map !== undefined && Object.keys(map).length > 0) engine.setMapConfig(map);
@@ -560,10 +575,12 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       delete state.partial;
       const started = Date.now();
       while (step < stepsPerEpoch) {
-        if (options.signal?.aborted) {
+        // A stop asked of any rank stops every rank at the same step (a collective when in a group).
+        const aborted = group ? (await engine.groupAverage([options.signal?.aborted ? 1 : 0]))[0]! > 0 : options.signal?.aborted === true;
+        if (aborted) {
           state.state = 'interrupted';
           state.partial = { step, sums };
-          await engine.save(options.out, state);
+          await save(state);
           return { out: options.out, interrupted: true, state, model };
         }
         const n = Math.min(chunk, stepsPerEpoch - step);
@@ -593,6 +610,8 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
         state.bestEpoch = epoch;
         await engine.keepBest();
       }
+      // The ranks' clocks differ a little: the group's mean is every rank's, so that a time budget stops them at the same epoch.
+      const [seconds] = await engine.groupAverage([(Date.now() - started) / 1000]);
       const record: EpochRecord = {
         epoch,
         train: { loss: sums.loss / stepsPerEpoch, l2: sums.l2 / stepsPerEpoch, gms: sums.gms / stepsPerEpoch, ssim: sums.ssim / stepsPerEpoch, windows: sums.windows, seconds: sums.seconds },
@@ -600,24 +619,24 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
         best: improved,
         bestEpoch: state.bestEpoch,
         bestLoss: state.bestLoss!,
-        seconds: (Date.now() - started) / 1000,
+        seconds: seconds!,
         windowsPerSecond: sums.windows / Math.max(1e-9, sums.seconds),
       };
       state.epoch = epoch;
       state.trainingSeconds = (state.trainingSeconds ?? 0) + record.seconds;
       state.history.push(record);
-      await engine.save(options.out, state);
-      await appendFile(log, `${JSON.stringify(record)}\n`);
+      await save(state);
+      if (writer) await appendFile(log, `${JSON.stringify(record)}\n`);
       options.onEpoch?.(record);
     }
     state.stopped = stopReason(state);
     if (options.trial) return { out: options.out, interrupted: false, state, model };
 
-    // The best epoch's weights, the training images' statistics, and the thresholds.
+    // The best epoch's weights, the training images' statistics, and the thresholds (rank 0's work alone).
     await engine.restoreBest();
-    await fitStatisticsAndThresholds(engine, state);
+    if (writer) await fitStatisticsAndThresholds(engine, state);
     state.state = 'done';
-    await engine.save(options.out, state);
+    await save(state);
     return { out: options.out, interrupted: false, state, model };
   } finally {
     engine.dispose();

@@ -62,6 +62,8 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod("validationScores", &EngineWrap::validationScores),
                          InstanceMethod("fitNormalStatistics", &EngineWrap::fitNormalStatistics),
                          InstanceMethod("setMapConfig", &EngineWrap::setMapConfig),
+                         InstanceMethod("joinGroup", &EngineWrap::joinGroup),
+                         InstanceMethod("groupAverage", &EngineWrap::groupAverage),
                          InstanceMethod("keepBest", &EngineWrap::keepBest),
                          InstanceMethod("restoreBest", &EngineWrap::restoreBest),
                          InstanceMethod("save", &EngineWrap::save),
@@ -208,6 +210,44 @@ Napi::Value EngineWrap::setMapConfig(const Napi::CallbackInfo& info) {
   });
 }
 
+// joinGroup({ rank, worldSize, masterAddr, port, timeoutMs }): the rendezvous waits for every
+// rank, so it runs off the event loop.
+Napi::Value EngineWrap::joinGroup(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    if (info.Length() < 1 || !info[0].IsObject()) throw invalidArgument("Expected a group object { rank, worldSize, masterAddr, port, timeoutMs }");
+    Napi::Object o = info[0].As<Napi::Object>();
+    GroupConfig config;
+    config.rank = integerField(o, "rank", config.rank);
+    config.worldSize = integerField(o, "worldSize", config.worldSize);
+    config.masterAddr = stringField(o, "masterAddr", config.masterAddr);
+    config.port = integerField(o, "port", config.port);
+    config.timeoutMs = integerField(o, "timeoutMs", config.timeoutMs);
+    return TaskWorker::run(
+        info.Env(), [e, config] { e->joinGroup(config); }, [](Napi::Env env) { return env.Undefined(); });
+  });
+}
+
+// groupAverage(Float64Array) -> Promise<Float64Array>: the mean over the ranks (a collective:
+// it waits for every rank).
+Napi::Value EngineWrap::groupAverage(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+      throw invalidArgument("Expected a Float64Array for groupAverage");
+    }
+    Napi::Float64Array given = info[0].As<Napi::Float64Array>();
+    auto values = std::make_shared<std::vector<double>>(given.Data(), given.Data() + given.ElementLength());
+    return TaskWorker::run(
+        info.Env(), [e, values] { *values = e->groupAverage(*values); },
+        [values](Napi::Env env) -> Napi::Value {
+          Napi::Float64Array out = Napi::Float64Array::New(env, values->size());
+          std::copy(values->begin(), values->end(), out.Data());
+          return out;
+        });
+  });
+}
+
 Napi::Value EngineWrap::keepBest(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     auto e = engine(info.Env());
@@ -250,6 +290,10 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("metadata", e->metadata());
     o.Set("hasNormalStatistics", e->hasNormalStatistics());
     o.Set("hasSpreadStatistics", e->hasSpreadStatistics());
+    Napi::Object group = Napi::Object::New(env);
+    group.Set("rank", static_cast<double>(e->groupRank()));
+    group.Set("worldSize", static_cast<double>(e->groupSize()));
+    o.Set("group", group);
     o.Set("map", toObject(env, e->mapConfig()));
     o.Set("purpose", e->scoringOnly() ? "scoring" : "training");
     o.Set("inferenceBatch", static_cast<double>(e->inferenceBatch()));

@@ -23,6 +23,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value validationScores(const Napi::CallbackInfo& info);
   Napi::Value fitNormalStatistics(const Napi::CallbackInfo& info);
   Napi::Value setMapConfig(const Napi::CallbackInfo& info);
+  Napi::Value joinGroup(const Napi::CallbackInfo& info);
+  Napi::Value groupAverage(const Napi::CallbackInfo& info);
   Napi::Value keepBest(const Napi::CallbackInfo& info);
   Napi::Value restoreBest(const Napi::CallbackInfo& info);
   Napi::Value save(const Napi::CallbackInfo& info);

@@ -15,6 +15,7 @@
 #include "anomaly_map.h"
 #include "capabilities.h"
 #include "config.h"
+#include "distributed.h"
 #include "machine.h"
 #include "model.h"
 #include "../common/profile.h"
@@ -76,6 +77,17 @@ class Engine {
     return mapConfig_;
   }
   void setMapConfig(const MapConfig& config);
+  // Trains as one rank of a data-parallel group from now on: each step draws the whole batch
+  // (the same on every rank, from the same sampler), computes this rank's share of it, and
+  // averages the gradients over the ranks before the optimiser step; losses are the group's.
+  // Blocks until every rank has joined (or the timeout). Every rank must hold the same weights.
+  void joinGroup(const GroupConfig& config);
+  // The mean over the ranks of each value (as given when training alone): how the ranks agree
+  // on what only the host decides (whether to stop, a budget's clock).
+  std::vector<double> groupAverage(const std::vector<double>& values);
+  // 0 and 1 when training alone.
+  int64_t groupRank() const { return group_ ? group_->rank() : 0; }
+  int64_t groupSize() const { return group_ ? group_->worldSize() : 1; }
   void keepBest();     // remembers the current weights as the best so far
   void restoreBest();  // puts the remembered best weights back
   void save(const std::string& path, const std::string& metadataJson);
@@ -166,6 +178,7 @@ class Engine {
   std::array<torch::Tensor, kMapTerms> termMean_, termSpread_;
   MapConfig mapConfig_;
   mutable std::mutex mapConfigMutex_;
+  std::unique_ptr<DataParallelGroup> group_;  // set: one rank of a data-parallel training
   std::vector<torch::Tensor> best_;
   std::string metadata_ = "{}";
   int64_t stepsDone_ = 0;

@@ -37,6 +37,19 @@ torch::Tensor Engine::augmented(const torch::Tensor& pictures, const torch::Tens
 // fused path creates it as Adam::step would and updates every parameter in one pass.
 void Engine::stepOptimizer() {
   ++weightsVersion_;
+  if (group_) {
+    // Every gradient this step produced (masters' and bf16 working copies'), averaged over the ranks.
+    ProfileScope scope("all-reduce");
+    std::vector<torch::Tensor> grads;
+    for (auto& p : net_->parameters()) {
+      if (p.grad().defined()) grads.push_back(p.grad());
+      if (!working_.empty()) {
+        const torch::Tensor copy = working_.copyOf(p);
+        if (copy.defined() && copy.grad().defined()) grads.push_back(copy.grad());
+      }
+    }
+    group_->average(grads);
+  }
   if (kernelsFor(kernels::Family::Optimizer) == kernels::Implementation::Reference) {
     optimizer_->step();
     return;
@@ -158,10 +171,17 @@ LossParts Engine::trainSteps(int64_t steps) {
       ProfileScope scope("sampling");
       w = sampleWindows(train_.batchSize, trainPatches_.size(0), train_.augment, generator_);
     }
-    sums += lossOn(trainPatches_, w, true);
     windows += w.image.size(0);
+    if (group_) {
+      // This rank's share of the batch every rank drew alike: the union is the whole batch.
+      const int64_t share = train_.batchSize / group_->worldSize(), from = group_->rank() * share;
+      auto mine = [&](const torch::Tensor& t) { return t.slice(0, from, from + share); };
+      w = Windows{mine(w.image), mine(w.row), mine(w.col), mine(w.slot), mine(w.transform)};
+    }
+    sums += lossOn(trainPatches_, w, true);
     ++stepsDone_;
   }
+  if (group_) group_->average({sums});  // the group's losses: the mean over the ranks' equal shares
   LossParts parts = partsOf(sums, static_cast<double>(steps), windows, 0);
   parts.seconds = secondsSince(start);
   return parts;
@@ -187,6 +207,29 @@ LossParts Engine::validate() {
   LossParts parts = partsOf(sums, static_cast<double>(total), total, 0);
   parts.seconds = secondsSince(start);
   return parts;
+}
+
+void Engine::joinGroup(const GroupConfig& config) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  requireTrainingState("train in a group");
+  if (group_) throw invalidState("This engine has joined a group already");
+  if (train_.batchSize % config.worldSize != 0) {
+    throw invalidArgument("Expected a batch size divisible by WORLD_SIZE " + std::to_string(config.worldSize) + " but received " +
+                          std::to_string(train_.batchSize) + ": every rank computes an equal share of each batch");
+  }
+  useThreads();
+  // What every rank must agree on: the model, the training and the step the weights are at.
+  const std::string configuration = intra::serialize(model_) + intra::serialize(train_) + "world=" + std::to_string(config.worldSize) +
+                                    "\nsteps=" + std::to_string(stepsDone_) + "\n";
+  group_ = DataParallelGroup::join(config, configuration);
+}
+
+std::vector<double> Engine::groupAverage(const std::vector<double>& values) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!group_ || values.empty()) return values;
+  torch::Tensor t = torch::tensor(values, torch::kDouble);
+  group_->average({t});
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
 }
 
 void Engine::requireTrainingState(const char* what) const {

@@ -1,0 +1,125 @@
+// Data-parallel training on libtorch's c10d (TCP store, Gloo) with real processes on loopback:
+// two ranks with half the batch each follow one process with the whole batch; a lost rank
+// stops the other within the group's timeout, the last checkpoint intact; a rendezvous that
+// cannot happen is a clear error before any training, never a hang.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { synthesize } from '../lib/data/synth.js';
+import { freePort } from '../lib/fleet/local-redis.js';
+import { rankEnvironment } from '../lib/train/launch.js';
+import { parse, type Tensor } from './checkpoint-format.js';
+
+const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
+const root = mkdtempSync(join(tmpdir(), 'intra-ddp-'));
+const category = join(root, 'data', 'grain');
+const defaults: Record<string, string> = { preset: 'tiny', epochs: '3', patience: '3', 'windows-per-image': '32', batch: '32', lr: '1e-3', seed: '4' };
+/** The recipe's flags, `changed` replacing some. */
+const recipe = (changed: Record<string, string> = {}) => Object.entries({ ...defaults, ...changed }).flatMap(([k, v]) => [`--${k}`, v]);
+
+const train = (out: string, ...extra: string[]) => spawnSync(process.execPath, [cli, 'train', category, '--out', out, ...recipe(), ...extra], { encoding: 'utf8' });
+
+function rank(out: string, env: Record<string, string>, changed: Record<string, string> = {}, ...extra: string[]): ChildProcess & { log: () => string } {
+  const child = spawn(process.execPath, [cli, 'train', category, '--out', out, ...recipe(changed), '--threads', '1', ...extra], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  return Object.assign(child, { log: () => log });
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+
+function weights(path: string): Map<string, Float32Array> {
+  return new Map(parse(readFileSync(path)).records.filter((r): r is Tensor => r.kind === 'tensor' && r.name.startsWith('param:'))
+    .map((r) => [r.name, new Float32Array(r.data.buffer.slice(r.data.byteOffset, r.data.byteOffset + r.data.byteLength))]));
+}
+
+const epochs = (out: string) => readFileSync(`${out}.log.jsonl`, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { train: { loss: number }; validation: { loss: number } });
+
+beforeAll(async () => {
+  await synthesize(join(root, 'data'), { seed: 6, categories: ['grain'], size: 64, train: 10, testGood: 1, testPerDefect: 1 });
+});
+
+describe('intra train on several ranks', () => {
+  it('two ranks with half the batch each follow one process with the whole batch; rank 0 alone writes', () => {
+    const alone = join(root, 'alone.intra'), pair = join(root, 'pair.intra');
+    const one = train(alone, '--threads', '1');
+    expect(one.status, one.stderr).toBe(0);
+    const two = train(pair, '--procs', '2', '--threads', '2');
+    expect(two.status, two.stderr).toBe(0);
+    expect(two.stderr).toMatch(/rank 0 of 2, rendezvous at 127\.0\.0\.1:\d+/);
+    // Losses: the group's mean over two halves of the same batches; equal up to the order of float sums.
+    const [a, b] = [epochs(alone), epochs(pair)];
+    expect(b).toHaveLength(a.length);
+    for (let e = 0; e < a.length; e++) {
+      expect(Math.abs(b[e]!.train.loss - a[e]!.train.loss) / a[e]!.train.loss, `epoch ${e + 1} training loss`).toBeLessThan(1e-4);
+      expect(Math.abs(b[e]!.validation.loss - a[e]!.validation.loss) / a[e]!.validation.loss, `epoch ${e + 1} validation loss`).toBeLessThan(1e-4);
+    }
+    const [wa, wb] = [weights(alone), weights(pair)];
+    let worst = 0;
+    for (const [name, values] of wa) {
+      const other = wb.get(name)!;
+      for (let i = 0; i < values.length; i++) worst = Math.max(worst, Math.abs(values[i]! - other[i]!));
+    }
+    expect(worst).toBeLessThan(1e-4);
+    expect(existsSync(`${pair}.log.jsonl`)).toBe(true);
+  }, 300_000);
+
+  it('a rank killed with -9 stops the other within the timeout, naming the loss; the last checkpoint stays and a resume with both ranks finishes', async () => {
+    const out = join(root, 'killed.intra'), port = await freePort();
+    const ranks = [0, 1].map((r) => rank(out, rankEnvironment(r, 2, port), { epochs: '40', patience: '40', 'group-timeout': '5' }));
+    const logged = () => (existsSync(`${out}.log.jsonl`) ? readFileSync(`${out}.log.jsonl`, 'utf8').split('\n').filter(Boolean).length : 0);
+    const started = Date.now();
+    while (logged() < 2) {
+      if (Date.now() - started > 120_000 || ranks.some((r) => r.exitCode !== null)) throw new Error(`no epoch logged: ${ranks.map((r) => r.log()).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    ranks[1]!.kill('SIGKILL');
+    const killedAt = Date.now();
+    expect(await exited(ranks[0]!)).toBe(1);
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+    expect(ranks[0]!.log()).toMatch(/Rank 0 of 2 lost the group/);
+    const resumed = [0, 1].map(async (r) => {
+      const child = rank(out, rankEnvironment(r, 2, port), { epochs: '4', patience: '40' }, '--resume');
+      return { code: await exited(child), log: child.log() };
+    });
+    for (const { code, log } of await Promise.all(resumed)) expect(code, log).toBe(0);
+    expect(epochs(out).length).toBe(4);
+  }, 300_000);
+
+  it('a rendezvous that cannot happen is an error before any training, never a hang', async () => {
+    // A port in use on the master.
+    const busy = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => busy.once('listening', r));
+    const port = (busy.address() as { port: number }).port;
+    const inUse = rank(join(root, 'busy.intra'), rankEnvironment(0, 2, port), { 'group-timeout': '3' });
+    expect(await exited(inUse)).toBe(1);
+    expect(inUse.log()).toMatch(new RegExp(`Rank 0 cannot serve the rendezvous at 127\\.0\\.0\\.1:${port}`));
+    busy.close();
+    // No master at all.
+    const nobody = rank(join(root, 'nobody.intra'), rankEnvironment(1, 2, await freePort()), { 'group-timeout': '2' });
+    const started = Date.now();
+    expect(await exited(nobody)).toBe(1);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(nobody.log()).toMatch(/Rank 1 cannot reach the master at 127\.0\.0\.1:\d+ within 2000 ms/);
+    // Ranks started with different configurations.
+    const mixedPort = await freePort();
+    const [first, second] = [rank(join(root, 'mixed.intra'), rankEnvironment(0, 2, mixedPort), { 'group-timeout': '5' }), rank(join(root, 'mixed.intra'), rankEnvironment(1, 2, mixedPort), { 'group-timeout': '5', batch: '64' })];
+    expect(await exited(second)).toBe(1);
+    expect(second.log()).toMatch(/Rank 1 was started with another configuration than rank 0/);
+    expect(await exited(first)).toBe(1);
+    expect(existsSync(join(root, 'mixed.intra'))).toBe(false);
+    // A batch the ranks cannot share equally, and a rank outside the world.
+    const odd = rank(join(root, 'odd.intra'), rankEnvironment(0, 3, await freePort()), { 'group-timeout': '2' });
+    expect(await exited(odd)).toBe(1);
+    expect(odd.log()).toMatch(/Expected a batch size divisible by WORLD_SIZE 3 but received 32/);
+    const outside = rank(join(root, 'outside.intra'), { ...rankEnvironment(0, 2, 1), RANK: '2' });
+    expect(await exited(outside)).toBe(1);
+    expect(outside.log()).toMatch(/Expected a rank in 0\.\.1 \(--rank or RANK\) for WORLD_SIZE 2 but received 2/);
+  }, 120_000);
+});
