@@ -22,7 +22,7 @@ const defaults: Record<string, string> = { preset: 'tiny', epochs: '3', patience
 /** The recipe's flags, `changed` replacing some. */
 const recipe = (changed: Record<string, string> = {}) => Object.entries({ ...defaults, ...changed }).flatMap(([k, v]) => [`--${k}`, v]);
 
-const train = (out: string, ...extra: string[]) => spawnSync(process.execPath, [cli, 'train', category, '--out', out, ...recipe(), ...extra], { encoding: 'utf8' });
+const train = (out: string, changed: Record<string, string>, ...extra: string[]) => spawnSync(process.execPath, [cli, 'train', category, '--out', out, ...recipe(changed), ...extra], { encoding: 'utf8' });
 
 function rank(out: string, env: Record<string, string>, changed: Record<string, string> = {}, ...extra: string[]): ChildProcess & { log: () => string } {
   const child = spawn(process.execPath, [cli, 'train', category, '--out', out, ...recipe(changed), '--threads', '1', ...extra], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -48,9 +48,9 @@ beforeAll(async () => {
 describe('intra train on several ranks', () => {
   it('two ranks with half the batch each follow one process with the whole batch; rank 0 alone writes', () => {
     const alone = join(root, 'alone.intra'), pair = join(root, 'pair.intra');
-    const one = train(alone, '--threads', '1');
+    const one = train(alone, {}, '--threads', '1');
     expect(one.status, one.stderr).toBe(0);
-    const two = train(pair, '--procs', '2', '--threads', '2');
+    const two = train(pair, {}, '--procs', '2', '--threads', '2');
     expect(two.status, two.stderr).toBe(0);
     expect(two.stderr).toMatch(/rank 0 of 2, rendezvous at 127\.0\.0\.1:\d+/);
     // Losses: the group's mean over two halves of the same batches; equal up to the order of float sums.
@@ -68,6 +68,26 @@ describe('intra train on several ranks', () => {
     }
     expect(worst).toBeLessThan(1e-4);
     expect(existsSync(`${pair}.log.jsonl`)).toBe(true);
+  }, 300_000);
+
+  it('a two-rank run stopped with Ctrl-C and resumed with both ranks ends on the uninterrupted two-rank run\'s weights, byte for byte', async () => {
+    const whole = join(root, 'whole.intra'), halves = join(root, 'halves.intra');
+    expect(train(whole, { epochs: '4', patience: '4' }, '--procs', '2', '--threads', '2').status).toBe(0);
+    const launcher = spawn(process.execPath, [cli, 'train', category, '--out', halves, ...recipe({ epochs: '4', patience: '4' }), '--procs', '2', '--threads', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    launcher.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const started = Date.now();
+    while (!existsSync(`${halves}.log.jsonl`) || readFileSync(`${halves}.log.jsonl`, 'utf8').trim() === '') {
+      if (Date.now() - started > 120_000 || launcher.exitCode !== null) throw new Error(`no epoch logged: ${log}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    launcher.kill('SIGINT');  // forwarded to both ranks, which stop at the same step
+    expect(await exited(launcher)).toBe(130);
+    expect(epochs(halves).length).toBeLessThan(4);
+    const resumed = train(halves, { epochs: '4', patience: '4' }, '--procs', '2', '--threads', '2', '--resume');
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const [a, b] = [weights(whole), weights(halves)];
+    for (const [name, values] of a) expect(Buffer.from(b.get(name)!.buffer).equals(Buffer.from(values.buffer)), name).toBe(true);
   }, 300_000);
 
   it('a rank killed with -9 stops the other within the timeout, naming the loss; the last checkpoint stays and a resume with both ranks finishes', async () => {

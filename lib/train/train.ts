@@ -604,6 +604,9 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
         });
       }
       const validationLoss = await engine.validate();
+      // Every rank computed it from the same weights and windows; the group's mean makes the one
+      // value every rank decides the best epoch and early stopping on.
+      if (group) validationLoss.loss = (await engine.groupAverage([validationLoss.loss]))[0]!;
       const improved = state.bestLoss === null || validationLoss.loss < state.bestLoss;
       if (improved) {
         state.bestLoss = validationLoss.loss;
