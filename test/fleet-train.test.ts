@@ -123,7 +123,7 @@ describe('intra queue train and intra worker --jobs train', () => {
     const next = worker();
     await until('the job to end', async () => (await trainingStatus(redis.url)).find((j) => j.out === job!.out)!.state === 'completed', 240_000);
     expect(next.log()).toMatch(/training grain \(job [\w-]+\), resuming from its checkpoint after epoch \d+/);
-    const reference = join(root, 'grain-uninterrupted.intra');
+    const reference = join(root, 'grain-stopped-reference.intra');
     await trainCategory({ ...options, category: join(data, 'grain'), out: reference, threads: 1 });
     const fleet = weights(job!.out), alone = weights(reference);
     for (const [name, bytes] of alone) expect(fleet.get(name)!.equals(bytes), name).toBe(true);

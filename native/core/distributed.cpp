@@ -128,7 +128,6 @@ std::unique_ptr<DataParallelGroup> DataParallelGroup::join(const GroupConfig& co
     if (zero != configuration) {
       throw distributedError("Rank " + std::to_string(config.rank) + " was started with another configuration than rank 0 (model, training or world size differ): every rank must run the same command");
     }
-    store->set("intra/world/" + std::to_string(config.rank), std::vector<uint8_t>{1});
   } catch (const IntraError&) {
     throw;
   } catch (const std::exception& e) {
