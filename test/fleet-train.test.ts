@@ -108,6 +108,12 @@ describe('intra queue train and intra worker --jobs train', () => {
     await exit(survivor);
   }, 420_000);
 
+  it('a worker refuses job kinds it does not know, before it connects', () => {
+    const run = spawnSync(process.execPath, [cli, 'worker', '--redis', 'redis://127.0.0.1:1', '--jobs', 'score,paint'], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("Expected score, train or score,train for --jobs but received 'score,paint'");
+  });
+
   it('a worker stopped with SIGTERM saves the checkpoint mid-epoch and hands its job back; the next worker ends where one run would', async () => {
     const folder = join(root, 'models-stopped');
     const [job] = await submitTraining({ redis: redis.url, inputs: [join(data, 'grain')], models: folder, options });

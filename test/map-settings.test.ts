@@ -13,7 +13,7 @@ import { Engine } from '../lib/engine.js';
 import type { MapsRecord } from '../lib/bench/maps.js';
 import { evaluateCategory, type Report } from '../lib/eval/evaluate.js';
 import { rocAuc } from '../lib/eval/metrics.js';
-import { allMapSettings, mapSettingsName, PAPER_MAP } from '../lib/infer/map-settings.js';
+import { allMapSettings, mapSettingsName, PAPER_MAP, parseTopkArea } from '../lib/infer/map-settings.js';
 import { configFields, mapDifferences, type ImageSet, type MapConfig, type MapDifferences } from '../lib/native.js';
 import { trainCategory, type TrainOptions, type TrainState } from '../lib/train/train.js';
 import { parse, write, type Record_ } from './checkpoint-format.js';
@@ -126,6 +126,8 @@ describe('the settings', () => {
     expect(() => engine.setMapConfig({ topkArea: 0 })).toThrow(/topkArea/);
     expect(() => engine.setMapConfig({ topkArea: 1.5 })).toThrow(/topkArea/);
     engine.dispose();
+    expect([parseTopkArea('1%'), parseTopkArea('0.0025'), parseTopkArea(1)]).toEqual([0.01, 0.0025, 1]);
+    for (const bad of ['0', '150%', 'much', '-1%']) expect(() => parseTopkArea(bad)).toThrow(`Expected a share in (0, 1] or a percentage such as 1% for --topk-area but received '${bad}'`);
   });
 });
 

@@ -9,14 +9,13 @@
 import { basename } from 'node:path';
 
 import { readCategory } from '../data/dataset.js';
-import { loadImage, loadMask, modelShape, packImages } from '../data/images.js';
+import { loadImage, modelShape, packImages } from '../data/images.js';
 import { Engine } from '../engine.js';
 import { IntraError } from '../errors.js';
-import { PixelMetrics, rocAuc } from '../eval/metrics.js';
-import { presetOf } from '../eval/evaluate.js';
+import { DefectPixelMetrics, maskRegionsOf, metricsOf, presetOf, type Scored } from '../eval/evaluate.js';
 import { percent } from '../format.js';
 import { allMapSettings, mapSettingsName } from '../infer/map-settings.js';
-import { labelRegions, machineLabel, resizeMap, type MachineLabel, type MapConfig } from '../native.js';
+import { machineLabel, resizeMap, type MachineLabel, type MapConfig } from '../native.js';
 
 export interface MapFigures {
   image_auroc: number | null;
@@ -54,8 +53,10 @@ export interface CompareMapsOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-function figures(scores: readonly number[], labels: readonly number[], pixels: PixelMetrics): MapFigures {
-  return { image_auroc: rocAuc(scores, labels), pixel_auroc: pixels.rocAuc(), aupro: pixels.aupro(0.3) };
+/** Image and pixel AUROC and AUPRO, as intra eval computes them. */
+function figures(scored: readonly Scored[], pixels: Parameters<typeof metricsOf>[1]): MapFigures {
+  const { image_auroc, pixel_auroc, aupro } = metricsOf(scored, pixels);
+  return { image_auroc, pixel_auroc, aupro };
 }
 
 export async function compareMapSettings(options: CompareMapsOptions): Promise<MapsRecord[]> {
@@ -70,9 +71,8 @@ export async function compareMapSettings(options: CompareMapsOptions): Promise<M
     const settings = allMapSettings(engine.describe().map.topkArea);
     const model = described.model, size = modelShape(model), channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;
     const defects = [...new Set(category.test.map((t) => t.defect))].filter((d) => d !== 'good');
-    const overall = settings.map(() => new PixelMetrics());
-    const perDefect = settings.map(() => new Map(defects.map((d) => [d, new PixelMetrics()])));
-    const scores = settings.map(() => [] as number[]);
+    const pixels = settings.map(() => new DefectPixelMetrics(defects));
+    const scored = settings.map(() => [] as Scored[]);
     const batch = options.batch ?? 8;
     for (let from = 0; from < category.test.length; from += batch) {
       const items = category.test.slice(from, from + batch);
@@ -80,26 +80,19 @@ export async function compareMapSettings(options: CompareMapsOptions): Promise<M
       const variants = await engine.anomalyVariants(packImages(images, size, channels), settings);
       for (let k = 0; k < items.length; k++) {
         const item = items[k]!, to = { width: images[k]!.originalWidth, height: images[k]!.originalHeight };
-        const regions = item.mask ? await labelRegions((await loadMask(item.mask, { ...to, image: item.file })).mask, to.width, to.height) : undefined;
+        const regions = await maskRegionsOf(item, to);
         const area = size.width * size.height;
         for (let v = 0; v < settings.length; v++) {
-          scores[v]!.push(variants[v]!.scores[k]!);
-          const map = await resizeMap(variants[v]!.maps.subarray(k * area, (k + 1) * area), size, to);
-          overall[v]!.add(map, regions, { shared: true });
-          if (item.defect === 'good') for (const m of perDefect[v]!.values()) m.add(map, undefined, { shared: true });
-          else perDefect[v]!.get(item.defect)!.add(map, regions);
+          scored[v]!.push({ item, score: variants[v]!.scores[k]! });
+          pixels[v]!.add(item.defect, await resizeMap(variants[v]!.maps.subarray(k * area, (k + 1) * area), size, to), regions);
         }
       }
       options.onProgress?.(Math.min(category.test.length, from + batch), category.test.length);
     }
-    const labels = category.test.map((t) => (t.defect === 'good' ? 0 : 1));
     const state = engine.metadata<{ epoch?: number; preset?: string }>();
     return settings.map((map, v) => {
       const byDefect: Record<string, MapFigures> = {};
-      for (const d of defects) {
-        const chosen = category.test.map((t, i) => (t.defect === d || t.defect === 'good' ? i : -1)).filter((i) => i >= 0);
-        byDefect[d] = figures(chosen.map((i) => scores[v]![i]!), chosen.map((i) => labels[i]!), perDefect[v]!.get(d)!);
-      }
+      for (const d of defects) byDefect[d] = figures(scored[v]!.filter((s) => s.item.defect === d || s.item.defect === 'good'), pixels[v]!.byDefect.get(d));
       return {
         bench: 'maps' as const,
         category: category.name,
@@ -110,7 +103,7 @@ export async function compareMapSettings(options: CompareMapsOptions): Promise<M
         epochs: state.epoch ?? null,
         settings: mapSettingsName(map),
         map,
-        ...figures(scores[v]!, labels, overall[v]!),
+        ...figures(scored[v]!, pixels[v]!.overall),
         by_defect: byDefect,
         images: category.test.length,
         threads: options.threads ?? 0,

@@ -13,7 +13,7 @@ import { readCategory, type TestItem } from '../data/dataset.js';
 import { percent } from '../format.js';
 import { loadMask, modelShape } from '../data/images.js';
 import { IntraError } from '../errors.js';
-import { labelRegions, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MapConfig, type ModelConfig, type Precision, type Preset } from '../native.js';
+import { labelRegions, machineLabel, modelConfig, PRESETS, resizeMap, type Device, type MapConfig, type MaskRegions, type ModelConfig, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import { mapSettingsName, useMapSettings } from '../infer/map-settings.js';
 import { scoreImages, untimed, type PhaseTimer } from '../infer/score.js';
@@ -47,12 +47,36 @@ export interface EvaluateOptions {
   map?: Partial<MapConfig>;
 }
 
-interface Scored {
+export interface Scored {
   item: TestItem;
   score: number;
 }
 
-function metricsOf(scored: readonly Scored[], pixels: PixelMetrics | undefined): Metrics {
+/**
+ * Pixel metrics overall and per defect type (that type's images with the defect-free ones):
+ * a defect-free image's map is one array shared by the overall and every type's metrics.
+ */
+export class DefectPixelMetrics {
+  readonly overall = new PixelMetrics();
+  readonly byDefect: Map<string, PixelMetrics>;
+
+  constructor(defects: readonly string[]) {
+    this.byDefect = new Map(defects.map((d) => [d, new PixelMetrics()]));
+  }
+
+  add(defect: string, map: Float32Array, regions: MaskRegions | undefined): void {
+    this.overall.add(map, regions, { shared: true });
+    if (defect === 'good') for (const m of this.byDefect.values()) m.add(map, undefined, { shared: true });
+    else this.byDefect.get(defect)!.add(map, regions);
+  }
+}
+
+/** The regions of a test image's mask at the image's own size, labelled once for every metric; undefined for a defect-free image. */
+export async function maskRegionsOf(item: TestItem, size: { width: number; height: number }): Promise<MaskRegions | undefined> {
+  return item.mask ? labelRegions((await loadMask(item.mask, { ...size, image: item.file })).mask, size.width, size.height) : undefined;
+}
+
+export function metricsOf(scored: readonly Scored[], pixels: PixelMetrics | undefined): Metrics {
   const scores = scored.map((s) => s.score), labels = scored.map((s) => (s.item.defect === 'good' ? 0 : 1));
   const f1 = f1Max(scores, labels);
   return {
@@ -78,9 +102,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
     const settings = useMapSettings(engine, options.map, options.model);
     const size = modelShape(model), channels = model.channels as 1 | 3;
     const defects = [...new Set(category.test.map((t) => t.defect))].filter((d) => d !== 'good');
-    // One PixelMetrics overall and one per defect type (that type's images plus the good ones).
-    const overall = new PixelMetrics();
-    const perDefect = new Map(defects.map((d) => [d, new PixelMetrics()]));
+    const pixels = new DefectPixelMetrics(defects);
     const scored: Scored[] = [];
     const selection = new GallerySelection(options.panels ?? 3);
     // The scoring path itself (as intra score runs it), keeping maps and reconstructions.
@@ -95,12 +117,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
       await timer.time('gallery', async () => selection.offer(one, () => ({ pixels: image!.pixels, map: modelMap!.slice(), reconstruction: reconstruction!.slice() })));
       const to = { width: image!.originalWidth, height: image!.originalHeight };
       const measure = async (): Promise<void> => {
-        const map = await resizeMap(modelMap!, size, to);
-        const regions = item.mask ? await labelRegions((await loadMask(item.mask, { ...to, image: item.file })).mask, to.width, to.height) : undefined;
-        // A defect-free image's map is one array shared by the overall and every defect type's metrics.
-        overall.add(map, regions, { shared: true });
-        if (item.defect === 'good') for (const m of perDefect.values()) m.add(map, undefined, { shared: true });
-        else perDefect.get(item.defect)!.add(map, regions);
+        pixels.add(item.defect, await resizeMap(modelMap!, size, to), await maskRegionsOf(item, to));
       };
       await timer.time('metrics', measure);
     }
@@ -108,11 +125,11 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
     const finish = async (): Promise<Report> => {
       const byDefect: Record<string, Metrics> = {};
       for (const d of defects) {
-        byDefect[d] = metricsOf(scored.filter((s) => s.item.defect === d || s.item.defect === 'good'), perDefect.get(d));
+        byDefect[d] = metricsOf(scored.filter((s) => s.item.defect === d || s.item.defect === 'good'), pixels.byDefect.get(d));
       }
       await mkdir(options.outDir, { recursive: true });
       const state = engine.metadata<Partial<TrainState>>();
-      const overallMetrics = metricsOf(scored, overall);
+      const overallMetrics = metricsOf(scored, pixels.overall);
       const labels = scored.map((s) => (s.item.defect === 'good' ? 0 : 1)), scoreValues = scored.map((s) => s.score);
       const { threshold, rule } = settings.threshold !== undefined
         ? { threshold: settings.threshold, rule: state.thresholdRule ?? 'fitted at training' }
@@ -144,7 +161,7 @@ export async function evaluateCategory(options: EvaluateOptions): Promise<Report
           training: state.state ?? null,
         },
         counts,
-        curves: { image_roc: rocCurve(scoreValues, labels), pixel_roc: overall.rocCurve(), pro: overall.proCurve(0.3)?.points ?? null },
+        curves: { image_roc: rocCurve(scoreValues, labels), pixel_roc: pixels.overall.rocCurve(), pro: pixels.overall.proCurve(0.3)?.points ?? null },
         histogram: scoreHistogram(scored, threshold),
         history: (state.history ?? []).map((h) => ({ epoch: h.epoch, train: h.train.loss, validation: h.validation.loss })),
         gallery: gallery.map(({ tiles: _, ...entry }) => entry),
