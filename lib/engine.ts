@@ -167,6 +167,8 @@ export class Engine {
   joinGroup(config: GroupConfig): Promise<void> {
     for (const key of ['rank', 'worldSize', 'port', 'timeoutMs'] as const) requireInteger(config[key], key, key === 'rank' ? 0 : 1);
     if (typeof config.masterAddr !== 'string' || config.masterAddr.length === 0) invalidArgument('a host name or address', 'masterAddr', config.masterAddr);
+    if (config.bucketBytes !== undefined) requireInteger(config.bucketBytes, 'bucketBytes', 1);
+    if (config.overlap !== undefined && typeof config.overlap !== 'boolean') invalidArgument('true or false', 'overlap', config.overlap);
     return this.#queue((n) => n.joinGroup(config));
   }
 

@@ -124,6 +124,10 @@ export interface GroupConfig {
   port: number;
   /** how long a rank waits for the others, in the rendezvous and in each collective (ms) */
   timeoutMs: number;
+  /** gradients go out in buckets of at most this many bytes (default 25 MiB, as DistributedDataParallel's; the first bucket holds at most 1 MiB) */
+  bucketBytes?: number;
+  /** launch each bucket's sum while the backward still runs (default), or all after it (false) */
+  overlap?: boolean;
 }
 /** One field of a config table, as the engine describes it (native/core/config_fields.h). */
 export interface ConfigField {
@@ -231,7 +235,19 @@ export interface EngineDescription {
   /** the map settings calls use */
   map: MapConfig;
   /** this engine's rank in its data-parallel group (0 of 1 when training alone) */
-  group: { rank: number; worldSize: number };
+  group: {
+    rank: number;
+    worldSize: number;
+    overlap: boolean;
+    bucketBytes: number;
+    /** the gradient buckets (laid out by the first step in a group) and the bytes each rank sends into their sums per step */
+    buckets: number;
+    bytesPerStep: number;
+    /** steps whose gradients were averaged, buckets launched from the backward's hooks, and ms waited for the sums after it (totals since joining) */
+    reducedSteps: number;
+    launchedInBackward: number;
+    waitMs: number;
+  };
   /** what it was loaded for (Engine.load's purpose); `training` for an engine created anew */
   purpose: LoadPurpose;
   /** windows per forward pass at inference */

@@ -73,7 +73,7 @@ function withoutOption(argv: readonly string[], names: readonly string[]): strin
 }
 
 /** The data-parallel group of this process, from the flags or PyTorch's launcher variables; undefined when alone. */
-export function groupOf(args: { rank?: number; worldSize?: number; masterAddr?: string; masterPort?: number; groupTimeout: number }, env: NodeJS.ProcessEnv = process.env): GroupConfig | undefined {
+export function groupOf(args: { rank?: number; worldSize?: number; masterAddr?: string; masterPort?: number; groupTimeout: number; bucketMb?: number; overlap?: boolean }, env: NodeJS.ProcessEnv = process.env): GroupConfig | undefined {
   const number = (flag: number | undefined, name: string, fallback: number) => {
     if (flag !== undefined) return flag;
     const text = env[name];
@@ -87,8 +87,25 @@ export function groupOf(args: { rank?: number; worldSize?: number; masterAddr?: 
   const rank = number(args.rank, 'RANK', -1);
   if (rank < 0 || rank >= worldSize) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a rank in 0..${worldSize - 1} (--rank or RANK) for WORLD_SIZE ${worldSize} but received ${rank < 0 && args.rank === undefined && env.RANK === undefined ? 'none' : rank}`);
   if (!(args.groupTimeout > 0)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a positive number of seconds for --group-timeout but received ${args.groupTimeout}`);
-  return { rank, worldSize, masterAddr: args.masterAddr ?? env.MASTER_ADDR ?? '127.0.0.1', port: number(args.masterPort, 'MASTER_PORT', 29500), timeoutMs: Math.round(args.groupTimeout * 1000) };
+  const bucketMb = args.bucketMb ?? 25;
+  if (!(bucketMb > 0)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a positive number of MiB for --bucket-mb but received ${args.bucketMb}`);
+  return {
+    rank, worldSize, masterAddr: args.masterAddr ?? env.MASTER_ADDR ?? '127.0.0.1', port: number(args.masterPort, 'MASTER_PORT', 29500), timeoutMs: Math.round(args.groupTimeout * 1000),
+    bucketBytes: Math.max(1, Math.round(bucketMb * 2 ** 20)), overlap: args.overlap ?? true,
+  };
 }
+
+/** How a process joins a data-parallel training: `intra train` and `intra bench train` take the same flags. */
+export const groupFlags = {
+  procs: { type: 'number', describe: 'start N local ranks of one data-parallel training (the threads split between them; each computes a share of every batch)' },
+  rank: { type: 'number', describe: "this process's rank in a data-parallel training (default $RANK)" },
+  'world-size': { type: 'number', describe: 'ranks in the training (default $WORLD_SIZE, else 1)' },
+  'master-addr': { type: 'string', describe: "rank 0's host, where the rendezvous is served (default $MASTER_ADDR, else 127.0.0.1)" },
+  'master-port': { type: 'number', describe: 'the rendezvous port (default $MASTER_PORT, else 29500)' },
+  'group-timeout': { type: 'number', default: 60, describe: 'seconds a rank waits for the others (rendezvous and each step): a lost rank stops the rest after at most this long' },
+  'bucket-mb': { type: 'number', default: 25, describe: 'gradients are summed over the ranks in buckets of at most this many MiB (the first: 1 MiB)' },
+  overlap: { type: 'boolean', default: true, describe: 'sum each gradient bucket while the backward still runs (--no-overlap: all after it)' },
+} as const satisfies Record<string, Options>;
 
 export function register(cli: Argv): Argv {
   return cli.command(
@@ -106,12 +123,7 @@ export function register(cli: Argv): Argv {
         .option('trial-epochs', { type: 'number', describe: "epochs of each size's trial with --image-size auto (default: the paper's 200)" })
         .option('log', { type: 'string', describe: 'JSON lines per epoch (default <out>.log.jsonl)' })
         .options(mapOptions)
-        .option('procs', { type: 'number', describe: 'start N local ranks of one data-parallel training (the threads split between them; each computes a share of every batch)' })
-        .option('rank', { type: 'number', describe: "this process's rank in a data-parallel training (default $RANK)" })
-        .option('world-size', { type: 'number', describe: 'ranks in the training (default $WORLD_SIZE, else 1)' })
-        .option('master-addr', { type: 'string', describe: "rank 0's host, where the rendezvous is served (default $MASTER_ADDR, else 127.0.0.1)" })
-        .option('master-port', { type: 'number', describe: 'the rendezvous port (default $MASTER_PORT, else 29500)' })
-        .option('group-timeout', { type: 'number', default: 60, describe: 'seconds a rank waits for the others (rendezvous and each step): a lost rank stops the rest after at most this long' }),
+        .options(groupFlags),
     async (args) => {
       if (args.procs !== undefined) {
         const argv = withoutOption(commandLine(), ['--procs', '--threads']);

@@ -16,6 +16,23 @@ export interface EpochRecord {
   bestLoss: number;
   seconds: number;
   windowsPerSecond: number;
+  /** in a data-parallel group: what averaging the gradients cost rank 0 this epoch */
+  allReduce?: AllReduceRecord;
+}
+
+/** One epoch's gradient all-reduce, as rank 0 saw it. */
+export interface AllReduceRecord {
+  procs: number;
+  /** whether the sums were launched while the backward ran */
+  overlap: boolean;
+  /** gradient buckets, and the bytes each rank sends into their sums per step */
+  buckets: number;
+  bytesPerStep: number;
+  /** ms per step spent after the backward waiting for the sums: the part the backward did not hide */
+  waitMsPerStep: number;
+  /** buckets launched from the backward's hooks, and the steps */
+  launchedInBackward: number;
+  steps: number;
 }
 
 export type StopReason = 'epochs' | 'patience' | 'minutes';

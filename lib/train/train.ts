@@ -13,11 +13,11 @@ import { channelsOf, loadImage, modelShape, packImages, shapeOf, shapeText, type
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
-import { capabilities, modelConfig, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type GroupConfig, type LossParts, type MapConfig, type ModelConfigInput, type Precision, type Preset } from '../native.js';
+import { capabilities, modelConfig, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type EngineDescription, type GroupConfig, type LossParts, type MapConfig, type ModelConfigInput, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import { allMapSettings, mapSettingsName } from '../infer/map-settings.js';
 import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
-import type { EpochRecord, ImageSizeChoice, StopReason, TrainState } from './state.js';
+import type { AllReduceRecord, EpochRecord, ImageSizeChoice, StopReason, TrainState } from './state.js';
 
 export type { EpochRecord, ImageSizeChoice, SizeTrial, StopReason, TrainState } from './state.js';
 
@@ -463,6 +463,16 @@ async function trainAutoSize(options: TrainOptions): Promise<TrainResult> {
   return trainAtSize({ ...options, resume: true, epochs: undefined, patience: undefined, minutes: undefined }, chosen);
 }
 
+/** The gradient all-reduce between two descriptions of a group's engine: this rank's view of one epoch. */
+function allReduceOf(before: EngineDescription['group'], after: EngineDescription['group']): AllReduceRecord {
+  const steps = after.reducedSteps - before.reducedSteps;
+  return {
+    procs: after.worldSize, overlap: after.overlap, buckets: after.buckets, bytesPerStep: after.bytesPerStep,
+    waitMsPerStep: steps > 0 ? (after.waitMs - before.waitMs) / steps : 0,
+    launchedInBackward: after.launchedInBackward - before.launchedInBackward, steps,
+  };
+}
+
 async function trainAtSize(options: TrainOptions, requestedSize: number | undefined): Promise<TrainResult> {
   const seed = options.seed ?? 0;
   const category = await readCategory(options.category);
@@ -574,6 +584,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
       let step = state.partial?.step ?? 0;
       delete state.partial;
       const started = Date.now();
+      const reducedBefore = engine.describe().group;
       while (step < stepsPerEpoch) {
         // A stop asked of any rank stops every rank at the same step (a collective when in a group).
         const aborted = group ? (await engine.groupAverage([options.signal?.aborted ? 1 : 0]))[0]! > 0 : options.signal?.aborted === true;
@@ -624,6 +635,7 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
         bestLoss: state.bestLoss!,
         seconds: seconds!,
         windowsPerSecond: sums.windows / Math.max(1e-9, sums.seconds),
+        ...(group ? { allReduce: allReduceOf(reducedBefore, engine.describe().group) } : {}),
       };
       state.epoch = epoch;
       state.trainingSeconds = (state.trainingSeconds ?? 0) + record.seconds;

@@ -210,7 +210,7 @@ Napi::Value EngineWrap::setMapConfig(const Napi::CallbackInfo& info) {
   });
 }
 
-// joinGroup({ rank, worldSize, masterAddr, port, timeoutMs }): the rendezvous waits for every
+// joinGroup({ rank, worldSize, masterAddr, port, timeoutMs, bucketBytes?, overlap? }): the rendezvous waits for every
 // rank, so it runs off the event loop.
 Napi::Value EngineWrap::joinGroup(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
@@ -223,6 +223,9 @@ Napi::Value EngineWrap::joinGroup(const Napi::CallbackInfo& info) {
     config.masterAddr = stringField(o, "masterAddr", config.masterAddr);
     config.port = integerField(o, "port", config.port);
     config.timeoutMs = integerField(o, "timeoutMs", config.timeoutMs);
+    config.bucketBytes = integerField(o, "bucketBytes", config.bucketBytes);
+    config.overlap = boolField(o, "overlap", config.overlap);
+    if (config.bucketBytes < 1) throw invalidArgument("Expected a positive bucketBytes but received " + std::to_string(config.bucketBytes));
     return TaskWorker::run(
         info.Env(), [e, config] { e->joinGroup(config); }, [](Napi::Env env) { return env.Undefined(); });
   });
@@ -293,6 +296,15 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     Napi::Object group = Napi::Object::New(env);
     group.Set("rank", static_cast<double>(e->groupRank()));
     group.Set("worldSize", static_cast<double>(e->groupSize()));
+    const GroupConfig groupConfig = e->groupConfig();
+    const GradientReducer::Statistics reduced = e->reducerStatistics();
+    group.Set("overlap", groupConfig.overlap);
+    group.Set("bucketBytes", static_cast<double>(groupConfig.bucketBytes));
+    group.Set("buckets", static_cast<double>(reduced.buckets));
+    group.Set("bytesPerStep", static_cast<double>(reduced.bytesPerStep));
+    group.Set("reducedSteps", static_cast<double>(reduced.steps));
+    group.Set("launchedInBackward", static_cast<double>(reduced.launchedInBackward));
+    group.Set("waitMs", reduced.waitSeconds * 1000);
     o.Set("group", group);
     o.Set("map", toObject(env, e->mapConfig()));
     o.Set("purpose", e->scoringOnly() ? "scoring" : "training");

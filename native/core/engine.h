@@ -88,6 +88,9 @@ class Engine {
   // 0 and 1 when training alone.
   int64_t groupRank() const { return group_ ? group_->rank() : 0; }
   int64_t groupSize() const { return group_ ? group_->worldSize() : 1; }
+  // The group's settings and what its gradient all-reduce has done (default and zero alone).
+  GroupConfig groupConfig() const { return group_ ? group_->config() : GroupConfig{}; }
+  GradientReducer::Statistics reducerStatistics() const { return reducer_ ? reducer_->statistics() : GradientReducer::Statistics{}; }
   void keepBest();     // remembers the current weights as the best so far
   void restoreBest();  // puts the remembered best weights back
   void save(const std::string& path, const std::string& metadataJson);
@@ -146,6 +149,7 @@ class Engine {
   torch::Tensor patchesToImages(const torch::Tensor& patches) const;  // (n, G*G, P) -> (n, C, H, W)
   void useThreads() const;
   void stepOptimizer();  // one Adam step with optimizerKernels_; the weights change
+  std::vector<torch::Tensor> gradientLeaves() const;  // what a group's reducer averages
   // bf16 training with the fused Adam keeps bf16 working copies of the products' weights:
   // them, refreshed if the weights changed other than by that Adam, or null.
   const WorkingWeights* workingWeights();
@@ -179,6 +183,7 @@ class Engine {
   MapConfig mapConfig_;
   mutable std::mutex mapConfigMutex_;
   std::unique_ptr<DataParallelGroup> group_;  // set: one rank of a data-parallel training
+  std::unique_ptr<GradientReducer> reducer_;  // its gradients' all-reduce (destroyed before the group)
   std::vector<torch::Tensor> best_;
   std::string metadata_ = "{}";
   int64_t stepsDone_ = 0;

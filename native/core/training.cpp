@@ -37,18 +37,10 @@ torch::Tensor Engine::augmented(const torch::Tensor& pictures, const torch::Tens
 // fused path creates it as Adam::step would and updates every parameter in one pass.
 void Engine::stepOptimizer() {
   ++weightsVersion_;
-  if (group_) {
-    // Every gradient this step produced (masters' and bf16 working copies'), averaged over the ranks.
+  if (reducer_) {
+    // What the backward's hooks have not yet waited for: the exposed part of the all-reduce.
     ProfileScope scope("all-reduce");
-    std::vector<torch::Tensor> grads;
-    for (auto& p : net_->parameters()) {
-      if (p.grad().defined()) grads.push_back(p.grad());
-      if (!working_.empty()) {
-        const torch::Tensor copy = working_.copyOf(p);
-        if (copy.defined() && copy.grad().defined()) grads.push_back(copy.grad());
-      }
-    }
-    group_->average(grads);
+    reducer_->afterBackward();
   }
   if (kernelsFor(kernels::Family::Optimizer) == kernels::Implementation::Reference) {
     optimizer_->step();
@@ -136,6 +128,7 @@ torch::Tensor Engine::lossOn(const torch::Tensor& source, const Windows& windows
       // its gradient as computed, where zeros would cost a fill and an add over every weight.
       for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
       working_.clearGradients();
+      if (reducer_) reducer_->beforeBackward(gradientLeaves());
       total.backward();
     }
     ProfileScope scope("optimizer");
@@ -222,6 +215,19 @@ void Engine::joinGroup(const GroupConfig& config) {
   const std::string configuration = intra::serialize(model_) + intra::serialize(train_) + "world=" + std::to_string(config.worldSize) +
                                     "\nsteps=" + std::to_string(stepsDone_) + "\n";
   group_ = DataParallelGroup::join(config, configuration);
+  reducer_ = std::make_unique<GradientReducer>(*group_);
+}
+
+std::vector<torch::Tensor> Engine::gradientLeaves() const {
+  // Masters and their bf16 working copies: whichever of the two the products read collects
+  // the gradient, and both sums go into the step.
+  std::vector<torch::Tensor> leaves;
+  for (const auto& p : net_->parameters()) {
+    leaves.push_back(p);
+    const torch::Tensor copy = working_.copyOf(p);
+    if (copy.defined()) leaves.push_back(copy);
+  }
+  return leaves;
 }
 
 std::vector<double> Engine::groupAverage(const std::vector<double>& values) {
