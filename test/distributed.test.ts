@@ -14,6 +14,7 @@ import { synthesize } from '../lib/data/synth.js';
 import { freePort } from '../lib/fleet/local-redis.js';
 import { rankEnvironment } from '../lib/train/launch.js';
 import { parse, type Tensor } from './checkpoint-format.js';
+import type { DataParallelRecord } from '../lib/bench/data-parallel.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'intra.js');
 const root = mkdtempSync(join(tmpdir(), 'intra-ddp-'));
@@ -149,6 +150,30 @@ describe('intra train on several ranks', () => {
     });
     for (const { code, log } of await Promise.all(resumed)) expect(code, log).toBe(0);
     expect(epochs(out).length).toBe(4);
+  }, 300_000);
+
+  it('intra bench train --procs 2 times the ranks against one process in the same run and records bytes and exposed all-reduce per step', () => {
+    const records = join(root, 'records');
+    const run = spawnSync(process.execPath, [cli, 'bench', 'train', '--procs', '2', '--preset', 'tiny', '--image-size', '64', '--steps', '2', '--repeats', '1', '--threads', '2', '--bucket-mb', '0.1', '--json', '--record', records], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as DataParallelRecord);
+    expect(lines.map((r) => r.run)).toEqual(['one process', 'overlapped', 'after backward']);
+    const [alone, overlapped, after] = lines as [DataParallelRecord, DataParallelRecord, DataParallelRecord];
+    expect([alone.procs, alone.threads_per_process, alone.speedup, alone.bytes_per_step]).toEqual([1, 2, 1, 0]);
+    for (const r of [overlapped, after]) {
+      expect([r.procs, r.threads_per_process, r.precision, r.batch]).toEqual([2, 1, 'bf16', 32]);
+      expect(r.bytes_per_step).toBe(4 * alone.parameters);  // every gradient once, summed in fp32
+      expect(r.buckets).toBeGreaterThan(1);  // 0.1 MiB buckets over 0.6 MB of gradients
+      expect(r.speedup).toBeCloseTo(r.windows_per_s / alone.windows_per_s, 6);
+      expect(r.step_ms).toBeCloseTo((1000 * r.batch) / r.windows_per_s, 3);
+      expect(r.wait_ms_per_step).toBeGreaterThan(0);
+    }
+    const file = JSON.parse(readFileSync(/record: (.+\.json)/.exec(run.stderr)![1]!, 'utf8')) as { bench: string; records: DataParallelRecord[] };
+    expect(file.bench).toBe('bench data-parallel');
+    expect(file.records).toEqual(lines);
+    const refused = spawnSync(process.execPath, [cli, 'bench', 'score', '--procs', '2', '--preset', 'tiny'], { encoding: 'utf8' });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('--procs and --world-size are for `intra bench train`');
   }, 300_000);
 
   it('a rendezvous that cannot happen is an error before any training, never a hang', async () => {

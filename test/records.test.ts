@@ -12,6 +12,7 @@ import {
   type LoadedRecordFile, type RecordFile,
 } from '../lib/bench/records.js';
 import type { CurveRecord } from '../lib/bench/curve.js';
+import type { DataParallelRecord } from '../lib/bench/data-parallel.js';
 import type { FleetRecord } from '../lib/bench/fleet.js';
 import { tinyModel, type MemoryRecord } from '../lib/bench/memory.js';
 import type { ThroughputRecord } from '../lib/bench/throughput.js';
@@ -136,7 +137,17 @@ describe('the generated documents', () => {
       image_auroc: 0.609, pixel_auroc: 0.597, aupro: 0.53, by_defect: { uneven: { image_auroc: 0.586, pixel_auroc: 0.567, aupro: 0.288 } }, threads: 2, machine: machineLabel(),
     } as CurveRecord] });
     const train = loaded('records/cpu/bench-train.json', { bench: 'bench train', records: [{ ...scoreRecord('bf16', 'fused', 0.085), bench: 'train', path: 'whole', windows_per_s: 21.7 }] });
-    const doc = performanceDoc([load, fleet, curve, train], 'docs/performance.md');
+    const parallel = (run: DataParallelRecord['run'], windows: number, wait: number): DataParallelRecord => ({
+      preset: 'paper', attention: 'mfsa', precision: 'bf16', image_size: 256, parameters: 55_550_000, batch: 32, run, procs: run === 'one process' ? 1 : 2, threads_per_process: run === 'one process' ? 2 : 1,
+      windows_per_s: windows, speedup: windows / 20, step_ms: 32_000 / windows, bytes_per_step: run === 'one process' ? 0 : 222_200_000, buckets: run === 'one process' ? 0 : 11,
+      wait_ms_per_step: wait, bucket_mb: 25, machine: machineLabel(),
+    });
+    const dataParallel = loaded('records/cpu/bench-train-procs.json', { bench: 'bench data-parallel', records: [parallel('one process', 20, 0), parallel('overlapped', 18, 66.9), parallel('after backward', 17.5, 206.8)] });
+    const doc = performanceDoc([load, fleet, curve, train, dataParallel], 'docs/performance.md');
+    expect(doc).toContain('### Data-parallel training against one process');
+    expect(doc).toContain('| bf16 | overlapped | 2 × 1 | 18.0 | 0.90× | 1778 | 222.2 | 11 | 66.9 |');
+    expect(doc).toContain('| bf16 | one process | 1 × 2 | 20.0 | 1.00× | 1600 |  |  |  |');
+    expect(readmeSummary([dataParallel])).toContain('bf16 2 ranks 0.90× one process (222 MB summed per step, 67 ms exposed)');
     expect(doc).toContain('| scoring | 0.42 | 625 (+435) | 413 (+223) |');
     expect(doc).toContain('| `intra score`, 2 threads | 128.4 s (0.125 images/s) |');
     expect(doc).toContain('| tile | cpu | 112×144 | 30 / 29.6 | 44 | 1,044,736 | 60.9 | 59.7 | 53.0 |');

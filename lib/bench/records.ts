@@ -22,12 +22,13 @@ import type { CurveRecord } from './curve.js';
 import { mapsTable, type MapsRecord } from './maps.js';
 import type { KernelRecord } from './kernels.js';
 import type { FleetRecord } from './fleet.js';
+import type { DataParallelRecord } from './data-parallel.js';
 import type { LoadRecord, MemoryRecord } from './memory.js';
 import type { ProfileReport } from './profile.js';
 import type { ThroughputRecord } from './throughput.js';
 
 /** The commands that write records. */
-export const RECORD_BENCHES = ['bench score', 'bench train', 'bench kernels', 'bench memory', 'bench load', 'bench fleet', 'bench curve', 'bench maps', 'profile train', 'demo'] as const;
+export const RECORD_BENCHES = ['bench score', 'bench train', 'bench kernels', 'bench memory', 'bench load', 'bench fleet', 'bench data-parallel', 'bench curve', 'bench maps', 'profile train', 'demo'] as const;
 export type RecordBench = (typeof RECORD_BENCHES)[number];
 
 /** What `intra demo` records per category. */
@@ -51,6 +52,7 @@ interface RecordsOf {
   'bench memory': MemoryRecord;
   'bench load': LoadRecord;
   'bench fleet': FleetRecord;
+  'bench data-parallel': DataParallelRecord;
   'bench curve': CurveRecord;
   'bench maps': MapsRecord;
   'profile train': ProfileRecord;
@@ -265,6 +267,19 @@ function fleetSection(records: readonly FleetRecord[]): string[] {
   ]);
 }
 
+function dataParallelSection(records: readonly DataParallelRecord[]): string[] {
+  const first = records[0];
+  if (!first) return [];
+  return [
+    `${first.preset} preset ${first.image_size}×${first.image_size}, ${fixed(first.parameters / 1e6, 2)} M parameters, ${first.batch} windows per step (each rank computes its share), buckets of ${fixed(first.bucket_mb, 0)} MiB; "exposed" is the time per step spent after the backward waiting for the sums.`,
+    '',
+    ...table(['precision', 'run', 'processes × threads', 'windows/s', 'against one process', 'step ms', 'MB summed per step', 'buckets', 'exposed all-reduce ms/step'],
+      records.map((r) => [r.precision, r.run, `${r.procs} × ${r.threads_per_process}`, fixed(r.windows_per_s), `${fixed(r.speedup, 2)}×`, fixed(r.step_ms, 0),
+        r.bytes_per_step ? fixed(r.bytes_per_step / 1e6) : '', r.buckets ? String(r.buckets) : '', r.run === 'one process' ? '' : fixed(r.wait_ms_per_step)]),
+      ['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:']),
+  ];
+}
+
 function curveSection(records: readonly CurveRecord[]): string[] {
   const lines = table(['category', 'preset', 'size', 'minutes (budget / spent)', 'epochs', 'windows seen', 'image AUROC', 'pixel AUROC', 'AUPRO@0.3'],
     records.map((r) => [r.category, r.preset, `${r.image_width}×${r.image_height}`, `${r.budget_minutes} / ${fixed(r.training_minutes)}`, String(r.epochs), r.windows.toLocaleString('en'), pct(r.image_auroc), pct(r.pixel_auroc), pct(r.aupro)]),
@@ -312,6 +327,7 @@ const SECTION_TITLES: Record<RecordBench, string> = {
   'bench memory': 'Peak memory of a long scoring run',
   'bench load': 'Loading a model, per purpose',
   'bench fleet': 'Scoring through the Redis fleet against one process',
+  'bench data-parallel': 'Data-parallel training against one process',
   'bench curve': 'Accuracy against training minutes',
   'bench maps': 'Anomaly map settings compared on one model',
   'profile train': 'Where a training epoch goes',
@@ -332,6 +348,8 @@ function section(loaded: LoadedRecordFile): string[] {
       return loadSection(file.records as LoadRecord[]);
     case 'bench fleet':
       return fleetSection(file.records as FleetRecord[]);
+    case 'bench data-parallel':
+      return dataParallelSection(file.records as DataParallelRecord[]);
     case 'bench curve':
       return curveSection(file.records as CurveRecord[]);
     case 'bench maps':
@@ -397,6 +415,12 @@ export function readmeSummary(files: readonly LoadedRecordFile[]): string {
       const speedups = fused.map((r) => r.speedup_vs_reference);
       return `${fused[0]!.dtype}: our kernels ${fixed(Math.min(...speedups), 2)}–${fixed(Math.max(...speedups), 2)}× their ATen references, forward+backward`;
     }
+    if (f.bench === 'bench data-parallel') {
+      const runs = f.records as DataParallelRecord[];
+      const overlapped = runs.filter((r) => r.run === 'overlapped');
+      if (overlapped.length === 0) return null;
+      return overlapped.map((r) => `${r.precision} ${r.procs} ranks ${fixed(r.speedup, 2)}× one process (${fixed(r.bytes_per_step / 1e6, 0)} MB summed per step, ${fixed(r.wait_ms_per_step, 0)} ms exposed)`).join(', ');
+    }
     if (f.bench === 'demo' || f.bench === 'bench curve') {
       return (f.records as (DemoRecord | CurveRecord)[]).map((r) => `${r.category}${'budget_minutes' in r ? ` after ${r.budget_minutes} min` : ''} ${pct(r.image_auroc)} / ${pct(r.pixel_auroc)}`).join(', ');
     }
@@ -404,7 +428,7 @@ export function readmeSummary(files: readonly LoadedRecordFile[]): string {
   };
   const what: Record<RecordBench, string> = {
     'bench score': 'scoring, paper preset, model alone', 'bench train': 'training steps, paper preset', 'bench kernels': 'fused kernels',
-    'bench memory': 'memory', 'bench load': 'loading a model', 'bench fleet': 'the fleet', 'bench curve': 'accuracy (image / pixel AUROC)', 'bench maps': 'map settings', 'profile train': 'profile', demo: 'demo accuracy (image / pixel AUROC)',
+    'bench memory': 'memory', 'bench load': 'loading a model', 'bench fleet': 'the fleet', 'bench data-parallel': 'data-parallel training', 'bench curve': 'accuracy (image / pixel AUROC)', 'bench maps': 'map settings', 'profile train': 'profile', demo: 'demo accuracy (image / pixel AUROC)',
   };
   const rows: string[][] = [];
   for (const [machine, group] of byMachine(files)) {

@@ -73,7 +73,7 @@ export interface ThroughputOptions {
 }
 
 /** Median seconds of `repeats` runs after two warm-up runs (the first fills the allocator's cache). */
-async function median(repeats: number, run: () => Promise<void>): Promise<number> {
+export async function median(repeats: number, run: () => Promise<void>): Promise<number> {
   for (let i = 0; i < 2; i++) await run();
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {

@@ -17,10 +17,12 @@ import { benchFleet, fleetSummary } from '../bench/fleet.js';
 import { loadTable, modelLoad, scoreMemory } from '../bench/memory.js';
 import { kernelsPage } from '../bench/pages.js';
 import { validationNoise } from '../bench/validation.js';
+import { benchDataParallel, dataParallelTable, timeTrainingSteps } from '../bench/data-parallel.js';
 import { BENCH_KERNELS, benchScore, benchTrain, throughputTable, type BenchKernels, type ThroughputRecord } from '../bench/throughput.js';
 import { IntraError } from '../errors.js';
 import { percent } from '../format.js';
 import { parseShape, recordOption, recordRun } from './options.js';
+import { groupFlags, groupOf } from './train.js';
 import { performanceDoc, readmeSummary, readRecordFiles, replaceBlock } from '../bench/records.js';
 import { ATTENTION_KINDS, KERNEL_DEVICES, KERNEL_DTYPES, PRECISIONS, PRESETS, type Precision } from '../native.js';
 
@@ -92,7 +94,7 @@ export function register(cli: Argv): Argv {
           k
             .option('preset', { choices: PRESETS, default: 'paper' as const })
             .option('attention', { choices: ATTENTION_KINDS })
-            .option('precision', { type: 'string', default: 'fp32,bf16', describe: 'comma-separated: fp32, bf16' })
+            .option('precision', { type: 'string', describe: 'comma-separated: fp32, bf16 (default both; with --procs bf16)' })
             .option('kernels', { type: 'string', default: 'fused', describe: 'comma-separated: fused, reference (both: the share our kernels take off, in one run)' })
             .option('ablate', { type: 'boolean', default: false, describe: 'also run our kernels with each family (attention, filters, norm, activation, bias, optimizer, weights) on its reference in turn: each one\'s share' })
             .option('image-size', { type: 'number', describe: 'default: the preset\'s (paper: 256)' })
@@ -103,9 +105,37 @@ export function register(cli: Argv): Argv {
             .option('threads', { type: 'number', default: 0 })
             .option('device', { choices: KERNEL_DEVICES, default: 'cpu' as const, describe: 'cpu, or cuda (engine and ceiling on the GPU)' })
             .option('json', { type: 'boolean', default: false, describe: 'one JSON object per configuration' })
-            .option('record', recordOption),
+            .option('record', recordOption)
+            .options({ ...groupFlags, procs: { type: 'number', describe: 'train: N local ranks of one data-parallel training against one process with all the threads (sums overlapped with the backward, and after it); default precision bf16' } })
+            .group(Object.keys(groupFlags), 'Data-parallel training (train):'),
         async (args) => {
-          const precisions = args.precision.split(',').map((p) => p.trim());
+          const which = args._[1] === 'train' ? 'train' : 'score';
+          const group = which === 'train' ? groupOf(args) : undefined;
+          if (which === 'score' && (args.procs !== undefined || args.worldSize !== undefined)) throw new IntraError('INTRA_INVALID_ARGUMENT', '--procs and --world-size are for `intra bench train`: scoring runs one process');
+          if (args.procs !== undefined || group) {
+            if (args.kernels !== 'fused' || args.ablate || args.device !== 'cpu') throw new IntraError('INTRA_INVALID_ARGUMENT', 'Data-parallel benches run our kernels on the CPU: --kernels, --ablate and --device are for one process');
+            const precisions = (args.precision ?? 'bf16').split(',').map((p) => p.trim());
+            for (const p of precisions) {
+              if (!(PRECISIONS as readonly string[]).includes(p)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected fp32 or bf16 for precision but received '${p}'`);
+            }
+            const common = { preset: args.preset, attention: args.attention, imageSize: args.imageSize, batch: args.batch, steps: args.steps, repeats: args.repeats, bucketMb: args.bucketMb };
+            if (group) {
+              // One rank of a group (started by --procs, or by hand on several machines): rank 0 prints, nothing is recorded.
+              for (const precision of precisions as Precision[]) {
+                const record = await timeTrainingSteps({ ...common, precision, threads: args.threads }, group);
+                if (record) console.log(args.json ? JSON.stringify(record) : dataParallelTable([record]));
+              }
+              return;
+            }
+            const records = await benchDataParallel({
+              ...common, procs: args.procs!, precisions: precisions as Precision[], threads: args.threads,
+              onRecord: (r) => (args.json ? console.log(JSON.stringify(r)) : process.stderr.write(`  ${r.precision} ${r.run}: ${r.windows_per_s.toFixed(1)} windows/s\n`)),
+            });
+            if (!args.json) console.log(dataParallelTable(records));
+            await recordRun(args.record, 'bench data-parallel', records, args.threads);
+            return;
+          }
+          const precisions = (args.precision ?? 'fp32,bf16').split(',').map((p) => p.trim());
           for (const p of precisions) {
             if (!(PRECISIONS as readonly string[]).includes(p)) throw new Error(`Expected fp32 or bf16 for precision but received '${p}'`);
           }
@@ -113,7 +143,6 @@ export function register(cli: Argv): Argv {
           for (const k of kernels) {
             if (!(BENCH_KERNELS as readonly string[]).includes(k)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected one of ${BENCH_KERNELS.join(', ')} for kernels but received '${k}'`);
           }
-          const which = args._[1] === 'train' ? 'train' : 'score';
           const options = {
             preset: args.preset, attention: args.attention, precisions: precisions as Precision[], kernels: kernels as BenchKernels[], ablate: args.ablate, imageSize: args.imageSize,
             images: args.images, batch: args.batch, steps: args.steps, repeats: args.repeats, threads: args.threads, device: args.device,

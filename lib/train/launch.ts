@@ -23,6 +23,8 @@ export interface LaunchOptions {
   /** the group's timeout (ms) */
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** rank 0's standard output, as it comes (default: this process's) */
+  onStdout?: (text: string) => void;
 }
 
 /** The environment of one rank, as PyTorch's launcher sets it. */
@@ -43,8 +45,9 @@ export async function launchRanks(options: LaunchOptions): Promise<number> {
   for (let rank = 0; rank < procs; rank++) {
     const child = spawn(process.execPath, [cli, ...options.argv, '--threads', String(threads), ...(options.timeoutMs ? ['--group-timeout', String(options.timeoutMs / 1000)] : [])], {
       env: { ...process.env, ...rankEnvironment(rank, procs, port) },
-      stdio: rank === 0 ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'ignore', 'pipe'],
+      stdio: rank === 0 ? ['ignore', options.onStdout ? 'pipe' : 'inherit', 'inherit'] : ['ignore', 'ignore', 'pipe'],
     });
+    if (rank === 0 && options.onStdout) child.stdout!.on('data', (chunk: Buffer) => options.onStdout!(chunk.toString()));
     tails[rank] = '';
     child.stderr?.on('data', (chunk: Buffer) => (tails[rank] = (tails[rank]! + chunk.toString()).slice(-4000)));
     children.push(child);
@@ -54,7 +57,7 @@ export async function launchRanks(options: LaunchOptions): Promise<number> {
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    const exits = children.map((child, rank) => new Promise<{ rank: number; code: number }>((resolve) => child.once('exit', (code, signal) => resolve({ rank, code: code ?? (signal ? 128 : 1) }))));
+    const exits = children.map((child, rank) => new Promise<{ rank: number; code: number }>((resolve) => child.once('close', (code, signal) => resolve({ rank, code: code ?? (signal ? 128 : 1) }))));
     let failed: { rank: number; code: number } | undefined;
     const pending = new Set(exits.map((_, i) => i));
     while (pending.size > 0) {

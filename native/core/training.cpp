@@ -206,6 +206,10 @@ void Engine::joinGroup(const GroupConfig& config) {
   std::lock_guard<std::mutex> lock(mutex_);
   requireTrainingState("train in a group");
   if (group_) throw invalidState("This engine has joined a group already");
+  if (!device_.is_cpu()) {
+    // Gloo would move every bucket through the host; NCCL, the collectives a GPU group needs, is not built in.
+    throw unsupported("Data-parallel training runs on CPU engines (Gloo); this engine is on " + device_.str() + ", and NCCL is not built into intra");
+  }
   if (train_.batchSize % config.worldSize != 0) {
     throw invalidArgument("Expected a batch size divisible by WORLD_SIZE " + std::to_string(config.worldSize) + " but received " +
                           std::to_string(train_.batchSize) + ": every rank computes an equal share of each batch");
