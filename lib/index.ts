@@ -5,7 +5,7 @@ export { Engine } from './engine.js';
 export { readCategory, listImages, type Category, type TestItem } from './data/dataset.js';
 export { loadImage, loadMask, channelsOf, packImages, type DecodedImage, type ImageShape } from './data/images.js';
 export { synthesize, renderSample, SYNTH_CATEGORIES, type SynthCategory, type SynthDefect, type SynthOptions, type Sample } from './data/synth.js';
-export { trainCategory, splitValidation, chooseImageSize, smoothedBestLoss, type TrainOptions, type TrainResult, type TrainState, type EpochRecord, type Progress, type StopReason, type ImageSizeChoice, type SizeTrial } from './train/train.js';
+export { trainCategory, splitValidation, chooseImageSize, smoothedBestLoss, type TrainOptions, type TrainResult, type TrainState, type EpochRecord, type AllReduceRecord, type Progress, type StopReason, type ImageSizeChoice, type SizeTrial } from './train/train.js';
 export { RECIPES, recipeDefaults, type Recipe, type RecipeDefaults } from './train/recipes.js';
 export { scoreFiles, type ScoreLine, type ScoreOptions, type PhaseTimer } from './infer/score.js';
 export { evaluateCategory, reportMarkdown, type Report, type Metrics, type EvaluateOptions } from './eval/evaluate.js';
@@ -18,6 +18,7 @@ export { benchScore, benchTrain, type ThroughputRecord, type ThroughputOptions }
 export { profileTrain, profileScore, profileCompare, chromeTrace, breakdown, type ProfileReport, type ProfileTrainOptions, type ProfileScoreOptions, type Phase, type OpBreakdown, type OpRow, type OpKind } from './bench/profile.js';
 export { flopCount, inferenceFlops, trainingFlops, type FlopCount } from './bench/flops.js';
 export { benchFleet, type FleetRecord, type FleetOptions } from './bench/fleet.js';
+export { benchDataParallel, DATA_PARALLEL_RUNS, type DataParallelRecord, type DataParallelOptions, type DataParallelRun } from './bench/data-parallel.js';
 export { validationNoise, type ValidationNoiseRecord } from './bench/validation.js';
 export { submitRun, type SubmitOptions, type SubmitResult } from './fleet/submit.js';
 export { startWorker, type FleetWorker, type WorkerOptions } from './fleet/worker.js';

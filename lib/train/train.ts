@@ -19,7 +19,7 @@ import { allMapSettings, mapSettingsName } from '../infer/map-settings.js';
 import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
 import type { AllReduceRecord, EpochRecord, ImageSizeChoice, StopReason, TrainState } from './state.js';
 
-export type { EpochRecord, ImageSizeChoice, SizeTrial, StopReason, TrainState } from './state.js';
+export type { AllReduceRecord, EpochRecord, ImageSizeChoice, SizeTrial, StopReason, TrainState } from './state.js';
 
 export interface TrainOptions {
   category: string;
@@ -614,10 +614,9 @@ async function trainAtSize(options: TrainOptions, requestedSize: number | undefi
           etaSeconds: ((stepsPerEpoch - step) * batch) / rate,
         });
       }
+      // In a group, each rank validates a share of the windows and gets the whole set's loss:
+      // the one value every rank decides the best epoch and early stopping on.
       const validationLoss = await engine.validate();
-      // Every rank computed it from the same weights and windows; the group's mean makes the one
-      // value every rank decides the best epoch and early stopping on.
-      if (group) validationLoss.loss = (await engine.groupAverage([validationLoss.loss]))[0]!;
       const improved = state.bestLoss === null || validationLoss.loss < state.bestLoss;
       if (improved) {
         state.bestLoss = validationLoss.loss;

@@ -59,7 +59,7 @@ class Engine {
   void setValidationImages(const ImageBatch& images, int64_t windowsPerImage = 0,
                            std::optional<uint64_t> windowSeed = std::nullopt);
   LossParts trainSteps(int64_t steps);
-  LossParts validate();
+  LossParts validate();  // in a group: the whole set's loss, each rank computing a share
   torch::Tensor reconstruct(const ImageBatch& images);  // float (n, H, W, C)
   // withMaps false: the scores alone cross back (the maps stay on the device). One
   // reconstruction serves every MapConfig of `configs` (empty: the model's own).

@@ -189,13 +189,21 @@ LossParts Engine::validate() {
   torch::NoGradGuard noGrad;
   net_->eval();
   const int64_t total = validationWindows_.image.size(0);
+  // In a group each rank computes a contiguous share of the same windows and the sums are
+  // added up: every rank gets the whole set's loss for 1/N of the work.
+  const int64_t ranks = group_ ? group_->worldSize() : 1, rank = group_ ? group_->rank() : 0;
+  const int64_t first = total * rank / ranks, last = total * (rank + 1) / ranks;
   torch::Tensor sums = torch::zeros({4}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
-  for (int64_t from = 0; from < total; from += train_.batchSize) {
-    const int64_t to = std::min(total, from + train_.batchSize);
+  for (int64_t from = first; from < last; from += train_.batchSize) {
+    const int64_t to = std::min(last, from + train_.batchSize);
     auto part = [&](const torch::Tensor& t) { return t.slice(0, from, to); };
     Windows w{part(validationWindows_.image), part(validationWindows_.row), part(validationWindows_.col),
               part(validationWindows_.slot), part(validationWindows_.transform)};
     sums += lossOn(validationPatches_, w, false) * static_cast<double>(to - from);
+  }
+  if (group_) {
+    group_->average({sums});
+    sums.mul_(static_cast<double>(ranks));  // the mean of the ranks' sums, times N: their sum
   }
   LossParts parts = partsOf(sums, static_cast<double>(total), total, 0);
   parts.seconds = secondsSince(start);
