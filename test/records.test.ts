@@ -147,7 +147,7 @@ describe('the generated documents', () => {
     expect(doc).toContain('### Data-parallel training against one process');
     expect(doc).toContain('| bf16 | overlapped | 2 × 1 | 18.0 | 0.90× | 1778 | 222.2 | 11 | 66.9 |');
     expect(doc).toContain('| bf16 | one process | 1 × 2 | 20.0 | 1.00× | 1600 |  |  |  |');
-    expect(readmeSummary([dataParallel])).toContain('bf16 2 ranks 0.90× one process (222 MB summed per step, 67 ms exposed)');
+    expect(readmeSummary([dataParallel])).toContain('paper preset, bf16: 2 ranks 0.90× one process (222 MB summed per step, 67 ms exposed)');
     expect(doc).toContain('| scoring | 0.42 | 625 (+435) | 413 (+223) |');
     expect(doc).toContain('| `intra score`, 2 threads | 128.4 s (0.125 images/s) |');
     expect(doc).toContain('| tile | cpu | 112×144 | 30 / 29.6 | 44 | 1,044,736 | 60.9 | 59.7 | 53.0 |');
