@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { synthesize } from '../lib/data/synth.js';
+import { Engine } from '../lib/engine.js';
 import { freePort } from '../lib/fleet/local-redis.js';
 import { rankEnvironment } from '../lib/train/launch.js';
 import { parse, type Tensor } from './checkpoint-format.js';
@@ -151,6 +152,31 @@ describe('intra train on several ranks', () => {
     for (const { code, log } of await Promise.all(resumed)) expect(code, log).toBe(0);
     expect(epochs(out).length).toBe(4);
   }, 300_000);
+
+  it('ranks whose backward passes compute other gradients (other kernels) both stop at the first step with the reason, before any weight changes', async () => {
+    const port = await freePort();
+    const images = { data: Uint8Array.from({ length: 2 * 64 * 64 * 3 }, (_, i) => (i * 37) % 251), count: 2, height: 64, width: 64, channels: 3 };
+    // bf16 with the fused Adam: rank 0's products collect their gradients on bf16 working
+    // copies; rank 1 keeps the weights family on its reference, so they land on the masters.
+    const ranks = [[], ['weights'] as const].map((referenceFor) =>
+      Engine.create({ preset: 'tiny', channels: 3 }, { seed: 1, batchSize: 8, trainPrecision: 'bf16' }, { threads: 1, referenceFor: [...referenceFor] }));
+    try {
+      for (const engine of ranks) await engine.setTrainingImages(images);
+      const before = await Promise.all(ranks.map((engine) => engine.reconstruct(images)));
+      await Promise.all(ranks.map((engine, rank) => engine.joinGroup({ rank, worldSize: 2, masterAddr: '127.0.0.1', port, timeoutMs: 10_000 })));
+      const steps = await Promise.allSettled(ranks.map((engine) => engine.trainSteps(1)));
+      for (const step of steps) {
+        expect(step.status).toBe('rejected');
+        const error = (step as PromiseRejectedResult).reason as Error & { code: string };
+        expect(error.code).toBe('INTRA_DISTRIBUTED');
+        expect(error.message).toMatch(/The ranks' backward passes computed gradients for different parameters \(rank 0: \d+ of \d+ tensors, rank [01]: \d+ of \d+\)/);
+      }
+      const after = await Promise.all(ranks.map((engine) => engine.reconstruct(images)));
+      for (let r = 0; r < 2; r++) expect(Buffer.from(after[r]!.buffer).equals(Buffer.from(before[r]!.buffer))).toBe(true);
+    } finally {
+      for (const engine of ranks) engine.dispose();
+    }
+  }, 120_000);
 
   it('intra bench train --procs 2 times the ranks against one process in the same run and records bytes and exposed all-reduce per step', () => {
     const records = join(root, 'records');

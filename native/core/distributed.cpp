@@ -254,21 +254,33 @@ void GradientReducer::afterBackward() {
   inBackward_ = false;
   torch::NoGradGuard noGrad;
   if (place_.empty()) {
-    // Rank 0's order is every rank's layout; a rank whose backward produced other gradients
-    // runs another model or step, and is stopped here rather than mixing them.
-    const int64_t n = static_cast<int64_t>(leaves_.size());
-    torch::Tensor order = torch::full({n + 1}, -1, torch::kLong);
-    order[0] = static_cast<int64_t>(arrival_.size());
-    for (size_t i = 0; i < arrival_.size(); ++i) order[static_cast<int64_t>(i) + 1] = arrival_[i];
-    group_.broadcast(order);
-    std::vector<int64_t> agreed(order.data_ptr<int64_t>() + 1, order.data_ptr<int64_t>() + 1 + order[0].item<int64_t>());
+    // Rank 0's order is every rank's layout. A rank whose backward produced other gradients
+    // runs another model or other kernels: every rank learns of it (a summed flag) and stops
+    // here with the reason, before any weight changes, rather than mixing them or hanging.
+    auto anyRank = [&](bool mismatch) {
+      torch::Tensor flag = torch::full({1}, mismatch ? 1.0 : 0.0, torch::kDouble);
+      group_.launchSum(flag)->wait();
+      return flag.item<double>() > 0;
+    };
+    const auto mismatch = [&](const std::string& what) {
+      return distributedError("The ranks' backward passes computed gradients for different parameters (" + what +
+                              "): every rank must train the same model with the same kernels and precision");
+    };
+    const int64_t n = static_cast<int64_t>(leaves_.size()), arrived = static_cast<int64_t>(arrival_.size());
+    torch::Tensor counts = torch::tensor({n, arrived}, torch::kLong);
+    group_.broadcast(counts);
+    const int64_t zeroLeaves = counts[0].item<int64_t>(), zeroArrived = counts[1].item<int64_t>();
+    if (anyRank(zeroLeaves != n || zeroArrived != arrived)) {
+      throw mismatch("rank 0: " + std::to_string(zeroArrived) + " of " + std::to_string(zeroLeaves) + " tensors, rank " +
+                     std::to_string(group_.rank()) + ": " + std::to_string(arrived) + " of " + std::to_string(n));
+    }
+    torch::Tensor order = torch::tensor(arrival_, torch::kLong);
+    if (arrived > 0) group_.broadcast(order);
+    std::vector<int64_t> agreed(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
     std::vector<int64_t> a = agreed, b = arrival_;
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
-    if (a != b) {
-      throw distributedError("Rank " + std::to_string(group_.rank()) + " computed gradients for other parameters than rank 0 (" +
-                             std::to_string(b.size()) + " against " + std::to_string(a.size()) + "): every rank must train the same model");
-    }
+    if (anyRank(a != b)) throw mismatch("the same number of tensors, but not the same ones");
     layOut(agreed);
   }
   // Gradients no hook has copied (all of them without overlap, or in the laying-out step).
