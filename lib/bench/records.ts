@@ -422,7 +422,7 @@ export function readmeSummary(files: readonly LoadedRecordFile[]): string {
       return overlapped.map((r) => `${r.preset} preset, ${r.precision}: ${r.procs} ranks ${fixed(r.speedup, 2)}× one process (${fixed(r.bytes_per_step / 1e6, 0)} MB summed per step, ${fixed(r.wait_ms_per_step, 0)} ms exposed)`).join(', ');
     }
     if (f.bench === 'demo' || f.bench === 'bench curve') {
-      return (f.records as (DemoRecord | CurveRecord)[]).map((r) => `${r.category}${'budget_minutes' in r ? ` after ${r.budget_minutes} min` : ''} ${pct(r.image_auroc)} / ${pct(r.pixel_auroc)}`).join(', ');
+      return (f.records as (DemoRecord | CurveRecord)[]).map((r) => `${r.category}${'budget_minutes' in r ? ` ${r.image_width}×${r.image_height} after ${r.budget_minutes} min` : ''} ${pct(r.image_auroc)} / ${pct(r.pixel_auroc)}`).join(', ');
     }
     return null;
   };
