@@ -198,6 +198,8 @@ export interface Capabilities {
    * "onednn avx512_core_amx" on AMX CPUs).
    */
   matrixProducts: { fp32: string; bf16: string };
+  /** what data-parallel training (GroupConfig) runs its collectives on in this build: gloo, on CPU engines; null where it was built without Gloo's headers */
+  dataParallel: 'gloo' | null;
 }
 export interface LossParts {
   loss: number;

@@ -202,6 +202,13 @@ describe('intra train on several ranks', () => {
     expect(refused.stderr).toContain('--procs and --world-size are for `intra bench train`');
   }, 300_000);
 
+  it('intra info says the build trains in groups over Gloo, as the runs above did', () => {
+    const info = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8' });
+    expect(info.status, info.stderr).toBe(0);
+    expect(info.stdout).toContain('groups    data-parallel training on CPU engines over gloo (intra train --procs)');
+    expect(JSON.parse(spawnSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8' }).stdout).dataParallel).toBe('gloo');
+  });
+
   it('a rendezvous that cannot happen is an error before any training, never a hang', async () => {
     // A port in use on the master.
     const busy = createServer().listen(0, '127.0.0.1');

@@ -21,6 +21,8 @@ export interface InfoReport {
   cpu: Capabilities['cpu'];
   /** which fused kernels this build has per device (null: none for CUDA) */
   fusedKernels: { cpu: string; cuda: string | null };
+  /** what data-parallel training runs its collectives on in this build (null: none) */
+  dataParallel: Capabilities['dataParallel'];
   /** params[preset][attention] at 256x256, 3 channels */
   params: Record<string, Record<string, number>>;
   /** each preset's geometry: the model config's fields (the engine's table) */
@@ -47,7 +49,7 @@ export function infoReport(threads = 0): InfoReport {
   }
   const { trainDefaults } = configFields();
   const waiting = { ompWaitPolicy: process.env.OMP_WAIT_POLICY ?? null, blasThreadTimeout: process.env.OPENBLAS_THREAD_TIMEOUT ?? null };
-  return { libtorch: caps.libtorch, blas: caps.blas, matrixProducts: caps.matrixProducts, threads: caps.threads, waiting, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, cpu: caps.cpu, params, presets, trainDefaults };
+  return { libtorch: caps.libtorch, blas: caps.blas, matrixProducts: caps.matrixProducts, threads: caps.threads, waiting, bf16: caps.bf16, cuda: caps.cuda, fusedKernels: caps.fusedKernels, dataParallel: caps.dataParallel, cpu: caps.cpu, params, presets, trainDefaults };
 }
 
 export function register(cli: Argv): Argv {
@@ -73,6 +75,7 @@ export function register(cli: Argv): Argv {
       console.log(`bf16      ${report.bf16 ? 'yes' : 'no'}`);
       console.log(`cuda      built: ${report.cuda.built ? 'yes' : 'no'}, device: ${report.cuda.available ? 'yes' : 'no'}`);
       console.log(`kernels   fused on cpu: ${report.fusedKernels.cpu}; fused on cuda: ${report.fusedKernels.cuda ?? 'none in this build'}`);
+      console.log(`groups    ${report.dataParallel ? `data-parallel training on CPU engines over ${report.dataParallel} (intra train --procs)` : 'no data-parallel training in this build (libgloo-dev was missing when it was built)'}`);
       console.log('\nparameters at 256x256, 3 channels');
       console.log(['preset', ...ATTENTION_KINDS].map((s) => s.padStart(12)).join(''));
       for (const [preset, counts] of Object.entries(report.params)) {

@@ -7,6 +7,7 @@
 #include "../core/kernel_interface.h"
 #include "../core/loss.h"
 #include "../core/preset_training.h"
+#include "../core/distributed.h"
 #include "../core/windows.h"
 #include "convert.h"
 #include "task_worker.h"
@@ -37,6 +38,8 @@ Napi::Value capabilitiesOf(const Napi::CallbackInfo& info) {
     products.Set("fp32", caps.fp32Products);
     products.Set("bf16", caps.bf16Products);
     o.Set("matrixProducts", products);
+    // The collectives data-parallel training runs on in this build (CPU engines), or none.
+    o.Set("dataParallel", DataParallelGroup::available() ? Napi::String::New(env, "gloo") : env.Null());
     Napi::Object cpu = Napi::Object::New(env);
     cpu.Set("model", caps.cpu.model);
     cpu.Set("label", caps.cpu.label());
