@@ -112,12 +112,13 @@ export function register(cli: Argv): Argv {
           const which = args._[1] === 'train' ? 'train' : 'score';
           const group = which === 'train' ? groupOf(args) : undefined;
           if (which === 'score' && (args.procs !== undefined || args.worldSize !== undefined)) throw new IntraError('INTRA_INVALID_ARGUMENT', '--procs and --world-size are for `intra bench train`: scoring runs one process');
-          if (args.procs !== undefined || group) {
+          const parallel = args.procs !== undefined || group !== undefined;
+          const precisions = (args.precision ?? (parallel ? 'bf16' : 'fp32,bf16')).split(',').map((p) => p.trim());
+          for (const p of precisions) {
+            if (!(PRECISIONS as readonly string[]).includes(p)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected fp32 or bf16 for precision but received '${p}'`);
+          }
+          if (parallel) {
             if (args.kernels !== 'fused' || args.ablate || args.device !== 'cpu') throw new IntraError('INTRA_INVALID_ARGUMENT', 'Data-parallel benches run our kernels on the CPU: --kernels, --ablate and --device are for one process');
-            const precisions = (args.precision ?? 'bf16').split(',').map((p) => p.trim());
-            for (const p of precisions) {
-              if (!(PRECISIONS as readonly string[]).includes(p)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected fp32 or bf16 for precision but received '${p}'`);
-            }
             const common = { preset: args.preset, attention: args.attention, imageSize: args.imageSize, batch: args.batch, steps: args.steps, repeats: args.repeats, bucketMb: args.bucketMb };
             if (group) {
               // One rank of a group (started by --procs, or by hand on several machines): rank 0 prints, nothing is recorded.
@@ -134,10 +135,6 @@ export function register(cli: Argv): Argv {
             if (!args.json) console.log(dataParallelTable(records));
             await recordRun(args.record, 'bench data-parallel', records, args.threads);
             return;
-          }
-          const precisions = (args.precision ?? 'fp32,bf16').split(',').map((p) => p.trim());
-          for (const p of precisions) {
-            if (!(PRECISIONS as readonly string[]).includes(p)) throw new Error(`Expected fp32 or bf16 for precision but received '${p}'`);
           }
           const kernels = args.kernels.split(',').map((k) => k.trim());
           for (const k of kernels) {

@@ -87,11 +87,12 @@ export function groupOf(args: { rank?: number; worldSize?: number; masterAddr?: 
   const rank = number(args.rank, 'RANK', -1);
   if (rank < 0 || rank >= worldSize) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a rank in 0..${worldSize - 1} (--rank or RANK) for WORLD_SIZE ${worldSize} but received ${rank < 0 && args.rank === undefined && env.RANK === undefined ? 'none' : rank}`);
   if (!(args.groupTimeout > 0)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a positive number of seconds for --group-timeout but received ${args.groupTimeout}`);
-  const bucketMb = args.bucketMb ?? 25;
-  if (!(bucketMb > 0)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a positive number of MiB for --bucket-mb but received ${args.bucketMb}`);
+  const { bucketMb, overlap } = args;
+  if (bucketMb !== undefined && !(bucketMb > 0)) throw new IntraError('INTRA_INVALID_ARGUMENT', `Expected a positive number of MiB for --bucket-mb but received ${bucketMb}`);
+  // Left out, the bucket size and the overlap are the engine's defaults (GroupConfig).
   return {
     rank, worldSize, masterAddr: args.masterAddr ?? env.MASTER_ADDR ?? '127.0.0.1', port: number(args.masterPort, 'MASTER_PORT', 29500), timeoutMs: Math.round(args.groupTimeout * 1000),
-    bucketBytes: Math.max(1, Math.round(bucketMb * 2 ** 20)), overlap: args.overlap ?? true,
+    ...(bucketMb === undefined ? {} : { bucketBytes: Math.max(1, Math.round(bucketMb * 2 ** 20)) }), ...(overlap === undefined ? {} : { overlap }),
   };
 }
 

@@ -199,11 +199,14 @@ void GradientReducer::onGradient(size_t leaf, const torch::Tensor& grad) {
     throw invalidState("A parameter that had no gradient in the step that laid out the gradient buckets has one now: every step must use the same parameters");
   }
   if (copied_[leaf]) throw invalidState("A parameter's gradient arrived twice in one backward");
-  Bucket& bucket = buckets_[static_cast<size_t>(b)];
+  putGradient(buckets_[static_cast<size_t>(b)], offset, leaf, grad);
+  launchReadyBuckets(true);
+}
+
+void GradientReducer::putGradient(Bucket& bucket, int64_t offset, size_t leaf, const torch::Tensor& grad) {
   bucket.flat.narrow(0, offset, grad.numel()).view(grad.sizes()).copy_(grad);
   copied_[leaf] = true;
   --bucket.pending;
-  launchReadyBuckets(true);
 }
 
 void GradientReducer::launchReadyBuckets(bool fromHook) {
@@ -293,9 +296,7 @@ void GradientReducer::afterBackward() {
       if (!grad.defined()) {
         throw invalidState("A parameter that had a gradient in the step that laid out the gradient buckets has none now: every step must use the same parameters");
       }
-      bucket.flat.narrow(0, bucket.offsets[i], grad.numel()).view(grad.sizes()).copy_(grad);
-      copied_[leaf] = true;
-      --bucket.pending;
+      putGradient(bucket, bucket.offsets[i], leaf, grad);
     }
   }
   launchReadyBuckets(false);

@@ -104,6 +104,8 @@ class GradientReducer {
     std::unique_ptr<PendingSum> sum;
   };
   void onGradient(size_t leaf, const torch::Tensor& grad);
+  // Copies `grad` into its place in `bucket`: one gradient fewer pending there.
+  void putGradient(Bucket& bucket, int64_t offset, size_t leaf, const torch::Tensor& grad);
   void layOut(const std::vector<int64_t>& order);
   void launchReadyBuckets(bool fromHook);
   void clearHooks();
