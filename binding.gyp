@@ -51,6 +51,7 @@
         "native/core/windows.cpp",
         "native/core/checkpoint.cpp",
         "native/core/anomaly_map.cpp",
+        "native/core/texture.cpp",
         "native/core/loss.cpp",
         "native/core/method_constants.cpp",
         "native/core/engine.cpp",

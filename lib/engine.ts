@@ -117,7 +117,7 @@ export class Engine {
   anomalyMaps(images: ImageSet, options: { withReconstruction?: boolean } = {}): Promise<AnomalyMaps> {
     checkImages(images, 'images');
     return this.#queue((n) =>
-      n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, options.withReconstruction === true),
+      n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, options.withReconstruction === true, true, undefined, images.texture),
     );
   }
 
@@ -129,7 +129,7 @@ export class Engine {
     checkImages(images, 'images');
     if (configs.length === 0) invalidArgument('at least one map setting', 'configs', configs);
     configs.forEach((c) => checkMapConfig(c));
-    const result = await this.#queue((n) => n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, false, true, [...configs]));
+    const result = await this.#queue((n) => n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, false, true, [...configs], images.texture));
     const area = images.count * images.height * images.width;
     return configs.map((_, v) => ({
       maps: result.maps.subarray(v * area, (v + 1) * area),
@@ -180,12 +180,21 @@ export class Engine {
   /** The anomaly scores alone (the maps' maxima): the maps are not copied back. */
   anomalyScores(images: ImageSet): Promise<Float32Array> {
     checkImages(images, 'images');
-    return this.#queue((n) => n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, false, false)).then((r) => r.scores);
+    return this.#queue((n) => n.anomalyMaps(images.data, images.count, images.height, images.width, images.channels, false, false, undefined, images.texture)).then((r) => r.scores);
   }
 
   /** Computes the mean diff map over the training images with the current weights. */
   fitNormalStatistics(): Promise<void> {
     return this.#queue((n) => n.fitNormalStatistics());
+  }
+
+  /**
+   * The texture term's statistics: the training images' per-pixel mean and spread of each
+   * texture descriptor, (TEXTURE_DESCRIPTORS, H, W) at the model's size (TextureStatistics
+   * measures them); saved with the model.
+   */
+  setTextureStatistics(mean: Float32Array, spread: Float32Array): void {
+    syncWithCallerStack(() => this.#live().setTextureStatistics(mean, spread));
   }
 
   keepBest(): Promise<void> {

@@ -5,7 +5,7 @@
  * @example checkImages(images, 'images');
  */
 import { invalidArgument, requireInteger, requireOneOf } from './errors.js';
-import { DEVICES, IMAGE_SCORE_RULES, KERNEL_DEVICES, KERNEL_FAULTS, KERNELS, LOAD_PURPOSES, MAP_NORMALISATIONS, MAP_TERMS, PRECISIONS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelFault, type KernelOpDescription, type LoadOptions, type MapConfig, type ModelConfigInput } from './native-types.js';
+import { DEVICES, IMAGE_SCORE_RULES, KERNEL_DEVICES, KERNEL_FAULTS, KERNELS, LOAD_PURPOSES, MAP_NORMALISATIONS, MAP_TERMS, PRECISIONS, TEXTURE_DESCRIPTORS, type CheckedImplementation, type EngineOptions, type ImageSet, type KernelCheckOptions, type KernelDevice, type KernelFault, type KernelOpDescription, type LoadOptions, type MapConfig, type ModelConfigInput } from './native-types.js';
 
 /**
  * Only that the config is an object: every field's rules (types, bounds, the patch grid, the
@@ -52,6 +52,12 @@ export function checkImages(images: ImageSet, name: string): void {
   const expected = images.count * images.height * images.width * images.channels;
   if (images.data.length !== expected) {
     invalidArgument(`a buffer of count*height*width*channels = ${expected} bytes`, `${name}.data`, images.data);
+  }
+  if (images.texture !== undefined) {
+    const descriptors = images.count * TEXTURE_DESCRIPTORS * images.height * images.width;
+    if (!(images.texture instanceof Float32Array) || images.texture.length !== descriptors) {
+      invalidArgument(`a Float32Array of count*${TEXTURE_DESCRIPTORS}*height*width = ${descriptors} texture descriptors`, `${name}.texture`, images.texture);
+    }
   }
 }
 

@@ -12,8 +12,14 @@ export const KERNELS = ['auto', 'fused', 'reference', 'cuda-emulated'] as const;
 export const LOAD_PURPOSES = ['training', 'scoring'] as const;
 /** The anomaly maps a model can compute: the paper's (eqs. 6-7), the thesis's (eqs. 4.12-4.14). */
 export const ANOMALY_MAPS = ['paper', 'thesis'] as const;
-/** The anomaly map's terms: 1 - GMS alone (the paper's), or with the intensity difference |x - x^| beside it. */
-export const MAP_TERMS = ['gms', 'gms+intensity'] as const;
+/**
+ * The anomaly map's terms: 1 - GMS alone (the paper's), with the intensity difference |x - x^|
+ * beside it, and either with the texture term (each image's local texture at its own size
+ * against the training images'; standardised, so only with normalise z).
+ */
+export const MAP_TERMS = ['gms', 'gms+intensity', 'gms+texture', 'gms+intensity+texture'] as const;
+/** Texture descriptors per pixel (native/core/texture.h: four per scale, three scales). */
+export const TEXTURE_DESCRIPTORS = 12;
 /** Against the training images: minus their mean, squared (eq. 7), or over their per-pixel spread too (a standardised deviation, squared). */
 export const MAP_NORMALISATIONS = ['mean', 'z'] as const;
 /** The image's score: the map's maximum (the paper's), or the mean of its top `topkArea` share. */
@@ -216,6 +222,8 @@ export interface ImageSet {
   height: number;
   width: number;
   channels: number;
+  /** each image's texture descriptors at this size, (count, TEXTURE_DESCRIPTORS, height, width): what the texture term needs */
+  texture?: Float32Array;
 }
 export interface AnomalyMaps {
   /** (count, height, width) float32. */
@@ -234,6 +242,8 @@ export interface EngineDescription {
   hasNormalStatistics: boolean;
   /** per-pixel spreads and the intensity term's statistics, which every map but the paper's needs (absent from files fitted before they existed) */
   hasSpreadStatistics: boolean;
+  /** the texture term's statistics (absent from files fitted before it existed) */
+  hasTextureStatistics: boolean;
   /** the map settings calls use */
   map: MapConfig;
   /** this engine's rank in its data-parallel group (0 of 1 when training alone) */
@@ -358,7 +368,8 @@ export interface NativeEngine {
   validate(): Promise<LossParts>;
   reconstruct(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
   /** with `configs`: scores (V, count) and maps (V, count, H, W), one set per config, from one reconstruction */
-  anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean, withMaps?: boolean, configs?: Partial<MapConfig>[]): Promise<AnomalyMaps>;
+  anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean, withMaps?: boolean, configs?: Partial<MapConfig>[], texture?: Float32Array): Promise<AnomalyMaps>;
+  setTextureStatistics(mean: Float32Array, spread: Float32Array): void;
   /** (V, count) with `configs`, else (count) under the engine's own settings */
   validationScores(configs?: Partial<MapConfig>[]): Promise<Float32Array>;
   fitNormalStatistics(): Promise<void>;

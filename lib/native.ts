@@ -61,6 +61,7 @@ interface NativeAddon {
   presetTraining(preset: string): PresetTraining;
   patchLoss(train: object, predicted: Float32Array, target: Float32Array, count: number, channels: number, patchSize: number, implementation: string): Omit<LossParts, 'windows' | 'seconds'>;
   mapDifferences(image: Float32Array, reconstruction: Float32Array, count: number, height: number, width: number, channels: number, anomalyMap: string, implementation: string): Promise<MapDifferences>;
+  textureDescriptors(pixels: Uint8Array, height: number, width: number, channels: number, outHeight: number, outWidth: number): Promise<Float32Array>;
   turnedWindowOrigins(gridRows: number, gridCols: number, windowSize: number, rows: Int32Array, cols: Int32Array, transforms: Int32Array): { rows: Int32Array; cols: Int32Array };
   resizeMap(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Promise<Float32Array>;
   heatPictures(map: Float32Array, image: Uint8Array, height: number, width: number, channels: number, scale: number, wanted: number): Promise<Partial<Record<HeatPicture, Uint8Array>>>;
@@ -275,6 +276,25 @@ export function mapDifferences(
   const kind = requireOneOf(options.anomalyMap ?? 'paper', 'anomalyMap', ANOMALY_MAPS);
   const implementation = requireOneOf(options.implementation ?? 'fused', 'implementation', ['fused', 'reference'] as const);
   return withCallerStack(() => addon().mapDifferences(image, reconstruction, shape.count, shape.height, shape.width, shape.channels, kind, implementation));
+}
+
+/**
+ * An image's local texture descriptors, measured at its own size and resized to `out`
+ * (native/core/texture.h: per scale of 9, 33 and 65 pixels, the anisotropy and energy of
+ * neighbour differences and the structure tensor's orientation, on the grey image over its
+ * median): (descriptors, out.height, out.width). `pixels` is (height, width, channels) uint8.
+ *
+ * @example const d = await textureDescriptors(pixels, { height: 300, width: 240, channels: 1 }, { height: 144, width: 112 });
+ */
+export function textureDescriptors(
+  pixels: Uint8Array,
+  shape: { height: number; width: number; channels: number },
+  out: { height: number; width: number },
+): Promise<Float32Array> {
+  for (const key of ['height', 'width', 'channels'] as const) requireInteger(shape[key], key);
+  requireInteger(out.height, 'out.height');
+  requireInteger(out.width, 'out.width');
+  return withCallerStack(() => addon().textureDescriptors(pixels, shape.height, shape.width, shape.channels, out.height, out.width));
 }
 
 /**

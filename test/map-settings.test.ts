@@ -14,7 +14,8 @@ import type { MapsRecord } from '../lib/bench/maps.js';
 import { evaluateCategory, type Report } from '../lib/eval/evaluate.js';
 import { rocAuc } from '../lib/eval/metrics.js';
 import { allMapSettings, mapSettingsName, PAPER_MAP, parseTopkArea } from '../lib/infer/map-settings.js';
-import { configFields, mapDifferences, type ImageSet, type MapConfig, type MapDifferences } from '../lib/native.js';
+import { configFields, mapDifferences, TEXTURE_DESCRIPTORS, type ImageSet, type MapConfig, type MapDifferences } from '../lib/native.js';
+import { imageTexture, TextureStatistics } from '../lib/infer/texture.js';
 import { trainCategory, type TrainOptions, type TrainState } from '../lib/train/train.js';
 import { parse, write, type Record_ } from './checkpoint-format.js';
 import { random } from './fixtures.js';
@@ -247,8 +248,10 @@ describe('a model trained with map settings', () => {
     const engine = await Engine.load(model, { purpose: 'scoring' });
     expect(engine.describe().map).toEqual(own);
     expect(engine.describe().hasSpreadStatistics).toBe(true);
+    expect(engine.describe().hasTextureStatistics).toBe(true);
     const state = engine.metadata<TrainState>();
-    expect(Object.keys(state.thresholds!).sort()).toEqual(allMapSettings(0.02).map(mapSettingsName).sort());
+    expect(Object.keys(state.thresholds!).sort()).toEqual(allMapSettings(0.02, { texture: true }).map(mapSettingsName).sort());
+    expect(Object.keys(state.thresholds!)).toHaveLength(12);
     expect(state.threshold).toBe(state.thresholds![mapSettingsName(own)]);
     // Scoring-only engines hold no validation images: load for training and set them again.
     const training = await Engine.load(model);
@@ -259,14 +262,53 @@ describe('a model trained with map settings', () => {
     const scores = await training.validationScoresUnder([{ normalise: 'mean', map: 'gms', imageScore: 'max' }, {}]);
     expect(state.thresholds!['gms, mean, max']).toBeCloseTo(Math.max(...scores[0]!), 6);
     expect(state.threshold).toBeCloseTo(Math.max(...scores[1]!), 6);
+    // The texture term's thresholds: over the validation images with their descriptors.
+    const withTexture = packImages(await decodeAll(state.validationFiles, size, 3, undefined, 8, { texture: true }), size, 3);
+    const textured = await engine.anomalyVariants(withTexture, [{ map: 'gms+intensity+texture' }]);
+    expect(state.thresholds!['gms+intensity+texture, z, top 2%']).toBeCloseTo(Math.max(...textured[0]!.scores), 6);
     training.dispose();
+    engine.dispose();
+  });
+
+  it("adds the texture term as the method writes it: each descriptor over the training images' statistics, floored, squared, summed", async () => {
+    const engine = await Engine.load(model, { purpose: 'scoring' });
+    const state = engine.metadata<TrainState>();
+    const size = { width: 64, height: 64 }, area = 64 * 64;
+    const statistics = new TextureStatistics(size);
+    for (const file of state.trainFiles) statistics.add(await imageTexture(file, 3, size));
+    const { mean, spread } = statistics.statistics();
+    const set = colour(images(2, 13, (x, y, rand) => 128 + 60 * Math.sin((x + y) / 3) + (rand() - 0.5) * 8));
+    const rand = random(5);
+    set.texture = Float32Array.from({ length: 2 * TEXTURE_DESCRIPTORS * area }, (_, i) => mean[i % mean.length]! + (rand() - 0.5) * 4 * (spread[i % mean.length]! + 0.01));
+    const [plain, textured] = await engine.anomalyVariants(set, [{ map: 'gms+intensity', imageScore: 'max' }, { map: 'gms+intensity+texture', imageScore: 'max' }]);
+    const floors = Array.from({ length: TEXTURE_DESCRIPTORS }, (_, d) => Math.max(1e-6, spread.subarray(d * area, (d + 1) * area).reduce((t, v) => t + v, 0) / area));
+    for (let n = 0; n < 2; n++) {
+      let worst = 0, peak = -Infinity;
+      for (let p = 0; p < area; p++) {
+        let term = 0;
+        for (let d = 0; d < TEXTURE_DESCRIPTORS; d++) {
+          const i = d * area + p;
+          term += ((set.texture[(n * TEXTURE_DESCRIPTORS + d) * area + p]! - mean[i]!) / Math.max(spread[i]!, floors[d]!)) ** 2;
+        }
+        const want = plain!.maps[n * area + p]! + term;
+        worst = Math.max(worst, Math.abs(textured!.maps[n * area + p]! - want) / Math.max(1, want));
+        peak = Math.max(peak, want);
+      }
+      expect(worst).toBeLessThan(1e-4);
+      expect(textured!.scores[n]).toBeCloseTo(peak, 2);
+    }
+    // Without descriptors, or with the paper's normalisation, the texture term is refused.
+    const { texture: _, ...bare } = set;
+    await expect(engine.anomalyVariants(bare, [{ map: 'gms+texture' }])).rejects.toThrow(/texture descriptors/);
+    await expect(engine.anomalyVariants(set, [{ map: 'gms+texture', normalise: 'mean' }])).rejects.toThrow(/needs normalise z/);
     engine.dispose();
   });
 
   it('scores the same after a save and a load, under its own settings and under any other', async () => {
     const engine = await Engine.load(model);
     const set = colour(images(3, 11, (x, y, rand) => 128 + 60 * Math.sin((x + y) / 3) + (rand() - 0.5) * 8));
-    const settings = allMapSettings(0.02);
+    set.texture = Float32Array.from({ length: 3 * TEXTURE_DESCRIPTORS * 64 * 64 }, (_, i) => Math.sin(i / 7));
+    const settings = allMapSettings(0.02, { texture: true });
     const before = await engine.anomalyVariants(set, settings);
     const copy = join(root, 'copy.intra');
     await engine.save(copy, engine.metadata());
@@ -304,7 +346,7 @@ describe('a model trained with map settings', () => {
 
   it('intra refit gives a file from before the settings its spreads and thresholds, the weights and the paper map unchanged', async () => {
     const records = parse(readFileSync(model)).records;
-    const dropped = new Set(['map', 'diff_spread', 'intensity_mean', 'intensity_spread']);
+    const dropped = new Set(['map', 'diff_spread', 'intensity_mean', 'intensity_spread', 'texture_mean', 'texture_spread']);
     const old = join(root, 'weave-old.intra');
     const state = JSON.parse((records.find((r) => r.name === 'metadata') as { text: string }).text) as TrainState;
     delete state.thresholds;
@@ -315,9 +357,12 @@ describe('a model trained with map settings', () => {
     const [refitted, original] = await Promise.all([Engine.load(old, { purpose: 'scoring' }), Engine.load(model, { purpose: 'scoring' })]);
     expect(refitted.describe().hasSpreadStatistics).toBe(true);
     expect(refitted.describe().map).toEqual(PAPER_MAP);
-    expect(Object.keys(refitted.metadata<TrainState>().thresholds!)).toHaveLength(8);
+    expect(refitted.describe().hasTextureStatistics).toBe(true);
+    expect(Object.keys(refitted.metadata<TrainState>().thresholds!)).toHaveLength(12);
     const set = colour(images(2, 12, (x, y, rand) => 128 + 60 * Math.sin((x + y) / 3) + (rand() - 0.5) * 8));
-    const [a, b] = [await refitted.anomalyVariants(set, allMapSettings(0.02)), await original.anomalyVariants(set, allMapSettings(0.02))];
+    set.texture = Float32Array.from({ length: 2 * TEXTURE_DESCRIPTORS * 64 * 64 }, (_, i) => Math.cos(i / 5));
+    const all = allMapSettings(0.02, { texture: true });
+    const [a, b] = [await refitted.anomalyVariants(set, all), await original.anomalyVariants(set, all)];
     for (let v = 0; v < a.length; v++) expect([...a[v]!.scores]).toEqual([...b[v]!.scores]);
     refitted.dispose();
     original.dispose();
@@ -331,12 +376,13 @@ describe('a model trained with map settings', () => {
     await runCli(['bench', 'maps', model, join(data, 'weave'), '--threads', '2', '--json', '--record', records]);
     expect(process.exitCode).toBeUndefined();
     const rows = printed.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as MapsRecord);
-    expect(rows.map((r) => r.settings)).toEqual(allMapSettings(0.02).map(mapSettingsName));
+    expect(rows.map((r) => r.settings)).toEqual(allMapSettings(0.02, { texture: true }).map(mapSettingsName));
+    expect(rows.at(-1)!.settings).toBe('gms+intensity+texture, z, top 2%');
     const { readRecordFiles } = await import('../lib/bench/records.js');
     const [file] = await readRecordFiles(records);
     expect(file!.file.bench).toBe('bench maps');
     expect(file!.file.records).toEqual(rows);
-    for (const row of [rows[0]!, rows[7]!]) {
+    for (const row of [rows[0]!, rows[7]!, rows.at(-1)!]) {
       const report = await evaluateCategory({ model, category: join(data, 'weave'), outDir: join(root, `eval-${row.settings}`), threads: 2, map: row.map });
       expect(report.map_name).toBe(row.settings);
       expect({ image: row.image_auroc, pixel: row.pixel_auroc, aupro: row.aupro }).toEqual({ image: report.image_auroc, pixel: report.pixel_auroc, aupro: report.aupro });
@@ -402,12 +448,25 @@ describe('model files from before the settings', () => {
     const engine = await Engine.load(old, { purpose: 'scoring' });
     await expect(engine.anomalyVariants(test, [{ normalise: 'z' }])).rejects.toThrow(/refit/);
     await expect(engine.anomalyVariants(test, [{ map: 'gms+intensity' }])).rejects.toMatchObject({ code: 'INTRA_INVALID_STATE' });
+    await expect(engine.anomalyVariants({ ...test, texture: new Float32Array(test.count * TEXTURE_DESCRIPTORS * 64 * 64) }, [{ map: 'gms+texture', normalise: 'z' }]))
+      .rejects.toMatchObject({ code: 'INTRA_INVALID_STATE' });
     engine.dispose();
     const errors: string[] = [];
     vi.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
     await runCli(['score', old, join(root, 'data', 'weave', 'test', 'good'), '--normalise', 'z']);
     expect(process.exitCode).toBe(1);
     expect(errors.join('\n')).toContain(`Model ${old} was fitted before per-pixel spreads and the intensity term existed, which "gms, z, max" needs: run intra refit ${old} to fit them [INTRA_INVALID_STATE]`);
+  });
+
+  it('refuse the texture settings with the remedy', async () => {
+    const engine = await Engine.load(current, { purpose: 'scoring' });
+    expect(engine.describe().hasTextureStatistics).toBe(false);
+    engine.dispose();
+    const errors: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
+    await runCli(['score', current, join(root, 'data', 'weave', 'test', 'good'), '--map', 'gms+texture', '--normalise', 'z']);
+    expect(process.exitCode).toBe(1);
+    expect(errors.join('\n')).toContain(`Model ${current} holds no texture statistics (fitted before the texture term existed), which "gms+texture, z, max" needs: run intra refit ${current} to fit them [INTRA_INVALID_STATE]`);
   });
 
   it('with part of the statistics are refused, naming the file', async () => {

@@ -14,7 +14,7 @@ import { Engine } from '../engine.js';
 import { IntraError } from '../errors.js';
 import { DefectPixelMetrics, maskRegionsOf, metricsOf, presetOf, type Scored } from '../eval/evaluate.js';
 import { percent } from '../format.js';
-import { allMapSettings, mapSettingsName } from '../infer/map-settings.js';
+import { allMapSettings, mapSettingsName, usesTexture } from '../infer/map-settings.js';
 import { machineLabel, resizeMap, type MachineLabel, type MapConfig } from '../native.js';
 
 export interface MapFigures {
@@ -68,7 +68,9 @@ export async function compareMapSettings(options: CompareMapsOptions): Promise<M
       throw new IntraError('INTRA_INVALID_STATE', `Model ${options.model} holds no per-pixel spreads (fitted before they existed, or unfinished): run intra refit ${options.model} first`);
     }
     if (options.topkArea !== undefined) engine.setMapConfig({ topkArea: options.topkArea });
-    const settings = allMapSettings(engine.describe().map.topkArea);
+    // The texture term's settings too where the model holds its statistics.
+    const settings = allMapSettings(engine.describe().map.topkArea, { texture: described.hasTextureStatistics });
+    const texture = settings.some(usesTexture);
     const model = described.model, size = modelShape(model), channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;
     const defects = [...new Set(category.test.map((t) => t.defect))].filter((d) => d !== 'good');
     const pixels = settings.map(() => new DefectPixelMetrics(defects));
@@ -76,7 +78,7 @@ export async function compareMapSettings(options: CompareMapsOptions): Promise<M
     const batch = options.batch ?? 8;
     for (let from = 0; from < category.test.length; from += batch) {
       const items = category.test.slice(from, from + batch);
-      const images = await Promise.all(items.map((item) => loadImage(item.file, { size, channels, window })));
+      const images = await Promise.all(items.map((item) => loadImage(item.file, { size, channels, window, texture })));
       const variants = await engine.anomalyVariants(packImages(images, size, channels), settings);
       for (let k = 0; k < items.length; k++) {
         const item = items[k]!, to = { width: images[k]!.originalWidth, height: images[k]!.originalHeight };

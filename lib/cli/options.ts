@@ -26,7 +26,7 @@ export function engineOptionsOf(args: { threads: number; device: Device; precisi
 
 /** The map settings (MapConfig) of `score`, `eval`, `train` and `refit`; left out, the model's own. */
 export const mapOptions = {
-  map: { choices: MAP_TERMS, describe: "the anomaly map's terms: gms (the paper's) or gms+intensity (adds |x - x^|, which sees smooth brightness changes). These four flags, left out: the model's own settings (a new model: its preset's, the cpu preset's gms+intensity, z, topk 0.25%, else the paper's gms, mean, max)" },
+  map: { choices: MAP_TERMS, describe: "the anomaly map's terms: gms (the paper's), gms+intensity (adds |x - x^|, which sees smooth brightness changes), gms+texture or gms+intensity+texture (add each image's local texture, measured at its own size, against the training images': a region finished otherwise than the rest; with --normalise z). These four flags, left out: the model's own settings (a new model: its preset's, the cpu preset's gms+intensity, z, topk 0.25%, else the paper's gms, mean, max)" },
   normalise: { choices: MAP_NORMALISATIONS, describe: "against the training images: mean (the paper's eq. 7) or z (also over each pixel's normal spread)" },
   'image-score': { choices: IMAGE_SCORE_RULES, describe: "the image's score: max (the paper's) or topk (the mean of the map's top --topk-area)" },
   'topk-area': { type: 'string', describe: 'with --image-score topk: the share of the map averaged, e.g. 0.01 or 1% (default 1%)' },

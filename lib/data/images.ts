@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 
 import { IntraError } from '../errors.js';
-import type { ImageSet } from '../native.js';
+import { textureDescriptors, type ImageSet } from '../native.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp', '.bmp'] as const;
 
@@ -41,6 +41,8 @@ export interface DecodedImage {
   /** the file's own size, for maps at original resolution */
   originalWidth: number;
   originalHeight: number;
+  /** with `texture`: the texture descriptors measured at the file's own size, at the size asked for (TEXTURE_DESCRIPTORS, height, width) */
+  texture?: Float32Array;
 }
 
 /** 1 for grey (with or without alpha), 3 for colour (with or without alpha). */
@@ -88,7 +90,7 @@ function imageError(file: string, cause: unknown): IntraError {
  * model would see is an upscaled guess. (By area: a real part 103 pixels wide and 250 long
  * is an image; 1x1 or 8x8 is not.)
  */
-export async function loadImage(file: string, options: { size: number | ImageShape; channels: 1 | 3; window?: number }): Promise<DecodedImage> {
+export async function loadImage(file: string, options: { size: number | ImageShape; channels: 1 | 3; window?: number; texture?: boolean }): Promise<DecodedImage> {
   const target = shapeOf(options.size);
   try {
     await checkReadableFile(file);
@@ -114,12 +116,35 @@ export async function loadImage(file: string, options: { size: number | ImageSha
     if (info.channels !== options.channels || info.width !== target.width || info.height !== target.height) {
       throw new IntraError('INTRA_IMAGE', `Cannot read ${file}: decoded to ${info.width}x${info.height}x${info.channels}`);
     }
-    return {
+    const decoded: DecodedImage = {
       file,
       pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
       originalWidth: width || info.width,
       originalHeight: height || info.height,
     };
+    if (options.texture) {
+      const own = await loadImageAtOwnSize(file, options.channels);
+      decoded.texture = await textureDescriptors(own.pixels, { height: own.height, width: own.width, channels: options.channels }, target);
+    }
+    return decoded;
+  } catch (cause) {
+    if (cause instanceof IntraError) throw cause;
+    throw imageError(file, cause);
+  }
+}
+
+/**
+ * Decodes one image at its own size (height, width, channels) uint8, grey or colour as
+ * `channels` asks: for what is measured before the model's downscale (texture descriptors).
+ */
+export async function loadImageAtOwnSize(file: string, channels: 1 | 3): Promise<{ pixels: Uint8Array; width: number; height: number }> {
+  try {
+    await checkReadableFile(file);
+    let pipeline = sharp(file, { failOn: 'error' }).flatten({ background: { r: 0, g: 0, b: 0 } });
+    pipeline = channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== channels) throw new IntraError('INTRA_CHANNELS', `Cannot use ${file}: decoded to ${info.channels} channels, expected ${channels}`);
+    return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
   } catch (cause) {
     if (cause instanceof IntraError) throw cause;
     throw imageError(file, cause);
@@ -155,5 +180,12 @@ export function packImages(images: readonly DecodedImage[], size: number | Image
   const one = width * height * channels;
   const data = new Uint8Array(images.length * one);
   images.forEach((image, i) => data.set(image.pixels, i * one));
-  return { data, count: images.length, height, width, channels };
+  const set: ImageSet = { data, count: images.length, height, width, channels };
+  // The texture descriptors travel along when every image has them.
+  if (images.length > 0 && images.every((image) => image.texture)) {
+    const descriptors = images[0]!.texture!.length;
+    set.texture = new Float32Array(images.length * descriptors);
+    images.forEach((image, i) => set.texture!.set(image.texture!, i * descriptors));
+  }
+  return set;
 }

@@ -17,9 +17,19 @@ export function mapSettingsName(config: MapConfig): string {
   return `${config.map}, ${config.normalise}, ${score}`;
 }
 
-/** Every combination of terms, normalisation and image score, at one top-k share. */
-export function allMapSettings(topkArea: number): MapConfig[] {
-  return MAP_TERMS.flatMap((map) => MAP_NORMALISATIONS.flatMap((normalise) => IMAGE_SCORE_RULES.map((imageScore) => ({ map, normalise, imageScore, topkArea }))));
+/** Whether a setting's map has the texture term (which needs each image's texture descriptors). */
+export function usesTexture(config: Pick<MapConfig, 'map'>): boolean {
+  return config.map.endsWith('+texture');
+}
+
+/**
+ * Every combination of terms, normalisation and image score, at one top-k share; the texture
+ * term's (standardised, so with z alone) when `texture` says the model holds its statistics.
+ */
+export function allMapSettings(topkArea: number, options: { texture?: boolean } = {}): MapConfig[] {
+  return MAP_TERMS.filter((map) => options.texture || !usesTexture({ map })).flatMap((map) =>
+    MAP_NORMALISATIONS.filter((normalise) => normalise === 'z' || !usesTexture({ map })).flatMap((normalise) =>
+      IMAGE_SCORE_RULES.map((imageScore) => ({ map, normalise, imageScore, topkArea }))));
 }
 
 /** What a trained model's metadata holds of its thresholds. */
@@ -57,6 +67,9 @@ export function useMapSettings(engine: Engine, settings: Partial<MapConfig> | un
   const map = { ...own, ...settings };
   if ((map.map !== 'gms' || map.normalise !== 'mean') && !engine.describe().hasSpreadStatistics) {
     throw new IntraError('INTRA_INVALID_STATE', `Model ${model} was fitted before per-pixel spreads and the intensity term existed, which "${mapSettingsName(map)}" needs: run intra refit ${model} to fit them`);
+  }
+  if (usesTexture(map) && !engine.describe().hasTextureStatistics) {
+    throw new IntraError('INTRA_INVALID_STATE', `Model ${model} holds no texture statistics (fitted before the texture term existed), which "${mapSettingsName(map)}" needs: run intra refit ${model} to fit them`);
   }
   engine.setMapConfig(map);
   return { map, own, threshold: modelThresholdUnder(engine.metadata<ModelThresholds>(), map, own) };

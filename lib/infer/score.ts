@@ -12,6 +12,7 @@ import { loadImage, modelShape, packImages, type DecodedImage, type ImageShape }
 import { IntraError } from '../errors.js';
 import type { Engine } from '../engine.js';
 import { writeMapPictures } from './heatmap.js';
+import { usesTexture } from './map-settings.js';
 
 export interface ScoreLine {
   file: string;
@@ -51,12 +52,12 @@ export interface ScoreOptions {
 
 type Decoded = { file: string; image?: DecodedImage; error?: IntraError; ms: number };
 
-async function decodeBatch(files: readonly string[], size: ImageShape, channels: 1 | 3, window: number): Promise<Decoded[]> {
+async function decodeBatch(files: readonly string[], size: ImageShape, channels: 1 | 3, window: number, texture: boolean): Promise<Decoded[]> {
   return Promise.all(
     files.map(async (file) => {
       const started = performance.now();
       try {
-        const image = await loadImage(file, { size, channels, window });
+        const image = await loadImage(file, { size, channels, window, texture });
         return { file, image, ms: performance.now() - started };
       } catch (cause) {
         const error = cause instanceof IntraError ? cause : new IntraError('INTRA_IMAGE', `Cannot read ${file}: ${String(cause)}`);
@@ -107,16 +108,18 @@ export async function* scoreImages(engine: Engine, files: readonly string[], opt
   const { model } = engine.describe();
   const size = modelShape(model), channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;
   const area = size.width * size.height, batch = options.batch ?? 8, timer = options.timer ?? untimed;
+  // The texture term reads each image at its own size too (decoding, beside the engine's work).
+  const texture = usesTexture(engine.describe().map);
   const wantMaps = options.mapsDir !== undefined || options.keep?.maps === true, wantReconstruction = options.keep?.reconstruction === true;
   const used = new Set<string>();
   if (options.mapsDir) await mkdir(options.mapsDir, { recursive: true });
   const batches: string[][] = [];
   for (let i = 0; i < files.length; i += batch) batches.push(files.slice(i, i + batch));
 
-  let pending = batches.length > 0 ? decodeBatch(batches[0]!, size, channels, window) : undefined;
+  let pending = batches.length > 0 ? decodeBatch(batches[0]!, size, channels, window, texture) : undefined;
   for (let b = 0; b < batches.length; b++) {
     const decoded = await timer.time('decode', () => pending!);
-    pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, size, channels, window) : undefined;
+    pending = b + 1 < batches.length ? decodeBatch(batches[b + 1]!, size, channels, window, texture) : undefined;
     const good = decoded.filter((d) => d.image);
     let scores: Float32Array | undefined, maps: Float32Array | undefined, reconstruction: Float32Array | undefined, computeMs = 0;
     let batchError: IntraError | undefined;

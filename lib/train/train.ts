@@ -15,7 +15,8 @@ import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
 import { capabilities, modelConfig, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type EngineDescription, type GroupConfig, type LossParts, type MapConfig, type ModelConfigInput, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
-import { allMapSettings, mapSettingsName } from '../infer/map-settings.js';
+import { allMapSettings, mapSettingsName, usesTexture } from '../infer/map-settings.js';
+import { imageTexture, TextureStatistics } from '../infer/texture.js';
 import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
 import type { AllReduceRecord, EpochRecord, ImageSizeChoice, StopReason, TrainState } from './state.js';
 
@@ -212,13 +213,13 @@ export async function medianAspect(files: readonly string[], concurrency = 16): 
 }
 
 /** Decodes many images with sharp, a few at a time (sharp runs on libuv's pool). */
-export async function decodeAll(files: readonly string[], size: number | ImageShape, channels: 1 | 3, window?: number, concurrency = 8): Promise<DecodedImage[]> {
+export async function decodeAll(files: readonly string[], size: number | ImageShape, channels: 1 | 3, window?: number, concurrency = 8, options: { texture?: boolean } = {}): Promise<DecodedImage[]> {
   const out: DecodedImage[] = new Array(files.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       const i = next++;
-      out[i] = await loadImage(files[i]!, { size, channels, window });
+      out[i] = await loadImage(files[i]!, { size, channels, window, texture: options.texture });
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
@@ -320,9 +321,36 @@ export async function fitStatisticsAndThresholds(engine: Engine, state: TrainSta
   const settings = allMapSettings(own.topkArea);
   const scores = await engine.validationScoresUnder(settings);
   state.thresholds = Object.fromEntries(settings.map((s, i) => [mapSettingsName(s), Math.max(...scores[i]!)]));
+  await fitTexture(engine, state);
   state.threshold = state.thresholds[mapSettingsName(own)];
   state.thresholdRule = 'maximum anomaly score over the held-out validation images (all normal)';
 }
+
+/**
+ * The texture term: its statistics over the training files, read again at their own size (the
+ * engine holds them at the model's), then the thresholds of the settings with it, over the
+ * validation files with their descriptors, from one reconstruction.
+ */
+async function fitTexture(engine: Engine, state: TrainState): Promise<void> {
+  if (state.trainFiles.length < 2 || state.validationFiles.length === 0) return;
+  const model = engine.describe().model;
+  const shape = modelShape(model), channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;
+  const statistics = new TextureStatistics(shape);
+  for (const file of state.trainFiles) statistics.add(await imageTexture(file, channels, shape));
+  const { mean, spread } = statistics.statistics();
+  engine.setTextureStatistics(mean, spread);
+  const textured = allMapSettings(engine.describe().map.topkArea, { texture: true }).filter(usesTexture);
+  const maxima = textured.map(() => -Infinity);
+  for (let from = 0; from < state.validationFiles.length; from += TEXTURE_BATCH) {
+    const images = await decodeAll(state.validationFiles.slice(from, from + TEXTURE_BATCH), shape, channels, window, 8, { texture: true });
+    const variants = await engine.anomalyVariants(packImages(images, shape, channels), textured);
+    variants.forEach((v, i) => (maxima[i] = Math.max(maxima[i]!, ...v.scores)));
+  }
+  textured.forEach((s, i) => (state.thresholds![mapSettingsName(s)] = maxima[i]!));
+}
+
+/** Validation images per engine call while the texture term's thresholds are fitted. */
+const TEXTURE_BATCH = 16;
 
 export interface RefitOptions {
   /** a finished model file, rewritten in place (atomically) */

@@ -61,6 +61,7 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod("anomalyMaps", &EngineWrap::anomalyMaps),
                          InstanceMethod("validationScores", &EngineWrap::validationScores),
                          InstanceMethod("fitNormalStatistics", &EngineWrap::fitNormalStatistics),
+                         InstanceMethod("setTextureStatistics", &EngineWrap::setTextureStatistics),
                          InstanceMethod("setMapConfig", &EngineWrap::setMapConfig),
                          InstanceMethod("joinGroup", &EngineWrap::joinGroup),
                          InstanceMethod("groupAverage", &EngineWrap::groupAverage),
@@ -167,7 +168,23 @@ Napi::Value EngineWrap::anomalyMaps(const Napi::CallbackInfo& info) {
     const bool withReconstruction = info.Length() > 5 && info[5].ToBoolean().Value();
     const bool withMaps = info.Length() <= 6 || info[6].ToBoolean().Value();
     std::vector<MapConfig> configs = mapConfigsFrom(info, 7, e->mapConfig());
+    // The images' texture descriptors, for settings with the texture term.
+    const bool withTexture = info.Length() > 8 && !info[8].IsUndefined() && !info[8].IsNull();
+    if (withTexture) {
+      if (!info[8].IsTypedArray() || info[8].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+        throw invalidArgument("Expected a Float32Array of texture descriptors");
+      }
+      Napi::Float32Array texture = info[8].As<Napi::Float32Array>();
+      const int64_t expected = batch.count * kTextureDescriptors * batch.height * batch.width;
+      if (static_cast<int64_t>(texture.ElementLength()) != expected) {
+        throw invalidArgument("Expected count*" + std::to_string(kTextureDescriptors) + "*height*width = " + std::to_string(expected) +
+                              " texture descriptors but received " + std::to_string(texture.ElementLength()));
+      }
+      batch.texture = texture.Data();
+    }
     auto result = std::make_shared<AnomalyResult>();
+    std::vector<Napi::Value> kept{info[0]};
+    if (withTexture) kept.push_back(info[8]);
     return TaskWorker::run(
         info.Env(), [e, batch, withReconstruction, withMaps, configs, result] { *result = e->anomalyMaps(batch, withReconstruction, withMaps, configs); },
         [result](Napi::Env env) -> Napi::Value {
@@ -177,7 +194,7 @@ Napi::Value EngineWrap::anomalyMaps(const Napi::CallbackInfo& info) {
           if (result->reconstruction.defined()) out.Set("reconstruction", float32ArrayOf(env, result->reconstruction));
           return out;
         },
-        {info[0]});
+        kept);
   });
 }
 
@@ -189,6 +206,28 @@ Napi::Value EngineWrap::validationScores(const Napi::CallbackInfo& info) {
     return TaskWorker::run(
         info.Env(), [e, configs, scores] { *scores = e->validationScores(configs); },
         [scores](Napi::Env env) -> Napi::Value { return float32ArrayOf(env, *scores); });
+  });
+}
+
+// setTextureStatistics(mean, spread: Float32Array (descriptors, H, W)): a quick copy, on the
+// calling thread.
+Napi::Value EngineWrap::setTextureStatistics(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto e = engine(info.Env());
+    auto isFloat32 = [&](size_t k) { return info.Length() > k && info[k].IsTypedArray() && info[k].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array; };
+    if (!isFloat32(0) || !isFloat32(1)) throw invalidArgument("Expected (mean, spread: Float32Array) for setTextureStatistics");
+    const ModelConfig& model = e->modelConfig();
+    const int64_t values = kTextureDescriptors * model.imageHeight * model.imageWidth;
+    Napi::Float32Array mean = info[0].As<Napi::Float32Array>(), spread = info[1].As<Napi::Float32Array>();
+    if (static_cast<int64_t>(mean.ElementLength()) != values || static_cast<int64_t>(spread.ElementLength()) != values) {
+      throw invalidArgument("Expected " + std::to_string(kTextureDescriptors) + "*" + std::to_string(model.imageHeight) + "*" + std::to_string(model.imageWidth) +
+                            " = " + std::to_string(values) + " values each for setTextureStatistics");
+    }
+    auto tensorOf = [&](const Napi::Float32Array& a) {
+      return torch::from_blob(const_cast<float*>(a.Data()), {kTextureDescriptors, model.imageHeight, model.imageWidth}, torch::kFloat).clone();
+    };
+    e->setTextureStatistics(tensorOf(mean), tensorOf(spread));
+    return info.Env().Undefined();
   });
 }
 
@@ -293,6 +332,7 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
     o.Set("metadata", e->metadata());
     o.Set("hasNormalStatistics", e->hasNormalStatistics());
     o.Set("hasSpreadStatistics", e->hasSpreadStatistics());
+    o.Set("hasTextureStatistics", e->hasTextureStatistics());
     Napi::Object group = Napi::Object::New(env);
     group.Set("rank", static_cast<double>(e->groupRank()));
     group.Set("worldSize", static_cast<double>(e->groupSize()));

@@ -8,6 +8,7 @@
 #include "../core/loss.h"
 #include "../core/preset_training.h"
 #include "../core/distributed.h"
+#include "../core/texture.h"
 #include "../core/windows.h"
 #include "convert.h"
 #include "task_worker.h"
@@ -153,6 +154,39 @@ Napi::Value mapDifferencesOf(const Napi::CallbackInfo& info) {
           return o;
         },
         {info[0], info[1]});
+  });
+}
+
+// textureDescriptors(pixels: Uint8Array (height, width, channels), height, width, channels,
+// outHeight, outWidth) -> Promise<Float32Array (descriptors, outHeight, outWidth)>: an image's
+// texture descriptors (texture.h) measured at its own size and brought to the model's, off the
+// event loop.
+Napi::Value textureDescriptorsOf(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 6 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw invalidArgument("Expected (pixels: Uint8Array, height, width, channels, outHeight, outWidth) for textureDescriptors");
+    }
+    int64_t sizes[5];
+    for (int i = 0; i < 5; ++i) {
+      if (!info[i + 1].IsNumber()) throw invalidArgument("Expected numbers for height, width, channels, outHeight and outWidth of textureDescriptors");
+      sizes[i] = info[i + 1].As<Napi::Number>().Int64Value();
+      if (sizes[i] <= 0) throw invalidArgument("Expected positive height, width, channels, outHeight and outWidth for textureDescriptors");
+    }
+    Napi::Uint8Array pixels = info[0].As<Napi::Uint8Array>();
+    if (static_cast<int64_t>(pixels.ElementLength()) != sizes[0] * sizes[1] * sizes[2]) {
+      throw invalidArgument("Expected height*width*channels = " + std::to_string(sizes[0] * sizes[1] * sizes[2]) + " pixels for textureDescriptors");
+    }
+    const uint8_t* data = pixels.Data();
+    auto result = std::make_shared<torch::Tensor>();
+    return TaskWorker::run(
+        info.Env(),
+        [data, sizes, result] {
+          torch::NoGradGuard noGrad;
+          const torch::Tensor image = torch::from_blob(const_cast<uint8_t*>(data), {sizes[0], sizes[1], sizes[2]}, torch::kByte);
+          *result = textureDescriptors(image, kTextureScales, sizes[3], sizes[4]);
+        },
+        [result](Napi::Env env) -> Napi::Value { return float32ArrayOf(env, *result); },
+        {info[0]});
   });
 }
 

@@ -11,6 +11,7 @@ Napi::Value configFields(const Napi::CallbackInfo& info);
 Napi::Value windowOrigins(const Napi::CallbackInfo& info);
 Napi::Value patchLossOf(const Napi::CallbackInfo& info);
 Napi::Value mapDifferencesOf(const Napi::CallbackInfo& info);
+Napi::Value textureDescriptorsOf(const Napi::CallbackInfo& info);
 Napi::Value methodConstants(const Napi::CallbackInfo& info);
 Napi::Value kernelFamiliesOf(const Napi::CallbackInfo& info);
 Napi::Value presetTrainingOf(const Napi::CallbackInfo& info);

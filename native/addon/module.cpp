@@ -69,6 +69,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("windowOrigins", Napi::Function::New(env, windowOrigins));
   exports.Set("patchLoss", Napi::Function::New(env, patchLossOf));
   exports.Set("mapDifferences", Napi::Function::New(env, mapDifferencesOf));
+  exports.Set("textureDescriptors", Napi::Function::New(env, textureDescriptorsOf));
   exports.Set("methodConstants", Napi::Function::New(env, methodConstants));
   exports.Set("kernelFamilies", Napi::Function::New(env, kernelFamiliesOf));
   exports.Set("presetTraining", Napi::Function::New(env, presetTrainingOf));

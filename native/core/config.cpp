@@ -43,12 +43,21 @@ AnomalyMapKind anomalyMapKindFromString(const std::string& name) {
   throw invalidArgument("Expected one of paper, thesis for anomalyMap but received '" + name + "'");
 }
 
-std::string toString(MapTerms terms) { return terms == MapTerms::GmsIntensity ? "gms+intensity" : "gms"; }
+std::string toString(MapTerms terms) {
+  switch (terms) {
+    case MapTerms::GmsIntensity: return "gms+intensity";
+    case MapTerms::GmsTexture: return "gms+texture";
+    case MapTerms::GmsIntensityTexture: return "gms+intensity+texture";
+    default: return "gms";
+  }
+}
 
 MapTerms mapTermsFromString(const std::string& name) {
   if (name == "gms") return MapTerms::Gms;
   if (name == "gms+intensity") return MapTerms::GmsIntensity;
-  throw invalidArgument("Expected one of gms, gms+intensity for map but received '" + name + "'");
+  if (name == "gms+texture") return MapTerms::GmsTexture;
+  if (name == "gms+intensity+texture") return MapTerms::GmsIntensityTexture;
+  throw invalidArgument("Expected one of gms, gms+intensity, gms+texture, gms+intensity+texture for map but received '" + name + "'");
 }
 
 std::string toString(MapNormalisation normalise) { return normalise == MapNormalisation::Z ? "z" : "mean"; }
@@ -98,6 +107,11 @@ static std::string shortest(double value) {
 void MapConfig::validate() const {
   if (!(topkArea > 0 && topkArea <= 1)) {
     throw invalidArgument("Expected a share of the map in (0, 1] for topkArea but received " + shortest(topkArea));
+  }
+  // The texture term is a sum of squared standardised deviations: beside the paper's squared
+  // differences (mean) its scale would swamp them.
+  if (needsTexture() && normalise != MapNormalisation::Z) {
+    throw invalidArgument("The texture term (map " + toString(map) + ") is standardised by the training images' spreads: it needs normalise z");
   }
 }
 

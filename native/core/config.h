@@ -22,7 +22,10 @@ AnomalyMapKind anomalyMapKindFromString(const std::string& name);
 // How a difference map becomes the anomaly map and the image's score (anomaly_map.h). The
 // paper's is the default: the structure term (1 - GMS) alone, minus the training images' mean,
 // squared, and the map's maximum as the score.
-enum class MapTerms { Gms, GmsIntensity };          // gms | gms+intensity
+// gms | gms+intensity | gms+texture | gms+intensity+texture (the texture term: texture.h)
+enum class MapTerms { Gms, GmsIntensity, GmsTexture, GmsIntensityTexture };
+inline bool withIntensity(MapTerms terms) { return terms == MapTerms::GmsIntensity || terms == MapTerms::GmsIntensityTexture; }
+inline bool withTexture(MapTerms terms) { return terms == MapTerms::GmsTexture || terms == MapTerms::GmsIntensityTexture; }
 enum class MapNormalisation { Mean, Z };            // mean (eq. 7) | z (over the per-pixel spread)
 enum class ImageScoreRule { Max, TopK };            // max | topk (mean of the top topkArea of the map)
 std::string toString(MapTerms terms);
@@ -91,8 +94,10 @@ struct MapConfig {
   // topk: the share of the map's pixels averaged (the same share at the model's and at the
   // original resolution, so one value fits images of any size).
   double topkArea = 0.01;
-  // The standardised map and the intensity term need the spreads and the intensity statistics.
-  bool needsSpreads() const { return map == MapTerms::GmsIntensity || normalise == MapNormalisation::Z; }
+  // The standardised map and the intensity term need the spreads and the intensity statistics;
+  // the texture term its own statistics and each image's texture descriptors.
+  bool needsSpreads() const { return map != MapTerms::Gms || normalise == MapNormalisation::Z; }
+  bool needsTexture() const { return withTexture(map); }
   void validate() const;
 };
 

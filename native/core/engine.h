@@ -18,6 +18,7 @@
 #include "distributed.h"
 #include "machine.h"
 #include "model.h"
+#include "texture.h"
 #include "../common/profile.h"
 
 namespace intra {
@@ -26,6 +27,9 @@ namespace intra {
 struct ImageBatch {
   const uint8_t* data = nullptr;
   int64_t count = 0, height = 0, width = 0, channels = 0;
+  // Optional: each image's texture descriptors at the model's size, float (count,
+  // kTextureDescriptors, height, width) (texture.h); what map settings with the texture term need.
+  const float* texture = nullptr;
 };
 
 struct LossParts {
@@ -71,6 +75,10 @@ class Engine {
   // The per-pixel mean (eq. 7) and spread of each term's diff over the training images, with
   // the current weights, in one pass.
   void fitNormalStatistics();
+  // The texture term's statistics: the training images' per-pixel mean and spread of each
+  // texture descriptor, float (kTextureDescriptors, H, W), measured by the caller, who reads the
+  // images at their own size (the engine holds them at the model's).
+  void setTextureStatistics(const torch::Tensor& mean, const torch::Tensor& spread);
   // The scoring settings the model file keeps (the paper's unless set).
   MapConfig mapConfig() const {
     std::lock_guard<std::mutex> lock(mapConfigMutex_);  // not the engine's: describe() must not wait on a running call
@@ -108,6 +116,7 @@ class Engine {
   // Spreads and the intensity term's statistics: what every map but the paper's needs (files
   // fitted before they existed hold the structure term's mean alone).
   bool hasSpreadStatistics() const { return termSpread_[0].defined(); }
+  bool hasTextureStatistics() const { return textureMean_.defined(); }
   bool scoringOnly() const { return scoringOnly_; }
   int64_t inferenceBatch() const { return options_.inferenceBatch; }
   std::string deviceName() const { return device_.str(); }
@@ -127,9 +136,12 @@ class Engine {
   enum class InitialWeights { Drawn, Skipped };
   Engine(const ModelConfig& model, const TrainConfig& train, const EngineOptions& options, InitialWeights initial);
   static std::unique_ptr<Engine> loadFile(const std::string& path, const EngineOptions& options, LoadPurpose purpose);
-  AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps, const std::vector<MapConfig>& configs);
-  // `configs`, or the model's own when empty, each checked against the statistics held.
-  std::vector<MapConfig> usableConfigs(const std::vector<MapConfig>& configs) const;
+  // texture: the images' descriptors (n, kTextureDescriptors, H, W), or undefined.
+  AnomalyResult anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps, const std::vector<MapConfig>& configs,
+                          const torch::Tensor& texture = {});
+  // `configs`, or the model's own when empty, each checked against the statistics held and,
+  // for the texture term, the descriptors the call brought.
+  std::vector<MapConfig> usableConfigs(const std::vector<MapConfig>& configs, bool withDescriptors) const;
   // The statistics' tensors by their names in a model file.
   std::array<std::pair<const char*, torch::Tensor*>, kMapTerms * 2> statisticsTensors() {
     return {{{"diff_mean", &termMean_[0]}, {"diff_spread", &termSpread_[0]}, {"intensity_mean", &termMean_[1]}, {"intensity_spread", &termSpread_[1]}}};
@@ -180,6 +192,8 @@ class Engine {
   // By MapTerm: the training images' per-pixel mean and spread (standard deviation) of the
   // term's diff, float (H, W) on device.
   std::array<torch::Tensor, kMapTerms> termMean_, termSpread_;
+  // The texture term's per-pixel mean and spread of each descriptor, float (kTextureDescriptors, H, W).
+  torch::Tensor textureMean_, textureSpread_;
   MapConfig mapConfig_;
   mutable std::mutex mapConfigMutex_;
   std::unique_ptr<DataParallelGroup> group_;  // set: one rank of a data-parallel training

@@ -65,15 +65,21 @@ AnomalyResult Engine::anomalyMaps(const ImageBatch& images, bool withReconstruct
   std::lock_guard<std::mutex> lock(mutex_);
   ProfilerBinding bindProfiler(&profiler_);
   useThreads();
-  const std::vector<MapConfig> usable = usableConfigs(configs);
-  return anomalyOf(toPatches(images, "images"), withReconstruction, withMaps, usable);
+  const std::vector<MapConfig> usable = usableConfigs(configs, images.texture != nullptr);
+  torch::Tensor texture;
+  if (images.texture != nullptr) {
+    // The descriptors' shape follows the images' (checked by toPatches against the model's).
+    texture = torch::from_blob(const_cast<float*>(images.texture), {images.count, kTextureDescriptors, images.height, images.width}, torch::kFloat)
+                  .to(device_);
+  }
+  return anomalyOf(toPatches(images, "images"), withReconstruction, withMaps, usable, texture);
 }
 
 torch::Tensor Engine::validationScores(const std::vector<MapConfig>& configs) {
   std::lock_guard<std::mutex> lock(mutex_);
   ProfilerBinding bindProfiler(&profiler_);
   useThreads();
-  const std::vector<MapConfig> usable = usableConfigs(configs);
+  const std::vector<MapConfig> usable = usableConfigs(configs, false);
   if (!validationPatches_.defined()) throw invalidState("No validation images: call setValidationImages first");
   return anomalyOf(validationPatches_, false, false, usable).scores;
 }
@@ -84,7 +90,7 @@ void Engine::setMapConfig(const MapConfig& config) {
   mapConfig_ = config;
 }
 
-std::vector<MapConfig> Engine::usableConfigs(const std::vector<MapConfig>& configs) const {
+std::vector<MapConfig> Engine::usableConfigs(const std::vector<MapConfig>& configs, bool withDescriptors) const {
   if (!hasNormalStatistics()) {
     throw invalidState("The model has no training statistics: call fitNormalStatistics after training");
   }
@@ -95,12 +101,19 @@ std::vector<MapConfig> Engine::usableConfigs(const std::vector<MapConfig>& confi
       throw invalidState("The model's training statistics hold neither per-pixel spreads nor the intensity term (fitted before they existed), which map " +
                          toString(config.map) + " with normalise " + toString(config.normalise) + " needs: refit them with intra refit");
     }
+    if (config.needsTexture() && !hasTextureStatistics()) {
+      throw invalidState("The model holds no texture statistics (fitted before the texture term existed), which map " + toString(config.map) +
+                         " needs: refit them with intra refit");
+    }
+    if (config.needsTexture() && !withDescriptors) {
+      throw invalidArgument("Map " + toString(config.map) + " needs each image's texture descriptors, measured at its own size: pass them with the images");
+    }
   }
   return usable;
 }
 
 AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstruction, bool withMaps,
-                                const std::vector<MapConfig>& configs) {
+                                const std::vector<MapConfig>& configs, const torch::Tensor& texture) {
   torch::InferenceMode inference;
   net_->eval();
   torch::Tensor reconstruction = patchesToImages(reconstructPatches(patches));
@@ -115,13 +128,18 @@ AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstru
     return diff;
   };
   std::vector<torch::Tensor> maps, scores;
+  torch::Tensor textureMap;  // once, however many configs use it
   for (const MapConfig& config : configs) {
     auto term = [&](MapTerm t) {
       const size_t i = static_cast<size_t>(t);
       return termAnomaly(diffOf(t), termMean_[i], termSpread_[i], config.normalise);
     };
     torch::Tensor map = term(MapTerm::Structure);
-    if (config.map == MapTerms::GmsIntensity) map = map + term(MapTerm::Intensity);
+    if (withIntensity(config.map)) map = map + term(MapTerm::Intensity);
+    if (config.needsTexture()) {
+      if (!textureMap.defined()) textureMap = textureAnomaly(texture, textureMean_, textureSpread_);
+      map = map + textureMap;
+    }
     scores.push_back(imageScores(map, config));
     if (withMaps) maps.push_back(map);
   }
@@ -171,6 +189,20 @@ void Engine::fitNormalStatistics() {
     termMean_[t] = mean.to(torch::kFloat);
     termSpread_[t] = variance.sqrt().to(torch::kFloat);
   }
+}
+
+void Engine::setTextureStatistics(const torch::Tensor& mean, const torch::Tensor& spread) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::vector<int64_t> shape{kTextureDescriptors, model_.imageHeight, model_.imageWidth};
+  if (mean.sizes() != spread.sizes() || mean.sizes().vec() != shape) {
+    throw invalidArgument("Expected texture statistics of (" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
+                          ") values each");
+  }
+  if (!mean.isfinite().all().item<bool>() || !spread.isfinite().all().item<bool>() || (spread < 0).any().item<bool>()) {
+    throw invalidArgument("Expected finite texture statistics with spreads of at least 0");
+  }
+  textureMean_ = mean.to(device_, torch::kFloat).contiguous();
+  textureSpread_ = spread.to(device_, torch::kFloat).contiguous();
 }
 
 }  // namespace intra

@@ -1,0 +1,62 @@
+#include "texture.h"
+
+#include <algorithm>
+
+#include "anomaly_map.h"
+
+namespace intra {
+
+namespace {
+
+// Mean over an S x S box around each pixel, the image's edges replicated (every output pixel
+// averages S*S values, so the edge does not read as a change of texture). Through summed areas
+// in double: a box of 65 x 65 costs what one of 3 x 3 does.
+torch::Tensor boxMean(const torch::Tensor& x, int64_t size) {
+  const int64_t pad = size / 2, height = x.size(2), width = x.size(3);
+  torch::Tensor padded = at::replication_pad2d(x, {pad, pad, pad, pad});
+  // A leading zero row and column, so that every box is a difference of four sums.
+  torch::Tensor sums = at::constant_pad_nd(padded.cumsum(2).cumsum(3), {1, 0, 1, 0}, 0.0);
+  auto at = [&](int64_t dy, int64_t dx) { return sums.narrow(2, dy, height).narrow(3, dx, width); };
+  return (at(size, size) - at(0, size) - at(size, 0) + at(0, 0)) / static_cast<double>(size * size);
+}
+
+}  // namespace
+
+torch::Tensor textureDescriptors(const torch::Tensor& image, const std::vector<int64_t>& scales, int64_t outHeight, int64_t outWidth) {
+  TORCH_CHECK(image.dim() == 3 && image.scalar_type() == torch::kByte, "textureDescriptors expects (H, W, C) uint8");
+  TORCH_CHECK(outHeight > 0 && outWidth > 0 && !scales.empty(), "textureDescriptors expects an output size and scales");
+  const int64_t height = image.size(0), width = image.size(1);
+  // Grey, divided by its median: descriptors of the surface, not of the exposure.
+  torch::Tensor grey = image.to(torch::kDouble).mean(2).div(255.0);
+  const double median = grey.flatten().median().item<double>();
+  grey = (grey / (median + 1.0 / 255.0)).view({1, 1, height, width});
+  // Neighbour differences, zero on the first column / row (no neighbour there).
+  torch::Tensor dx = torch::zeros_like(grey), dy = torch::zeros_like(grey);
+  if (width > 1) dx.narrow(3, 1, width - 1).copy_(grey.narrow(3, 1, width - 1) - grey.narrow(3, 0, width - 1));
+  if (height > 1) dy.narrow(2, 1, height - 1).copy_(grey.narrow(2, 1, height - 1) - grey.narrow(2, 0, height - 1));
+  const torch::Tensor ax = dx.abs(), ay = dy.abs(), xx = dx * dx, yy = dy * dy, xy = dx * dy;
+  constexpr double kLogFloor = 1e-3, kTensorFloor = 1e-6;
+  std::vector<torch::Tensor> descriptors;
+  for (int64_t scale : scales) {
+    TORCH_CHECK(scale >= 1, "texture scales are positive");
+    // An odd box no larger than the image's smaller side.
+    int64_t size = std::min(scale, std::min(height, width));
+    if (size % 2 == 0) --size;
+    const torch::Tensor lx = (boxMean(ax, size) + kLogFloor).log(), ly = (boxMean(ay, size) + kLogFloor).log();
+    const torch::Tensor jxx = boxMean(xx, size), jyy = boxMean(yy, size), jxy = boxMean(xy, size);
+    const torch::Tensor trace = jxx + jyy + kTensorFloor;
+    descriptors.push_back(lx - ly);
+    descriptors.push_back((lx + ly) / 2);
+    descriptors.push_back((jxx - jyy) / trace);
+    descriptors.push_back(2 * jxy / trace);
+  }
+  torch::Tensor all = torch::cat(descriptors, 1).to(torch::kFloat);
+  return at::upsample_bilinear2d(all, {outHeight, outWidth}, /*align_corners=*/false).squeeze(0).contiguous();
+}
+
+torch::Tensor textureAnomaly(const torch::Tensor& descriptors, const torch::Tensor& mean, const torch::Tensor& spread) {
+  const torch::Tensor floor = (spread.mean({1, 2}, /*keepdim=*/true) * kSpreadFloorShare).clamp_min(kSpreadFloorMinimum);
+  return ((descriptors - mean) / at::maximum(spread, floor)).pow(2).sum(1);
+}
+
+}  // namespace intra

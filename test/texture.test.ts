@@ -1,0 +1,168 @@
+// The texture term: local texture descriptors measured at an image's own size (native
+// textureDescriptors) against a float64 reference written out here, the per-pixel statistics
+// over training images, and what the term sees: a band of streaks turned across the rest,
+// whatever the exposure.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+
+import { rocAuc } from '../lib/eval/metrics.js';
+import { imageTexture, TextureStatistics } from '../lib/infer/texture.js';
+import { TEXTURE_DESCRIPTORS, textureDescriptors } from '../lib/native.js';
+import { random } from './fixtures.js';
+
+const SCALES = [9, 33, 65];
+
+/** The descriptors of texture.h in float64, at the image's own size (no resize). */
+function referenceDescriptors(pixels: Uint8Array, height: number, width: number, channels: number): Float64Array[] {
+  const grey = new Float64Array(height * width);
+  for (let i = 0; i < grey.length; i++) {
+    let total = 0;
+    for (let c = 0; c < channels; c++) total += pixels[i * channels + c]! / 255;
+    grey[i] = total / channels;
+  }
+  // libtorch's median: the lower middle of the sorted values.
+  const sorted = Float64Array.from(grey).sort();
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  for (let i = 0; i < grey.length; i++) grey[i] = grey[i]! / (median + 1 / 255);
+  const at = (a: Float64Array, y: number, x: number) => a[Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))]!;
+  const dx = new Float64Array(grey.length), dy = new Float64Array(grey.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (x > 0) dx[y * width + x] = grey[y * width + x]! - grey[y * width + x - 1]!;
+      if (y > 0) dy[y * width + x] = grey[y * width + x]! - grey[(y - 1) * width + x]!;
+    }
+  }
+  const box = (f: (i: number) => number, size: number) => {
+    const values = Float64Array.from({ length: grey.length }, (_, i) => f(i));
+    const out = new Float64Array(grey.length), r = Math.floor(size / 2);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let total = 0;
+        for (let v = -r; v <= r; v++) for (let u = -r; u <= r; u++) total += at(values, y + v, x + u);
+        out[y * width + x] = total / (size * size);
+      }
+    }
+    return out;
+  };
+  const result: Float64Array[] = [];
+  for (const scale of SCALES) {
+    let size = Math.min(scale, height, width);
+    if (size % 2 === 0) size--;
+    const ax = box((i) => Math.abs(dx[i]!), size), ay = box((i) => Math.abs(dy[i]!), size);
+    const xx = box((i) => dx[i]! ** 2, size), yy = box((i) => dy[i]! ** 2, size), xy = box((i) => dx[i]! * dy[i]!, size);
+    const lx = ax.map((v) => Math.log(v + 1e-3)), ly = ay.map((v) => Math.log(v + 1e-3));
+    result.push(lx.map((v, i) => v - ly[i]!), lx.map((v, i) => (v + ly[i]!) / 2));
+    result.push(xx.map((v, i) => (v - yy[i]!) / (v + yy[i]! + 1e-6)), xy.map((v, i) => (2 * v) / (xx[i]! + yy[i]! + 1e-6)));
+  }
+  return result;
+}
+
+/** A grey surface of streaks along `angle` (radians from the x axis) with noise; `band` rows turned by 90 degrees. */
+function streaks(height: number, width: number, seed: number, options: { gain?: number; band?: [number, number] } = {}): Uint8Array {
+  const rand = random(seed), pixels = new Uint8Array(height * width), phase = rand() * 10;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const across = options.band && y >= options.band[0] && y < options.band[1];
+      // Vertical streaks (varying along x), or horizontal ones inside the band.
+      const t = across ? y : x;
+      const level = 110 + 25 * Math.sin(t * 1.9 + phase) + 12 * Math.sin(t * 0.7 + 2 * phase) + 10 * (rand() - 0.5);
+      pixels[y * width + x] = Math.max(0, Math.min(255, Math.round(level * (options.gain ?? 1))));
+    }
+  }
+  return pixels;
+}
+
+describe('texture descriptors', () => {
+  it('equal the float64 reference on odd sizes, grey and colour, each scale clipped to the image', async () => {
+    const rand = random(7);
+    for (const [height, width, channels] of [[23, 37, 1], [41, 19, 3], [70, 80, 1]] as const) {
+      const pixels = Uint8Array.from({ length: height * width * channels }, () => Math.floor(rand() * 256));
+      const got = await textureDescriptors(pixels, { height, width, channels }, { height, width });
+      const want = referenceDescriptors(pixels, height, width, channels);
+      expect(got.length).toBe(want.length * height * width);
+      let worst = 0;
+      want.forEach((plane, d) => plane.forEach((v, i) => (worst = Math.max(worst, Math.abs(got[d * height * width + i]! - v) / Math.max(1, Math.abs(v))))));
+      expect(worst, `${height}x${width}x${channels}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it('are resized to the requested shape, and an exposure change leaves them as they were', async () => {
+    const pixels = streaks(150, 120, 3), brighter = streaks(150, 120, 3, { gain: 1.4 });
+    const a = await textureDescriptors(pixels, { height: 150, width: 120, channels: 1 }, { height: 36, width: 28 });
+    const b = await textureDescriptors(brighter, { height: 150, width: 120, channels: 1 }, { height: 36, width: 28 });
+    expect(a.length).toBe(12 * 36 * 28);
+    let worst = 0;
+    a.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[i]!))));
+    // What differs: rounding to 8 bits after the gain, and the floors (1/255 beside the median,
+    // 1e-3 under the logs); turning the streaks moves the anisotropy by more than 1.
+    expect(worst).toBeLessThan(0.1);
+    const turned = await textureDescriptors(streaks(150, 120, 3, { band: [0, 150] }), { height: 150, width: 120, channels: 1 }, { height: 36, width: 28 });
+    const anisotropy = (d: Float32Array) => d.subarray(0, 36 * 28).reduce((t, v) => t + v, 0) / (36 * 28);
+    expect(anisotropy(a) - anisotropy(turned)).toBeGreaterThan(1);
+  });
+
+  it('refuse pixels that do not fit the shape', async () => {
+    await expect(textureDescriptors(new Uint8Array(10), { height: 3, width: 3, channels: 1 }, { height: 2, width: 2 })).rejects.toThrow(/height\*width\*channels = 9/);
+  });
+});
+
+describe('the texture term', () => {
+  const root = mkdtempSync(join(tmpdir(), 'intra-texture-'));
+  const HEIGHT = 160, WIDTH = 128, shape = { height: 40, width: 32 };
+
+  async function png(name: string, pixels: Uint8Array): Promise<string> {
+    const file = join(root, `${name}.png`);
+    await sharp(pixels, { raw: { width: WIDTH, height: HEIGHT, channels: 1 } }).png().toFile(file);
+    return file;
+  }
+
+  it('keeps per-pixel means and sample spreads of the training images', () => {
+    const shape = { height: 2, width: 3 }, values = TEXTURE_DESCRIPTORS * 6;
+    const statistics = new TextureStatistics(shape);
+    const rand = random(11), samples = Array.from({ length: 9 }, () => Float32Array.from({ length: values }, () => rand() * 4 - 2));
+    for (const s of samples) statistics.add(s);
+    const { mean, spread } = statistics.statistics();
+    for (let i = 0; i < values; i++) {
+      const m = samples.reduce((t, s) => t + s[i]!, 0) / 9;
+      expect(mean[i]).toBeCloseTo(m, 5);
+      expect(spread[i]).toBeCloseTo(Math.sqrt(samples.reduce((t, s) => t + (s[i]! - m) ** 2, 0) / 8), 5);
+    }
+    expect(() => statistics.add(new Float32Array(5))).toThrow(/Expected 12 texture descriptors of 2x3/);
+    expect(() => new TextureStatistics(shape).statistics()).toThrow(/at least two training images/);
+  });
+
+  it('finds a band of streaks turned across the rest, which brightness alone does not show, at any exposure', async () => {
+    const statistics = new TextureStatistics(shape);
+    for (let n = 0; n < 12; n++) statistics.add(await imageTexture(await png(`train-${n}`, streaks(HEIGHT, WIDTH, 100 + n)), 1, shape));
+    // The term as texture.h defines it (the engine's own is held to this in map-settings.test.ts).
+    const { mean, spread } = statistics.statistics(), area = shape.height * shape.width;
+    const floors = Array.from({ length: TEXTURE_DESCRIPTORS }, (_, d) => spread.subarray(d * area, (d + 1) * area).reduce((t, v) => t + v, 0) / area);
+    const anomaly = (descriptors: Float32Array) => {
+      const map = new Float64Array(area);
+      descriptors.forEach((v, i) => (map[i % area] = map[i % area]! + ((v - mean[i]!) / Math.max(spread[i]!, floors[Math.floor(i / area)]!)) ** 2));
+      return [...map];
+    };
+    const bandRows: [number, number] = [64, 112];
+    const scores: number[] = [], labels: number[] = [];
+    const normalPeaks: number[] = [];
+    for (let n = 0; n < 4; n++) {
+      const gain = n % 2 === 0 ? 1 : 1.3;
+      const normal = anomaly(await imageTexture(await png(`good-${n}`, streaks(HEIGHT, WIDTH, 200 + n, { gain })), 1, shape));
+      const flawed = anomaly(await imageTexture(await png(`band-${n}`, streaks(HEIGHT, WIDTH, 300 + n, { gain, band: bandRows })), 1, shape));
+      normalPeaks.push(Math.max(...normal));
+      for (const [map, inBand] of [[normal, () => false], [flawed, (y: number) => y * (HEIGHT / shape.height) >= bandRows[0] && y * (HEIGHT / shape.height) < bandRows[1]]] as const) {
+        map.forEach((v, i) => {
+          scores.push(v);
+          labels.push(inBand(Math.floor(i / shape.width) + 0.5) ? 1 : 0);
+        });
+      }
+    }
+    // The band's mean brightness equals the rest's: the difference is in the streaks' direction only.
+    expect(rocAuc(scores, labels)).toBeGreaterThan(0.95);
+    expect(Math.max(...normalPeaks)).toBeLessThan(Math.min(...scores.filter((_, i) => labels[i] === 1).sort((a, b) => b - a).slice(0, 10)));
+  });
+});
