@@ -1,7 +1,8 @@
 /**
  * The map settings compared on one trained model: every combination of terms (gms,
- * gms+intensity), normalisation (mean, z) and image score (max, top-k) on a category's test set,
- * image and pixel AUROC and AUPRO overall and per defect type. One reconstruction per image
+ * gms+intensity, and either with the texture term where the model holds its statistics: with z
+ * alone), normalisation (mean, z) and image score (max, top-k) on a category's test set, image
+ * and pixel AUROC and AUPRO overall and per defect type. One reconstruction per image
  * serves all settings (Engine.anomalyVariants), so the settings differ in nothing but the map.
  *
  * @example const records = await compareMapSettings({ model: 'tile.intra', category: 'data/tile' });
