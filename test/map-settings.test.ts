@@ -368,6 +368,12 @@ describe('a model trained with map settings', () => {
     original.dispose();
   });
 
+  it('with one of the texture statistics is refused as damaged, naming the file', async () => {
+    const partial = join(root, 'weave-partial-texture.intra');
+    writeFileSync(partial, write(parse(readFileSync(model)).records.filter((r) => r.name !== 'texture_spread')));
+    await expect(Engine.load(partial)).rejects.toThrow(new RegExp(`Checkpoint ${partial} is not usable: it holds one of the texture term's two statistics`));
+  });
+
   it('intra bench maps gives each setting the figures intra eval gives it, and records them', async () => {
     const printed: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
