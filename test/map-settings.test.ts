@@ -368,6 +368,20 @@ describe('a model trained with map settings', () => {
     original.dispose();
   });
 
+  it('with the texture term as its own setting, a checkpoint saved before its statistics loads to resume', async () => {
+    const engine = Engine.create({ preset: 'tiny', channels: 1 }, { seed: 3, batchSize: 16 }, { threads: 2 });
+    engine.setMapConfig({ map: 'gms+intensity+texture', normalise: 'z' });
+    await engine.setTrainingImages(images(4, 21, (x, y, rand) => 128 + 60 * Math.sin((x + y) / 3) + (rand() - 0.5) * 8));
+    await engine.trainSteps(1);
+    const midway = join(root, 'midway-texture.intra');
+    await engine.save(midway, { state: 'training' });
+    engine.dispose();
+    const loaded = await Engine.load(midway);
+    expect(loaded.describe().map.map).toBe('gms+intensity+texture');
+    expect(loaded.describe().hasTextureStatistics).toBe(false);
+    loaded.dispose();
+  });
+
   it('with one of the texture statistics is refused as damaged, naming the file', async () => {
     const partial = join(root, 'weave-partial-texture.intra');
     writeFileSync(partial, write(parse(readFileSync(model)).records.filter((r) => r.name !== 'texture_spread')));

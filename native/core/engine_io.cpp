@@ -187,16 +187,14 @@ std::unique_ptr<Engine> Engine::loadFile(const std::string& path, const EngineOp
   if (present != 0 && present != kMapTerms * 2 && !meanAlone) {
     throw unusable("it holds " + std::to_string(present) + " of the " + std::to_string(kMapTerms * 2) + " training statistics (diff_mean, diff_spread, intensity_mean, intensity_spread)");
   }
-  // The texture term's statistics: both or neither (files fitted before the term have neither).
+  // The texture term's statistics: both or neither (files fitted before the term have neither, and
+  // so has a checkpoint saved before training ended; scoring with the term then asks for a refit).
   const bool textureMean = contents.tensors.count("texture_mean") != 0, textureSpread = contents.tensors.count("texture_spread") != 0;
   if (textureMean != textureSpread) throw unusable("it holds one of the texture term's two statistics (texture_mean, texture_spread)");
   if (textureMean) {
     const torch::Tensor textureShaped = torch::empty({kTextureDescriptors, model.imageHeight, model.imageWidth});
     engine->textureMean_ = shaped("texture_mean", textureShaped).to(engine->device_);
     engine->textureSpread_ = shaped("texture_spread", textureShaped).to(engine->device_);
-  }
-  if (engine->mapConfig_.needsTexture() && !textureMean) {
-    throw unusable("its map settings (" + toString(engine->mapConfig_.map) + ") need texture statistics it does not hold");
   }
   if (engine->mapConfig_.needsSpreads() && meanAlone) {
     throw unusable("its map settings (" + toString(engine->mapConfig_.map) + ", " + toString(engine->mapConfig_.normalise) + ", " +
