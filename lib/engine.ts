@@ -189,12 +189,22 @@ export class Engine {
   }
 
   /**
-   * The texture term's statistics: the training images' per-pixel mean and spread of each
-   * texture descriptor, (TEXTURE_DESCRIPTORS, H, W) at the model's size (TextureStatistics
-   * measures them); saved with the model.
+   * Adds training images' texture descriptors, (count, TEXTURE_DESCRIPTORS, H, W) at the model's
+   * size (imageTexture measures them at each image's own size), to the sums that
+   * fitTextureStatistics turns into the texture term's statistics.
    */
-  setTextureStatistics(mean: Float32Array, spread: Float32Array): void {
-    syncWithCallerStack(() => this.#live().setTextureStatistics(mean, spread));
+  addTextureSamples(descriptors: Float32Array, count: number): Promise<void> {
+    requireInteger(count, 'count');
+    if (!(descriptors instanceof Float32Array)) invalidArgument('a Float32Array', 'descriptors', descriptors);
+    return this.#queue((n) => n.addTextureSamples(descriptors, count));
+  }
+
+  /**
+   * The texture term's statistics from the descriptors added since the last fit: each pixel's
+   * mean and precision matrix (a Gaussian of full covariance); replaces the model's, saved with it.
+   */
+  fitTextureStatistics(): Promise<void> {
+    return this.#queue((n) => n.fitTextureStatistics());
   }
 
   keepBest(): Promise<void> {

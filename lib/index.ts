@@ -8,7 +8,7 @@ export { synthesize, renderSample, SYNTH_CATEGORIES, type SynthCategory, type Sy
 export { trainCategory, splitValidation, chooseImageSize, smoothedBestLoss, type TrainOptions, type TrainResult, type TrainState, type EpochRecord, type AllReduceRecord, type Progress, type StopReason, type ImageSizeChoice, type SizeTrial } from './train/train.js';
 export { RECIPES, recipeDefaults, type Recipe, type RecipeDefaults } from './train/recipes.js';
 export { scoreFiles, type ScoreLine, type ScoreOptions, type PhaseTimer } from './infer/score.js';
-export { imageTexture, TextureStatistics } from './infer/texture.js';
+export { imageTexture } from './infer/texture.js';
 export { evaluateCategory, reportMarkdown, type Report, type Metrics, type EvaluateOptions } from './eval/evaluate.js';
 export type { HistogramBin } from './eval/charts.js';
 export type { GalleryEntry, GalleryGroup } from './eval/gallery.js';

@@ -369,7 +369,8 @@ export interface NativeEngine {
   reconstruct(data: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
   /** with `configs`: scores (V, count) and maps (V, count, H, W), one set per config, from one reconstruction */
   anomalyMaps(data: Uint8Array, n: number, h: number, w: number, c: number, withReconstruction: boolean, withMaps?: boolean, configs?: Partial<MapConfig>[], texture?: Float32Array): Promise<AnomalyMaps>;
-  setTextureStatistics(mean: Float32Array, spread: Float32Array): void;
+  addTextureSamples(descriptors: Float32Array, count: number): Promise<void>;
+  fitTextureStatistics(): Promise<void>;
   /** (V, count) with `configs`, else (count) under the engine's own settings */
   validationScores(configs?: Partial<MapConfig>[]): Promise<Float32Array>;
   fitNormalStatistics(): Promise<void>;

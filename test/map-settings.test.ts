@@ -15,7 +15,8 @@ import { evaluateCategory, type Report } from '../lib/eval/evaluate.js';
 import { rocAuc } from '../lib/eval/metrics.js';
 import { allMapSettings, mapSettingsName, PAPER_MAP, parseTopkArea } from '../lib/infer/map-settings.js';
 import { configFields, mapDifferences, TEXTURE_DESCRIPTORS, type ImageSet, type MapConfig, type MapDifferences } from '../lib/native.js';
-import { imageTexture, TextureStatistics } from '../lib/infer/texture.js';
+import { imageTexture } from '../lib/infer/texture.js';
+import { gaussianReference, mahalanobisReference } from './texture-reference.js';
 import { trainCategory, type TrainOptions, type TrainState } from '../lib/train/train.js';
 import { parse, write, type Record_ } from './checkpoint-format.js';
 import { random } from './fixtures.js';
@@ -270,32 +271,25 @@ describe('a model trained with map settings', () => {
     engine.dispose();
   });
 
-  it("adds the texture term as the method writes it: each descriptor over the training images' statistics, floored, squared, summed", async () => {
+  it("adds the texture term as the method writes it: each pixel's Gaussian over the training images' descriptors, the squared Mahalanobis distance to it", async () => {
     const engine = await Engine.load(model, { purpose: 'scoring' });
     const state = engine.metadata<TrainState>();
     const size = { width: 64, height: 64 }, area = 64 * 64;
-    const statistics = new TextureStatistics(size);
-    for (const file of state.trainFiles) statistics.add(await imageTexture(file, 3, size));
-    const { mean, spread } = statistics.statistics();
+    const gaussian = gaussianReference(await Promise.all(state.trainFiles.map((file) => imageTexture(file, 3, size))), TEXTURE_DESCRIPTORS, area);
     const set = colour(images(2, 13, (x, y, rand) => 128 + 60 * Math.sin((x + y) / 3) + (rand() - 0.5) * 8));
     const rand = random(5);
-    set.texture = Float32Array.from({ length: 2 * TEXTURE_DESCRIPTORS * area }, (_, i) => mean[i % mean.length]! + (rand() - 0.5) * 4 * (spread[i % mean.length]! + 0.01));
+    set.texture = Float32Array.from({ length: 2 * TEXTURE_DESCRIPTORS * area }, (_, i) => gaussian.mean[i % gaussian.mean.length]! + (rand() - 0.5) * 0.2);
     const [plain, textured] = await engine.anomalyVariants(set, [{ map: 'gms+intensity', imageScore: 'max' }, { map: 'gms+intensity+texture', imageScore: 'max' }]);
-    const floors = Array.from({ length: TEXTURE_DESCRIPTORS }, (_, d) => Math.max(1e-6, spread.subarray(d * area, (d + 1) * area).reduce((t, v) => t + v, 0) / area));
     for (let n = 0; n < 2; n++) {
+      const term = mahalanobisReference(set.texture.subarray(n * TEXTURE_DESCRIPTORS * area, (n + 1) * TEXTURE_DESCRIPTORS * area), gaussian, TEXTURE_DESCRIPTORS, area);
       let worst = 0, peak = -Infinity;
       for (let p = 0; p < area; p++) {
-        let term = 0;
-        for (let d = 0; d < TEXTURE_DESCRIPTORS; d++) {
-          const i = d * area + p;
-          term += ((set.texture[(n * TEXTURE_DESCRIPTORS + d) * area + p]! - mean[i]!) / Math.max(spread[i]!, floors[d]!)) ** 2;
-        }
-        const want = plain!.maps[n * area + p]! + term;
+        const want = plain!.maps[n * area + p]! + term[p]!;
         worst = Math.max(worst, Math.abs(textured!.maps[n * area + p]! - want) / Math.max(1, want));
         peak = Math.max(peak, want);
       }
-      expect(worst).toBeLessThan(1e-4);
-      expect(textured!.scores[n]).toBeCloseTo(peak, 2);
+      expect(worst).toBeLessThan(1e-3);
+      expect(textured!.scores[n]! / peak).toBeCloseTo(1, 3);
     }
     // Without descriptors, or with the paper's normalisation, the texture term is refused.
     const { texture: _, ...bare } = set;
@@ -346,7 +340,7 @@ describe('a model trained with map settings', () => {
 
   it('intra refit gives a file from before the settings its spreads and thresholds, the weights and the paper map unchanged', async () => {
     const records = parse(readFileSync(model)).records;
-    const dropped = new Set(['map', 'diff_spread', 'intensity_mean', 'intensity_spread', 'texture_mean', 'texture_spread']);
+    const dropped = new Set(['map', 'diff_spread', 'intensity_mean', 'intensity_spread', 'texture_mean', 'texture_precision']);
     const old = join(root, 'weave-old.intra');
     const state = JSON.parse((records.find((r) => r.name === 'metadata') as { text: string }).text) as TrainState;
     delete state.thresholds;
@@ -384,7 +378,7 @@ describe('a model trained with map settings', () => {
 
   it('with one of the texture statistics is refused as damaged, naming the file', async () => {
     const partial = join(root, 'weave-partial-texture.intra');
-    writeFileSync(partial, write(parse(readFileSync(model)).records.filter((r) => r.name !== 'texture_spread')));
+    writeFileSync(partial, write(parse(readFileSync(model)).records.filter((r) => r.name !== 'texture_precision')));
     await expect(Engine.load(partial)).rejects.toThrow(new RegExp(`Checkpoint ${partial} is not usable: it holds one of the texture term's two statistics`));
   });
 

@@ -298,7 +298,7 @@ function mapsSection(records: readonly MapsRecord[]): string[] {
   if (!first) return [];
   return [
     `${first.category}: ${first.images} test images, the ${first.preset ?? 'custom'} preset's model (${first.image_width}×${first.image_height}, ${first.epochs ?? '?'} epochs), every setting from the same reconstructions; per defect type, that type's images with the defect-free ones.` +
-      (records.some((r) => r.settings.includes('+texture')) ? " A `+texture` setting adds the texture term: each image's local texture, measured at its own size, standardised per pixel by the training images'." : ''),
+      (records.some((r) => r.settings.includes('+texture')) ? " A `+texture` setting adds the texture term: each image's local texture, measured at its own size, scored against a Gaussian per pixel over the training images' (squared Mahalanobis distance)." : ''),
     '',
     ...mapsTable(records),
   ];

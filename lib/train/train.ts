@@ -13,10 +13,10 @@ import { channelsOf, loadImage, modelShape, packImages, shapeOf, shapeText, type
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
-import { capabilities, modelConfig, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type EngineDescription, type GroupConfig, type LossParts, type MapConfig, type ModelConfigInput, type Precision, type Preset } from '../native.js';
+import { capabilities, modelConfig, TEXTURE_DESCRIPTORS, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type EngineDescription, type GroupConfig, type LossParts, type MapConfig, type ModelConfigInput, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import { allMapSettings, mapSettingsName, usesTexture } from '../infer/map-settings.js';
-import { imageTexture, TextureStatistics } from '../infer/texture.js';
+import { imageTexture } from '../infer/texture.js';
 import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
 import type { AllReduceRecord, EpochRecord, ImageSizeChoice, StopReason, TrainState } from './state.js';
 
@@ -335,15 +335,16 @@ async function fitTexture(engine: Engine, state: TrainState): Promise<void> {
   if (state.trainFiles.length < 2 || state.validationFiles.length === 0) return;
   const model = engine.describe().model;
   const shape = modelShape(model), channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;
-  const statistics = new TextureStatistics(shape);
-  // A batch decoded and measured at once (sharp and the addon both run on libuv's pool), then
-  // added in file order, so that the sums are the same whatever finished first.
+  // A batch read and measured at once (sharp and the addon both run on libuv's pool), then added
+  // to the engine's sums in file order.
+  const area = TEXTURE_DESCRIPTORS * shape.height * shape.width;
   for (let from = 0; from < state.trainFiles.length; from += TEXTURE_BATCH) {
     const batch = await Promise.all(state.trainFiles.slice(from, from + TEXTURE_BATCH).map((file) => imageTexture(file, channels, shape)));
-    for (const descriptors of batch) statistics.add(descriptors);
+    const descriptors = new Float32Array(batch.length * area);
+    batch.forEach((d, i) => descriptors.set(d, i * area));
+    await engine.addTextureSamples(descriptors, batch.length);
   }
-  const { mean, spread } = statistics.statistics();
-  engine.setTextureStatistics(mean, spread);
+  await engine.fitTextureStatistics();
   const textured = allMapSettings(engine.describe().map.topkArea, { texture: true }).filter(usesTexture);
   const maxima = textured.map(() => -Infinity);
   for (let from = 0; from < state.validationFiles.length; from += TEXTURE_BATCH) {

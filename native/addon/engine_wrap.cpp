@@ -61,7 +61,8 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod("anomalyMaps", &EngineWrap::anomalyMaps),
                          InstanceMethod("validationScores", &EngineWrap::validationScores),
                          InstanceMethod("fitNormalStatistics", &EngineWrap::fitNormalStatistics),
-                         InstanceMethod("setTextureStatistics", &EngineWrap::setTextureStatistics),
+                         InstanceMethod("addTextureSamples", &EngineWrap::addTextureSamples),
+                         InstanceMethod("fitTextureStatistics", &EngineWrap::fitTextureStatistics),
                          InstanceMethod("setMapConfig", &EngineWrap::setMapConfig),
                          InstanceMethod("joinGroup", &EngineWrap::joinGroup),
                          InstanceMethod("groupAverage", &EngineWrap::groupAverage),
@@ -209,25 +210,35 @@ Napi::Value EngineWrap::validationScores(const Napi::CallbackInfo& info) {
   });
 }
 
-// setTextureStatistics(mean, spread: Float32Array (descriptors, H, W)): a quick copy, on the
-// calling thread.
-Napi::Value EngineWrap::setTextureStatistics(const Napi::CallbackInfo& info) {
+// addTextureSamples(descriptors: Float32Array (count, descriptors, H, W), count) -> Promise:
+// the training images' texture descriptors into the sums the next fitTextureStatistics uses.
+Napi::Value EngineWrap::addTextureSamples(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto e = engine(info.Env());
-    auto isFloat32 = [&](size_t k) { return info.Length() > k && info[k].IsTypedArray() && info[k].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array; };
-    if (!isFloat32(0) || !isFloat32(1)) throw invalidArgument("Expected (mean, spread: Float32Array) for setTextureStatistics");
-    const ModelConfig& model = e->modelConfig();
-    const int64_t values = kTextureDescriptors * model.imageHeight * model.imageWidth;
-    Napi::Float32Array mean = info[0].As<Napi::Float32Array>(), spread = info[1].As<Napi::Float32Array>();
-    if (static_cast<int64_t>(mean.ElementLength()) != values || static_cast<int64_t>(spread.ElementLength()) != values) {
-      throw invalidArgument("Expected " + std::to_string(kTextureDescriptors) + "*" + std::to_string(model.imageHeight) + "*" + std::to_string(model.imageWidth) +
-                            " = " + std::to_string(values) + " values each for setTextureStatistics");
+    if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber()) {
+      throw invalidArgument("Expected (descriptors: Float32Array, count) for addTextureSamples");
     }
-    auto tensorOf = [&](const Napi::Float32Array& a) {
-      return torch::from_blob(const_cast<float*>(a.Data()), {kTextureDescriptors, model.imageHeight, model.imageWidth}, torch::kFloat).clone();
-    };
-    e->setTextureStatistics(tensorOf(mean), tensorOf(spread));
-    return info.Env().Undefined();
+    const ModelConfig& model = e->modelConfig();
+    const int64_t count = info[1].As<Napi::Number>().Int64Value();
+    Napi::Float32Array descriptors = info[0].As<Napi::Float32Array>();
+    const int64_t values = count * kTextureDescriptors * model.imageHeight * model.imageWidth;
+    if (count <= 0 || static_cast<int64_t>(descriptors.ElementLength()) != values) {
+      throw invalidArgument("Expected count*" + std::to_string(kTextureDescriptors) + "*" + std::to_string(model.imageHeight) + "*" +
+                            std::to_string(model.imageWidth) + " = " + std::to_string(values) + " values for addTextureSamples but received " +
+                            std::to_string(descriptors.ElementLength()));
+    }
+    const torch::Tensor tensor =
+        torch::from_blob(const_cast<float*>(descriptors.Data()), {count, kTextureDescriptors, model.imageHeight, model.imageWidth}, torch::kFloat);
+    return TaskWorker::run(
+        info.Env(), [e, tensor] { e->addTextureSamples(tensor); }, [](Napi::Env env) { return env.Undefined(); }, {info[0]});
+  });
+}
+
+Napi::Value EngineWrap::fitTextureStatistics(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    auto e = engine(info.Env());
+    return TaskWorker::run(
+        info.Env(), [e] { e->fitTextureStatistics(); }, [](Napi::Env env) { return env.Undefined(); });
   });
 }
 

@@ -22,7 +22,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value anomalyMaps(const Napi::CallbackInfo& info);
   Napi::Value validationScores(const Napi::CallbackInfo& info);
   Napi::Value fitNormalStatistics(const Napi::CallbackInfo& info);
-  Napi::Value setTextureStatistics(const Napi::CallbackInfo& info);
+  Napi::Value addTextureSamples(const Napi::CallbackInfo& info);
+  Napi::Value fitTextureStatistics(const Napi::CallbackInfo& info);
   Napi::Value setMapConfig(const Napi::CallbackInfo& info);
   Napi::Value joinGroup(const Napi::CallbackInfo& info);
   Napi::Value groupAverage(const Napi::CallbackInfo& info);

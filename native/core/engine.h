@@ -75,10 +75,12 @@ class Engine {
   // The per-pixel mean (eq. 7) and spread of each term's diff over the training images, with
   // the current weights, in one pass.
   void fitNormalStatistics();
-  // The texture term's statistics: the training images' per-pixel mean and spread of each
-  // texture descriptor, float (kTextureDescriptors, H, W), measured by the caller, who reads the
-  // images at their own size (the engine holds them at the model's).
-  void setTextureStatistics(const torch::Tensor& mean, const torch::Tensor& spread);
+  // The texture term's statistics (texture.h): the caller reads the training images at their own
+  // size (the engine holds them at the model's) and adds their descriptors, float (n,
+  // kTextureDescriptors, H, W), batch by batch; fitting turns the sums into each pixel's mean and
+  // precision matrix and replaces the model's.
+  void addTextureSamples(const torch::Tensor& descriptors);
+  void fitTextureStatistics();
   // The scoring settings the model file keeps (the paper's unless set).
   MapConfig mapConfig() const {
     std::lock_guard<std::mutex> lock(mapConfigMutex_);  // not the engine's: describe() must not wait on a running call
@@ -116,7 +118,7 @@ class Engine {
   // Spreads and the intensity term's statistics: what every map but the paper's needs (files
   // fitted before they existed hold the structure term's mean alone).
   bool hasSpreadStatistics() const { return termSpread_[0].defined(); }
-  bool hasTextureStatistics() const { return textureMean_.defined(); }
+  bool hasTextureStatistics() const { return textureMean_.defined() && texturePrecision_.defined(); }
   bool scoringOnly() const { return scoringOnly_; }
   int64_t inferenceBatch() const { return options_.inferenceBatch; }
   std::string deviceName() const { return device_.str(); }
@@ -192,8 +194,10 @@ class Engine {
   // By MapTerm: the training images' per-pixel mean and spread (standard deviation) of the
   // term's diff, float (H, W) on device.
   std::array<torch::Tensor, kMapTerms> termMean_, termSpread_;
-  // The texture term's per-pixel mean and spread of each descriptor, float (kTextureDescriptors, H, W).
-  torch::Tensor textureMean_, textureSpread_;
+  // The texture term's Gaussians: mean float (kTextureDescriptors, H, W), precision (H, W, D, D);
+  // and the sums being accumulated for the next fit.
+  torch::Tensor textureMean_, texturePrecision_;
+  TextureSums textureSums_;
   MapConfig mapConfig_;
   mutable std::mutex mapConfigMutex_;
   std::unique_ptr<DataParallelGroup> group_;  // set: one rank of a data-parallel training

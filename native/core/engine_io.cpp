@@ -62,7 +62,7 @@ void Engine::save(const std::string& path, const std::string& metadataJson) {
   }
   if (hasTextureStatistics()) {
     contents.tensors["texture_mean"] = textureMean_;
-    contents.tensors["texture_spread"] = textureSpread_;
+    contents.tensors["texture_precision"] = texturePrecision_;
   }
   {
     std::lock_guard<std::mutex> generatorLock(generator_.mutex());
@@ -189,12 +189,12 @@ std::unique_ptr<Engine> Engine::loadFile(const std::string& path, const EngineOp
   }
   // The texture term's statistics: both or neither (files fitted before the term have neither, and
   // so has a checkpoint saved before training ended; scoring with the term then asks for a refit).
-  const bool textureMean = contents.tensors.count("texture_mean") != 0, textureSpread = contents.tensors.count("texture_spread") != 0;
-  if (textureMean != textureSpread) throw unusable("it holds one of the texture term's two statistics (texture_mean, texture_spread)");
+  const bool textureMean = contents.tensors.count("texture_mean") != 0, texturePrecision = contents.tensors.count("texture_precision") != 0;
+  if (textureMean != texturePrecision) throw unusable("it holds one of the texture term's two statistics (texture_mean, texture_precision)");
   if (textureMean) {
-    const torch::Tensor textureShaped = torch::empty({kTextureDescriptors, model.imageHeight, model.imageWidth});
-    engine->textureMean_ = shaped("texture_mean", textureShaped).to(engine->device_);
-    engine->textureSpread_ = shaped("texture_spread", textureShaped).to(engine->device_);
+    engine->textureMean_ = shaped("texture_mean", torch::empty({kTextureDescriptors, model.imageHeight, model.imageWidth})).to(engine->device_);
+    engine->texturePrecision_ =
+        shaped("texture_precision", torch::empty({model.imageHeight, model.imageWidth, kTextureDescriptors, kTextureDescriptors})).to(engine->device_);
   }
   if (engine->mapConfig_.needsSpreads() && meanAlone) {
     throw unusable("its map settings (" + toString(engine->mapConfig_.map) + ", " + toString(engine->mapConfig_.normalise) + ", " +

@@ -137,7 +137,7 @@ AnomalyResult Engine::anomalyOf(const torch::Tensor& patches, bool withReconstru
     torch::Tensor map = term(MapTerm::Structure);
     if (withIntensity(config.map)) map = map + term(MapTerm::Intensity);
     if (config.needsTexture()) {
-      if (!textureMap.defined()) textureMap = textureAnomaly(texture, textureMean_, textureSpread_);
+      if (!textureMap.defined()) textureMap = textureAnomaly(texture, textureMean_, texturePrecision_);
       map = map + textureMap;
     }
     scores.push_back(imageScores(map, config));
@@ -191,18 +191,27 @@ void Engine::fitNormalStatistics() {
   }
 }
 
-void Engine::setTextureStatistics(const torch::Tensor& mean, const torch::Tensor& spread) {
+void Engine::addTextureSamples(const torch::Tensor& descriptors) {
   std::lock_guard<std::mutex> lock(mutex_);
+  useThreads();
   const std::vector<int64_t> shape{kTextureDescriptors, model_.imageHeight, model_.imageWidth};
-  if (mean.sizes() != spread.sizes() || mean.sizes().vec() != shape) {
-    throw invalidArgument("Expected texture statistics of (" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
-                          ") values each");
+  if (descriptors.dim() != 4 || descriptors.sizes().slice(1).vec() != shape) {
+    throw invalidArgument("Expected texture descriptors of (count, " + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " +
+                          std::to_string(shape[2]) + ")");
   }
-  if (!mean.isfinite().all().item<bool>() || !spread.isfinite().all().item<bool>() || (spread < 0).any().item<bool>()) {
-    throw invalidArgument("Expected finite texture statistics with spreads of at least 0");
+  if (!descriptors.isfinite().all().item<bool>()) throw invalidArgument("Expected finite texture descriptors");
+  textureSums_.add(descriptors.to(device_));
+}
+
+void Engine::fitTextureStatistics() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  useThreads();
+  if (textureSums_.count < 2) {
+    throw invalidState("Texture statistics need the descriptors of at least two training images (have " + std::to_string(textureSums_.count) +
+                       "): call addTextureSamples first");
   }
-  textureMean_ = mean.to(device_, torch::kFloat).contiguous();
-  textureSpread_ = spread.to(device_, torch::kFloat).contiguous();
+  std::tie(textureMean_, texturePrecision_) = textureGaussian(textureSums_);
+  textureSums_ = TextureSums{};
 }
 
 }  // namespace intra

@@ -54,9 +54,30 @@ torch::Tensor textureDescriptors(const torch::Tensor& image, const std::vector<i
   return at::upsample_bilinear2d(all, {outHeight, outWidth}, /*align_corners=*/false).squeeze(0).contiguous();
 }
 
-torch::Tensor textureAnomaly(const torch::Tensor& descriptors, const torch::Tensor& mean, const torch::Tensor& spread) {
-  const torch::Tensor floor = (spread.mean({1, 2}, /*keepdim=*/true) * kSpreadFloorShare).clamp_min(kSpreadFloorMinimum);
-  return ((descriptors - mean) / at::maximum(spread, floor)).pow(2).sum(1);
+void TextureSums::add(const torch::Tensor& descriptors) {
+  const torch::Tensor x = descriptors.to(torch::kDouble);
+  const torch::Tensor batchSum = x.sum(0), batchOuter = at::einsum("ndhw,nehw->hwde", {x, x});
+  sum = sum.defined() ? sum + batchSum : batchSum;
+  outer = outer.defined() ? outer + batchOuter : batchOuter;
+  count += descriptors.size(0);
+}
+
+std::pair<torch::Tensor, torch::Tensor> textureGaussian(const TextureSums& sums) {
+  TORCH_CHECK(sums.count >= 2, "texture statistics need at least two training images");
+  const double n = static_cast<double>(sums.count);
+  const torch::Tensor mean = sums.sum / n;                      // (D, H, W)
+  const torch::Tensor centre = mean.permute({1, 2, 0});        // (H, W, D)
+  torch::Tensor covariance = (sums.outer - n * centre.unsqueeze(3) * centre.unsqueeze(2)) / (n - 1);
+  const int64_t d = covariance.size(3);
+  const double meanVariance = covariance.diagonal(0, 2, 3).mean().item<double>();
+  const double ridge = std::max(kTextureRidgeShare * meanVariance, kSpreadFloorMinimum);
+  covariance = covariance + ridge * torch::eye(d, covariance.options());
+  return {mean.to(torch::kFloat).contiguous(), at::linalg_inv(covariance).to(torch::kFloat).contiguous()};
+}
+
+torch::Tensor textureAnomaly(const torch::Tensor& descriptors, const torch::Tensor& mean, const torch::Tensor& precision) {
+  const torch::Tensor deviation = (descriptors - mean).permute({0, 2, 3, 1});  // (n, H, W, D)
+  return at::einsum("nhwd,hwde,nhwe->nhw", {deviation, precision, deviation});
 }
 
 }  // namespace intra

@@ -30,10 +30,29 @@ inline const int64_t kTextureDescriptors = kTextureDescriptorsPerScale * static_
 // bilinearly to the output size.
 torch::Tensor textureDescriptors(const torch::Tensor& image, const std::vector<int64_t>& scales, int64_t outHeight, int64_t outWidth);
 
-// The texture term's map of images' descriptors (n, D, H, W) against the training images'
-// per-pixel mean and spread (D, H, W): the sum over descriptors of ((d - mean) / s)^2, s each
-// descriptor's spread floored at its mean over the image (as the map terms' z floors theirs).
-// (n, H, W).
-torch::Tensor textureAnomaly(const torch::Tensor& descriptors, const torch::Tensor& mean, const torch::Tensor& spread);
+// The texture term: a Gaussian per pixel over the training images' descriptors (their mean and
+// full covariance, as PaDiM models CNN features per position), and an image's squared
+// Mahalanobis distance to it. The covariance, not the descriptors' spreads alone: the
+// descriptors are correlated (energy and anisotropy at neighbouring scales), and a sum of
+// per-descriptor squares would count one change several times.
+//
+// The sums of the training descriptors, accumulated batch by batch in double: (D, H, W) and the
+// outer products (H, W, D, D).
+struct TextureSums {
+  int64_t count = 0;
+  torch::Tensor sum, outer;
+  void add(const torch::Tensor& descriptors);  // (n, D, H, W)
+};
+
+// Ridge added to every pixel's covariance, as a share of the mean variance per descriptor over
+// the image: what a region that never varied cannot go below (the map terms' spread floor).
+constexpr double kTextureRidgeShare = 0.01;
+
+// From the sums (count >= 2): the per-pixel mean, float (D, H, W), and the inverse of the
+// covariance plus the ridge, float (H, W, D, D).
+std::pair<torch::Tensor, torch::Tensor> textureGaussian(const TextureSums& sums);
+
+// Squared Mahalanobis distance of descriptors (n, D, H, W) to the Gaussians: (n, H, W).
+torch::Tensor textureAnomaly(const torch::Tensor& descriptors, const torch::Tensor& mean, const torch::Tensor& precision);
 
 }  // namespace intra
