@@ -15,7 +15,7 @@ import { evaluateCategory, type Report } from '../lib/eval/evaluate.js';
 import { rocAuc } from '../lib/eval/metrics.js';
 import { allMapSettings, mapSettingsName, PAPER_MAP, parseTopkArea } from '../lib/infer/map-settings.js';
 import { configFields, mapDifferences, TEXTURE_DESCRIPTORS, type ImageSet, type MapConfig, type MapDifferences } from '../lib/native.js';
-import { imageTexture } from '../lib/infer/texture.js';
+import { imageTexture } from '../lib/data/images.js';
 import { gaussianReference, mahalanobisReference } from './texture-reference.js';
 import { trainCategory, type TrainOptions, type TrainState } from '../lib/train/train.js';
 import { parse, write, type Record_ } from './checkpoint-format.js';

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 
 import { rocAuc } from '../lib/eval/metrics.js';
-import { imageTexture } from '../lib/infer/texture.js';
+import { imageTexture } from '../lib/data/images.js';
 import { TEXTURE_DESCRIPTORS, textureDescriptors } from '../lib/native.js';
 import { random } from './fixtures.js';
 import { gaussianReference, mahalanobisReference } from './texture-reference.js';

@@ -122,10 +122,7 @@ export async function loadImage(file: string, options: { size: number | ImageSha
       originalWidth: width || info.width,
       originalHeight: height || info.height,
     };
-    if (options.texture) {
-      const own = await loadImageAtOwnSize(file, options.channels);
-      decoded.texture = await textureDescriptors(own.pixels, { height: own.height, width: own.width, channels: options.channels }, target);
-    }
+    if (options.texture) decoded.texture = await imageTexture(file, options.channels, target);
     return decoded;
   } catch (cause) {
     if (cause instanceof IntraError) throw cause;
@@ -149,6 +146,18 @@ export async function loadImageAtOwnSize(file: string, channels: 1 | 3): Promise
     if (cause instanceof IntraError) throw cause;
     throw imageError(file, cause);
   }
+}
+
+/**
+ * An image's texture descriptors (the texture term's input, native/core/texture.h), measured at
+ * its own size, before the model's downscale removes fine streaks, and brought to `shape`:
+ * (TEXTURE_DESCRIPTORS, height, width).
+ *
+ * @example const descriptors = await imageTexture('part.png', 1, { height: 144, width: 112 });
+ */
+export async function imageTexture(file: string, channels: 1 | 3, shape: ImageShape): Promise<Float32Array> {
+  const image = await loadImageAtOwnSize(file, channels);
+  return textureDescriptors(image.pixels, { height: image.height, width: image.width, channels }, shape);
 }
 
 /** A binary mask (1 = defect) at its own resolution; checked against the image's size. */

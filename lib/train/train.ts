@@ -9,14 +9,13 @@ import { dirname } from 'node:path';
 
 import sharp from 'sharp';
 
-import { channelsOf, loadImage, modelShape, packImages, shapeOf, shapeText, type DecodedImage, type ImageShape } from '../data/images.js';
+import { channelsOf, imageTexture, loadImage, modelShape, packImages, shapeOf, shapeText, type DecodedImage, type ImageShape } from '../data/images.js';
 import { readCategory } from '../data/dataset.js';
 import { rng } from '../data/random.js';
 import { IntraError, invalidArgument, requireInteger } from '../errors.js';
 import { capabilities, modelConfig, TEXTURE_DESCRIPTORS, type ModelConfig, type AnomalyMapKind, type AttentionKind, type Device, type EngineDescription, type GroupConfig, type LossParts, type MapConfig, type ModelConfigInput, type Precision, type Preset } from '../native.js';
 import { Engine } from '../engine.js';
 import { allMapSettings, mapSettingsName, usesTexture } from '../infer/map-settings.js';
-import { imageTexture } from '../infer/texture.js';
 import { checkRecipeAttention, presetPrecision, presetTraining, recipeDefaults, type Recipe } from './recipes.js';
 import type { AllReduceRecord, EpochRecord, ImageSizeChoice, StopReason, TrainState } from './state.js';
 
@@ -332,6 +331,8 @@ export async function fitStatisticsAndThresholds(engine: Engine, state: TrainSta
  * validation files with their descriptors, from one reconstruction.
  */
 async function fitTexture(engine: Engine, state: TrainState): Promise<void> {
+  // A Gaussian needs two samples, a threshold one validation image: without them the model has no
+  // texture statistics, and scoring with the term asks for a refit.
   if (state.trainFiles.length < 2 || state.validationFiles.length === 0) return;
   const model = engine.describe().model;
   const shape = modelShape(model), channels = model.channels as 1 | 3, window = model.windowSize * model.patchSize;

@@ -108,10 +108,10 @@ void MapConfig::validate() const {
   if (!(topkArea > 0 && topkArea <= 1)) {
     throw invalidArgument("Expected a share of the map in (0, 1] for topkArea but received " + shortest(topkArea));
   }
-  // The texture term is a sum of squared standardised deviations: beside the paper's squared
-  // differences (mean) its scale would swamp them.
+  // The texture term is a squared Mahalanobis distance, a standardised quantity: beside the
+  // paper's squared differences (mean) its scale would swamp them.
   if (needsTexture() && normalise != MapNormalisation::Z) {
-    throw invalidArgument("The texture term (map " + toString(map) + ") is standardised by the training images' spreads: it needs normalise z");
+    throw invalidArgument("The texture term (map " + toString(map) + ") is standardised by the training images' statistics: it needs normalise z");
   }
 }
 

@@ -14,6 +14,7 @@
 //               structure tensor of the same differences (its dominant direction, doubled angle)
 // dx, dy are differences of neighbouring pixels (no smoothing: the finest streaks are the point).
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
