@@ -18,8 +18,8 @@ export const ANOMALY_MAPS = ['paper', 'thesis'] as const;
  * against the training images'; standardised, so only with normalise z).
  */
 export const MAP_TERMS = ['gms', 'gms+intensity', 'gms+texture', 'gms+intensity+texture'] as const;
-/** Texture descriptors per pixel (native/core/texture.h: four per scale, three scales). */
-export const TEXTURE_DESCRIPTORS = 12;
+/** Texture descriptors per pixel (native/core/texture.h: eight per scale, three scales). */
+export const TEXTURE_DESCRIPTORS = 24;
 /** Against the training images: minus their mean, squared (eq. 7), or over their per-pixel spread too (a standardised deviation, squared). */
 export const MAP_NORMALISATIONS = ['mean', 'z'] as const;
 /** The image's score: the map's maximum (the paper's), or the mean of its top `topkArea` share. */
@@ -242,7 +242,7 @@ export interface EngineDescription {
   hasNormalStatistics: boolean;
   /** per-pixel spreads and the intensity term's statistics, which every map but the paper's needs (absent from files fitted before they existed) */
   hasSpreadStatistics: boolean;
-  /** the texture term's statistics (absent from files fitted before it existed) */
+  /** the texture term's statistics over the current descriptors (absent from files fitted before the term or with another descriptor set) */
   hasTextureStatistics: boolean;
   /** the map settings calls use */
   map: MapConfig;

@@ -382,6 +382,33 @@ describe('a model trained with map settings', () => {
     await expect(Engine.load(partial)).rejects.toThrow(new RegExp(`Checkpoint ${partial} is not usable: it holds one of the texture term's two statistics`));
   });
 
+  it('with texture statistics of another descriptor set loads, asks for a refit under the texture settings, and refit replaces them', async () => {
+    const other = join(root, 'weave-other-descriptors.intra'), d = 12;
+    // A consistent pair measured over 12 descriptors per pixel instead of the engine's set.
+    const records = parse(readFileSync(model)).records.map((r) => {
+      if (r.kind !== 'tensor' || (r.name !== 'texture_mean' && r.name !== 'texture_precision')) return r;
+      const sizes = r.name === 'texture_mean' ? [d, SIDE, SIDE] : [SIDE, SIDE, d, d];
+      const data = Buffer.from(Float32Array.from({ length: sizes.reduce((a, b) => a * b, 1) }, (_, i) => (i % (d + 1) === 0 ? 1 : 0)).buffer);
+      return { ...r, sizes: sizes.map(BigInt), bytes: BigInt(data.length), data };
+    });
+    writeFileSync(other, write(records));
+    const loaded = await Engine.load(other, { purpose: 'scoring' });
+    expect(loaded.describe().hasTextureStatistics).toBe(false);
+    loaded.dispose();
+    const errors: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
+    await runCli(['score', other, join(data, 'weave', 'test', 'good'), '--threads', '2', '--map', 'gms+texture', '--normalise', 'z']);
+    expect(process.exitCode).toBe(1);
+    expect(errors.join('\n')).toMatch(new RegExp(`Model ${other} holds no statistics of the texture descriptors this engine measures .*run intra refit ${other}`));
+    process.exitCode = undefined;
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    await runCli(['refit', other, '--threads', '2']);
+    expect(process.exitCode).toBeUndefined();
+    const refitted = await Engine.load(other, { purpose: 'scoring' });
+    expect(refitted.describe().hasTextureStatistics).toBe(true);
+    refitted.dispose();
+  });
+
   it('intra bench maps gives each setting the figures intra eval gives it, and records them', async () => {
     const printed: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
@@ -480,7 +507,7 @@ describe('model files from before the settings', () => {
     vi.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
     await runCli(['score', current, join(root, 'data', 'weave', 'test', 'good'), '--map', 'gms+texture', '--normalise', 'z']);
     expect(process.exitCode).toBe(1);
-    expect(errors.join('\n')).toContain(`Model ${current} holds no texture statistics (fitted before the texture term existed), which "gms+texture, z, max" needs: run intra refit ${current} to fit them [INTRA_INVALID_STATE]`);
+    expect(errors.join('\n')).toContain(`Model ${current} holds no statistics of the texture descriptors this engine measures (it was fitted before the texture term, or with another set of descriptors), which "gms+texture, z, max" needs: run intra refit ${current} to fit them [INTRA_INVALID_STATE]`);
   });
 
   it('with part of the statistics are refused, naming the file', async () => {

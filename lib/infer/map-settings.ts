@@ -69,7 +69,7 @@ export function useMapSettings(engine: Engine, settings: Partial<MapConfig> | un
     throw new IntraError('INTRA_INVALID_STATE', `Model ${model} was fitted before per-pixel spreads and the intensity term existed, which "${mapSettingsName(map)}" needs: run intra refit ${model} to fit them`);
   }
   if (usesTexture(map) && !engine.describe().hasTextureStatistics) {
-    throw new IntraError('INTRA_INVALID_STATE', `Model ${model} holds no texture statistics (fitted before the texture term existed), which "${mapSettingsName(map)}" needs: run intra refit ${model} to fit them`);
+    throw new IntraError('INTRA_INVALID_STATE', `Model ${model} holds no statistics of the texture descriptors this engine measures (it was fitted before the texture term, or with another set of descriptors), which "${mapSettingsName(map)}" needs: run intra refit ${model} to fit them`);
   }
   engine.setMapConfig(map);
   return { map, own, threshold: modelThresholdUnder(engine.metadata<ModelThresholds>(), map, own) };

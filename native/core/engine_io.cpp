@@ -191,7 +191,15 @@ std::unique_ptr<Engine> Engine::loadFile(const std::string& path, const EngineOp
   // so has a checkpoint saved before training ended; scoring with the term then asks for a refit).
   const bool textureMean = contents.tensors.count("texture_mean") != 0, texturePrecision = contents.tensors.count("texture_precision") != 0;
   if (textureMean != texturePrecision) throw unusable("it holds one of the texture term's two statistics (texture_mean, texture_precision)");
-  if (textureMean) {
+  // Statistics of another descriptor set (a whole, consistent pair of another size) are left out
+  // like absent ones: the term's settings then ask for a refit, which measures the current set.
+  const auto otherDescriptorSet = [&]() {
+    const torch::Tensor &mean = contents.tensors.at("texture_mean"), &precision = contents.tensors.at("texture_precision");
+    const int64_t d = mean.dim() == 3 ? mean.size(0) : kTextureDescriptors;
+    return d != kTextureDescriptors && d > 0 && mean.sizes() == at::IntArrayRef({d, model.imageHeight, model.imageWidth}) &&
+           precision.sizes() == at::IntArrayRef({model.imageHeight, model.imageWidth, d, d});
+  };
+  if (textureMean && !otherDescriptorSet()) {
     engine->textureMean_ = shaped("texture_mean", torch::empty({kTextureDescriptors, model.imageHeight, model.imageWidth})).to(engine->device_);
     engine->texturePrecision_ =
         shaped("texture_precision", torch::empty({model.imageHeight, model.imageWidth, kTextureDescriptors, kTextureDescriptors})).to(engine->device_);

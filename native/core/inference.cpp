@@ -102,7 +102,7 @@ std::vector<MapConfig> Engine::usableConfigs(const std::vector<MapConfig>& confi
                          toString(config.map) + " with normalise " + toString(config.normalise) + " needs: refit them with intra refit");
     }
     if (config.needsTexture() && !hasTextureStatistics()) {
-      throw invalidState("The model holds no texture statistics (fitted before the texture term existed), which map " + toString(config.map) +
+      throw invalidState("The model holds no statistics of the texture descriptors this engine measures (fitted before the texture term, or with another set of descriptors), which map " + toString(config.map) +
                          " needs: refit them with intra refit");
     }
     if (config.needsTexture() && !withDescriptors) {

@@ -1,6 +1,7 @@
 #include "texture.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "anomaly_map.h"
 
@@ -45,10 +46,19 @@ torch::Tensor textureDescriptors(const torch::Tensor& image, const std::vector<i
     const torch::Tensor lx = (boxMean(ax, size) + kLogFloor).log(), ly = (boxMean(ay, size) + kLogFloor).log();
     const torch::Tensor jxx = boxMean(xx, size), jyy = boxMean(yy, size), jxy = boxMean(xy, size);
     const torch::Tensor trace = jxx + jyy + kTensorFloor;
-    descriptors.push_back(lx - ly);
-    descriptors.push_back((lx + ly) / 2);
+    const torch::Tensor anisotropy = lx - ly, energy = (lx + ly) / 2;
+    descriptors.push_back(anisotropy);
+    descriptors.push_back(energy);
     descriptors.push_back((jxx - jyy) / trace);
     descriptors.push_back(2 * jxy / trace);
+    // The same two against the image itself: minus their median along the pixel's column, and
+    // along its row. A whole image finished a little rougher or smoother moves the absolute
+    // descriptors (the training images differ so, and the Gaussian must let them), but not these;
+    // a band finished unlike the rest of its own part moves them.
+    for (const torch::Tensor& descriptor : {anisotropy, energy}) {
+      descriptors.push_back(descriptor - std::get<0>(descriptor.median(2, /*keepdim=*/true)));
+      descriptors.push_back(descriptor - std::get<0>(descriptor.median(3, /*keepdim=*/true)));
+    }
   }
   torch::Tensor all = torch::cat(descriptors, 1).to(torch::kFloat);
   return at::upsample_bilinear2d(all, {outHeight, outWidth}, /*align_corners=*/false).squeeze(0).contiguous();

@@ -12,6 +12,11 @@
 //   energy      (log mean|dx| + log mean|dy|) / 2
 //   orientation (Jxx - Jyy) / (Jxx + Jyy), 2 Jxy / (Jxx + Jyy) with J the box-averaged
 //               structure tensor of the same differences (its dominant direction, doubled angle)
+//   relative    anisotropy minus its median along the pixel's column, and along its row; the
+//               same for energy (libtorch's median: the lower middle value). A region against the
+//               rest of its own image, whatever the whole image's finish.
+// Per scale, in this order: anisotropy, energy, the two orientations, anisotropy against the
+// column, against the row, energy against the column, against the row.
 // dx, dy are differences of neighbouring pixels (no smoothing: the finest streaks are the point).
 #include <cstdint>
 #include <utility>
@@ -21,12 +26,12 @@
 
 namespace intra {
 
-constexpr int64_t kTextureDescriptorsPerScale = 4;
+constexpr int64_t kTextureDescriptorsPerScale = 8;
 // In pixels of the original image: a few streaks, a region, a band of the part.
 inline const std::vector<int64_t> kTextureScales{9, 33, 65};
 inline const int64_t kTextureDescriptors = kTextureDescriptorsPerScale * static_cast<int64_t>(kTextureScales.size());
 
-// image: (H, W, C) uint8 at its own size. Returns (scales.size() * 4, outHeight, outWidth)
+// image: (H, W, C) uint8 at its own size. Returns (scales.size() * 8, outHeight, outWidth)
 // float: the descriptors, each scale's box clipped to the image's smaller side, resized
 // bilinearly to the output size.
 torch::Tensor textureDescriptors(const torch::Tensor& image, const std::vector<int64_t>& scales, int64_t outHeight, int64_t outWidth);
