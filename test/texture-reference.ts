@@ -1,6 +1,7 @@
 // The texture term's Gaussian per pixel written out in float64 (native/core/texture.h): the
-// training descriptors' mean and covariance, a ridge of 1% of the mean variance, the inverse by
-// Gauss-Jordan elimination, and the squared Mahalanobis distance.
+// training descriptors' mean and covariance, its off-diagonal part shrunk by D / (n + D), a ridge
+// of 1% of the mean variance, the inverse by Gauss-Jordan elimination, and the squared
+// Mahalanobis distance.
 
 /** samples: each (D, area) as the engine lays descriptors out. */
 export function gaussianReference(samples: readonly Float32Array[], descriptors: number, area: number): { mean: Float64Array; precision: Float64Array } {
@@ -13,7 +14,7 @@ export function gaussianReference(samples: readonly Float32Array[], descriptors:
       for (let b = 0; b < D; b++) {
         let total = 0;
         for (const s of samples) total += (s[a * area + p]! - mean[a * area + p]!) * (s[b * area + p]! - mean[b * area + p]!);
-        covariance[(p * D + a) * D + b] = total / (n - 1);
+        covariance[(p * D + a) * D + b] = (a === b ? 1 : 1 - D / (n + D)) * (total / (n - 1));
       }
     }
   }

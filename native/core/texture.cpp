@@ -79,6 +79,11 @@ std::pair<torch::Tensor, torch::Tensor> textureGaussian(const TextureSums& sums)
   const torch::Tensor centre = mean.permute({1, 2, 0});        // (H, W, D)
   torch::Tensor covariance = (sums.outer - n * centre.unsqueeze(3) * centre.unsqueeze(2)) / (n - 1);
   const int64_t d = covariance.size(3);
+  // Shrunk toward its diagonal by D / (n + D): a few dozen images estimate D variances well and
+  // D (D - 1) / 2 correlations poorly, and an unseen image's distance to a covariance fitted on
+  // too few grows with the noise in the smallest eigenvalues.
+  const double shrinkage = static_cast<double>(d) / (n + static_cast<double>(d));
+  covariance = (1 - shrinkage) * covariance + shrinkage * torch::diag_embed(covariance.diagonal(0, 2, 3));
   const double meanVariance = covariance.diagonal(0, 2, 3).mean().item<double>();
   const double ridge = std::max(kTextureRidgeShare * meanVariance, kSpreadFloorMinimum);
   covariance = covariance + ridge * torch::eye(d, covariance.options());

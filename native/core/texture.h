@@ -55,7 +55,7 @@ struct TextureSums {
 constexpr double kTextureRidgeShare = 0.01;
 
 // From the sums (count >= 2): the per-pixel mean, float (D, H, W), and the inverse of the
-// covariance plus the ridge, float (H, W, D, D).
+// covariance, shrunk toward its diagonal by D / (count + D), plus the ridge, float (H, W, D, D).
 std::pair<torch::Tensor, torch::Tensor> textureGaussian(const TextureSums& sums);
 
 // Squared Mahalanobis distance of descriptors (n, D, H, W) to the Gaussians: (n, H, W).
