@@ -245,6 +245,31 @@ describe('a model trained with map settings', () => {
     await trainCategory({ ...recipe, category: join(data, 'weave'), out: model, map: own });
   });
 
+  it('fits the texture Gaussian from the descriptors it is given, with the sample correction of many images as of few', async () => {
+    const engine = await Engine.load(model, { purpose: 'scoring' });
+    const area = SIDE * SIDE, count = 40, rand = random(11);
+    // Correlated descriptors: each a mix of a shared part and its own, per pixel and image.
+    const descriptors = new Float32Array(count * TEXTURE_DESCRIPTORS * area);
+    for (let n = 0; n < count; n++) {
+      for (let p = 0; p < area; p++) {
+        const shared = rand() - 0.5;
+        for (let d = 0; d < TEXTURE_DESCRIPTORS; d++) descriptors[(n * TEXTURE_DESCRIPTORS + d) * area + p] = Math.sin(d + p / 97) + shared * (d % 3) + (rand() - 0.5) * 0.3;
+      }
+    }
+    await engine.addTextureSamples(descriptors, count);
+    await engine.fitTextureStatistics();
+    const samples = Array.from({ length: count }, (_, n) => descriptors.subarray(n * TEXTURE_DESCRIPTORS * area, (n + 1) * TEXTURE_DESCRIPTORS * area));
+    const gaussian = gaussianReference(samples, TEXTURE_DESCRIPTORS, area);
+    const set = colour(images(1, 17, (x, y, r) => 128 + 60 * Math.sin((x + y) / 3) + (r() - 0.5) * 8));
+    set.texture = Float32Array.from(samples[3]!, (v) => v + (rand() - 0.5) * 0.5);
+    const [plain, textured] = await engine.anomalyVariants(set, [{ map: 'gms+intensity', normalise: 'z' }, { map: 'gms+intensity+texture', normalise: 'z' }]);
+    const term = mahalanobisReference(set.texture, gaussian, TEXTURE_DESCRIPTORS, area);
+    let worst = 0;
+    for (let p = 0; p < area; p++) worst = Math.max(worst, Math.abs(textured!.maps[p]! - plain!.maps[p]! - term[p]!) / Math.max(1, term[p]!));
+    expect(worst).toBeLessThan(1e-3);
+    engine.dispose();
+  });
+
   it('keeps them in its file with a threshold under every setting, fitted on the validation images', async () => {
     const engine = await Engine.load(model, { purpose: 'scoring' });
     expect(engine.describe().map).toEqual(own);

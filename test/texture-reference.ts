@@ -1,7 +1,7 @@
 // The texture term's Gaussian per pixel written out in float64 (native/core/texture.h): the
 // training descriptors' mean and covariance, its off-diagonal part shrunk by D / (n + D), a ridge
-// of 1% of the mean variance, the inverse by Gauss-Jordan elimination, and the squared
-// Mahalanobis distance.
+// of 1% of the mean variance, the inverse by Gauss-Jordan elimination times the sample correction
+// n max(n - D - 2, 1) / ((n + 1)(n - 1)), and the squared Mahalanobis distance.
 
 /** samples: each (D, area) as the engine lays descriptors out. */
 export function gaussianReference(samples: readonly Float32Array[], descriptors: number, area: number): { mean: Float64Array; precision: Float64Array } {
@@ -21,7 +21,7 @@ export function gaussianReference(samples: readonly Float32Array[], descriptors:
   let variance = 0;
   for (let p = 0; p < area; p++) for (let a = 0; a < D; a++) variance += covariance[(p * D + a) * D + a]!;
   const ridge = Math.max(0.01 * (variance / (area * D)), 1e-6);
-  const precision = new Float64Array(area * D * D);
+  const precision = new Float64Array(area * D * D), correction = (n * Math.max(n - D - 2, 1)) / ((n + 1) * (n - 1));
   for (let p = 0; p < area; p++) {
     const m = Array.from({ length: D }, (_, a) => Array.from({ length: 2 * D }, (_, b) => (b < D ? covariance[(p * D + a) * D + b]! + (a === b ? ridge : 0) : b - D === a ? 1 : 0)));
     for (let c = 0; c < D; c++) {
@@ -36,7 +36,7 @@ export function gaussianReference(samples: readonly Float32Array[], descriptors:
         for (let k = 0; k < 2 * D; k++) m[r]![k] = m[r]![k]! - f * m[c]![k]!;
       }
     }
-    for (let a = 0; a < D; a++) for (let b = 0; b < D; b++) precision[(p * D + a) * D + b] = m[a]![D + b]!;
+    for (let a = 0; a < D; a++) for (let b = 0; b < D; b++) precision[(p * D + a) * D + b] = m[a]![D + b]! * correction;
   }
   return { mean, precision };
 }

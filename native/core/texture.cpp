@@ -72,6 +72,11 @@ void TextureSums::add(const torch::Tensor& descriptors) {
   count += descriptors.size(0);
 }
 
+double textureSampleCorrection(int64_t count, int64_t descriptors) {
+  const double n = static_cast<double>(count), d = static_cast<double>(descriptors);
+  return n * std::max(n - d - 2, 1.0) / ((n + 1) * (n - 1));
+}
+
 std::pair<torch::Tensor, torch::Tensor> textureGaussian(const TextureSums& sums) {
   TORCH_CHECK(sums.count >= 2, "texture statistics need at least two training images");
   const double n = static_cast<double>(sums.count);
@@ -87,7 +92,8 @@ std::pair<torch::Tensor, torch::Tensor> textureGaussian(const TextureSums& sums)
   const double meanVariance = covariance.diagonal(0, 2, 3).mean().item<double>();
   const double ridge = std::max(kTextureRidgeShare * meanVariance, kSpreadFloorMinimum);
   covariance = covariance + ridge * torch::eye(d, covariance.options());
-  return {mean.to(torch::kFloat).contiguous(), at::linalg_inv(covariance).to(torch::kFloat).contiguous()};
+  const torch::Tensor precision = at::linalg_inv(covariance) * textureSampleCorrection(sums.count, d);
+  return {mean.to(torch::kFloat).contiguous(), precision.to(torch::kFloat).contiguous()};
 }
 
 torch::Tensor textureAnomaly(const torch::Tensor& descriptors, const torch::Tensor& mean, const torch::Tensor& precision) {

@@ -54,8 +54,16 @@ struct TextureSums {
 // the image: what a region that never varied cannot go below (the map terms' spread floor).
 constexpr double kTextureRidgeShare = 0.01;
 
+// An unseen normal image lies farther from a Gaussian fitted on n images than from the true one:
+// by Hotelling's T^2, (n + 1)(n - 1) / (n (n - D - 2)) times farther on average (squared). The
+// precision is multiplied by the inverse, so that the term weighs the same beside the other map
+// terms whether a category has 40 training images or 700 (n - D - 2 is floored at 1: with fewer
+// images than descriptors the term counts for little).
+double textureSampleCorrection(int64_t count, int64_t descriptors);
+
 // From the sums (count >= 2): the per-pixel mean, float (D, H, W), and the inverse of the
-// covariance, shrunk toward its diagonal by D / (count + D), plus the ridge, float (H, W, D, D).
+// covariance, shrunk toward its diagonal by D / (count + D), plus the ridge, times the sample
+// correction, float (H, W, D, D).
 std::pair<torch::Tensor, torch::Tensor> textureGaussian(const TextureSums& sums);
 
 // Squared Mahalanobis distance of descriptors (n, D, H, W) to the Gaussians: (n, H, W).
