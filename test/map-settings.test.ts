@@ -246,7 +246,7 @@ describe('a model trained with map settings', () => {
   });
 
   it('fits the texture Gaussian from the descriptors it is given, with the sample correction of many images as of few', async () => {
-    const engine = await Engine.load(model, { purpose: 'scoring' });
+    const engine = await Engine.load(model);
     const area = SIDE * SIDE, count = 40, rand = random(11);
     // Correlated descriptors: each a mix of a shared part and its own, per pixel and image.
     const descriptors = new Float32Array(count * TEXTURE_DESCRIPTORS * area);
@@ -267,7 +267,16 @@ describe('a model trained with map settings', () => {
     let worst = 0;
     for (let p = 0; p < area; p++) worst = Math.max(worst, Math.abs(textured!.maps[p]! - plain!.maps[p]! - term[p]!) / Math.max(1, term[p]!));
     expect(worst).toBeLessThan(1e-3);
+    // The file keeps the precision's upper triangle, and the term is the same after a load.
+    const saved = join(root, 'texture-40.intra');
+    await engine.save(saved, engine.metadata());
     engine.dispose();
+    const precision = parse(readFileSync(saved)).records.find((r) => r.name === 'texture_precision');
+    expect(precision?.kind === 'tensor' && precision.sizes.map(Number)).toEqual([SIDE, SIDE, (TEXTURE_DESCRIPTORS * (TEXTURE_DESCRIPTORS + 1)) / 2]);
+    const loaded = await Engine.load(saved, { purpose: 'scoring' });
+    const [again] = await loaded.anomalyVariants(set, [{ map: 'gms+intensity+texture', normalise: 'z' }]);
+    expect(again!.maps).toEqual(textured!.maps);
+    loaded.dispose();
   });
 
   it('keeps them in its file with a threshold under every setting, fitted on the validation images', async () => {

@@ -62,7 +62,7 @@ void Engine::save(const std::string& path, const std::string& metadataJson) {
   }
   if (hasTextureStatistics()) {
     contents.tensors["texture_mean"] = textureMean_;
-    contents.tensors["texture_precision"] = texturePrecision_;
+    contents.tensors["texture_precision"] = packSymmetric(texturePrecision_);
   }
   {
     std::lock_guard<std::mutex> generatorLock(generator_.mutex());
@@ -193,16 +193,19 @@ std::unique_ptr<Engine> Engine::loadFile(const std::string& path, const EngineOp
   if (textureMean != texturePrecision) throw unusable("it holds one of the texture term's two statistics (texture_mean, texture_precision)");
   // Statistics of another descriptor set (a whole, consistent pair of another size) are left out
   // like absent ones: the term's settings then ask for a refit, which measures the current set.
+  // The precision is kept as its upper triangle, or (files of another descriptor set) whole.
   const auto otherDescriptorSet = [&]() {
     const torch::Tensor &mean = contents.tensors.at("texture_mean"), &precision = contents.tensors.at("texture_precision");
     const int64_t d = mean.dim() == 3 ? mean.size(0) : kTextureDescriptors;
     return d != kTextureDescriptors && d > 0 && mean.sizes() == at::IntArrayRef({d, model.imageHeight, model.imageWidth}) &&
-           precision.sizes() == at::IntArrayRef({model.imageHeight, model.imageWidth, d, d});
+           (precision.sizes() == at::IntArrayRef({model.imageHeight, model.imageWidth, d, d}) ||
+            precision.sizes() == at::IntArrayRef({model.imageHeight, model.imageWidth, d * (d + 1) / 2}));
   };
   if (textureMean && !otherDescriptorSet()) {
     engine->textureMean_ = shaped("texture_mean", torch::empty({kTextureDescriptors, model.imageHeight, model.imageWidth})).to(engine->device_);
+    const int64_t triangle = kTextureDescriptors * (kTextureDescriptors + 1) / 2;
     engine->texturePrecision_ =
-        shaped("texture_precision", torch::empty({model.imageHeight, model.imageWidth, kTextureDescriptors, kTextureDescriptors})).to(engine->device_);
+        unpackSymmetric(shaped("texture_precision", torch::empty({model.imageHeight, model.imageWidth, triangle})), kTextureDescriptors).to(engine->device_);
   }
   if (engine->mapConfig_.needsSpreads() && meanAlone) {
     throw unusable("its map settings (" + toString(engine->mapConfig_.map) + ", " + toString(engine->mapConfig_.normalise) + ", " +

@@ -92,8 +92,26 @@ std::pair<torch::Tensor, torch::Tensor> textureGaussian(const TextureSums& sums)
   const double meanVariance = covariance.diagonal(0, 2, 3).mean().item<double>();
   const double ridge = std::max(kTextureRidgeShare * meanVariance, kSpreadFloorMinimum);
   covariance = covariance + ridge * torch::eye(d, covariance.options());
-  const torch::Tensor precision = at::linalg_inv(covariance) * textureSampleCorrection(sums.count, d);
+  torch::Tensor precision = at::linalg_inv(covariance) * textureSampleCorrection(sums.count, d);
+  precision = (precision + precision.transpose(2, 3)) / 2;
   return {mean.to(torch::kFloat).contiguous(), precision.to(torch::kFloat).contiguous()};
+}
+
+torch::Tensor packSymmetric(const torch::Tensor& matrices) {
+  const torch::Tensor upper = torch::triu_indices(matrices.size(-1), matrices.size(-1)).to(matrices.device());
+  return matrices.index({torch::indexing::Ellipsis, upper[0], upper[1]}).contiguous();
+}
+
+torch::Tensor unpackSymmetric(const torch::Tensor& triangles, int64_t size) {
+  TORCH_CHECK(triangles.size(-1) == size * (size + 1) / 2, "expected ", size * (size + 1) / 2, " values per triangle");
+  const torch::Tensor upper = torch::triu_indices(size, size).to(triangles.device());
+  std::vector<int64_t> shape(triangles.sizes().begin(), triangles.sizes().end() - 1);
+  shape.push_back(size);
+  shape.push_back(size);
+  torch::Tensor matrices = torch::zeros(shape, triangles.options());
+  matrices.index_put_({torch::indexing::Ellipsis, upper[0], upper[1]}, triangles);
+  matrices.index_put_({torch::indexing::Ellipsis, upper[1], upper[0]}, triangles);
+  return matrices;
 }
 
 torch::Tensor textureAnomaly(const torch::Tensor& descriptors, const torch::Tensor& mean, const torch::Tensor& precision) {

@@ -63,8 +63,12 @@ double textureSampleCorrection(int64_t count, int64_t descriptors);
 
 // From the sums (count >= 2): the per-pixel mean, float (D, H, W), and the inverse of the
 // covariance, shrunk toward its diagonal by D / (count + D), plus the ridge, times the sample
-// correction, float (H, W, D, D).
+// correction, float (H, W, D, D), exactly symmetric (the model file keeps one triangle).
 std::pair<torch::Tensor, torch::Tensor> textureGaussian(const TextureSums& sums);
+
+// A symmetric (..., D, D) as its upper triangle, row by row: (..., D (D + 1) / 2); and back.
+torch::Tensor packSymmetric(const torch::Tensor& matrices);
+torch::Tensor unpackSymmetric(const torch::Tensor& triangles, int64_t size);
 
 // Squared Mahalanobis distance of descriptors (n, D, H, W) to the Gaussians: (n, H, W).
 torch::Tensor textureAnomaly(const torch::Tensor& descriptors, const torch::Tensor& mean, const torch::Tensor& precision);
