@@ -279,6 +279,16 @@ describe('a model trained with map settings', () => {
     loaded.dispose();
   });
 
+  it('refuses texture samples of the wrong size or not finite, and a fit before two images, saying what is wrong', async () => {
+    const engine = await Engine.load(model);
+    const one = TEXTURE_DESCRIPTORS * SIDE * SIDE;
+    await expect(engine.addTextureSamples(new Float32Array(one - 1), 1)).rejects.toMatchObject({ code: 'INTRA_INVALID_ARGUMENT', message: expect.stringMatching(`= ${one} values for addTextureSamples but received ${one - 1}`) });
+    await expect(engine.addTextureSamples(Float32Array.from({ length: one }, (_, i) => (i === 5 ? NaN : 0)), 1)).rejects.toThrow(/finite texture descriptors/);
+    await engine.addTextureSamples(new Float32Array(one), 1);
+    await expect(engine.fitTextureStatistics()).rejects.toMatchObject({ code: 'INTRA_INVALID_STATE', message: expect.stringMatching(/at least two training images \(have 1\)/) });
+    engine.dispose();
+  });
+
   it('keeps them in its file with a threshold under every setting, fitted on the validation images', async () => {
     const engine = await Engine.load(model, { purpose: 'scoring' });
     expect(engine.describe().map).toEqual(own);

@@ -191,9 +191,9 @@ std::unique_ptr<Engine> Engine::loadFile(const std::string& path, const EngineOp
   // so has a checkpoint saved before training ended; scoring with the term then asks for a refit).
   const bool textureMean = contents.tensors.count("texture_mean") != 0, texturePrecision = contents.tensors.count("texture_precision") != 0;
   if (textureMean != texturePrecision) throw unusable("it holds one of the texture term's two statistics (texture_mean, texture_precision)");
-  // Statistics of another descriptor set (a whole, consistent pair of another size) are left out
-  // like absent ones: the term's settings then ask for a refit, which measures the current set.
-  // The precision is kept as its upper triangle, or (files of another descriptor set) whole.
+  // The precision is kept as its upper triangle. Statistics of another descriptor set (a
+  // consistent pair of another size, its precision whole or a triangle) are left out like absent
+  // ones: the term's settings then ask for a refit, which measures the current set.
   const auto otherDescriptorSet = [&]() {
     const torch::Tensor &mean = contents.tensors.at("texture_mean"), &precision = contents.tensors.at("texture_precision");
     const int64_t d = mean.dim() == 3 ? mean.size(0) : kTextureDescriptors;
